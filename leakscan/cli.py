@@ -1,0 +1,185 @@
+"""Command line: flags → ScanOptions → scan() → reporter → exit code. Nothing else lives here."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from leakscan import __version__
+from leakscan.errors import ExitCode, LeakscanError
+
+if TYPE_CHECKING:
+    from leakscan.models import ScanResult
+
+FORMAT_NAMES = ("text", "json")
+
+
+def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    from leakscan.errors import UsageError
+    from leakscan.options import parse_size
+
+    if value is None:
+        return None
+    try:
+        return parse_size(value)
+    except UsageError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+def _use_color(stream: Any) -> bool:
+    return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
+
+
+def emit_report(result: ScanResult, fmt: str, output: Path | None, show_secrets: bool) -> None:
+    """Render ``result`` to stdout or ``output``; keep a one-line summary on stderr."""
+    from leakscan.report import ReportContext, get_reporter
+    from leakscan.report.text_report import render_summary
+
+    color = output is None and _use_color(sys.stdout)
+    context = ReportContext(show_secrets=show_secrets, color=color, version=__version__)
+    text = get_reporter(fmt)(result, context)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        try:
+            output.write_text(text, encoding="utf-8", errors="surrogateescape")
+        except OSError as exc:
+            raise LeakscanError(f"{output}: cannot write report: {exc.strerror or exc}") from exc
+    if fmt != "text" or output is not None:
+        click.echo(render_summary(result), err=True)
+
+
+def exit_code_for(result: ScanResult, findings_code: int) -> int:
+    """Findings win over errors; an incomplete scan with no findings is an error."""
+    if result.interrupted:
+        return ExitCode.INTERRUPTED
+    if result.findings:
+        return findings_code
+    if result.errors:
+        return ExitCode.ERROR
+    return ExitCode.CLEAN
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="leakscan")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Find leaked SonarQube tokens in files, staged changes and git history."""
+    ctx.obj = {"debug": debug}
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.option("--format", "fmt", type=click.Choice(FORMAT_NAMES), default="text", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report here.")
+@click.option("--show-secrets", is_flag=True, help="Print secrets whole (redacted by default).")
+@click.option("--rules", "extra_rules", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="Extra rule file or folder (repeatable).")
+@click.option("--no-ignore", is_flag=True, help="Ignore .gitignore/.leakscanignore: scan everything.")
+@click.option("--max-file-size", callback=_size, default="50MiB", show_default=True,
+              help="Skip larger files (bytes, or 10MB / 10MiB).")
+@click.option("--exit-code", "findings_code", type=click.IntRange(0, 255), default=1, show_default=True,
+              help="Exit code when there are findings.")
+def scan(
+    paths: tuple[str, ...],
+    fmt: str,
+    output: Path | None,
+    show_secrets: bool,
+    extra_rules: tuple[Path, ...],
+    no_ignore: bool,
+    max_file_size: int,
+    findings_code: int,
+) -> None:
+    """Scan files and folders (default '.'); '-' reads standard input."""
+    from leakscan.options import ScanOptions
+    from leakscan.scan import scan as run_scan
+
+    options = ScanOptions(
+        paths=paths or (".",),
+        extra_rules=extra_rules,
+        use_ignore_files=not no_ignore,
+        max_file_size=max_file_size,
+    )
+    result = run_scan(options)
+    emit_report(result, fmt, output, show_secrets)
+    raise SystemExit(exit_code_for(result, findings_code))
+
+
+@cli.group()
+def rules() -> None:
+    """List rules, or check rule files against their examples."""
+
+
+@rules.command("list")
+@click.option("--rules", "extra_rules", multiple=True, type=click.Path(exists=True, path_type=Path))
+def rules_list(extra_rules: tuple[Path, ...]) -> None:
+    """Show the loaded rules."""
+    from leakscan.rules import load_rules
+
+    for rule in load_rules(extra_rules):
+        key = rule.key or "-"
+        click.echo(f"{rule.id:<40} {key:<6} {rule.severity.value:<8} {rule.name}  ({rule.source})")
+
+
+@rules.command("check")
+@click.argument("files", nargs=-1, type=click.Path(exists=True, path_type=Path))
+def rules_check(files: tuple[Path, ...]) -> None:
+    """Check rule files (default: the built-in ones) and run every example."""
+    from leakscan.examples import run_examples
+    from leakscan.rules import load_rules
+
+    loaded = load_rules(files, builtin=not files)
+    failures = 0
+    for outcome in run_examples(loaded):
+        if not outcome.ok:
+            failures += 1
+            click.echo(f"FAIL {outcome.case_id}: {outcome.detail}")
+    total = sum(len(r.examples) + len(r.negative_examples) for r in loaded)
+    click.echo(f"{len(loaded)} rule(s), {total} example(s), {failures} failure(s)")
+    raise SystemExit(ExitCode.ERROR if failures else ExitCode.CLEAN)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; turn every error into one stderr line and an exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        cli.main(args=args, prog_name="leakscan", standalone_mode=False)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    except click.exceptions.Abort:
+        click.echo("leakscan: interrupted", err=True)
+        return ExitCode.INTERRUPTED
+    except click.ClickException as exc:
+        exc.show()
+        return ExitCode.ERROR
+    except LeakscanError as exc:
+        if debug:
+            raise
+        for line in getattr(exc, "problems", None) or [str(exc)]:
+            click.echo(f"Error: {line}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("leakscan: interrupted", err=True)
+        return ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        _silence_broken_pipe()
+        return ExitCode.ERROR
+    except Exception as exc:
+        if debug:
+            raise
+        click.echo(f"Error: unexpected {type(exc).__name__}: {exc} (re-run with --debug)", err=True)
+        return ExitCode.ERROR
+    return ExitCode.CLEAN
+
+
+def _silence_broken_pipe() -> None:
+    """The reader went away (e.g. `| head`): don't let the interpreter complain at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())

@@ -1,0 +1,59 @@
+"""Runs each rule's examples through the detector, the same path a scan takes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from leakscan.detect import Detector
+from leakscan.rules import Example, Rule
+from leakscan.synthetic import fill_placeholders
+
+
+@dataclass(frozen=True, slots=True)
+class ExampleOutcome:
+    """One example's result; ``case_id`` reads like ``rule-id/example-2``."""
+
+    case_id: str
+    ok: bool
+    detail: str = ""
+
+
+def check_example(rule: Rule, example: Example, case_id: str) -> ExampleOutcome:
+    """A positive example must yield exactly its secret at its span; a negative one nothing."""
+    texts = [example.text] + ([example.secret] if example.secret is not None else [])
+    filled = fill_placeholders(texts, seed=case_id)
+    data = filled[0].encode("utf-8")
+    if example.secret is not None and not Detector([rule]).keyword_hits(data):
+        return ExampleOutcome(case_id, False, "the text contains none of the rule's keywords")
+    detection = Detector([rule]).detect(data)
+    found = [(m.secret.value, m.start, m.end) for m in detection.matches]
+    shown = ", ".join(f"{value[:8]}… at {start}-{end}" for value, start, end in found) or "nothing"
+    if example.secret is None:
+        if found:
+            return ExampleOutcome(case_id, False, f"expected no match ({example.reason}), found {shown}")
+        return ExampleOutcome(case_id, True)
+    secret = filled[1].encode("utf-8")
+    start = data.find(secret)
+    if start < 0:
+        return ExampleOutcome(case_id, False, "the expected secret does not occur in the text")
+    expected = [(filled[1], start, start + len(secret))]
+    if found != expected:
+        reasons = "; ".join(reason for _, reason in detection.rejected)
+        extra = f" (rejected: {reasons})" if reasons else ""
+        return ExampleOutcome(
+            case_id, False, f"expected the secret at {start}-{start + len(secret)}, found {shown}{extra}"
+        )
+    return ExampleOutcome(case_id, True)
+
+
+def iter_example_cases(rules: Sequence[Rule]) -> Iterator[tuple[Rule, Example, str]]:
+    for rule in rules:
+        for n, example in enumerate(rule.examples, 1):
+            yield rule, example, f"{rule.id}/example-{n}"
+        for n, example in enumerate(rule.negative_examples, 1):
+            yield rule, example, f"{rule.id}/negative-{n}"
+
+
+def run_examples(rules: Sequence[Rule]) -> list[ExampleOutcome]:
+    return [check_example(rule, ex, case_id) for rule, ex, case_id in iter_example_cases(rules)]

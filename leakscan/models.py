@@ -1,0 +1,181 @@
+"""Value types shared by every stage of the pipeline."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from leakscan.rules import Rule
+
+_PREFIX = re.compile(r"[A-Za-z]{2,6}_")
+
+
+class Severity(StrEnum):
+    """How bad a leak of this kind is."""
+
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class Liveness(StrEnum):
+    """What the SonarQube API said about a token."""
+
+    LIVE = "live"
+    INACTIVE = "inactive"
+    UNKNOWN = "unknown"
+    NOT_CHECKED = "not_checked"
+
+
+class ChecksumStatus(StrEnum):
+    """Whether the token format carries a checksum that was verified."""
+
+    VALID = "valid"
+    NONE = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class Secret:
+    """A raw secret value whose repr and str are masked."""
+
+    value: str
+
+    def __repr__(self) -> str:
+        return f"Secret({self.redacted()!r})"
+
+    def __str__(self) -> str:
+        return self.redacted()
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.value.encode("utf-8", "surrogateescape")).hexdigest()
+
+    def redacted(self) -> str:
+        """Keep the prefix and at most 4 characters of the body (a quarter of short ones)."""
+        prefix_match = _PREFIX.match(self.value)
+        prefix = prefix_match.group(0) if prefix_match else ""
+        body = self.value[len(prefix) :]
+        keep = min(4, len(body) // 4)
+        return f"{prefix}{body[:keep]}{'*' * 8}"
+
+
+@dataclass(frozen=True, slots=True)
+class Blob:
+    """Bytes to scan, with the path shown to users and the stable path used in fingerprints."""
+
+    path: str
+    data: bytes
+    key_path: str = ""
+
+    @property
+    def stable_path(self) -> str:
+        return self.key_path or self.path
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One occurrence of a rule's pattern that passed the offline checks."""
+
+    rule: Rule
+    secret: Secret
+    start: int
+    end: int
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    checksum: ChecksumStatus
+
+
+@dataclass(frozen=True, slots=True)
+class CommitInfo:
+    """The commit that introduced a finding into history."""
+
+    commit: str
+    author: str
+    email: str
+    date: str
+
+
+@dataclass(frozen=True, slots=True)
+class Validation:
+    """The outcome of a live check against the SonarQube API."""
+
+    status: Liveness
+    host: str | None = None
+    checked_at: str | None = None
+    reason: str = ""
+
+
+NOT_CHECKED = Validation(Liveness.NOT_CHECKED, reason="validation off")
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A match after plausibility, allow-lists and (optionally) liveness."""
+
+    match: Match
+    path: str
+    fingerprint: str
+    commit: CommitInfo | None = None
+    commits_count: int | None = None
+    present_at_head: bool | None = None
+    validation: Validation = NOT_CHECKED
+
+    @property
+    def rule(self) -> Rule:
+        return self.match.rule
+
+    @property
+    def secret(self) -> Secret:
+        return self.match.secret
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """An input that was deliberately not scanned, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """An input that could not be read or scanned, and the error."""
+
+    path: str
+    error: str
+
+
+@dataclass(slots=True)
+class Stats:
+    """Counters filled while scanning."""
+
+    files_scanned: int = 0
+    bytes_scanned: int = 0
+    duration_s: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ScanResult:
+    """Everything a reporter needs: findings, what was skipped or failed, and counters."""
+
+    findings: list[Finding] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    errors: list[Failed] = field(default_factory=list)
+    stats: Stats = field(default_factory=Stats)
+    interrupted: bool = False
+    kind: str = "scan"
+
+    @property
+    def complete(self) -> bool:
+        """True when every input was read and the scan ran to the end."""
+        return not self.errors and not self.interrupted

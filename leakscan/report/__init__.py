@@ -1,0 +1,33 @@
+"""Reporter protocol and the registry of report formats (name → module with ``render``)."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Protocol
+
+from leakscan.models import ScanResult
+
+FORMATS = ("text", "json")
+
+
+@dataclass(frozen=True, slots=True)
+class ReportContext:
+    """How to render: whether secrets are shown whole, whether to colour, the tool version."""
+
+    show_secrets: bool = False
+    color: bool = False
+    version: str = ""
+
+
+class Reporter(Protocol):
+    def __call__(self, result: ScanResult, context: ReportContext) -> str: ...
+
+
+def get_reporter(name: str) -> Reporter:
+    """Import only the format asked for (start-up stays fast)."""
+    if name not in FORMATS:
+        raise ValueError(f"unknown report format {name!r}")
+    module = importlib.import_module(f"leakscan.report.{name}_report")
+    reporter: Reporter = module.render
+    return reporter

@@ -1,0 +1,67 @@
+"""The documented, stable JSON report."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from leakscan.models import Finding, ScanResult
+from leakscan.report import ReportContext
+
+TOOL_NAME = "leakscan"
+
+
+def finding_to_dict(finding: Finding, show_secrets: bool) -> dict[str, Any]:
+    """One finding as the JSON report shows it."""
+    match, rule = finding.match, finding.rule
+    commit = finding.commit
+    item: dict[str, Any] = {
+        "rule_id": rule.id,
+        "rule_key": rule.key,
+        "rule_name": rule.name,
+        "severity": rule.severity.value,
+        "message": rule.message,
+        "path": finding.path,
+        "line": match.line,
+        "column": match.column,
+        "end_line": match.end_line,
+        "end_column": match.end_column,
+        "secret": match.secret.value if show_secrets else match.secret.redacted(),
+        "secret_sha256": match.secret.sha256,
+        "fingerprint": finding.fingerprint,
+        "checksum": match.checksum.value,
+        "commit": commit.commit if commit else None,
+        "author": commit.author if commit else None,
+        "email": commit.email if commit else None,
+        "date": commit.date if commit else None,
+    }
+    if finding.commits_count is not None:
+        item["commits_count"] = finding.commits_count
+        item["present_at_head"] = finding.present_at_head
+    return item
+
+
+def stats_to_dict(result: ScanResult) -> dict[str, Any]:
+    stats = result.stats
+    data: dict[str, Any] = {
+        "files_scanned": stats.files_scanned,
+        "bytes_scanned": stats.bytes_scanned,
+        "findings": len(result.findings),
+        "skipped": [{"path": s.path, "reason": s.reason} for s in result.skipped],
+        "errors": [{"path": e.path, "error": e.error} for e in result.errors],
+        "duration_s": round(stats.duration_s, 3),
+        "complete": result.complete,
+        "interrupted": result.interrupted,
+        "notes": list(stats.notes),
+    }
+    data.update(stats.extra)
+    return data
+
+
+def render(result: ScanResult, context: ReportContext) -> str:
+    report = {
+        "tool": {"name": TOOL_NAME, "version": context.version},
+        "findings": [finding_to_dict(f, context.show_secrets) for f in result.findings],
+        "stats": stats_to_dict(result),
+    }
+    return json.dumps(report, indent=2) + "\n"

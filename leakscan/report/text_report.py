@@ -1,0 +1,90 @@
+"""Human output: one block per finding, secrets masked, control characters escaped."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from leakscan.models import Finding, ScanResult
+from leakscan.report import ReportContext
+
+_BOLD, _RED, _YELLOW, _DIM, _RESET = "\033[1m", "\033[31m", "\033[33m", "\033[2m", "\033[0m"
+
+
+def escape(text: str) -> str:
+    """Make text safe for a terminal: control characters and undecodable bytes become escapes."""
+    out = []
+    for char in text:
+        code = ord(char)
+        if code < 0x20 or 0x7F <= code < 0xA0:
+            out.append(f"\\x{code:02x}")
+        elif 0xDC80 <= code <= 0xDCFF:
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif 0xD800 <= code <= 0xDFFF:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def human_size(count: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if count < 1024 or unit == "GiB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+    return f"{count:.1f} GiB"
+
+
+def _paint(text: str, code: str, color: bool) -> str:
+    return f"{code}{text}{_RESET}" if color else text
+
+
+def render_finding(finding: Finding, context: ReportContext) -> str:
+    match, rule = finding.match, finding.rule
+    secret = match.secret.value if context.show_secrets else match.secret.redacted()
+    location = f"{escape(finding.path)}:{match.line}:{match.column}"
+    title = f"{rule.key + ' ' if rule.key else ''}{rule.name} [{rule.severity.value}]"
+    lines = [
+        f"{_paint(location, _BOLD, context.color)}  {_paint(title, _RED, context.color)}",
+        f"  secret:  {escape(secret)}",
+    ]
+    if finding.commit is not None:
+        commit = finding.commit
+        lines.append(
+            f"  commit:  {commit.commit[:12]} by {escape(commit.author)} <{escape(commit.email)}>"
+            f" on {commit.date}"
+        )
+        if finding.commits_count is not None:
+            state = "still in HEAD" if finding.present_at_head else "not in HEAD"
+            lines.append(f"  history: in {finding.commits_count} commit(s), {state}")
+    lines.append(f"  {rule.message}")
+    lines.append(_paint(f"  fix: {rule.remediation}", _DIM, context.color))
+    return "\n".join(lines)
+
+
+def render_summary(result: ScanResult) -> str:
+    """One line: findings, scanned, skipped by reason, errors, time; plus notes."""
+    stats = result.stats
+    reasons = Counter(s.reason.split(" (")[0] for s in result.skipped)
+    skipped = ", ".join(f"{n} {reason}" for reason, n in sorted(reasons.items()))
+    parts = [
+        f"{len(result.findings)} finding(s)",
+        f"{stats.files_scanned} scanned ({human_size(stats.bytes_scanned)})",
+        f"{len(result.skipped)} skipped" + (f" ({skipped})" if skipped else ""),
+        f"{len(result.errors)} error(s)",
+        f"{stats.duration_s:.2f}s",
+    ]
+    lines = ["leakscan: " + ", ".join(parts)]
+    if result.interrupted:
+        lines.append("leakscan: interrupted: the scan did not finish; results are partial")
+    lines.extend(f"leakscan: {escape(note)}" for note in stats.notes)
+    return "\n".join(lines)
+
+
+def render(result: ScanResult, context: ReportContext) -> str:
+    blocks = [render_finding(f, context) for f in result.findings]
+    details = [f"error: {escape(e.path)}: {escape(e.error)}" for e in result.errors]
+    parts = ["\n\n".join(blocks)] if blocks else []
+    if details:
+        parts.append("\n".join(details))
+    parts.append(render_summary(result))
+    return "\n\n".join(parts) + "\n"

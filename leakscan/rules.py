@@ -1,0 +1,367 @@
+"""Rule files: find ``rules/*.toml``, check them as written, compile them to ``Rule``."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import regex
+
+from leakscan.errors import RuleFileError
+from leakscan.models import Severity
+
+RULE_FILE_VERSION = 1
+KNOWN_VALIDATORS = frozenset({"sonarqube-cloud", "sonarqube-server"})
+CHECKSUM_SCHEMES = frozenset({"none", "crc32-base62"})
+_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Checksum:
+    """A checksum scheme and its parameters (``crc32-base62``: body = random part + checksum)."""
+
+    scheme: str = "none"
+    random_length: int = 0
+    checksum_length: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Plausibility:
+    """Offline thresholds below which a token body is not what a random generator makes."""
+
+    min_entropy: float = 0.0
+    max_run: int = 0
+    max_sequence: int = 0
+    max_repeat: int = 0
+    placeholder_words: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """A rule example: positive ones carry the exact secret that must be found."""
+
+    text: str
+    secret: str | None
+    path: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Rule:
+    """A compiled rule, ready for the detector."""
+
+    id: str
+    name: str
+    key: str | None
+    severity: Severity
+    message: str
+    remediation: str
+    keywords: tuple[bytes, ...]
+    keywords_ignore_case: bool
+    pattern: regex.Pattern[bytes]
+    secret_group: str
+    prefix_length: int
+    checksum: Checksum
+    plausibility: Plausibility
+    deny: tuple[regex.Pattern[str], ...]
+    known_examples_sha256: frozenset[str]
+    validation: str | None
+    examples: tuple[Example, ...]
+    negative_examples: tuple[Example, ...]
+    source: str
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Rule) and other.id == self.id
+
+
+# Field name -> (accepted types, required). Rule files are checked against this as written.
+_RULE_FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
+    "id": ((str,), True),
+    "name": ((str,), True),
+    "key": ((str,), False),
+    "severity": ((str,), True),
+    "message": ((str,), True),
+    "remediation": ((str,), True),
+    "keywords": ((list,), True),
+    "keywords_ignore_case": ((bool,), False),
+    "pattern": ((str,), True),
+    "secret_group": ((str,), False),
+    "prefix_length": ((int,), False),
+    "checksum": ((dict,), False),
+    "plausibility": ((dict,), False),
+    "deny": ((list,), False),
+    "known_examples_sha256": ((list,), False),
+    "validation": ((str,), False),
+    "examples": ((list,), True),
+    "negative_examples": ((list,), True),
+}
+_CHECKSUM_FIELDS = {"scheme": str, "random_length": int, "checksum_length": int}
+_PLAUSIBILITY_FIELDS = {
+    "min_entropy": (int, float),
+    "max_run": int,
+    "max_sequence": int,
+    "max_repeat": int,
+    "placeholder_words": list,
+}
+_EXAMPLE_FIELDS = {"text": str, "secret": str, "path": str}
+_NEGATIVE_FIELDS = {"text": str, "reason": str, "path": str}
+
+
+def iter_builtin_rule_files() -> Iterator[tuple[str, str]]:
+    """Yield (name, text) of every rule file shipped with the package."""
+    root = resources.files("leakscan.rules_data")
+    for entry in sorted(root.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".toml"):
+            yield f"rules/{entry.name}", entry.read_text(encoding="utf-8")
+
+
+def iter_rule_files(paths: Iterable[Path]) -> Iterator[Path]:
+    """Expand files and folders of rule files, in a stable order."""
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(path.glob("*.toml"))
+        elif path.is_file():
+            yield path
+        else:
+            raise RuleFileError([f"{path}: no such rule file or folder"])
+
+
+def load_rules(
+    extra: Sequence[Path] = (), *, builtin: bool = True, disable: Iterable[str] = ()
+) -> list[Rule]:
+    """Load the built-in rules plus extra rule files or folders; raise on any problem."""
+    sources: list[tuple[str, str]] = list(iter_builtin_rule_files()) if builtin else []
+    for path in iter_rule_files(extra):
+        try:
+            sources.append((str(path), path.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RuleFileError([f"{path}: cannot read rule file: {exc}"]) from exc
+    rules: list[Rule] = []
+    problems: list[str] = []
+    for name, text in sources:
+        try:
+            rules.extend(parse_rules(text, name))
+        except RuleFileError as exc:
+            problems.extend(exc.problems)
+    seen: dict[str, str] = {}
+    for rule in rules:
+        if rule.id in seen:
+            problems.append(f"{rule.source}: rule '{rule.id}': id already defined in {seen[rule.id]}")
+        seen[rule.id] = rule.source
+    disabled = set(disable)
+    unknown = disabled - seen.keys()
+    if unknown:
+        problems.append(f"disable_rules: unknown rule id(s): {', '.join(sorted(unknown))}")
+    if problems:
+        raise RuleFileError(problems)
+    return [rule for rule in rules if rule.id not in disabled]
+
+
+def parse_rules(text: str, source: str) -> list[Rule]:
+    """Parse one rule file's text; collect every problem, each naming file, rule and field."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RuleFileError([f"{source}: invalid TOML: {exc}"]) from exc
+    problems: list[str] = []
+    unknown_top = set(data) - {"version", "rules"}
+    if unknown_top:
+        problems.append(f"{source}: unknown top-level key(s): {', '.join(sorted(unknown_top))}")
+    if data.get("version") != RULE_FILE_VERSION:
+        problems.append(f"{source}: field 'version': must be {RULE_FILE_VERSION}")
+    entries = data.get("rules")
+    if not isinstance(entries, list) or not entries:
+        problems.append(f"{source}: field 'rules': must be a non-empty array of tables")
+        raise RuleFileError(problems)
+    rules: list[Rule] = []
+    for index, entry in enumerate(entries):
+        where = f"{source}: rule #{index + 1}"
+        if isinstance(entry, dict) and isinstance(entry.get("id"), str):
+            where = f"{source}: rule '{entry['id']}'"
+        rule = _compile_rule(entry, where, source, problems)
+        if rule is not None:
+            rules.append(rule)
+    if problems:
+        raise RuleFileError(problems)
+    return rules
+
+
+def _compile_rule(entry: object, where: str, source: str, problems: list[str]) -> Rule | None:
+    if not isinstance(entry, dict):
+        problems.append(f"{where}: must be a table")
+        return None
+    before = len(problems)
+    for key in sorted(set(entry) - _RULE_FIELDS.keys()):
+        problems.append(f"{where}: unknown field '{key}'")
+    for key, (types, required) in _RULE_FIELDS.items():
+        if key not in entry:
+            if required:
+                problems.append(f"{where}: missing field '{key}'")
+        elif not isinstance(entry[key], types) or isinstance(entry[key], bool) is not (
+            bool in types
+        ):
+            expected = " or ".join(t.__name__ for t in types)
+            problems.append(f"{where}: field '{key}': expected {expected}")
+    if len(problems) > before:
+        return None
+
+    rule_id: str = entry["id"]
+    if not _ID.match(rule_id):
+        problems.append(f"{where}: field 'id': must be kebab-case (a-z, 0-9, '-')")
+    try:
+        severity = Severity(entry["severity"])
+    except ValueError:
+        allowed = ", ".join(s.value for s in Severity)
+        problems.append(f"{where}: field 'severity': {entry['severity']!r} is not one of {allowed}")
+        severity = Severity.HIGH
+    keywords = entry["keywords"]
+    if not keywords or not all(isinstance(k, str) and k for k in keywords):
+        problems.append(f"{where}: field 'keywords': must be a non-empty list of non-empty strings")
+        keywords = []
+    ignore_case = bool(entry.get("keywords_ignore_case", False))
+    secret_group = entry.get("secret_group", "secret")
+    pattern = _compile_pattern(entry["pattern"], secret_group, where, problems)
+    checksum = _parse_checksum(entry.get("checksum", {}), where, problems)
+    plausibility = _parse_plausibility(entry.get("plausibility", {}), where, problems)
+    deny = []
+    for value in entry.get("deny", []):
+        try:
+            deny.append(regex.compile(value))
+        except (regex.error, TypeError) as exc:
+            problems.append(f"{where}: field 'deny': invalid regex {value!r}: {exc}")
+    known = entry.get("known_examples_sha256", [])
+    if not all(isinstance(h, str) and _SHA256.match(h) for h in known):
+        problems.append(f"{where}: field 'known_examples_sha256': each must be 64 lowercase hex")
+    validation = entry.get("validation")
+    if validation is not None and validation not in KNOWN_VALIDATORS:
+        problems.append(
+            f"{where}: field 'validation': unknown validator {validation!r} "
+            f"(known: {', '.join(sorted(KNOWN_VALIDATORS))})"
+        )
+    prefix_length = entry.get("prefix_length", 0)
+    if prefix_length < 0:
+        problems.append(f"{where}: field 'prefix_length': must be >= 0")
+    examples = _parse_examples(entry["examples"], "examples", _EXAMPLE_FIELDS, where, problems)
+    negatives = _parse_examples(
+        entry["negative_examples"], "negative_examples", _NEGATIVE_FIELDS, where, problems
+    )
+    if not examples:
+        problems.append(f"{where}: field 'examples': at least one positive example is required")
+    if not negatives:
+        problems.append(f"{where}: field 'negative_examples': at least one is required")
+    lowered = [k.lower() for k in keywords] if ignore_case else keywords
+    if len(problems) > before or pattern is None:
+        return None
+    return Rule(
+        id=rule_id,
+        name=entry["name"],
+        key=entry.get("key"),
+        severity=severity,
+        message=entry["message"],
+        remediation=entry["remediation"],
+        keywords=tuple(k.encode() for k in lowered),
+        keywords_ignore_case=ignore_case,
+        pattern=pattern,
+        secret_group=secret_group,
+        prefix_length=prefix_length,
+        checksum=checksum,
+        plausibility=plausibility,
+        deny=tuple(deny),
+        known_examples_sha256=frozenset(known),
+        validation=validation,
+        examples=tuple(examples),
+        negative_examples=tuple(negatives),
+        source=source,
+    )
+
+
+def _compile_pattern(
+    text: str, group: str, where: str, problems: list[str]
+) -> regex.Pattern[bytes] | None:
+    try:
+        compiled = regex.compile(text.encode("utf-8"))
+    except regex.error as exc:
+        problems.append(f"{where}: field 'pattern': invalid regex: {exc}")
+        return None
+    if group not in compiled.groupindex:
+        problems.append(f"{where}: field 'pattern': has no group named '{group}'")
+        return None
+    return compiled
+
+
+def _check_table(
+    table: object, fields: dict[str, Any], where: str, name: str, problems: list[str]
+) -> dict[str, Any] | None:
+    if not isinstance(table, dict):
+        problems.append(f"{where}: field '{name}': must be a table")
+        return None
+    ok = True
+    for key, value in table.items():
+        if key not in fields:
+            problems.append(f"{where}: field '{name}.{key}': unknown key")
+            ok = False
+        elif not isinstance(value, fields[key]) or isinstance(value, bool):
+            problems.append(f"{where}: field '{name}.{key}': wrong type")
+            ok = False
+    return table if ok else None
+
+
+def _parse_checksum(table: object, where: str, problems: list[str]) -> Checksum:
+    checked = _check_table(table, _CHECKSUM_FIELDS, where, "checksum", problems)
+    if checked is None:
+        return Checksum()
+    checksum = Checksum(**checked)
+    if checksum.scheme not in CHECKSUM_SCHEMES:
+        problems.append(
+            f"{where}: field 'checksum.scheme': {checksum.scheme!r} is not one of "
+            f"{', '.join(sorted(CHECKSUM_SCHEMES))}"
+        )
+    elif checksum.scheme != "none" and (checksum.random_length <= 0 or checksum.checksum_length <= 0):
+        problems.append(f"{where}: field 'checksum': random_length and checksum_length must be > 0")
+    return checksum
+
+
+def _parse_plausibility(table: object, where: str, problems: list[str]) -> Plausibility:
+    checked = _check_table(table, _PLAUSIBILITY_FIELDS, where, "plausibility", problems)
+    if checked is None:
+        return Plausibility()
+    words = checked.pop("placeholder_words", [])
+    if not all(isinstance(w, str) and w for w in words):
+        problems.append(f"{where}: field 'plausibility.placeholder_words': must be strings")
+        words = []
+    return Plausibility(placeholder_words=tuple(words), **checked)
+
+
+def _parse_examples(
+    items: list[object], name: str, fields: dict[str, type], where: str, problems: list[str]
+) -> list[Example]:
+    examples: list[Example] = []
+    required = {"text", "secret"} if name == "examples" else {"text", "reason"}
+    for n, item in enumerate(items, 1):
+        label = f"{name}[{n}]"
+        table = _check_table(item, fields, where, label, problems)
+        if table is None:
+            continue
+        missing = required - table.keys()
+        if missing:
+            problems.append(f"{where}: field '{label}': missing {', '.join(sorted(missing))}")
+            continue
+        examples.append(
+            Example(
+                text=table["text"],
+                secret=table.get("secret"),
+                path=table.get("path", "example.txt"),
+                reason=table.get("reason", ""),
+            )
+        )
+    return examples
+

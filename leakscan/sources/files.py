@@ -1,0 +1,206 @@
+"""Walks files and folders honouring .gitignore, .git/info/exclude and .leakscanignore."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pathspec
+
+from leakscan.content import Kind, sniff, to_scannable
+from leakscan.models import Blob, Failed, Skipped
+from leakscan.sources import SourceItem
+
+IGNORE_FILES = (".gitignore", ".leakscanignore")
+READ_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class FileRef:
+    """A regular file found by the walker, not yet read."""
+
+    fs_path: str
+    path: str
+    key_path: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Level:
+    base: str
+    spec: pathspec.GitIgnoreSpec
+
+
+def find_repo_root(path: Path) -> Path | None:
+    """The nearest folder at or above ``path`` that holds a ``.git`` entry."""
+    current = path if path.is_dir() else path.parent
+    for folder in (current, *current.parents):
+        if (folder / ".git").exists():
+            return folder
+    return None
+
+
+def _load_spec(folder: str, names: Sequence[str]) -> pathspec.GitIgnoreSpec | None:
+    lines: list[str] = []
+    for name in names:
+        try:
+            with open(os.path.join(folder, name), encoding="utf-8", errors="replace") as handle:
+                lines.extend(handle.read().splitlines())
+        except OSError:
+            continue
+    return pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
+
+
+def _is_ignored(levels: Sequence[_Level], rel_path: str, is_dir: bool) -> bool:
+    """Git semantics: the deepest, last matching pattern decides."""
+    decision = False
+    for level in levels:
+        if level.base and not rel_path.startswith(level.base):
+            continue
+        sub = rel_path[len(level.base) :]
+        result = level.spec.check_file(sub + "/" if is_dir else sub)
+        if result.include is not None:
+            decision = result.include
+    return decision
+
+
+class FileWalker:
+    """Yields a FileRef for each file to scan, and a Skipped or Failed for each it passes over."""
+
+    def __init__(
+        self,
+        roots: Sequence[str],
+        *,
+        use_ignore_files: bool = True,
+        exclude: Sequence[str] = (),
+        max_file_size: int = 50 * 1024 * 1024,
+        scan_large_files: bool = False,
+    ) -> None:
+        self.roots = roots
+        self.use_ignore_files = use_ignore_files
+        self.exclude = pathspec.GitIgnoreSpec.from_lines(exclude) if exclude else None
+        self.max_file_size = max_file_size
+        self.scan_large_files = scan_large_files
+
+    def __iter__(self) -> Iterator[FileRef | Skipped | Failed]:
+        for root in self.roots:
+            yield from self._walk_root(root)
+
+    def _walk_root(self, root: str) -> Iterator[FileRef | Skipped | Failed]:
+        try:
+            st = os.lstat(root)
+        except OSError as exc:
+            yield Failed(root, f"cannot read: {exc.strerror or exc}")
+            return
+        absolute = Path(os.path.abspath(root))
+        repo = find_repo_root(absolute)
+        anchor = repo if repo is not None else (absolute if stat.S_ISDIR(st.st_mode) else absolute.parent)
+        if stat.S_ISDIR(st.st_mode):
+            levels = self._ancestor_levels(anchor, absolute, repo) if self.use_ignore_files else []
+            yield from self._walk_dir(str(absolute), root, anchor, levels)
+        else:
+            # A file named on the command line is scanned even if an ignore file lists it.
+            key = absolute.relative_to(anchor).as_posix()
+            yield from self._classify(str(absolute), root, key, st)
+
+    def _ancestor_levels(self, anchor: Path, target: Path, repo: Path | None) -> list[_Level]:
+        """Ignore files from the repository root down to (not including) the scanned folder."""
+        levels: list[_Level] = []
+        if repo is not None:
+            spec = _load_spec(str(repo / ".git" / "info"), ("exclude",))
+            if spec is not None:
+                levels.append(_Level("", spec))
+        folder = anchor
+        while folder != target:
+            spec = _load_spec(str(folder), IGNORE_FILES)
+            if spec is not None:
+                levels.append(_Level(_rel_base(anchor, folder), spec))
+            folder = folder / target.relative_to(folder).parts[0]
+        return levels
+
+    def _walk_dir(
+        self, fs_dir: str, shown_dir: str, anchor: Path, levels: list[_Level]
+    ) -> Iterator[FileRef | Skipped | Failed]:
+        base = _rel_base(anchor, Path(fs_dir))
+        if self.use_ignore_files:
+            spec = _load_spec(fs_dir, IGNORE_FILES)
+            if spec is not None:
+                levels = [*levels, _Level(base, spec)]
+        try:
+            with os.scandir(fs_dir) as scanner:
+                entries = sorted(scanner, key=lambda e: e.name)
+        except OSError as exc:
+            yield Failed(shown_dir, f"cannot list folder: {exc.strerror or exc}")
+            return
+        for entry in entries:
+            if entry.name == ".git":
+                continue
+            shown = os.path.join(shown_dir, entry.name)
+            key = base + entry.name
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError as exc:
+                yield Failed(shown, f"cannot stat: {exc.strerror or exc}")
+                continue
+            is_dir = stat.S_ISDIR(st.st_mode)
+            if levels and _is_ignored(levels, key, is_dir):
+                continue
+            if self.exclude is not None and self.exclude.match_file(key + "/" if is_dir else key):
+                continue
+            if is_dir:
+                yield from self._walk_dir(entry.path, shown, anchor, levels)
+            else:
+                yield from self._classify(entry.path, shown, key, st)
+
+    def _classify(
+        self, fs_path: str, shown: str, key: str, st: os.stat_result
+    ) -> Iterator[FileRef | Skipped | Failed]:
+        if stat.S_ISLNK(st.st_mode):
+            yield Skipped(shown, "symlink")
+        elif not stat.S_ISREG(st.st_mode):
+            yield Skipped(shown, "not a regular file")
+        elif st.st_size > self.max_file_size and not self.scan_large_files:
+            yield Skipped(shown, f"too large ({st.st_size} bytes > {self.max_file_size})")
+        else:
+            yield FileRef(fs_path, shown, key, st.st_size)
+
+
+def _rel_base(anchor: Path, folder: Path) -> str:
+    rel = folder.relative_to(anchor).as_posix()
+    return "" if rel == "." else rel + "/"
+
+
+def read_file(ref: FileRef) -> Blob | Skipped | Failed:
+    """Read one file without following a swapped-in FIFO or device; classify its content."""
+    try:
+        fd = os.open(ref.fs_path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:
+        return Failed(ref.path, f"cannot open: {exc.strerror or exc}")
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return Skipped(ref.path, "not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read()
+    except OSError as exc:
+        return Failed(ref.path, f"cannot read: {exc.strerror or exc}")
+    finally:
+        os.close(fd)
+    kind = sniff(data)
+    if kind is Kind.BINARY:
+        return Skipped(ref.path, "binary")
+    return Blob(ref.path, to_scannable(data, kind), ref.key_path)
+
+
+class FileSource:
+    """Walk and read: yields blobs, Skipped and Failed records."""
+
+    def __init__(self, walker: FileWalker) -> None:
+        self.walker = walker
+
+    def __iter__(self) -> Iterator[SourceItem]:
+        for item in self.walker:
+            yield read_file(item) if isinstance(item, FileRef) else item
