@@ -86,5 +86,14 @@ def scan(
                 scanner.consume(FileSource(walker), result)
     except KeyboardInterrupt:
         result.interrupted = True
+    finalize(result, options)
     result.stats.duration_s = time.perf_counter() - started
     return result
+
+
+def finalize(result: ScanResult, options: ScanOptions) -> None:
+    """The stages after detection, shared by every kind of scan (files, stdin, staged, history).
+
+    Later stages (baseline, validation) plug in here so that every command applies them alike.
+    """
+    result.findings.sort(key=lambda f: (f.path, f.match.line, f.match.column, f.rule.id))
