@@ -1,0 +1,52 @@
+"""Fixtures shared by every test area: synthetic tokens and running the CLI for real."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from leakscan.synthetic import TokenGenerator
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED = REPO_ROOT.parent / "shared"
+
+
+@pytest.fixture
+def tokens(request: pytest.FixtureRequest) -> TokenGenerator:
+    """A token generator seeded by the test's name: same tokens on every run."""
+    return TokenGenerator(request.node.nodeid)
+
+
+RunCli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def run_cli() -> RunCli:
+    """Run ``python -m leakscan ARGS`` in a subprocess; returns the completed process."""
+
+    def run(
+        *args: str,
+        cwd: Path | None = None,
+        input: str | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float = 120,
+    ) -> subprocess.CompletedProcess[str]:
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("LEAKSCAN_")}
+        full_env.pop("NO_COLOR", None)
+        full_env.update(env or {})
+        return subprocess.run(
+            [sys.executable, "-m", "leakscan", *args],
+            cwd=cwd,
+            input=input if input is not None else "",
+            capture_output=True,
+            text=True,
+            env=full_env,
+            timeout=timeout,
+        )
+
+    return run
