@@ -86,6 +86,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
               help="Skip larger files (bytes, or 10MB / 10MiB).")
 @click.option("--exit-code", "findings_code", type=click.IntRange(0, 255), default=1, show_default=True,
               help="Exit code when there are findings.")
+@click.option("--workers", type=click.IntRange(0, 256), default=0, show_default=True,
+              help="Worker processes for large scans (0 = one per core).")
 def scan(
     paths: tuple[str, ...],
     fmt: str,
@@ -95,6 +97,7 @@ def scan(
     no_ignore: bool,
     max_file_size: int,
     findings_code: int,
+    workers: int,
 ) -> None:
     """Scan files and folders (default '.'); '-' reads standard input."""
     from leakscan.options import ScanOptions
@@ -105,6 +108,7 @@ def scan(
         extra_rules=extra_rules,
         use_ignore_files=not no_ignore,
         max_file_size=max_file_size,
+        workers=workers,
     )
     result = run_scan(options)
     emit_report(result, fmt, output, show_secrets)

@@ -3,8 +3,12 @@ windows around keyword hits, then the offline checks. Bytes in, matches out."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
+
+import regex
 
 from leakscan.models import Match, Secret
 from leakscan.plausibility import judge
@@ -25,42 +29,106 @@ class Detection:
     errors: list[str] = field(default_factory=list)
 
 
+class KeywordIndex:
+    """Finds every rule keyword in a buffer in one pass (Hyperscan), or one pass per keyword
+    (``bytes.find``) where Hyperscan is not installed. Both give the same offsets."""
+
+    def __init__(self, rules: Sequence[Rule], engine: str = "auto") -> None:
+        self._keywords: list[tuple[bytes, bool, tuple[Rule, ...]]] = []
+        table: dict[tuple[bytes, bool], list[Rule]] = {}
+        for rule in rules:
+            for keyword in rule.keywords:
+                table.setdefault((keyword, rule.keywords_ignore_case), []).append(rule)
+        for (keyword, caseless), owners in table.items():
+            self._keywords.append((keyword, caseless, tuple(owners)))
+        self._hyperscan = _compile_hyperscan(self._keywords) if engine != "python" else None
+        if engine == "hyperscan" and self._hyperscan is None:
+            raise RuntimeError("the hyperscan module is not installed")
+        self.engine = "hyperscan" if self._hyperscan is not None else "python"
+
+    def hits(self, data: bytes) -> dict[Rule, list[int]]:
+        """Start offsets of every keyword occurrence, grouped by rule, in ascending order."""
+        found: list[tuple[int, int]] = []
+        if self._hyperscan is not None:
+            self._hyperscan.scan(data, found)
+        else:
+            lowered: bytes | None = None
+            for index, (keyword, caseless, _) in enumerate(self._keywords):
+                if caseless:
+                    lowered = data.lower() if lowered is None else lowered
+                found.extend((index, at) for at in _iter_find(lowered if caseless else data, keyword))
+        hits: dict[Rule, list[int]] = {}
+        for index, at in found:
+            for rule in self._keywords[index][2]:
+                hits.setdefault(rule, []).append(at)
+        for offsets in hits.values():
+            offsets.sort()
+        return hits
+
+
+class _HyperscanKeywords:
+    """One Hyperscan block-mode database of all keywords; scratch space made per process."""
+
+    def __init__(self, module: Any, keywords: list[tuple[bytes, bool, tuple[Rule, ...]]]) -> None:
+        self._hs = module
+        self._lengths = [len(keyword) for keyword, _, _ in keywords]
+        self._db = module.Database(mode=module.HS_MODE_BLOCK)
+        self._db.compile(
+            expressions=[regex.escape(keyword) for keyword, _, _ in keywords],
+            ids=list(range(len(keywords))),
+            elements=len(keywords),
+            flags=[module.HS_FLAG_CASELESS if caseless else 0 for _, caseless, _ in keywords],
+        )
+        self._scratch: Any = None
+        self._pid = -1
+
+    def scan(self, data: bytes, found: list[tuple[int, int]]) -> None:
+        if self._pid != os.getpid():
+            self._scratch, self._pid = self._hs.Scratch(self._db), os.getpid()
+        lengths = self._lengths
+
+        def on_match(index: int, start: int, end: int, flags: int, context: object) -> None:
+            found.append((index, end - lengths[index]))
+
+        self._db.scan(data, match_event_handler=on_match, scratch=self._scratch)
+
+
+def _compile_hyperscan(
+    keywords: list[tuple[bytes, bool, tuple[Rule, ...]]],
+) -> _HyperscanKeywords | None:
+    if not keywords:
+        return None
+    try:
+        import hyperscan
+    except ImportError:
+        return None
+    return _HyperscanKeywords(hyperscan, keywords)
+
+
 class Detector:
     """Runs a fixed set of rules over byte buffers."""
 
-    def __init__(self, rules: Sequence[Rule], *, regex_timeout: float = REGEX_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        rules: Sequence[Rule],
+        *,
+        regex_timeout: float = REGEX_TIMEOUT_S,
+        engine: str = "auto",
+    ) -> None:
         self.rules = tuple(rules)
         self.regex_timeout = regex_timeout
-        sensitive: dict[bytes, list[Rule]] = {}
-        insensitive: dict[bytes, list[Rule]] = {}
-        for rule in self.rules:
-            table = insensitive if rule.keywords_ignore_case else sensitive
-            for keyword in rule.keywords:
-                table.setdefault(keyword, []).append(rule)
-        self._sensitive = sensitive
-        self._insensitive = insensitive
+        self.keywords = KeywordIndex(self.rules, engine)
 
     def keyword_hits(self, data: bytes) -> dict[Rule, list[int]]:
         """Offsets of every keyword occurrence, grouped by rule."""
-        hits: dict[Rule, list[int]] = {}
-        for table, buffer in ((self._sensitive, data), (self._insensitive, None)):
-            if not table:
-                continue
-            if buffer is None:
-                buffer = data.lower()
-            for keyword, rules in table.items():
-                offsets = list(_iter_find(buffer, keyword))
-                if offsets:
-                    for rule in rules:
-                        hits.setdefault(rule, []).extend(offsets)
-        return hits
+        return self.keywords.hits(data)
 
     def detect(self, data: bytes) -> Detection:
         """Find every rule match in ``data`` that passes the rule's offline checks."""
         result = Detection()
         for rule, offsets in self.keyword_hits(data).items():
             seen: set[tuple[int, int]] = set()
-            for start, end in _merge_windows(sorted(offsets), len(data)):
+            for start, end in _merge_windows(offsets, len(data)):
                 for span, secret in self._search(rule, data, start, end, result):
                     if span in seen:
                         continue

@@ -15,7 +15,7 @@ _POWERS = {"": 0, "K": 1, "M": 2, "G": 3, "T": 4}
 
 @dataclass(frozen=True, slots=True)
 class ScanOptions:
-    """What to scan and how. Paths may include '-' for standard input."""
+    """What to scan and how. Paths may include '-' for standard input; workers 0 = one per core."""
 
     paths: tuple[str, ...] = (".",)
     extra_rules: tuple[Path, ...] = ()
@@ -24,6 +24,7 @@ class ScanOptions:
     exclude: tuple[str, ...] = ()
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     allow_secrets: frozenset[str] = field(default_factory=frozenset)
+    workers: int = 0
 
 
 def parse_size(text: str) -> int:

@@ -3,18 +3,48 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import BinaryIO
 
 from leakscan.detect import Detector
-from leakscan.models import Blob, Failed, Finding, Match, ScanResult, Skipped
+from leakscan.models import (
+    Blob,
+    ChecksumStatus,
+    Failed,
+    Finding,
+    Match,
+    ScanResult,
+    Secret,
+    Skipped,
+)
 from leakscan.options import ScanOptions
+from leakscan.parallel import default_workers, map_batches
 from leakscan.rules import Rule, load_rules
 from leakscan.sources import SourceItem
-from leakscan.sources.files import FileSource, FileWalker
+from leakscan.sources.files import FileRef, FileWalker, read_file
 from leakscan.sources.stdin import StdinSource
+
+# Below this much data, forking workers costs more than it saves.
+PARALLEL_MIN_BYTES = 16 * 1024 * 1024
+BATCH_BYTES = 4 * 1024 * 1024
+
+# A match as it travels back from a worker: rule id, secret, offsets, positions, checksum.
+MatchRecord = tuple[str, str, int, int, int, int, int, int, str]
+
+
+@dataclass(frozen=True, slots=True)
+class FileOutcome:
+    """What scanning one file gave, in a form that crosses process boundaries cheaply."""
+
+    index: int
+    scanned_bytes: int
+    problem: Skipped | Failed | None
+    matches: tuple[MatchRecord, ...]
+    errors: tuple[str, ...]
 
 
 def fingerprint(rule_id: str, stable_path: str, secret_sha256: str) -> str:
@@ -23,12 +53,77 @@ def fingerprint(rule_id: str, stable_path: str, secret_sha256: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
-def finding_from_match(match: Match, blob: Blob) -> Finding:
+def finding_from_match(match: Match, path: str, stable_path: str) -> Finding:
     return Finding(
         match=match,
-        path=blob.path,
-        fingerprint=fingerprint(match.rule.id, blob.stable_path, match.secret.sha256),
+        path=path,
+        fingerprint=fingerprint(match.rule.id, stable_path, match.secret.sha256),
     )
+
+
+def to_record(match: Match) -> MatchRecord:
+    return (
+        match.rule.id,
+        match.secret.value,
+        match.start,
+        match.end,
+        match.line,
+        match.column,
+        match.end_line,
+        match.end_column,
+        match.checksum.value,
+    )
+
+
+def from_record(record: MatchRecord, rules_by_id: dict[str, Rule]) -> Match:
+    rule_id, value, start, end, line, column, end_line, end_column, checksum = record
+    return Match(
+        rules_by_id[rule_id],
+        Secret(value),
+        start,
+        end,
+        line,
+        column,
+        end_line,
+        end_column,
+        ChecksumStatus(checksum),
+    )
+
+
+def _iter_batches(
+    refs: list[FileRef], more: Iterator[FileRef], batch_bytes: int
+) -> Iterator[list[tuple[int, FileRef]]]:
+    """Batches of about ``batch_bytes``: first of ``refs``, then of ``more`` (appended to refs)."""
+    batch: list[tuple[int, FileRef]] = []
+    weight = 0
+    for index, ref in enumerate(itertools.chain(list(refs), _appending(refs, more))):
+        batch.append((index, ref))
+        weight += ref.size + 4096
+        if weight >= batch_bytes:
+            yield batch
+            batch, weight = [], 0
+    if batch:
+        yield batch
+
+
+def _appending(refs: list[FileRef], more: Iterator[FileRef]) -> Iterator[FileRef]:
+    for ref in more:
+        refs.append(ref)
+        yield ref
+
+
+def scan_file_batch(detector: Detector, batch: list[tuple[int, FileRef]]) -> list[FileOutcome]:
+    """Read and scan each file of a batch (runs in a worker process or in this one)."""
+    outcomes = []
+    for index, ref in batch:
+        item = read_file(ref)
+        if not isinstance(item, Blob):
+            outcomes.append(FileOutcome(index, 0, item, (), ()))
+            continue
+        detection = detector.detect(item.data)
+        records = tuple(to_record(m) for m in detection.matches)
+        outcomes.append(FileOutcome(index, len(item.data), None, records, tuple(detection.errors)))
+    return outcomes
 
 
 class Scanner:
@@ -36,23 +131,30 @@ class Scanner:
 
     def __init__(self, options: ScanOptions, rules: list[Rule] | None = None) -> None:
         self.options = options
-        self.rules = rules if rules is not None else load_rules(
-            options.extra_rules, disable=options.disable_rules
+        self.rules = (
+            rules
+            if rules is not None
+            else load_rules(options.extra_rules, disable=options.disable_rules)
         )
+        self.rules_by_id = {rule.id: rule for rule in self.rules}
         self.detector = Detector(self.rules)
+
+    def add_matches(
+        self, matches: Iterable[Match], path: str, stable_path: str, result: ScanResult
+    ) -> None:
+        """Turn matches into findings, dropping allow-listed secrets."""
+        allowed = self.options.allow_secrets
+        for match in matches:
+            if match.secret.sha256 not in allowed:
+                result.findings.append(finding_from_match(match, path, stable_path))
 
     def scan_blob(self, blob: Blob, result: ScanResult) -> None:
         """Detect in one blob and add its findings and regex errors to ``result``."""
         detection = self.detector.detect(blob.data)
         result.stats.files_scanned += 1
         result.stats.bytes_scanned += len(blob.data)
-        for error in detection.errors:
-            result.errors.append(Failed(blob.path, error))
-        allowed = self.options.allow_secrets
-        for match in detection.matches:
-            if match.secret.sha256 in allowed:
-                continue
-            result.findings.append(finding_from_match(match, blob))
+        result.errors.extend(Failed(blob.path, error) for error in detection.errors)
+        self.add_matches(detection.matches, blob.path, blob.stable_path, result)
 
     def consume(self, items: Iterable[SourceItem], result: ScanResult) -> None:
         for item in items:
@@ -62,6 +164,50 @@ class Scanner:
                 result.skipped.append(item)
             else:
                 result.errors.append(item)
+
+    def scan_files(self, walker: FileWalker, result: ScanResult) -> None:
+        """Read and detect while walking; fork workers once there is enough data to pay off."""
+        refs: list[FileRef] = []
+        walked = self._iter_refs(walker, result)
+        pending = 0
+        for ref in walked:
+            refs.append(ref)
+            pending += ref.size
+            if pending >= PARALLEL_MIN_BYTES:
+                break
+        workers = self.options.workers or default_workers()
+        if pending < PARALLEL_MIN_BYTES or workers <= 1:
+            refs.extend(walked)
+            batches: Iterable[list[tuple[int, FileRef]]] = [list(enumerate(refs))]
+            workers = 1
+        else:
+            batches = _iter_batches(refs, walked, BATCH_BYTES)
+        for outcomes in map_batches(scan_file_batch, self.detector, batches, workers):
+            for outcome in outcomes:
+                self._merge(refs[outcome.index], outcome, result)
+
+    @staticmethod
+    def _iter_refs(walker: FileWalker, result: ScanResult) -> Iterator[FileRef]:
+        for item in walker:
+            if isinstance(item, FileRef):
+                yield item
+            elif isinstance(item, Skipped):
+                result.skipped.append(item)
+            else:
+                result.errors.append(item)
+
+    def _merge(self, ref: FileRef, outcome: FileOutcome, result: ScanResult) -> None:
+        if isinstance(outcome.problem, Skipped):
+            result.skipped.append(outcome.problem)
+            return
+        if isinstance(outcome.problem, Failed):
+            result.errors.append(outcome.problem)
+            return
+        result.stats.files_scanned += 1
+        result.stats.bytes_scanned += outcome.scanned_bytes
+        result.errors.extend(Failed(ref.path, error) for error in outcome.errors)
+        matches = (from_record(record, self.rules_by_id) for record in outcome.matches)
+        self.add_matches(matches, ref.path, ref.key_path, result)
 
 
 def scan(
@@ -83,7 +229,7 @@ def scan(
                     exclude=options.exclude,
                     max_file_size=options.max_file_size,
                 )
-                scanner.consume(FileSource(walker), result)
+                scanner.scan_files(walker, result)
     except KeyboardInterrupt:
         result.interrupted = True
     finalize(result, options)
@@ -97,3 +243,5 @@ def finalize(result: ScanResult, options: ScanOptions) -> None:
     Later stages (baseline, validation) plug in here so that every command applies them alike.
     """
     result.findings.sort(key=lambda f: (f.path, f.match.line, f.match.column, f.rule.id))
+    result.skipped.sort(key=lambda s: s.path)
+    result.errors.sort(key=lambda e: e.path)

@@ -183,8 +183,7 @@ def read_file(ref: FileRef) -> Blob | Skipped | Failed:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             return Skipped(ref.path, "not a regular file")
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read()
+        data = _read_all(fd, st.st_size)
     except OSError as exc:
         return Failed(ref.path, f"cannot read: {exc.strerror or exc}")
     finally:
@@ -193,6 +192,17 @@ def read_file(ref: FileRef) -> Blob | Skipped | Failed:
     if kind is Kind.BINARY:
         return Skipped(ref.path, "binary")
     return Blob(ref.path, to_scannable(data, kind), ref.key_path)
+
+
+def _read_all(fd: int, size_hint: int) -> bytes:
+    """Read to the end with as few system calls (and copies) as possible."""
+    data = os.read(fd, size_hint + 1)
+    if len(data) <= size_hint:
+        return data
+    chunks = [data]
+    while chunk := os.read(fd, READ_CHUNK):
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 class FileSource:

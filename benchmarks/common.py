@@ -1,0 +1,78 @@
+"""Shared helpers for the benchmark scripts: timing child processes, medians, peak memory."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+WORK = Path(__file__).resolve().parent / ".work"
+
+
+@dataclass
+class Timings:
+    """Wall times and peak resident memory of repeated runs of one command."""
+
+    name: str
+    walls: list[float] = field(default_factory=list)
+    peak_rss_mb: float = 0.0
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.walls)
+
+
+def run_measured(argv: list[str], *, stdin_path: Path | None = None, shell: bool = False,
+                 cwd: Path | None = None) -> tuple[float, float, bytes, int]:
+    """Run a command, return (wall seconds, peak RSS in MiB, stdout, exit code)."""
+    stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=stdin,
+                            shell=shell, cwd=cwd)
+    out = proc.stdout.read() if proc.stdout else b""
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if stdin_path:
+        stdin.close()  # type: ignore[union-attr]
+    return wall, usage.ru_maxrss / 1024, out, proc.returncode
+
+
+def leakscan_cmd() -> list[str]:
+    """The leakscan console script next to this Python, or `python -m leakscan`."""
+    script = Path(sys.executable).parent / "leakscan"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "leakscan"]
+
+
+def require(tool: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        sys.exit(f"benchmark needs '{tool}' on PATH (Debian: apt-get install {tool})")
+    return path
+
+
+def interleave(commands: dict[str, list[str]], runs: int, *, shell: bool = False,
+               cwd: Path | None = None) -> dict[str, Timings]:
+    """Run each command `runs` times, alternating between them, after one warm-up each."""
+    results = {name: Timings(name) for name in commands}
+    for argv in commands.values():
+        run_measured(argv, shell=shell, cwd=cwd)
+    for _ in range(runs):
+        for name, argv in commands.items():
+            wall, rss, _, _ = run_measured(argv, shell=shell, cwd=cwd)
+            results[name].walls.append(wall)
+            results[name].peak_rss_mb = max(results[name].peak_rss_mb, rss)
+    return results
+
+
+def print_table(results: dict[str, Timings], reference: str) -> None:
+    ref = results[reference].median
+    print(f"{'command':<28}{'median s':>10}{'min s':>9}{'ratio':>8}{'peak MiB':>10}")
+    for name, t in results.items():
+        print(f"{name:<28}{t.median:>10.3f}{min(t.walls):>9.3f}{t.median / ref:>8.2f}"
+              f"{t.peak_rss_mb:>10.1f}")
