@@ -44,7 +44,11 @@ def emit_report(result: ScanResult, fmt: str, output: Path | None, show_secrets:
     context = ReportContext(show_secrets=show_secrets, color=color, version=__version__)
     text = get_reporter(fmt)(result, context)
     if output is None:
-        click.echo(text, nl=False)
+        try:
+            click.echo(text, nl=False)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _silence_broken_pipe()
     else:
         try:
             output.write_text(text, encoding="utf-8", errors="surrogateescape")
@@ -84,6 +88,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.option("--no-ignore", is_flag=True, help="Ignore .gitignore/.leakscanignore: scan everything.")
 @click.option("--max-file-size", callback=_size, default="50MiB", show_default=True,
               help="Skip larger files (bytes, or 10MB / 10MiB).")
+@click.option("--large-files", type=click.Choice(["skip", "scan"]), default="skip", show_default=True,
+              help="Files over --max-file-size: skip (and report), or stream them in chunks.")
 @click.option("--exit-code", "findings_code", type=click.IntRange(0, 255), default=1, show_default=True,
               help="Exit code when there are findings.")
 @click.option("--workers", type=click.IntRange(0, 256), default=0, show_default=True,
@@ -96,6 +102,7 @@ def scan(
     extra_rules: tuple[Path, ...],
     no_ignore: bool,
     max_file_size: int,
+    large_files: str,
     findings_code: int,
     workers: int,
 ) -> None:
@@ -108,6 +115,7 @@ def scan(
         extra_rules=extra_rules,
         use_ignore_files=not no_ignore,
         max_file_size=max_file_size,
+        scan_large_files=large_files == "scan",
         workers=workers,
     )
     result = run_scan(options)
@@ -172,9 +180,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("leakscan: interrupted", err=True)
         return ExitCode.INTERRUPTED
-    except BrokenPipeError:
-        _silence_broken_pipe()
-        return ExitCode.ERROR
     except Exception as exc:
         if debug:
             raise

@@ -4,7 +4,7 @@ windows around keyword hits, then the offline checks. Bytes in, matches out."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -224,3 +224,69 @@ def _line_number(data: bytes, at: int) -> int:
         return newlines + 1
     crlf = data.count(b"\r\n", 0, at)
     return newlines + returns - crlf + 1
+
+
+def _count_breaks(data: bytes) -> int:
+    return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
+
+
+def _shift(match: Match, offset: int, line_base: int, column_base: int) -> Match:
+    """Move a match found in a chunk to its place in the whole stream."""
+    column = match.column + column_base if match.line == 1 else match.column
+    end_column = match.end_column + column_base if match.line == 1 else match.end_column
+    return Match(
+        rule=match.rule,
+        secret=match.secret,
+        start=match.start + offset,
+        end=match.end + offset,
+        line=match.line + line_base - 1,
+        column=column,
+        end_line=match.end_line + line_base - 1,
+        end_column=end_column,
+        checksum=match.checksum,
+    )
+
+
+def detect_stream(
+    detector: Detector, read: Callable[[int], bytes], chunk_size: int, overlap: int
+) -> Detection:
+    """Detect in a stream too large to hold, chunk by chunk.
+
+    Each buffer keeps ``overlap`` bytes before and after the region it owns, so a token (with its
+    context) that crosses a chunk boundary is whole in one buffer; each match is reported once, by
+    the buffer that owns its start, with the offsets, lines and columns a whole-buffer scan gives.
+    """
+    result = Detection()
+    offset, own_from, line_base, column_base = 0, 0, 1, 0
+    buffer = read(chunk_size + overlap)
+    while buffer:
+        more = read(chunk_size)
+        limit = len(buffer) - overlap if more else len(buffer)
+        detection = detector.detect(buffer)
+        result.matches.extend(
+            _shift(m, offset, line_base, column_base)
+            for m in detection.matches
+            if own_from <= m.start < limit
+        )
+        result.rejected.extend(detection.rejected)
+        result.errors.extend(f"{error} (stream offset {offset})" for error in detection.errors)
+        if not more:
+            break
+        cut = max(0, limit - overlap)
+        for _ in range(3):  # don't split a UTF-8 sequence: columns count characters
+            if cut > 0 and 0x80 <= buffer[cut] < 0xC0:
+                cut -= 1
+        if buffer[cut - 1 : cut] == b"\r" and buffer[cut : cut + 1] == b"\n":
+            cut += 1
+        head = buffer[:cut]
+        breaks = _count_breaks(head)
+        if breaks:
+            line_base += breaks
+            last_break = max(head.rfind(b"\n"), head.rfind(b"\r"))
+            column_base = len(head[last_break + 1 :].decode("utf-8", "replace"))
+        else:
+            column_base += len(head.decode("utf-8", "replace"))
+        offset += cut
+        own_from = limit - cut
+        buffer = buffer[cut:] + more
+    return result

@@ -23,6 +23,7 @@ class ScanOptions:
     use_ignore_files: bool = True
     exclude: tuple[str, ...] = ()
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
+    scan_large_files: bool = False
     allow_secrets: frozenset[str] = field(default_factory=frozenset)
     workers: int = 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
@@ -21,8 +22,10 @@ def default_workers() -> int:
 
 
 def _set_state(state: Any) -> None:
+    """Worker start-up: keep the state, and leave Ctrl-C to the parent (it stops the pool)."""
     global _worker_state
     _worker_state = state
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _call(task: tuple[Callable[[Any, Any], Any], Any]) -> Any:

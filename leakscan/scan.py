@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import os
 import sys
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from leakscan.detect import Detector
+from leakscan.detect import Detector, detect_stream
 from leakscan.models import (
     Blob,
     ChecksumStatus,
@@ -25,12 +26,16 @@ from leakscan.options import ScanOptions
 from leakscan.parallel import default_workers, map_batches
 from leakscan.rules import Rule, load_rules
 from leakscan.sources import SourceItem
-from leakscan.sources.files import FileRef, FileWalker, read_file
+from leakscan.sources.files import FileRef, FileWalker, open_stream, read_file
 from leakscan.sources.stdin import StdinSource
 
 # Below this much data, forking workers costs more than it saves.
 PARALLEL_MIN_BYTES = 16 * 1024 * 1024
 BATCH_BYTES = 4 * 1024 * 1024
+# Files over --max-file-size are streamed (with --large-files=scan) in chunks that overlap by far
+# more than any rule's match and context.
+STREAM_CHUNK = 8 * 1024 * 1024
+STREAM_OVERLAP = 64 * 1024
 
 # A match as it travels back from a worker: rule id, secret, offsets, positions, checksum.
 MatchRecord = tuple[str, str, int, int, int, int, int, int, str]
@@ -112,18 +117,53 @@ def _appending(refs: list[FileRef], more: Iterator[FileRef]) -> Iterator[FileRef
         yield ref
 
 
-def scan_file_batch(detector: Detector, batch: list[tuple[int, FileRef]]) -> list[FileOutcome]:
+@dataclass(frozen=True, slots=True)
+class FileScanState:
+    """What each worker needs to scan files; reaches workers through fork."""
+
+    detector: Detector
+    max_file_size: int
+
+
+def scan_file_batch(state: FileScanState, batch: list[tuple[int, FileRef]]) -> list[FileOutcome]:
     """Read and scan each file of a batch (runs in a worker process or in this one)."""
     outcomes = []
     for index, ref in batch:
+        if ref.size > state.max_file_size:
+            outcomes.append(_scan_large_file(state.detector, index, ref))
+            continue
         item = read_file(ref)
         if not isinstance(item, Blob):
             outcomes.append(FileOutcome(index, 0, item, (), ()))
             continue
-        detection = detector.detect(item.data)
+        detection = state.detector.detect(item.data)
         records = tuple(to_record(m) for m in detection.matches)
         outcomes.append(FileOutcome(index, len(item.data), None, records, tuple(detection.errors)))
     return outcomes
+
+
+def _scan_large_file(detector: Detector, index: int, ref: FileRef) -> FileOutcome:
+    """Stream a file larger than --max-file-size in overlapping chunks (--large-files=scan)."""
+    opened = open_stream(ref)
+    if not isinstance(opened, tuple):
+        return FileOutcome(index, 0, opened, (), ())
+    fd, read = opened
+    total = 0
+
+    def counting_read(size: int) -> bytes:
+        nonlocal total
+        data = read(size)
+        total += len(data)
+        return data
+
+    try:
+        detection = detect_stream(detector, counting_read, STREAM_CHUNK, STREAM_OVERLAP)
+    except OSError as exc:
+        return FileOutcome(index, 0, Failed(ref.path, f"cannot read: {exc.strerror or exc}"), (), ())
+    finally:
+        os.close(fd)
+    records = tuple(to_record(m) for m in detection.matches)
+    return FileOutcome(index, total, None, records, tuple(detection.errors))
 
 
 class Scanner:
@@ -182,7 +222,8 @@ class Scanner:
             workers = 1
         else:
             batches = _iter_batches(refs, walked, BATCH_BYTES)
-        for outcomes in map_batches(scan_file_batch, self.detector, batches, workers):
+        state = FileScanState(self.detector, self.options.max_file_size)
+        for outcomes in map_batches(scan_file_batch, state, batches, workers):
             for outcome in outcomes:
                 self._merge(refs[outcome.index], outcome, result)
 
@@ -228,6 +269,7 @@ def scan(
                     use_ignore_files=options.use_ignore_files,
                     exclude=options.exclude,
                     max_file_size=options.max_file_size,
+                    scan_large_files=options.scan_large_files,
                 )
                 scanner.scan_files(walker, result)
     except KeyboardInterrupt:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import codecs
 import os
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pathspec
 
-from leakscan.content import Kind, sniff, to_scannable
+from leakscan.content import SNIFF_BYTES, Kind, sniff, to_scannable
 from leakscan.models import Blob, Failed, Skipped
 from leakscan.sources import SourceItem
 
@@ -203,6 +204,39 @@ def _read_all(fd: int, size_hint: int) -> bytes:
     while chunk := os.read(fd, READ_CHUNK):
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def open_stream(ref: FileRef) -> tuple[int, Callable[[int], bytes]] | Skipped | Failed:
+    """Open a file too large to hold: (fd, read function yielding UTF-8), or why not."""
+    try:
+        fd = os.open(ref.fs_path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:
+        return Failed(ref.path, f"cannot open: {exc.strerror or exc}")
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            return Skipped(ref.path, "not a regular file")
+        kind = sniff(os.pread(fd, SNIFF_BYTES, 0))
+    except OSError as exc:
+        os.close(fd)
+        return Failed(ref.path, f"cannot read: {exc.strerror or exc}")
+    if kind is Kind.BINARY:
+        os.close(fd)
+        return Skipped(ref.path, "binary")
+    if kind in (Kind.UTF16_LE, Kind.UTF16_BE):
+        decoder = codecs.getincrementaldecoder(kind.value)("replace")
+        first = True
+
+        def read_utf16(size: int) -> bytes:
+            nonlocal first
+            raw = os.read(fd, size)
+            text = decoder.decode(raw, final=not raw)
+            if first:
+                text, first = text.lstrip("\ufeff"), False
+            return text.encode("utf-8") if text or not raw else read_utf16(size)
+
+        return fd, read_utf16
+    return fd, lambda size: os.read(fd, size)
 
 
 class FileSource:
