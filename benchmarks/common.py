@@ -27,13 +27,15 @@ class Timings:
         return statistics.median(self.walls)
 
 
-def run_measured(argv: list[str], *, stdin_path: Path | None = None, shell: bool = False,
-                 cwd: Path | None = None) -> tuple[float, float, bytes, int]:
+def run_measured(
+    argv: list[str], *, stdin_path: Path | None = None, shell: bool = False, cwd: Path | None = None
+) -> tuple[float, float, bytes, int]:
     """Run a command, return (wall seconds, peak RSS in MiB, stdout, exit code)."""
     stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=stdin,
-                            shell=shell, cwd=cwd)
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=stdin, shell=shell, cwd=cwd
+    )
     out = proc.stdout.read() if proc.stdout else b""
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
@@ -56,8 +58,9 @@ def require(tool: str) -> str:
     return path
 
 
-def interleave(commands: dict[str, list[str]], runs: int, *, shell: bool = False,
-               cwd: Path | None = None) -> dict[str, Timings]:
+def interleave(
+    commands: dict[str, list[str]], runs: int, *, shell: bool = False, cwd: Path | None = None
+) -> dict[str, Timings]:
     """Run each command `runs` times, alternating between them, after one warm-up each."""
     results = {name: Timings(name) for name in commands}
     for argv in commands.values():
@@ -74,5 +77,4 @@ def print_table(results: dict[str, Timings], reference: str) -> None:
     ref = results[reference].median
     print(f"{'command':<28}{'median s':>10}{'min s':>9}{'ratio':>8}{'peak MiB':>10}")
     for name, t in results.items():
-        print(f"{name:<28}{t.median:>10.3f}{min(t.walls):>9.3f}{t.median / ref:>8.2f}"
-              f"{t.peak_rss_mb:>10.1f}")
+        print(f"{name:<28}{t.median:>10.3f}{min(t.walls):>9.3f}{t.median / ref:>8.2f}{t.peak_rss_mb:>10.1f}")

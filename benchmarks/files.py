@@ -21,9 +21,11 @@ from common import WORK, interleave, leakscan_cmd, print_table, require, run_mea
 from leakscan.synthetic import TokenGenerator  # noqa: E402
 
 RG_PATTERN = r"\bsqco_[A-Za-z0-9]{59}\b"
-WORDS = ("def class return import from self value config token project build test main "
-         "string number list dict result error request response server client user name path "
-         "file data index count total items key version update create delete select where").split()
+WORDS = (
+    "def class return import from self value config token project build test main "
+    "string number list dict result error request response server client user name path "
+    "file data index count total items key version update create delete select where"
+).split()
 
 
 def _line(rng: random.Random) -> str:

@@ -52,10 +52,10 @@ class KeywordIndex:
         if self._hyperscan is not None:
             self._hyperscan.scan(data, found)
         else:
-            lowered: bytes | None = None
+            lowered = b""
             for index, (keyword, caseless, _) in enumerate(self._keywords):
-                if caseless:
-                    lowered = data.lower() if lowered is None else lowered
+                if caseless and not lowered:
+                    lowered = data.lower()
                 found.extend((index, at) for at in _iter_find(lowered if caseless else data, keyword))
         hits: dict[Rule, list[int]] = {}
         for index, at in found:
@@ -141,9 +141,7 @@ class Detector:
         self, rule: Rule, data: bytes, start: int, end: int, result: Detection
     ) -> Iterator[tuple[tuple[int, int], bytes]]:
         try:
-            for found in rule.pattern.finditer(
-                data, pos=start, endpos=end, timeout=self.regex_timeout
-            ):
+            for found in rule.pattern.finditer(data, pos=start, endpos=end, timeout=self.regex_timeout):
                 span = found.span(rule.secret_group)
                 if span[0] < 0:
                     continue
@@ -153,13 +151,10 @@ class Detector:
                 yield span, data[span[0] : span[1]]
         except TimeoutError:
             result.errors.append(
-                f"rule '{rule.id}': regex search timed out after {self.regex_timeout}s "
-                f"at bytes {start}-{end}"
+                f"rule '{rule.id}': regex search timed out after {self.regex_timeout}s at bytes {start}-{end}"
             )
 
-    def _keep(
-        self, rule: Rule, data: bytes, span: tuple[int, int], raw: bytes, result: Detection
-    ) -> None:
+    def _keep(self, rule: Rule, data: bytes, span: tuple[int, int], raw: bytes, result: Detection) -> None:
         line_start = max(data.rfind(b"\n", 0, span[0]), data.rfind(b"\r", 0, span[0])) + 1
         line_end = _line_end(data, span[1])
         if ALLOW_MARKER in data[line_start:line_end]:

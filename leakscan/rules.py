@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -299,7 +299,7 @@ def _compile_pattern(
 
 
 def _check_table(
-    table: object, fields: dict[str, Any], where: str, name: str, problems: list[str]
+    table: object, fields: Mapping[str, Any], where: str, name: str, problems: list[str]
 ) -> dict[str, Any] | None:
     if not isinstance(table, dict):
         problems.append(f"{where}: field '{name}': must be a table")
@@ -342,7 +342,7 @@ def _parse_plausibility(table: object, where: str, problems: list[str]) -> Plaus
 
 
 def _parse_examples(
-    items: list[object], name: str, fields: dict[str, type], where: str, problems: list[str]
+    items: list[object], name: str, fields: Mapping[str, type], where: str, problems: list[str]
 ) -> list[Example]:
     examples: list[Example] = []
     required = {"text", "secret"} if name == "examples" else {"text", "reason"}

@@ -6,6 +6,7 @@ Rule files and tests never hold token-shaped strings: they write ``{sqco}`` (or 
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 import string
@@ -70,8 +71,10 @@ class TokenGenerator:
             "HEX40": lambda: self.hex40().upper(),
         }
         for prefix in ("ghp", "gho", "ghu", "ghs", "ghr", "npm"):
-            makers[prefix] = lambda p=prefix: self.checksummed(p + "_")
-            makers[f"{prefix}_bad_checksum"] = lambda p=prefix: self.checksummed(p + "_", valid=False)
+            makers[prefix] = functools.partial(self.checksummed, prefix + "_")
+            makers[f"{prefix}_bad_checksum"] = functools.partial(
+                self.checksummed, prefix + "_", valid=False
+            )
         return makers
 
 

@@ -66,9 +66,7 @@ def test_exactly_the_planted_tokens(case: tuple[bytes, list[tuple[bytes, int]]])
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(planted_buffers(), st.integers(1, 200))
-def test_streamed_in_chunks_gives_the_same(
-    case: tuple[bytes, list[tuple[bytes, int]]], chunk: int
-) -> None:
+def test_streamed_in_chunks_gives_the_same(case: tuple[bytes, list[tuple[bytes, int]]], chunk: int) -> None:
     data, planted = case
     whole = [(m.secret.value, m.start, m.line, m.column) for m in DETECTOR.detect(data).matches]
     streamed = detect_stream(DETECTOR, io.BytesIO(data).read, chunk, 128)

@@ -62,5 +62,7 @@ def test_one_worker_and_two_agree(tmp_path: Path, tokens: TokenGenerator, run_cl
     assert sorted(secret for *_, secret in results[2]) == sorted(planted)
     proc = run_cli("scan", "--workers", "2", "--format", "json", "--show-secrets", str(tmp_path))
     assert proc.returncode == 1
-    cli_found = [(f["path"], f["line"], f["column"], f["secret"]) for f in json.loads(proc.stdout)["findings"]]
+    cli_found = [
+        (f["path"], f["line"], f["column"], f["secret"]) for f in json.loads(proc.stdout)["findings"]
+    ]
     assert cli_found == results[1]
