@@ -211,11 +211,13 @@ class Attributor:
         targets: dict[Oid, tuple[FoundMatch, ...]],
         scanner: BlobScanner,
         base: frozenset[Oid],
+        known: frozenset[Oid],
     ) -> None:
         self.repo = repo
         self.targets = targets
         self.scanner = scanner
         self.base = base
+        self.known = known
         self.index = TargetIndex(repo, frozenset(targets))
         self._keys: dict[Oid, dict[Key, FoundMatch]] = {}
         self._outside: dict[Oid, tuple[FoundMatch, ...]] = {}
@@ -231,19 +233,19 @@ class Attributor:
             self._keys[root] = found
         return found
 
-    def _base_has(self, parent: Oid, key: Key) -> bool:
-        """Whether a commit outside the walk (the --since-commit base) has the secret at the path;
-        its blob there was never scanned, so scan it now."""
-        root = tree_id(self.repo, parent)
-        blob = blob_at(self.repo, root, key[2]) if root is not None else None
-        if blob is None:
+    def _tree_has(self, root: Oid, key: Key) -> bool:
+        """Whether tree ``root`` has the secret at the path. Blobs of the base (the trees the range
+        is compared with) were never scanned, so the one at that path is scanned now."""
+        if key in self.keys_of_tree(root):
+            return True
+        if not self.known:
             return False
-        matches = self.targets.get(blob)
+        blob = blob_at(self.repo, root, key[2])
+        if blob is None or blob not in self.known:
+            return False
+        matches = self._outside.get(blob)
         if matches is None:
-            matches = self._outside.get(blob)
-            if matches is None:
-                matches = self.scanner.scan(blob).matches
-                self._outside[blob] = matches
+            matches = self._outside[blob] = self.scanner.scan(blob).matches
         return any((m.rule_id, m.secret) == key[:2] for m in matches)
 
     def run(
@@ -273,11 +275,9 @@ class Attributor:
 
     def _parent_has(self, parent: Oid, key: Key, trees: dict[Oid, Oid]) -> bool:
         root = trees.get(parent)
-        if root is not None:
-            return key in self.keys_of_tree(root)
-        if parent in self.base:
-            return self._base_has(parent, key)
-        return False
+        if root is None and parent in self.base:
+            root = tree_id(self.repo, parent)
+        return root is not None and self._tree_has(root, key)
 
 
 # --------------------------------------------------------------------------- the scan
@@ -310,11 +310,12 @@ def scan_history(
             result.errors.append(Failed(str(oid), f"missing commit object {oid}"))
         else:
             trees[oid] = root
-    base = _base_commits(repo, walk.commits, trees, hidden)
+    base = _base_commits(repo, walk.commits, trees)
     for parent in sorted(base, key=str):
         root = tree_id(repo, parent)
         if root is not None:
             enumerator.mark_known(root)
+    known = frozenset(enumerator.seen_blobs)
     pending: list[BlobRef] = []
     for oid in walk.commits:
         if oid in trees:
@@ -333,7 +334,8 @@ def scan_history(
         targets = {}
     del pending
     if targets:
-        result.findings.extend(_findings(repo, rules, walk.commits, trees, targets, scanner, base))
+        attributor = Attributor(repo, targets, scanner, base, known)
+        result.findings.extend(_findings(repo, rules, walk.commits, trees, attributor))
     _notes(repo, history, walk.truncated, enumerator, result)
     result.stats.extra["commits_scanned"] = len(walk.commits)
     finalize(result, options)
@@ -352,22 +354,13 @@ def _tips(repo: pygit2.Repository, history: HistoryOptions) -> Tips:
     return tips
 
 
-def _base_commits(
-    repo: pygit2.Repository, commits: Sequence[Oid], trees: dict[Oid, Oid], hidden: Sequence[Oid]
-) -> frozenset[Oid]:
-    """Parents of walked commits that are reachable from --since-commit: what the range is
-    compared with. (Parents cut off by --max-commits or a shallow boundary are not a base.)"""
-    if not hidden:
-        return frozenset()
+def _base_commits(repo: pygit2.Repository, commits: Sequence[Oid], trees: dict[Oid, Oid]) -> frozenset[Oid]:
+    """Parents of walked commits that were left out of the walk (by --since-commit or
+    --max-commits): the range is compared with them. A shallow boundary has no parents at all."""
     base: set[Oid] = set()
     for oid in commits:
-        if oid not in trees:
-            continue
-        for parent in repo[oid].parent_ids:
-            if parent in trees or parent in base:
-                continue
-            if any(parent == h or repo.descendant_of(h, parent) for h in hidden):
-                base.add(parent)
+        if oid in trees:
+            base.update(p for p in repo[oid].parent_ids if p not in trees and tree_id(repo, p) is not None)
     return frozenset(base)
 
 
@@ -425,12 +418,10 @@ def _findings(
     rules: Sequence[Rule],
     commits: Sequence[Oid],
     trees: dict[Oid, Oid],
-    targets: dict[Oid, tuple[FoundMatch, ...]],
-    scanner: BlobScanner,
-    base: frozenset[Oid],
+    attributor: Attributor,
 ) -> list[Finding]:
     by_id = {rule.id: rule for rule in rules}
-    introduced, counts, at_head = Attributor(repo, targets, scanner, base).run(commits, trees)
+    introduced, counts, at_head = attributor.run(commits, trees)
     infos: dict[Oid, CommitInfo] = {}
     findings: list[Finding] = []
     for (rule_id, value, path), (oid, found) in introduced.items():
