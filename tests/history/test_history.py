@@ -380,3 +380,42 @@ def test_one_worker_and_two_workers_agree(make_repo: MakeRepo, tokens: TokenGene
     assert _findings_snapshot(one) == _findings_snapshot(two)
     assert (one.stats.files_scanned, one.stats.bytes_scanned) == (two.stats.files_scanned, two.stats.bytes_scanned)
     assert (one.skipped, one.errors) == (two.skipped, two.errors) == ([], [])
+
+
+def _run_with_tty_stderr(args: list[str], cwd: Path) -> tuple[int, str]:
+    """Run the CLI with stderr on a pseudo-terminal (as a person would see it); stdout discarded."""
+    import os
+    import pty
+    import sys
+
+    leader, follower = pty.openpty()
+    with subprocess.Popen(
+        [sys.executable, "-m", "leakscan", *args], cwd=cwd, stdout=subprocess.DEVNULL, stderr=follower,
+        stdin=subprocess.DEVNULL,
+    ) as proc:
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        code = proc.wait(timeout=120)
+    os.close(leader)
+    return code, b"".join(chunks).decode()
+
+
+def test_progress_bar_only_on_a_terminal(make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli) -> None:
+    repo = make_repo()
+    repo.commit({f"f{n}.txt": f"file {n}\n" for n in range(70)})
+    code, terminal = _run_with_tty_stderr(["history", str(repo.path)], repo.path)
+    assert code == 0
+    assert "70/70 blobs" in terminal and "/s" in terminal
+    code, terminal = _run_with_tty_stderr(["history", "--no-progress", str(repo.path)], repo.path)
+    assert code == 0
+    assert "blobs" not in terminal
+    proc = run_cli("history", str(repo.path))
+    assert "blobs" not in proc.stderr and "\r" not in proc.stderr

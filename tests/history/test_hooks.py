@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import stat
 import subprocess
 import sys
@@ -132,9 +131,8 @@ def test_pre_commit_framework_blocks_a_commit_with_a_token(
         capture_output=True, text=True, timeout=120,
     )
     assert install.returncode == 0, install.stdout + install.stderr
-    hook_env = {**env, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
     repo.stage({"sonar-project.properties": f"sonar.organization=acme\nsonar.token={token}\n"})
-    blocked = commit(repo, "add token", hook_env)
+    blocked = commit(repo, "add token", env)
     output = blocked.stdout + blocked.stderr
     assert blocked.returncode != 0, output
     assert "leakscan (leaked SonarQube tokens in staged changes)" in output
@@ -143,7 +141,7 @@ def test_pre_commit_framework_blocks_a_commit_with_a_token(
     assert "commit blocked: 1 secret(s)" in output
     assert token not in output
     repo.stage({"sonar-project.properties": "sonar.organization=acme\n"})
-    clean = commit(repo, "no token", hook_env)
+    clean = commit(repo, "no token", env)
     assert clean.returncode == 0, clean.stdout + clean.stderr
     assert "leakscan (leaked SonarQube tokens in staged changes)" in clean.stdout + clean.stderr
     assert repo.git("rev-list", "--count", "HEAD") == "2"
