@@ -47,7 +47,10 @@ from leakscan.sources.git import (
     blob_at,
     commit_info,
     default_tips,
+    head_commit,
+    load_commit,
     open_repo,
+    parent_ids,
     read_blob,
     resolve_commit,
     tree_id,
@@ -127,8 +130,15 @@ class BlobScanner:
         detection = self.detector.detect(to_scannable(data, kind))
         matches = tuple(
             FoundMatch(
-                m.rule.id, m.secret.value, m.start, m.end, m.line, m.column, m.end_line,
-                m.end_column, m.checksum.value,
+                m.rule.id,
+                m.secret.value,
+                m.start,
+                m.end,
+                m.line,
+                m.column,
+                m.end_line,
+                m.end_column,
+                m.checksum.value,
             )
             for m in detection.matches
         )
@@ -262,15 +272,15 @@ class Attributor:
             fresh = [key for key in keys if key not in introduced]
             if not fresh:
                 continue
-            parents = self.repo[oid].parent_ids
+            parents = parent_ids(self.repo, oid)
             for key in fresh:
                 if not any(self._parent_has(parent, key, trees) for parent in parents):
                     introduced[key] = (oid, keys[key])
         at_head: set[str] = set()
-        if not self.repo.head_is_unborn:
-            head_tree = tree_id(self.repo, self.repo.head.target)
-            if head_tree is not None:
-                at_head = {key[1] for key in self.keys_of_tree(head_tree)}
+        head = head_commit(self.repo)
+        head_tree = tree_id(self.repo, head) if head is not None else None
+        if head_tree is not None:
+            at_head = {key[1] for key in self.keys_of_tree(head_tree)}
         return introduced, counts, at_head
 
     def _parent_has(self, parent: Oid, key: Key, trees: dict[Oid, Oid]) -> bool:
@@ -292,13 +302,21 @@ def scan_history(
 ) -> ScanResult:
     """Scan everything reachable from the chosen refs; each unique blob once."""
     started = time.perf_counter()
-    rules = rules if rules is not None else load_rules(options.extra_rules, disable=options.disable_rules)
+    rules = (
+        rules
+        if rules is not None
+        else load_rules(options.extra_rules, disable=options.disable_rules)
+    )
     repo = open_repo(history.repo)
     result = ScanResult(kind="history")
     tips = _tips(repo, history)
     result.skipped.extend(tips.skipped)
     result.errors.extend(tips.errors)
-    hidden = [resolve_commit(repo, history.since_commit, "--since-commit")] if history.since_commit else []
+    hidden = (
+        [resolve_commit(repo, history.since_commit, "--since-commit")]
+        if history.since_commit
+        else []
+    )
     walk = walk_commits(repo, tips.commits, hidden, history.max_commits)
     result.errors.extend(walk.errors)
     scanner = BlobScanner(repo, Detector(rules), options.max_file_size)
@@ -354,13 +372,17 @@ def _tips(repo: pygit2.Repository, history: HistoryOptions) -> Tips:
     return tips
 
 
-def _base_commits(repo: pygit2.Repository, commits: Sequence[Oid], trees: dict[Oid, Oid]) -> frozenset[Oid]:
+def _base_commits(
+    repo: pygit2.Repository, commits: Sequence[Oid], trees: dict[Oid, Oid]
+) -> frozenset[Oid]:
     """Parents of walked commits that were left out of the walk (by --since-commit or
     --max-commits): the range is compared with them. A shallow boundary has no parents at all."""
     base: set[Oid] = set()
     for oid in commits:
         if oid in trees:
-            base.update(p for p in repo[oid].parent_ids if p not in trees and tree_id(repo, p) is not None)
+            base.update(
+                p for p in parent_ids(repo, oid) if p not in trees and tree_id(repo, p) is not None
+            )
     return frozenset(base)
 
 
@@ -393,9 +415,11 @@ def _scan_blobs(
             stats.files_scanned += 1
             stats.bytes_scanned += outcome.size
             result.errors.extend(Failed(ref.path, f"blob {ref.oid}: {e}") for e in outcome.errors)
-            matches = tuple(
-                m for m in outcome.matches if Secret(m.secret).sha256 not in allowed
-            ) if allowed else outcome.matches
+            matches = (
+                tuple(m for m in outcome.matches if Secret(m.secret).sha256 not in allowed)
+                if allowed
+                else outcome.matches
+            )
             if matches:
                 targets[ref.oid] = matches
         elif status == "missing":
@@ -403,7 +427,8 @@ def _scan_blobs(
         else:
             reason = (
                 f"too large ({outcome.size} bytes > {scanner.max_size})"
-                if status == "too-large" else status
+                if status == "too-large"
+                else status
             )
             if (ref.path, status) not in skipped:
                 skipped.add((ref.path, status))
@@ -427,7 +452,9 @@ def _findings(
     for (rule_id, value, path), (oid, found) in introduced.items():
         info = infos.get(oid)
         if info is None:
-            info = infos[oid] = commit_info(repo[oid])
+            commit = load_commit(repo, oid)
+            assert commit is not None, "attributed commits were read before"
+            info = infos[oid] = commit_info(commit)
         rule = by_id[rule_id]
         secret = Secret(value)
         match = Match(
@@ -465,6 +492,8 @@ def _notes(
     if repo.is_shallow:
         notes.append(SHALLOW_NOTE)
     if truncated:
-        notes.append(f"history limited to the newest {history.max_commits} commit(s) (--max-commits)")
+        notes.append(
+            f"history limited to the newest {history.max_commits} commit(s) (--max-commits)"
+        )
     if enumerator.submodules:
         notes.append("submodules not entered: " + ", ".join(sorted(enumerator.submodules)))

@@ -20,8 +20,9 @@ def hooks_dir(repo: pygit2.Repository) -> Path:
     """Where git looks for hooks: core.hooksPath (relative to the work tree, or to the git dir of
     a bare repository), else the hooks folder shared by all worktrees."""
     config = repo.config
-    if "core.hooksPath" in config:
-        configured = Path(os.path.expanduser(config["core.hooksPath"]))
+    value = config["core.hooksPath"] if "core.hooksPath" in config else None
+    if value:
+        configured = Path(os.path.expanduser(value))
         if configured.is_absolute():
             return configured
         return Path(repo.workdir or repo.path) / configured

@@ -68,8 +68,10 @@ def fix_hint(result: ScanResult) -> str:
             "(path:line:column above).",
             "  - Remove the token from the file and `git add` it again: the index is what gets "
             "committed.",
-            "  - Revoke or rotate the token if it was ever pushed, shared or used (see 'fix' above).",
+            "  - Revoke or rotate the token if it was ever pushed, shared or used "
+            "(see 'fix' above).",
             "  - A false positive? Add `leakscan:allow` in a comment on that line.",
-            "  - An old, accepted finding? Record it in a baseline file (`--baseline`).",
+            "  - An old, accepted finding? Record it in a baseline "
+            "(`leakscan baseline create`, then `--baseline`).",
         ]
     )

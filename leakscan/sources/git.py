@@ -77,7 +77,7 @@ def _peel_to_commit(repo: pygit2.Repository, oid: Oid, name: str, tips: Tips) ->
             if oid not in tips.commits:
                 tips.commits.append(oid)
             return
-        if obj.type != ObjectType.TAG:
+        if not isinstance(obj, pygit2.Tag):
             tips.skipped.append(Skipped(name, f"ref points to a {obj.type_str}, not a commit"))
             return
         oid = obj.target
@@ -90,16 +90,27 @@ def default_tips(repo: pygit2.Repository) -> Tips:
     tips = Tips()
     for name in sorted(repo.listall_references()):
         try:
-            ref = repo.references[name].resolve()
+            target = repo.references[name].resolve().target
         except (KeyError, pygit2.GitError):
+            target = None
+        if not isinstance(target, Oid):
             tips.skipped.append(Skipped(name, "dangling symbolic ref"))
             continue
-        _peel_to_commit(repo, ref.target, name, tips)
+        _peel_to_commit(repo, target, name, tips)
     for index, stash in enumerate(repo.listall_stashes()):
         _peel_to_commit(repo, stash.commit_id, f"stash@{{{index}}}", tips)
-    if not repo.head_is_unborn:
-        _peel_to_commit(repo, repo.head.target, "HEAD", tips)
+    head = head_commit(repo)
+    if head is not None:
+        _peel_to_commit(repo, head, "HEAD", tips)
     return tips
+
+
+def head_commit(repo: pygit2.Repository) -> Oid | None:
+    """The commit HEAD points to, or None for an unborn branch."""
+    if repo.head_is_unborn:
+        return None
+    target = repo.head.target
+    return target if isinstance(target, Oid) else None
 
 
 def resolve_commit(repo: pygit2.Repository, rev: str, option: str) -> Oid:
@@ -147,13 +158,34 @@ def walk_commits(
     return CommitWalk(newest_first, errors, truncated)
 
 
-def tree_id(repo: pygit2.Repository, commit_oid: Oid) -> Oid | None:
-    """The root tree of a commit, or None when the commit object is missing."""
+def load_commit(repo: pygit2.Repository, oid: Oid) -> pygit2.Commit | None:
+    """The commit object, or None when it is missing or not a commit."""
     try:
-        commit = repo[commit_oid]
+        commit = repo[oid]
     except (KeyError, ValueError, pygit2.GitError):
         return None
-    return commit.tree_id if isinstance(commit, pygit2.Commit) else None
+    return commit if isinstance(commit, pygit2.Commit) else None
+
+
+def tree_id(repo: pygit2.Repository, commit_oid: Oid) -> Oid | None:
+    """The root tree of a commit, or None when the commit object is missing."""
+    commit = load_commit(repo, commit_oid)
+    return commit.tree_id if commit is not None else None
+
+
+def parent_ids(repo: pygit2.Repository, commit_oid: Oid) -> list[Oid]:
+    """The parents of a commit (none at a shallow boundary or when the commit is missing)."""
+    commit = load_commit(repo, commit_oid)
+    return list(commit.parent_ids) if commit is not None else []
+
+
+def load_tree(repo: pygit2.Repository, oid: Oid) -> pygit2.Tree | None:
+    """The tree object, or None when it is missing."""
+    try:
+        tree = repo[oid]
+    except (KeyError, ValueError, pygit2.GitError):
+        return None
+    return tree if isinstance(tree, pygit2.Tree) else None
 
 
 # --------------------------------------------------------------------------- trees and blobs
@@ -197,27 +229,27 @@ class TreeEnumerator:
         stack: list[tuple[Oid, str]] = [(root, "")]
         while stack:
             oid, prefix = stack.pop()
-            try:
-                tree = self.repo[oid]
-                entries = list(tree)
-            except (KeyError, ValueError, pygit2.GitError):
+            tree = load_tree(self.repo, oid)
+            if tree is None:
                 yield Failed(prefix.rstrip("/") or "/", f"missing tree object {oid}")
                 continue
+            entries = list(tree)
             for entry in entries:
                 mode = entry.filemode
                 entry_id = entry.id
+                name = entry.name or ""
                 if mode == GITLINK:
-                    path = prefix + entry.name
+                    path = prefix + name
                     if path not in self.submodules:
                         self.submodules.add(path)
                         yield Skipped(path, "submodule")
                 elif mode == TREE:
                     if entry_id not in self.seen_trees:
                         self.seen_trees.add(entry_id)
-                        stack.append((entry_id, prefix + entry.name + "/"))
+                        stack.append((entry_id, prefix + name + "/"))
                 elif entry_id not in self.seen_blobs:
                     self.seen_blobs.add(entry_id)
-                    path = prefix + entry.name
+                    path = prefix + name
                     yield BlobRef(entry_id, self._paths.setdefault(path, path))
 
 
@@ -242,11 +274,11 @@ class TargetIndex:
             oid, expanded = pending.pop()
             if oid in memo:
                 continue
-            try:
-                children = list(self.repo[oid])
-            except (KeyError, ValueError, pygit2.GitError):
+            tree = load_tree(self.repo, oid)
+            if tree is None:
                 memo[oid] = ()
                 continue
+            children = list(tree)
             subtrees = [e.id for e in children if e.filemode == TREE and e.id not in memo]
             if subtrees and not expanded:
                 pending.append((oid, True))
@@ -257,7 +289,7 @@ class TargetIndex:
                 if entry.filemode == TREE:
                     result.extend((f"{entry.name}/{path}", blob) for path, blob in memo[entry.id])
                 elif entry.filemode != GITLINK and entry.id in self.targets:
-                    result.append((entry.name, entry.id))
+                    result.append((entry.name or "", entry.id))
             memo[oid] = tuple(result) if result else ()
         return memo[root]
 
@@ -277,13 +309,15 @@ def read_blob(repo: pygit2.Repository, oid: Oid, max_size: int) -> bytes | int |
 
 def blob_at(repo: pygit2.Repository, root: Oid, path: str) -> Oid | None:
     """The id of the blob at ``path`` in tree ``root``, if there is one."""
+    tree = load_tree(repo, root)
     try:
-        entry = repo[root] / path
+        entry = tree / path if tree is not None else None
     except (KeyError, ValueError, pygit2.GitError):
         return None
-    if entry.filemode in (TREE, GITLINK):
+    if entry is None or entry.filemode in (TREE, GITLINK):
         return None
-    return entry.id
+    oid: Oid = entry.id
+    return oid
 
 
 # --------------------------------------------------------------------------- staged index
@@ -346,6 +380,4 @@ def added_lines(old: bytes, new: bytes) -> set[int]:
     patch = pygit2.Patch.create_from(
         old, new, flag=DiffOption.FORCE_TEXT, context_lines=0, interhunk_lines=0
     )
-    return {
-        line.new_lineno for hunk in patch.hunks for line in hunk.lines if line.origin == "+"
-    }
+    return {line.new_lineno for hunk in patch.hunks for line in hunk.lines if line.origin == "+"}

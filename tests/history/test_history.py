@@ -13,7 +13,7 @@ from leakscan.history import HistoryOptions, scan_history
 from leakscan.options import ScanOptions
 from leakscan.synthetic import TokenGenerator
 from tests.conftest import RunCli
-from tests.history.conftest import ALICE, BOB, GitRepo, MakeRepo, run_git
+from tests.history.conftest import BOB, GitRepo, MakeRepo, run_git
 
 RULE = "sonarqube-cloud-scoped-org-token"
 CONFIG = "config/sonar-project.properties"
@@ -27,7 +27,9 @@ def history(run_cli: RunCli, *args: str) -> tuple[subprocess.CompletedProcess[st
 
 def found(report: dict[str, Any]) -> list[tuple[str, str, int, int, str | None]]:
     """(secret, path, line, column, commit) of every finding, in report order."""
-    return [(f["secret"], f["path"], f["line"], f["column"], f["commit"]) for f in report["findings"]]
+    return [
+        (f["secret"], f["path"], f["line"], f["column"], f["commit"]) for f in report["findings"]
+    ]
 
 
 def properties(token: str) -> str:
@@ -67,7 +69,10 @@ def test_text_output_shows_commit_author_and_date(
     proc = run_cli("history", str(repo.path))
     assert proc.returncode == 1, proc.stderr
     assert f"{CONFIG}:2:13" in proc.stdout
-    assert f"commit:  {introduced[:12]} by Bob Builder <bob@example.org> on 2024-03-01T10:00:00+01:00" in proc.stdout
+    assert (
+        f"commit:  {introduced[:12]} by Bob Builder <bob@example.org> on 2024-03-01T10:00:00+01:00"
+        in proc.stdout
+    )
     assert "history: in 1 commit(s), not in HEAD" in proc.stdout
     assert token not in proc.stdout + proc.stderr
     assert token[:9] + "********" in proc.stdout
@@ -130,7 +135,9 @@ def test_same_token_in_several_commits_and_paths(
     assert report["stats"]["files_scanned"] == 4
 
 
-def test_renamed_file_blob_scanned_once(make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli) -> None:
+def test_renamed_file_blob_scanned_once(
+    make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli
+) -> None:
     token = tokens.sqco()
     repo = make_repo()
     added = repo.commit({"old.properties": properties(token)}, "add")
@@ -165,7 +172,9 @@ def test_merge_commit(make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunC
     assert [f["commits_count"] for f in report["findings"]] == [2, 1]
 
 
-def test_bare_clone(make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli, tmp_path: Path) -> None:
+def test_bare_clone(
+    make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli, tmp_path: Path
+) -> None:
     token = tokens.sqco()
     repo = make_repo()
     introduced = repo.commit({CONFIG: properties(token)}, "add")
@@ -178,7 +187,9 @@ def test_bare_clone(make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli
     assert report["findings"][0]["present_at_head"] is True
 
 
-def test_linked_worktree(make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli, tmp_path: Path) -> None:
+def test_linked_worktree(
+    make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli, tmp_path: Path
+) -> None:
     token = tokens.sqco()
     repo = make_repo()
     repo.commit({"README.md": "hello\n"})
@@ -193,7 +204,9 @@ def test_linked_worktree(make_repo: MakeRepo, tokens: TokenGenerator, run_cli: R
     assert from_main["findings"][0]["present_at_head"] is False
 
 
-def test_shallow_clone(make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli, tmp_path: Path) -> None:
+def test_shallow_clone(
+    make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli, tmp_path: Path
+) -> None:
     old, recent = tokens.sqco(), tokens.sqco()
     repo = make_repo()
     repo.commit({"old.env": f"SONAR_TOKEN={old}\n"}, "old")
@@ -256,14 +269,19 @@ def test_missing_blob_object(
     make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli, with_finding: bool
 ) -> None:
     repo = make_repo()
-    files: dict[str, str | bytes | None] = {"lost.txt": "this blob will go missing\n", "kept.txt": "kept\n"}
+    files: dict[str, str | bytes | None] = {
+        "lost.txt": "this blob will go missing\n",
+        "kept.txt": "kept\n",
+    }
     if with_finding:
         files["ci.env"] = f"SONAR_TOKEN={tokens.sqco()}\n"
     repo.commit(files)
     lost = repo.git("rev-parse", "HEAD:lost.txt")
     _delete_loose_object(repo, lost)
     proc, report = history(run_cli, str(repo.path))
-    assert report["stats"]["errors"] == [{"path": "lost.txt", "error": f"missing blob object {lost}"}]
+    assert report["stats"]["errors"] == [
+        {"path": "lost.txt", "error": f"missing blob object {lost}"}
+    ]
     assert report["stats"]["complete"] is False
     assert report["stats"]["files_scanned"] == (2 if with_finding else 1)
     assert len(report["findings"]) == (1 if with_finding else 0)
@@ -294,7 +312,9 @@ def test_submodule_skipped_and_named(make_repo: MakeRepo, run_cli: RunCli) -> No
     assert "submodules not entered: vendor/lib" in proc.stderr
 
 
-def test_lfs_pointer_and_binary_skipped(make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli) -> None:
+def test_lfs_pointer_and_binary_skipped(
+    make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli
+) -> None:
     token = tokens.sqco()
     pointer = (
         "version https://git-lfs.github.com/spec/v1\n"
@@ -312,7 +332,9 @@ def test_lfs_pointer_and_binary_skipped(make_repo: MakeRepo, tokens: TokenGenera
     assert report["stats"]["files_scanned"] == 0
 
 
-def test_stash_entries_scanned(make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli) -> None:
+def test_stash_entries_scanned(
+    make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli
+) -> None:
     older, newer = tokens.sqco(), tokens.sqco()
     repo = make_repo()
     repo.commit({"app.properties": "sonar.organization=acme\n"})
@@ -352,8 +374,17 @@ def test_empty_repository_is_clean(make_repo: MakeRepo, run_cli: RunCli) -> None
 
 def _findings_snapshot(result: Any) -> list[tuple[Any, ...]]:
     return [
-        (f.rule.id, f.secret.value, f.path, f.match.line, f.match.column, f.fingerprint,
-         f.commit, f.commits_count, f.present_at_head)
+        (
+            f.rule.id,
+            f.secret.value,
+            f.path,
+            f.match.line,
+            f.match.column,
+            f.fingerprint,
+            f.commit,
+            f.commits_count,
+            f.present_at_head,
+        )
         for f in result.findings
     ]
 
@@ -378,7 +409,10 @@ def test_one_worker_and_two_workers_agree(make_repo: MakeRepo, tokens: TokenGene
     two = scan_history(options, HistoryOptions(repo=str(repo.path), workers=2))
     assert {f.secret.value: f.path for f in one.findings} == planted
     assert _findings_snapshot(one) == _findings_snapshot(two)
-    assert (one.stats.files_scanned, one.stats.bytes_scanned) == (two.stats.files_scanned, two.stats.bytes_scanned)
+    assert (one.stats.files_scanned, one.stats.bytes_scanned) == (
+        two.stats.files_scanned,
+        two.stats.bytes_scanned,
+    )
     assert (one.skipped, one.errors) == (two.skipped, two.errors) == ([], [])
 
 
@@ -390,7 +424,10 @@ def _run_with_tty_stderr(args: list[str], cwd: Path) -> tuple[int, str]:
 
     leader, follower = pty.openpty()
     with subprocess.Popen(
-        [sys.executable, "-m", "leakscan", *args], cwd=cwd, stdout=subprocess.DEVNULL, stderr=follower,
+        [sys.executable, "-m", "leakscan", *args],
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=follower,
         stdin=subprocess.DEVNULL,
     ) as proc:
         os.close(follower)
@@ -408,7 +445,9 @@ def _run_with_tty_stderr(args: list[str], cwd: Path) -> tuple[int, str]:
     return code, b"".join(chunks).decode()
 
 
-def test_progress_bar_only_on_a_terminal(make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli) -> None:
+def test_progress_bar_only_on_a_terminal(
+    make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli
+) -> None:
     repo = make_repo()
     repo.commit({f"f{n}.txt": f"file {n}\n" for n in range(70)})
     code, terminal = _run_with_tty_stderr(["history", str(repo.path)], repo.path)

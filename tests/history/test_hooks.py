@@ -1,4 +1,4 @@
-"""Blocking commits: the plain hook from `leakscan install-hook` and the pre-commit framework hook."""
+"""Blocking commits: the plain hook of `leakscan install-hook`, and the pre-commit framework."""
 
 from __future__ import annotations
 
@@ -15,10 +15,16 @@ from tests.conftest import REPO_ROOT, RunCli
 from tests.history.conftest import GitRepo, MakeRepo, git_env, run_git
 
 
-def commit(repo: GitRepo, message: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def commit(
+    repo: GitRepo, message: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """`git commit` as a developer runs it: hooks enabled, output captured."""
     return subprocess.run(
-        ["git", "commit", "-m", message], cwd=repo.path, env=git_env(env), capture_output=True, text=True,
+        ["git", "commit", "-m", message],
+        cwd=repo.path,
+        env=git_env(env),
+        capture_output=True,
+        text=True,
         timeout=600,
     )
 
@@ -108,7 +114,7 @@ def test_plain_hook_blocks_a_commit_with_a_token(
 
 @pytest.fixture(scope="session")
 def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """A clone of this project at its current HEAD commit: what pre-commit installs the hook from."""
+    """A clone of this project at its HEAD commit: what pre-commit installs the hook from."""
     clone = tmp_path_factory.mktemp("hook-repo") / "leakscan"
     run_git(clone.parent, "clone", "-q", "--no-hardlinks", str(REPO_ROOT), str(clone))
     return clone, run_git(clone, "rev-parse", "HEAD")
@@ -127,8 +133,12 @@ def test_pre_commit_framework_blocks_a_commit_with_a_token(
     repo.commit({".pre-commit-config.yaml": config, "README.md": "hello\n"}, "set up pre-commit")
     env = {"PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home")}
     install = subprocess.run(
-        [sys.executable, "-m", "pre_commit", "install"], cwd=repo.path, env=git_env(env),
-        capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "pre_commit", "install"],
+        cwd=repo.path,
+        env=git_env(env),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert install.returncode == 0, install.stdout + install.stderr
     repo.stage({"sonar-project.properties": f"sonar.organization=acme\nsonar.token={token}\n"})
@@ -137,7 +147,9 @@ def test_pre_commit_framework_blocks_a_commit_with_a_token(
     assert blocked.returncode != 0, output
     assert "leakscan (leaked SonarQube tokens in staged changes)" in output
     assert "Failed" in output
-    assert "sonar-project.properties:2:13  S7791 SonarQube Cloud Scoped Organization Token" in output
+    assert (
+        "sonar-project.properties:2:13  S7791 SonarQube Cloud Scoped Organization Token" in output
+    )
     assert "commit blocked: 1 secret(s)" in output
     assert token not in output
     repo.stage({"sonar-project.properties": "sonar.organization=acme\n"})

@@ -14,7 +14,9 @@ from tests.conftest import RunCli
 from tests.history.conftest import GitRepo, MakeRepo
 
 
-def staged(run_cli: RunCli, repo: GitRepo, *args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+def staged(
+    run_cli: RunCli, repo: GitRepo, *args: str
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     proc = run_cli("scan", "--staged", "--format", "json", "--show-secrets", *args, cwd=repo.path)
     assert proc.returncode in (0, 1, 2), proc.stderr
     return proc, json.loads(proc.stdout)
@@ -24,7 +26,9 @@ def located(report: dict[str, Any]) -> list[tuple[str, str, int, int]]:
     return [(f["secret"], f["path"], f["line"], f["column"]) for f in report["findings"]]
 
 
-def test_token_in_staged_lines_blocks(make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli) -> None:
+def test_token_in_staged_lines_blocks(
+    make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli
+) -> None:
     token = tokens.sqco()
     repo = make_repo()
     repo.commit({"app/settings.properties": "sonar.organization=acme\n"})
@@ -37,7 +41,9 @@ def test_token_in_staged_lines_blocks(make_repo: MakeRepo, tokens: TokenGenerato
     assert "leakscan:allow" in proc.stderr and "baseline" in proc.stderr and "Revoke" in proc.stderr
 
 
-def test_text_report_names_the_place(make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli) -> None:
+def test_text_report_names_the_place(
+    make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli
+) -> None:
     token = tokens.sqco()
     repo = make_repo()
     repo.stage({"deploy.sh": f"#!/bin/sh\nexport SONAR_TOKEN={token}\n"})
@@ -69,13 +75,20 @@ def test_token_only_in_working_tree_not_reported(
 ) -> None:
     repo = make_repo()
     repo.commit({"a.env": "A=1\n"})
-    repo.write({"a.env": f"SONAR_TOKEN={tokens.sqco()}\n", "untracked.env": f"SONAR_TOKEN={tokens.sqco()}\n"})
+    repo.write(
+        {
+            "a.env": f"SONAR_TOKEN={tokens.sqco()}\n",
+            "untracked.env": f"SONAR_TOKEN={tokens.sqco()}\n",
+        }
+    )
     proc, report = staged(run_cli, repo)
     assert (proc.returncode, report["findings"]) == (0, [])
     assert "commit blocked" not in proc.stderr
 
 
-def test_old_token_in_untouched_lines(make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli) -> None:
+def test_old_token_in_untouched_lines(
+    make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli
+) -> None:
     old = tokens.sqco()
     repo = make_repo()
     repo.commit({"legacy.properties": f"sonar.token={old}\nretries=1\n"})
@@ -87,7 +100,9 @@ def test_old_token_in_untouched_lines(make_repo: MakeRepo, tokens: TokenGenerato
     assert located(report) == [(old, "legacy.properties", 1, 13)]
 
 
-def test_new_token_next_to_old_one(make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli) -> None:
+def test_new_token_next_to_old_one(
+    make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli
+) -> None:
     old, new = tokens.sqco(), tokens.sqco()
     repo = make_repo()
     repo.commit({"tokens.env": f"OLD={old}\n"})
@@ -107,7 +122,9 @@ def test_renamed_file_with_old_token_not_reported(
     assert (proc.returncode, report["findings"]) == (0, [])
 
 
-def test_first_commit_of_a_repository(make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli) -> None:
+def test_first_commit_of_a_repository(
+    make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli
+) -> None:
     token = tokens.sqco()
     repo = make_repo()
     repo.stage({"x/y.env": f"\nSONAR_TOKEN={token}\n", "logo.png": b"\x89PNG\0\0\0"})
@@ -117,7 +134,9 @@ def test_first_commit_of_a_repository(make_repo: MakeRepo, tokens: TokenGenerato
     assert report["stats"]["skipped"] == [{"path": "logo.png", "reason": "binary"}]
 
 
-def test_path_argument_locates_the_repository(make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli) -> None:
+def test_path_argument_locates_the_repository(
+    make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli
+) -> None:
     token = tokens.sqco()
     repo = make_repo()
     repo.stage({"sub/dir/a.env": f"SONAR_TOKEN={token}\n", "top.env": "X=1\n"})
