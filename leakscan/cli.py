@@ -89,8 +89,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.option("--exit-code", "findings_code", type=click.IntRange(0, 255), default=1, show_default=True,
               help="Exit code when there are findings.")
 @click.option("--staged", is_flag=True,
-              help="Scan the staged changes (git index) of the repository containing PATH (default '.').")
-@click.option("--whole-files", is_flag=True, help="With --staged: scan staged files whole, not only changed lines.")
+              help="Scan the staged changes (git index) of the repository containing PATH.")
+@click.option("--whole-files", is_flag=True,
+              help="With --staged: scan staged files whole, not only the changed lines.")
 def scan(
     paths: tuple[str, ...],
     fmt: str,
@@ -125,7 +126,9 @@ def scan(
     raise SystemExit(exit_code_for(result, findings_code))
 
 
-def _scan_staged(options: ScanOptions, paths: tuple[str, ...], staged: bool, whole_files: bool) -> ScanResult:
+def _scan_staged(
+    options: ScanOptions, paths: tuple[str, ...], staged: bool, whole_files: bool
+) -> ScanResult:
     from leakscan.staged import scan_staged
 
     if not staged:
@@ -138,21 +141,27 @@ def _scan_staged(options: ScanOptions, paths: tuple[str, ...], staged: bool, who
 @cli.command()
 @click.argument("repo", default=".", type=click.Path(path_type=str))
 @click.option("--branch", "branches", multiple=True, metavar="NAME",
-              help="Scan only what is reachable from this branch, tag or commit (repeatable). Default: all refs.")
-@click.option("--since-commit", metavar="REV", help="Scan only commits not reachable from REV (e.g. origin/main).")
-@click.option("--max-commits", type=click.IntRange(1), metavar="N", help="Scan at most the newest N commits.")
+              help="Scan only what this branch, tag or commit reaches (repeatable).")
+@click.option("--since-commit", metavar="REV",
+              help="Scan only commits not reachable from REV (e.g. origin/main).")
+@click.option("--max-commits", type=click.IntRange(1), metavar="N",
+              help="Scan at most the newest N commits.")
 @click.option("--workers", type=click.IntRange(0), default=0, show_default=True,
               help="Processes scanning blobs; 0 = automatic (2 on a large history).")
-@click.option("--no-progress", is_flag=True, help="No progress bar (there is none when stderr is not a terminal).")
-@click.option("--format", "fmt", type=click.Choice(FORMAT_NAMES), default="text", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report here.")
+@click.option("--no-progress", is_flag=True,
+              help="No progress bar (there is none when stderr is not a terminal).")
+@click.option("--format", "fmt", type=click.Choice(FORMAT_NAMES), default="text",
+              show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the report here.")
 @click.option("--show-secrets", is_flag=True, help="Print secrets whole (redacted by default).")
-@click.option("--rules", "extra_rules", multiple=True, type=click.Path(exists=True, path_type=Path),
+@click.option("--rules", "extra_rules", multiple=True,
+              type=click.Path(exists=True, path_type=Path),
               help="Extra rule file or folder (repeatable).")
 @click.option("--max-file-size", callback=_size, default="50MiB", show_default=True,
               help="Skip larger blobs (bytes, or 10MB / 10MiB).")
-@click.option("--exit-code", "findings_code", type=click.IntRange(0, 255), default=1, show_default=True,
-              help="Exit code when there are findings.")
+@click.option("--exit-code", "findings_code", type=click.IntRange(0, 255), default=1,
+              show_default=True, help="Exit code when there are findings.")
 def history(
     repo: str,
     branches: tuple[str, ...],
@@ -174,7 +183,11 @@ def history(
 
     options = ScanOptions(paths=(repo,), extra_rules=extra_rules, max_file_size=max_file_size)
     wanted = HistoryOptions(
-        repo=repo, branches=branches, since_commit=since_commit, max_commits=max_commits, workers=workers
+        repo=repo,
+        branches=branches,
+        since_commit=since_commit,
+        max_commits=max_commits,
+        workers=workers,
     )
     bar = None if no_progress or not sys.stderr.isatty() else _ProgressBar()
     try:
@@ -208,7 +221,8 @@ class _ProgressBar:
         total = max(progress.blobs_total, 1)
         filled = int(24 * progress.blobs_done / total)
         line = (
-            f"\r[{'#' * filled}{'.' * (24 - filled)}] {progress.blobs_done}/{progress.blobs_total} blobs, "
+            f"\r[{'#' * filled}{'.' * (24 - filled)}] "
+            f"{progress.blobs_done}/{progress.blobs_total} blobs, "
             f"{human_size(progress.bytes_done)}, {human_size(rate)}/s"
         )
         click.echo(line, err=True, nl=False)
@@ -223,7 +237,7 @@ class _ProgressBar:
 @click.argument("repo", default=".", type=click.Path(path_type=str))
 @click.option("--force", is_flag=True, help="Replace an existing pre-commit hook.")
 def install_hook(repo: str, force: bool) -> None:
-    """Write a git pre-commit hook that runs `leakscan scan --staged` (no pre-commit framework needed)."""
+    """Write a git pre-commit hook that runs `leakscan scan --staged` (no framework needed)."""
     from leakscan.hook import install_hook as write_hook
 
     target = write_hook(repo, sys.executable, force=force)
