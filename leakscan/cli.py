@@ -14,7 +14,9 @@ from leakscan import __version__
 from leakscan.errors import ExitCode, LeakscanError
 
 if TYPE_CHECKING:
+    from leakscan.history import Progress
     from leakscan.models import ScanResult
+    from leakscan.options import ScanOptions
 
 FORMAT_NAMES = ("text", "json")
 
@@ -94,6 +96,10 @@ def cli(ctx: click.Context, debug: bool) -> None:
               help="Exit code when there are findings.")
 @click.option("--workers", type=click.IntRange(0, 256), default=0, show_default=True,
               help="Worker processes for large scans (0 = one per core).")
+@click.option("--staged", is_flag=True,
+              help="Scan the staged changes (git index) of the repository containing PATH.")
+@click.option("--whole-files", is_flag=True,
+              help="With --staged: scan staged files whole, not only the changed lines.")
 def scan(
     paths: tuple[str, ...],
     fmt: str,
@@ -105,6 +111,8 @@ def scan(
     large_files: str,
     findings_code: int,
     workers: int,
+    staged: bool,
+    whole_files: bool,
 ) -> None:
     """Scan files and folders (default '.'); '-' reads standard input."""
     from leakscan.options import ScanOptions
@@ -118,9 +126,134 @@ def scan(
         scan_large_files=large_files == "scan",
         workers=workers,
     )
-    result = run_scan(options)
+    if staged or whole_files:
+        result = _scan_staged(options, paths, staged, whole_files)
+    else:
+        result = run_scan(options)
+    emit_report(result, fmt, output, show_secrets)
+    if staged and result.findings:
+        from leakscan.staged import fix_hint
+
+        click.echo(fix_hint(result), err=True)
+    raise SystemExit(exit_code_for(result, findings_code))
+
+
+def _scan_staged(
+    options: ScanOptions, paths: tuple[str, ...], staged: bool, whole_files: bool
+) -> ScanResult:
+    from leakscan.staged import scan_staged
+
+    if not staged:
+        raise click.UsageError("--whole-files only applies with --staged")
+    if len(paths) > 1 or "-" in paths:
+        raise click.UsageError("--staged takes at most one PATH: a folder inside the repository")
+    return scan_staged(options, paths[0] if paths else ".", whole_files=whole_files)
+
+
+@cli.command()
+@click.argument("repo", default=".", type=click.Path(path_type=str))
+@click.option("--branch", "branches", multiple=True, metavar="NAME",
+              help="Scan only what this branch, tag or commit reaches (repeatable).")
+@click.option("--since-commit", metavar="REV",
+              help="Scan only commits not reachable from REV (e.g. origin/main).")
+@click.option("--max-commits", type=click.IntRange(1), metavar="N",
+              help="Scan at most the newest N commits.")
+@click.option("--workers", type=click.IntRange(0), default=0, show_default=True,
+              help="Processes scanning blobs; 0 = automatic (2 on a large history).")
+@click.option("--no-progress", is_flag=True,
+              help="No progress bar (there is none when stderr is not a terminal).")
+@click.option("--format", "fmt", type=click.Choice(FORMAT_NAMES), default="text",
+              show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the report here.")
+@click.option("--show-secrets", is_flag=True, help="Print secrets whole (redacted by default).")
+@click.option("--rules", "extra_rules", multiple=True,
+              type=click.Path(exists=True, path_type=Path),
+              help="Extra rule file or folder (repeatable).")
+@click.option("--max-file-size", callback=_size, default="50MiB", show_default=True,
+              help="Skip larger blobs (bytes, or 10MB / 10MiB).")
+@click.option("--exit-code", "findings_code", type=click.IntRange(0, 255), default=1,
+              show_default=True, help="Exit code when there are findings.")
+def history(
+    repo: str,
+    branches: tuple[str, ...],
+    since_commit: str | None,
+    max_commits: int | None,
+    workers: int,
+    no_progress: bool,
+    fmt: str,
+    output: Path | None,
+    show_secrets: bool,
+    extra_rules: tuple[Path, ...],
+    max_file_size: int,
+    findings_code: int,
+) -> None:
+    """Scan every commit reachable from the repository's refs (default: all branches, remote
+    branches, tags and stashes); each unique blob is scanned once."""
+    from leakscan.history import HistoryOptions, scan_history
+    from leakscan.options import ScanOptions
+
+    options = ScanOptions(paths=(repo,), extra_rules=extra_rules, max_file_size=max_file_size)
+    wanted = HistoryOptions(
+        repo=repo,
+        branches=branches,
+        since_commit=since_commit,
+        max_commits=max_commits,
+        workers=workers,
+    )
+    bar = None if no_progress or not sys.stderr.isatty() else _ProgressBar()
+    try:
+        result = scan_history(options, wanted, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
     emit_report(result, fmt, output, show_secrets)
     raise SystemExit(exit_code_for(result, findings_code))
+
+
+class _ProgressBar:
+    """Blobs done / total, bytes and rate on one stderr line, redrawn at most ten times a second."""
+
+    def __init__(self) -> None:
+        import time
+
+        self._clock = time.monotonic
+        self._started = self._clock()
+        self._drawn = 0.0
+        self._shown = False
+
+    def __call__(self, progress: Progress) -> None:
+        from leakscan.report.text_report import human_size
+
+        now = self._clock()
+        if now - self._drawn < 0.1 and progress.blobs_done < progress.blobs_total:
+            return
+        self._drawn = now
+        rate = progress.bytes_done / max(now - self._started, 1e-6)
+        total = max(progress.blobs_total, 1)
+        filled = int(24 * progress.blobs_done / total)
+        line = (
+            f"\r[{'#' * filled}{'.' * (24 - filled)}] "
+            f"{progress.blobs_done}/{progress.blobs_total} blobs, "
+            f"{human_size(progress.bytes_done)}, {human_size(rate)}/s"
+        )
+        click.echo(line, err=True, nl=False)
+        self._shown = True
+
+    def close(self) -> None:
+        if self._shown:
+            click.echo("\r\033[K", err=True, nl=False)
+
+
+@cli.command("install-hook")
+@click.argument("repo", default=".", type=click.Path(path_type=str))
+@click.option("--force", is_flag=True, help="Replace an existing pre-commit hook.")
+def install_hook(repo: str, force: bool) -> None:
+    """Write a git pre-commit hook that runs `leakscan scan --staged` (no framework needed)."""
+    from leakscan.hook import install_hook as write_hook
+
+    target = write_hook(repo, sys.executable, force=force)
+    click.echo(f"leakscan: installed {target}")
 
 
 @cli.group()

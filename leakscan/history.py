@@ -1,0 +1,499 @@
+"""Git history audit: every blob reachable from the chosen refs is scanned exactly once; only the
+blobs that contain findings are then traced back to the commits that introduced them.
+
+1. Walk the commits (topological order, oldest first) and their trees, collecting each unique
+   blob id once (a tree id seen before is skipped whole). Only ids and a path are kept.
+2. Scan those blobs, in this process or in worker processes (``BlobScanner.scan_batch``),
+   streaming: each blob is read, scanned and dropped. Blobs without findings are forgotten.
+3. For the blobs with findings, walk the commits again and find, per (rule, secret, path), the
+   earliest commit whose tree has the secret at that path while none of its parents' trees has
+   it there, the number of commits that contain the secret, and whether HEAD still does.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+
+import pygit2
+
+from leakscan.content import Kind, sniff, to_scannable
+from leakscan.detect import Detector
+from leakscan.models import (
+    ChecksumStatus,
+    CommitInfo,
+    Failed,
+    Finding,
+    Match,
+    ScanResult,
+    Secret,
+    Skipped,
+)
+from leakscan.options import ScanOptions
+from leakscan.rules import Rule, load_rules
+from leakscan.scan import finalize, fingerprint
+from leakscan.sources.git import (
+    BlobRef,
+    Oid,
+    TargetIndex,
+    Tips,
+    TreeEnumerator,
+    blob_at,
+    commit_info,
+    default_tips,
+    head_commit,
+    load_commit,
+    open_repo,
+    parent_ids,
+    read_blob,
+    resolve_commit,
+    tree_id,
+    walk_commits,
+)
+
+AUTO_PARALLEL_BLOBS = 2000
+BATCH_BLOBS = 256
+SHALLOW_NOTE = "history truncated (shallow clone): commits before the shallow boundary are missing"
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryOptions:
+    """What part of a repository's history to scan. ``workers`` 0 means automatic."""
+
+    repo: str = "."
+    branches: tuple[str, ...] = ()
+    since_commit: str | None = None
+    max_commits: int | None = None
+    workers: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """How far the blob scan has got."""
+
+    blobs_done: int
+    blobs_total: int
+    bytes_done: int
+
+
+@dataclass(frozen=True, slots=True)
+class FoundMatch:
+    """A match as a worker process returns it: plain values, the rule by id."""
+
+    rule_id: str
+    secret: str
+    start: int
+    end: int
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    checksum: str
+
+
+@dataclass(frozen=True, slots=True)
+class BlobOutcome:
+    """What scanning one blob gave. ``status``: scanned, binary, lfs-pointer, too-large, missing."""
+
+    oid: str
+    status: str
+    size: int
+    matches: tuple[FoundMatch, ...] = ()
+    errors: tuple[str, ...] = ()
+
+
+class BlobScanner:
+    """Reads blobs by id and runs the detector on them."""
+
+    def __init__(self, repo: pygit2.Repository, detector: Detector, max_size: int) -> None:
+        self.repo = repo
+        self.detector = detector
+        self.max_size = max_size
+
+    def scan(self, oid: Oid) -> BlobOutcome:
+        data = read_blob(self.repo, oid, self.max_size)
+        if data is None:
+            return BlobOutcome(str(oid), "missing", 0)
+        if isinstance(data, int):
+            return BlobOutcome(str(oid), "too-large", data)
+        kind = sniff(data)
+        if kind is Kind.BINARY:
+            return BlobOutcome(str(oid), "binary", len(data))
+        if kind is Kind.LFS_POINTER:
+            return BlobOutcome(str(oid), "lfs-pointer", len(data))
+        detection = self.detector.detect(to_scannable(data, kind))
+        matches = tuple(
+            FoundMatch(
+                m.rule.id,
+                m.secret.value,
+                m.start,
+                m.end,
+                m.line,
+                m.column,
+                m.end_line,
+                m.end_column,
+                m.checksum.value,
+            )
+            for m in detection.matches
+        )
+        return BlobOutcome(str(oid), "scanned", len(data), matches, tuple(detection.errors))
+
+    def scan_batch(self, oids: Sequence[str]) -> list[BlobOutcome]:
+        return [self.scan(pygit2.Oid(hex=oid)) for oid in oids]
+
+
+# One BlobScanner per worker process, set by the pool's initializer: opening the repository and
+# compiling the rules once per process instead of once per batch.
+_worker_scanner: BlobScanner | None = None
+
+
+def _init_worker(repo_path: str, rules: Sequence[Rule], max_size: int) -> None:
+    global _worker_scanner
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _worker_scanner = BlobScanner(pygit2.Repository(repo_path), Detector(rules), max_size)
+
+
+def _scan_in_worker(oids: Sequence[str]) -> list[BlobOutcome]:
+    """Scan one batch of blob ids (hex) in a worker process."""
+    assert _worker_scanner is not None, "worker not initialised"
+    return _worker_scanner.scan_batch(oids)
+
+
+def _batches(pending: Sequence[BlobRef]) -> Iterator[list[BlobRef]]:
+    for start in range(0, len(pending), BATCH_BLOBS):
+        yield list(pending[start : start + BATCH_BLOBS])
+
+
+def iter_outcomes(
+    scanner: BlobScanner, rules: Sequence[Rule], pending: Sequence[BlobRef], workers: int
+) -> Iterator[tuple[BlobRef, BlobOutcome]]:
+    """Scan ``pending`` blobs, in order, in this process or across ``workers`` processes.
+
+    At most two batches per worker are in flight, so memory stays bounded; results come back in
+    the order of ``pending`` whatever the number of workers.
+    """
+    if workers <= 1:
+        for batch in _batches(pending):
+            for ref in batch:
+                yield ref, scanner.scan(ref.oid)
+        return
+    context = multiprocessing.get_context("spawn")
+    repo_path = scanner.repo.path
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(repo_path, list(rules), scanner.max_size),
+    ) as pool:
+        in_flight: deque[tuple[list[BlobRef], Future[list[BlobOutcome]]]] = deque()
+        batches = _batches(pending)
+        try:
+            for batch in batches:
+                in_flight.append((batch, pool.submit(_scan_in_worker, [str(r.oid) for r in batch])))
+                if len(in_flight) >= 2 * workers:
+                    done_batch, future = in_flight.popleft()
+                    yield from zip(done_batch, future.result(), strict=True)
+            while in_flight:
+                done_batch, future = in_flight.popleft()
+                yield from zip(done_batch, future.result(), strict=True)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+# --------------------------------------------------------------------------- attribution
+
+Key = tuple[str, str, str]  # rule id, secret, path
+
+
+class Attributor:
+    """Finds, for each (rule, secret, path) in the blobs with findings, the commit that
+    introduced it, the number of commits containing the secret, and whether HEAD has it."""
+
+    def __init__(
+        self,
+        repo: pygit2.Repository,
+        targets: dict[Oid, tuple[FoundMatch, ...]],
+        scanner: BlobScanner,
+        base: frozenset[Oid],
+        known: frozenset[Oid],
+    ) -> None:
+        self.repo = repo
+        self.targets = targets
+        self.scanner = scanner
+        self.base = base
+        self.known = known
+        self.index = TargetIndex(repo, frozenset(targets))
+        self._keys: dict[Oid, dict[Key, FoundMatch]] = {}
+        self._outside: dict[Oid, tuple[FoundMatch, ...]] = {}
+
+    def keys_of_tree(self, root: Oid) -> dict[Key, FoundMatch]:
+        """(rule, secret, path) → first match, for the target blobs under tree ``root``."""
+        found = self._keys.get(root)
+        if found is None:
+            found = {}
+            for path, blob in self.index.entries(root):
+                for match in self.targets[blob]:
+                    found.setdefault((match.rule_id, match.secret, path), match)
+            self._keys[root] = found
+        return found
+
+    def _tree_has(self, root: Oid, key: Key) -> bool:
+        """Whether tree ``root`` has the secret at the path. Blobs of the base (the trees the range
+        is compared with) were never scanned, so the one at that path is scanned now."""
+        if key in self.keys_of_tree(root):
+            return True
+        if not self.known:
+            return False
+        blob = blob_at(self.repo, root, key[2])
+        if blob is None or blob not in self.known:
+            return False
+        matches = self._outside.get(blob)
+        if matches is None:
+            matches = self._outside[blob] = self.scanner.scan(blob).matches
+        return any((m.rule_id, m.secret) == key[:2] for m in matches)
+
+    def run(
+        self, commits: Sequence[Oid], trees: dict[Oid, Oid]
+    ) -> tuple[dict[Key, tuple[Oid, FoundMatch]], Counter[str], set[str]]:
+        introduced: dict[Key, tuple[Oid, FoundMatch]] = {}
+        counts: Counter[str] = Counter()
+        for oid in commits:
+            root = trees.get(oid)
+            keys = self.keys_of_tree(root) if root is not None else {}
+            if not keys:
+                continue
+            counts.update({key[1] for key in keys})
+            fresh = [key for key in keys if key not in introduced]
+            if not fresh:
+                continue
+            parents = parent_ids(self.repo, oid)
+            for key in fresh:
+                if not any(self._parent_has(parent, key, trees) for parent in parents):
+                    introduced[key] = (oid, keys[key])
+        at_head: set[str] = set()
+        head = head_commit(self.repo)
+        head_tree = tree_id(self.repo, head) if head is not None else None
+        if head_tree is not None:
+            at_head = {key[1] for key in self.keys_of_tree(head_tree)}
+        return introduced, counts, at_head
+
+    def _parent_has(self, parent: Oid, key: Key, trees: dict[Oid, Oid]) -> bool:
+        root = trees.get(parent)
+        if root is None and parent in self.base:
+            root = tree_id(self.repo, parent)
+        return root is not None and self._tree_has(root, key)
+
+
+# --------------------------------------------------------------------------- the scan
+
+
+def scan_history(
+    options: ScanOptions,
+    history: HistoryOptions,
+    *,
+    rules: list[Rule] | None = None,
+    progress: Callable[[Progress], None] | None = None,
+) -> ScanResult:
+    """Scan everything reachable from the chosen refs; each unique blob once."""
+    started = time.perf_counter()
+    rules = (
+        rules
+        if rules is not None
+        else load_rules(options.extra_rules, disable=options.disable_rules)
+    )
+    repo = open_repo(history.repo)
+    result = ScanResult(kind="history")
+    tips = _tips(repo, history)
+    result.skipped.extend(tips.skipped)
+    result.errors.extend(tips.errors)
+    hidden = (
+        [resolve_commit(repo, history.since_commit, "--since-commit")]
+        if history.since_commit
+        else []
+    )
+    walk = walk_commits(repo, tips.commits, hidden, history.max_commits)
+    result.errors.extend(walk.errors)
+    scanner = BlobScanner(repo, Detector(rules), options.max_file_size)
+    enumerator = TreeEnumerator(repo)
+    trees: dict[Oid, Oid] = {}
+    for oid in walk.commits:
+        root = tree_id(repo, oid)
+        if root is None:
+            result.errors.append(Failed(str(oid), f"missing commit object {oid}"))
+        else:
+            trees[oid] = root
+    base = _base_commits(repo, walk.commits, trees)
+    for parent in sorted(base, key=str):
+        root = tree_id(repo, parent)
+        if root is not None:
+            enumerator.mark_known(root)
+    known = frozenset(enumerator.seen_blobs)
+    pending: list[BlobRef] = []
+    for oid in walk.commits:
+        if oid in trees:
+            for item in enumerator.iter_new(trees[oid]):
+                if isinstance(item, BlobRef):
+                    pending.append(item)
+                elif isinstance(item, Skipped):
+                    result.skipped.append(item)
+                else:
+                    result.errors.append(item)
+    workers = _worker_count(history.workers, len(pending))
+    try:
+        targets = _scan_blobs(scanner, rules, pending, workers, options, result, progress)
+    except KeyboardInterrupt:
+        result.interrupted = True
+        targets = {}
+    del pending
+    if targets:
+        attributor = Attributor(repo, targets, scanner, base, known)
+        result.findings.extend(_findings(repo, rules, walk.commits, trees, attributor))
+    _notes(repo, history, walk.truncated, enumerator, result)
+    result.stats.extra["commits_scanned"] = len(walk.commits)
+    finalize(result, options)
+    result.stats.duration_s = time.perf_counter() - started
+    return result
+
+
+def _tips(repo: pygit2.Repository, history: HistoryOptions) -> Tips:
+    if not history.branches:
+        return default_tips(repo)
+    tips = Tips()
+    for name in history.branches:
+        oid = resolve_commit(repo, name, "--branch")
+        if oid not in tips.commits:
+            tips.commits.append(oid)
+    return tips
+
+
+def _base_commits(
+    repo: pygit2.Repository, commits: Sequence[Oid], trees: dict[Oid, Oid]
+) -> frozenset[Oid]:
+    """Parents of walked commits that were left out of the walk (by --since-commit or
+    --max-commits): the range is compared with them. A shallow boundary has no parents at all."""
+    base: set[Oid] = set()
+    for oid in commits:
+        if oid in trees:
+            base.update(
+                p for p in parent_ids(repo, oid) if p not in trees and tree_id(repo, p) is not None
+            )
+    return frozenset(base)
+
+
+def _worker_count(requested: int, blobs: int) -> int:
+    if requested > 0:
+        return requested
+    cores = os.cpu_count() or 1
+    return min(2, cores) if blobs >= AUTO_PARALLEL_BLOBS else 1
+
+
+def _scan_blobs(
+    scanner: BlobScanner,
+    rules: Sequence[Rule],
+    pending: Sequence[BlobRef],
+    workers: int,
+    options: ScanOptions,
+    result: ScanResult,
+    progress: Callable[[Progress], None] | None,
+) -> dict[Oid, tuple[FoundMatch, ...]]:
+    """Scan every pending blob once; keep the matches of the blobs that have any."""
+    targets: dict[Oid, tuple[FoundMatch, ...]] = {}
+    skipped: set[tuple[str, str]] = set()
+    stats = result.stats
+    done = 0
+    allowed = options.allow_secrets
+    for ref, outcome in iter_outcomes(scanner, rules, pending, workers):
+        done += 1
+        status = outcome.status
+        if status == "scanned":
+            stats.files_scanned += 1
+            stats.bytes_scanned += outcome.size
+            result.errors.extend(Failed(ref.path, f"blob {ref.oid}: {e}") for e in outcome.errors)
+            matches = (
+                tuple(m for m in outcome.matches if Secret(m.secret).sha256 not in allowed)
+                if allowed
+                else outcome.matches
+            )
+            if matches:
+                targets[ref.oid] = matches
+        elif status == "missing":
+            result.errors.append(Failed(ref.path, f"missing blob object {ref.oid}"))
+        else:
+            reason = (
+                f"too large ({outcome.size} bytes > {scanner.max_size})"
+                if status == "too-large"
+                else status
+            )
+            if (ref.path, status) not in skipped:
+                skipped.add((ref.path, status))
+                result.skipped.append(Skipped(ref.path, reason))
+        if progress is not None and (done % 64 == 0 or done == len(pending)):
+            progress(Progress(done, len(pending), stats.bytes_scanned))
+    return targets
+
+
+def _findings(
+    repo: pygit2.Repository,
+    rules: Sequence[Rule],
+    commits: Sequence[Oid],
+    trees: dict[Oid, Oid],
+    attributor: Attributor,
+) -> list[Finding]:
+    by_id = {rule.id: rule for rule in rules}
+    introduced, counts, at_head = attributor.run(commits, trees)
+    infos: dict[Oid, CommitInfo] = {}
+    findings: list[Finding] = []
+    for (rule_id, value, path), (oid, found) in introduced.items():
+        info = infos.get(oid)
+        if info is None:
+            commit = load_commit(repo, oid)
+            assert commit is not None, "attributed commits were read before"
+            info = infos[oid] = commit_info(commit)
+        rule = by_id[rule_id]
+        secret = Secret(value)
+        match = Match(
+            rule=rule,
+            secret=secret,
+            start=found.start,
+            end=found.end,
+            line=found.line,
+            column=found.column,
+            end_line=found.end_line,
+            end_column=found.end_column,
+            checksum=ChecksumStatus(found.checksum),
+        )
+        findings.append(
+            Finding(
+                match=match,
+                path=path,
+                fingerprint=fingerprint(rule_id, path, secret.sha256),
+                commit=info,
+                commits_count=counts[value],
+                present_at_head=value in at_head,
+            )
+        )
+    return findings
+
+
+def _notes(
+    repo: pygit2.Repository,
+    history: HistoryOptions,
+    truncated: bool,
+    enumerator: TreeEnumerator,
+    result: ScanResult,
+) -> None:
+    notes = result.stats.notes
+    if repo.is_shallow:
+        notes.append(SHALLOW_NOTE)
+    if truncated:
+        notes.append(
+            f"history limited to the newest {history.max_commits} commit(s) (--max-commits)"
+        )
+    if enumerator.submodules:
+        notes.append("submodules not entered: " + ", ".join(sorted(enumerator.submodules)))

@@ -1,0 +1,77 @@
+"""Scanning what is about to be committed: the index version of added and modified files, keeping
+only secrets on lines the staged change adds or modifies (unless whole files are asked for)."""
+
+from __future__ import annotations
+
+import time
+
+from leakscan.content import Kind, sniff, to_scannable
+from leakscan.models import Blob, ScanResult, Skipped
+from leakscan.options import ScanOptions
+from leakscan.rules import Rule
+from leakscan.scan import Scanner, finalize
+from leakscan.sources.git import StagedFile, added_lines, iter_staged, open_repo
+
+
+def scan_staged(
+    options: ScanOptions,
+    where: str = ".",
+    *,
+    whole_files: bool = False,
+    rules: list[Rule] | None = None,
+) -> ScanResult:
+    """Scan the staged changes of the repository containing ``where``. Paths are repo-relative."""
+    started = time.perf_counter()
+    repo = open_repo(where)
+    scanner = Scanner(options, rules)
+    result = ScanResult(kind="staged")
+    try:
+        for item in iter_staged(repo, options.max_file_size):
+            if isinstance(item, StagedFile):
+                _scan_file(scanner, item, whole_files, result)
+            elif isinstance(item, Skipped):
+                result.skipped.append(item)
+            else:
+                result.errors.append(item)
+    except KeyboardInterrupt:
+        result.interrupted = True
+    finalize(result, options)
+    result.stats.duration_s = time.perf_counter() - started
+    return result
+
+
+def _scan_file(scanner: Scanner, item: StagedFile, whole_files: bool, result: ScanResult) -> None:
+    kind = sniff(item.data)
+    if kind in (Kind.BINARY, Kind.LFS_POINTER):
+        result.skipped.append(Skipped(item.path, kind.value))
+        return
+    data = to_scannable(item.data, kind)
+    blob = Blob(item.path, data, item.path)
+    if whole_files or item.old is None:
+        scanner.scan_blob(blob, result)
+        return
+    before = len(result.findings)
+    scanner.scan_blob(blob, result)
+    if len(result.findings) == before:
+        return
+    old = to_scannable(item.old, sniff(item.old))
+    changed = added_lines(old, data)
+    result.findings[before:] = [f for f in result.findings[before:] if f.match.line in changed]
+
+
+def fix_hint(result: ScanResult) -> str:
+    """What a developer whose commit was blocked should do."""
+    count = len(result.findings)
+    return "\n".join(
+        [
+            f"leakscan: commit blocked: {count} secret(s) in the staged changes "
+            "(path:line:column above).",
+            "  - Remove the token from the file and `git add` it again: the index is what gets "
+            "committed.",
+            "  - Revoke or rotate the token if it was ever pushed, shared or used "
+            "(see 'fix' above).",
+            "  - A false positive? Add `leakscan:allow` in a comment on that line.",
+            "  - An old, accepted finding? Record it in a baseline "
+            "(`leakscan baseline create`, then `--baseline`).",
+        ]
+    )
