@@ -100,7 +100,7 @@ def check_plausibility(body: str, settings: Plausibility) -> str:
     for word in settings.placeholder_words:
         if word.lower() in lowered:
             return f"placeholder word {word!r}"
-    trigrams = set(zip(body, body[1:], body[2:])) if body.isascii() else None
+    trigrams = set(zip(body, body[1:], body[2:], strict=False)) if body.isascii() else None
     if settings.max_run and longest_run(body) > settings.max_run:
         return "long run of one character"
     if (

@@ -60,13 +60,20 @@ def test_calibration_tokens_are_matched_by_the_pattern(rules: dict[str, Rule]) -
     }
     for rule_id, token in samples.items():
         text = f"sonar.login={token}\n".encode()
-        found = [(m.rule.id, m.secret.value) for m in Detector([rules[rule_id]]).detect(text).matches]
+        found = [
+            (m.rule.id, m.secret.value) for m in Detector([rules[rule_id]]).detect(text).matches
+        ]
         assert found == [(rule_id, token)]
 
 
 # The public example token of SonarSource's S7791 rule description, assembled at run time so that
 # the literal never appears in this repository.
-_DOC_EXAMPLE_PARTS = ("sqco_", "d4g8QujFirQJsaEgt", "gCnMgCAB5vhgfiFMlt", "QUvGjoMqMn0SAbZn5Ijxr83O")
+_DOC_EXAMPLE_PARTS = (
+    "sqco_",
+    "d4g8QujFirQJsaEgt",
+    "gCnMgCAB5vhgfiFMlt",
+    "QUvGjoMqMn0SAbZn5Ijxr83O",
+)
 
 
 def _sqco_near_misses() -> list[tuple[str, str]]:
@@ -78,23 +85,33 @@ def _sqco_near_misses() -> list[tuple[str, str]]:
         ("1" * 58 + "2", "long run of one character"),
         ((BASE62 * 2)[:59], "long ascending or descending sequence"),
         ((BASE62[::-1] * 2)[:59], "long ascending or descending sequence"),
-        (("abcdefghijklmnopqrstuvwxyz" + "ABCDEFGHIJKLMNOPQRSTUVWXYZ" + "0123456789")[:59],
-         "long ascending or descending sequence"),
+        (
+            ("abcdefghijklmnopqrstuvwxyz" + "ABCDEFGHIJKLMNOPQRSTUVWXYZ" + "0123456789")[:59],
+            "long ascending or descending sequence",
+        ),
         (("Ab1" * 20)[:59], "short pattern repeated"),
         (("k9Zq" * 15)[:59], "short pattern repeated"),
         (("Q7xP2mLa" * 8)[:59], "short pattern repeated"),
         (("xxxxXXXX" * 8)[:59], "short pattern repeated"),
         ("YourExampleTokenGoesHere" + "0" * 35, "placeholder word 'example'"),
         ("changeme" * 7 + "abc", "placeholder word 'changeme'"),
-        ("ReplaceMeWithYourRealSonarCloudTokenBeforeRunningTheBuild12", "placeholder word 'replaceme'"),
-        ("ThisIsNotARealTokenJustAPlaceholderForTheDocumentationPages", "placeholder word 'placeholder'"),
+        (
+            "ReplaceMeWithYourRealSonarCloudTokenBeforeRunningTheBuild12",
+            "placeholder word 'replaceme'",
+        ),
+        (
+            "ThisIsNotARealTokenJustAPlaceholderForTheDocumentationPages",
+            "placeholder word 'placeholder'",
+        ),
         ("a1b2" * 14 + "a1b", "short pattern repeated"),
         (doc_example[5:], "known public example token"),
     ]
 
 
 @pytest.mark.parametrize(
-    ("body", "reason"), _sqco_near_misses(), ids=[f"sqco-near-miss-{n}" for n in range(1, len(_sqco_near_misses()) + 1)]
+    ("body", "reason"),
+    _sqco_near_misses(),
+    ids=[f"sqco-near-miss-{n}" for n in range(1, len(_sqco_near_misses()) + 1)],
 )
 def test_sqco_placeholders_and_near_misses_are_rejected(
     rules: dict[str, Rule], body: str, reason: str

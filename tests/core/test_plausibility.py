@@ -46,8 +46,17 @@ def test_longest_run(text: str, expected: int) -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("", 0), ("a", 1), ("ac", 1), ("abc", 3), ("cba", 3), ("x0123y", 4), ("98765a", 5),
-     ("abcba", 3), ("abcdefgh", 8)],
+    [
+        ("", 0),
+        ("a", 1),
+        ("ac", 1),
+        ("abc", 3),
+        ("cba", 3),
+        ("x0123y", 4),
+        ("98765a", 5),
+        ("abcba", 3),
+        ("abcdefgh", 8),
+    ],
 )
 def test_longest_sequence(text: str, expected: int) -> None:
     assert longest_sequence(text) == expected
@@ -55,8 +64,16 @@ def test_longest_sequence(text: str, expected: int) -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("", 0), ("ab", 0), ("abab", 2), ("abcabcabc", 6), ("xAb1Ab1Ab1y", 6), ("a1b2c3", 0),
-     ("abcdefghabcdefgh", 8), ("abcdefghiabcdefghi", 0)],
+    [
+        ("", 0),
+        ("ab", 0),
+        ("abab", 2),
+        ("abcabcabc", 6),
+        ("xAb1Ab1Ab1y", 6),
+        ("a1b2c3", 0),
+        ("abcdefghabcdefgh", 8),
+        ("abcdefghiabcdefghi", 0),
+    ],
 )
 def test_longest_repeat(text: str, expected: int) -> None:
     assert longest_repeat(text) == expected
@@ -154,9 +171,11 @@ def test_check_plausibility_equals_reference(
     settings: Plausibility, alphabet: str, length: int
 ) -> None:
     rng = random.Random(f"{settings}{alphabet}")
-    bodies = [
-        "".join(rng.choices(alphabet, k=length)) for _ in range(2000)
-    ] + _tricky_bodies(rng, alphabet, length) + ["", "a", "ab", "abc", "aaa", "abab"]
+    bodies = (
+        ["".join(rng.choices(alphabet, k=length)) for _ in range(2000)]
+        + _tricky_bodies(rng, alphabet, length)
+        + ["", "a", "ab", "abc", "aaa", "abab"]
+    )
     verdicts = Counter()
     for body in bodies:
         expected = _ref_verdict(body, settings)
