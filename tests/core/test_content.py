@@ -61,3 +61,7 @@ def test_utf16_becomes_utf8(codec: str, bom: bool) -> None:
 def test_text_passes_through_unchanged() -> None:
     data = b"\xff raw \r\n bytes"
     assert to_scannable(data, Kind.TEXT) is data
+
+
+def test_utf8_bom_is_dropped() -> None:
+    assert to_scannable(codecs.BOM_UTF8 + b"abc", Kind.TEXT) == b"abc"
