@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from leakscan.content import sniff, to_scannable
 from leakscan.detect import WINDOW_AFTER, WINDOW_BEFORE, Detector, _merge_windows
 from leakscan.models import ChecksumStatus
 from leakscan.rules import Rule, load_rules, parse_rules
@@ -268,3 +269,18 @@ def test_catastrophic_regex_times_out_with_an_error() -> None:
     detection = detector.detect(data)
     assert detection.matches == []
     assert detection.errors == ["rule 'boom': regex search timed out after 0.05s at bytes 0-69"]
+
+
+def test_secret_spanning_lines_has_its_own_end() -> None:
+    rule = make_rule("BEGIN (?P<secret>key[^!]*)!", ["BEGIN "])
+    data = "x\nBEGIN key one\r\n  two\n  é3!\n".encode()
+    [match] = Detector([rule]).detect(data).matches
+    assert match.secret.value == "key one\r\n  two\n  é3"
+    assert (match.line, match.column, match.end_line, match.end_column) == (2, 7, 4, 5)
+
+
+def test_columns_do_not_count_a_utf8_bom(detector: Detector, tokens: TokenGenerator) -> None:
+    token = tokens.sqco()
+    raw = b"\xef\xbb\xbfsonar.token=" + token.encode()
+    data = to_scannable(raw, sniff(raw))
+    assert [(m.line, m.column) for m in detector.detect(data).matches] == [(1, 13)]
