@@ -43,8 +43,14 @@ def _sniff_bomless_utf16(head: bytes) -> Kind:
 
 
 def to_scannable(data: bytes, kind: Kind) -> bytes:
-    """Bytes the detector reads: UTF-16 is re-encoded as UTF-8, text is passed through."""
+    """Bytes the detector reads: UTF-16 is re-encoded as UTF-8, text is passed through.
+
+    A byte-order mark is dropped, so that columns on the first line count from the first
+    character that editors show.
+    """
     if kind in (Kind.UTF16_LE, Kind.UTF16_BE):
         text = data.decode(kind.value, errors="replace")
         return text.lstrip("\ufeff").encode("utf-8")
+    if data.startswith(codecs.BOM_UTF8):
+        return data[len(codecs.BOM_UTF8) :]
     return data

@@ -167,6 +167,11 @@ class Detector:
             return
         line = _line_number(data, span[0])
         column = len(data[line_start : span[0]].decode("utf-8", "replace")) + 1
+        end_line, end_column = line, column + len(secret.value)
+        if b"\n" in raw or b"\r" in raw:  # a custom rule's secret may span lines
+            end_line = _line_number(data, span[1])
+            end_start = max(data.rfind(b"\n", 0, span[1]), data.rfind(b"\r", 0, span[1])) + 1
+            end_column = len(data[end_start : span[1]].decode("utf-8", "replace")) + 1
         result.matches.append(
             Match(
                 rule=rule,
@@ -175,8 +180,8 @@ class Detector:
                 end=span[1],
                 line=line,
                 column=column,
-                end_line=line,
-                end_column=column + len(secret.value),
+                end_line=end_line,
+                end_column=end_column,
                 checksum=verdict.checksum,
             )
         )

@@ -57,3 +57,18 @@ def iter_example_cases(rules: Sequence[Rule]) -> Iterator[tuple[Rule, Example, s
 
 def run_examples(rules: Sequence[Rule]) -> list[ExampleOutcome]:
     return [check_example(rule, ex, case_id) for rule, ex, case_id in iter_example_cases(rules)]
+
+
+def example_field(case_id: str) -> str:
+    """The rule-file field of an example case: ``r/example-2`` → ``examples[2]``."""
+    kind, _, number = case_id.rpartition("/")[2].rpartition("-")
+    return f"{'examples' if kind == 'example' else 'negative_examples'}[{number}]"
+
+
+def example_problems(rules: Sequence[Rule]) -> list[str]:
+    """Every failing example as a rule-file problem naming the file, the rule and the field."""
+    return [
+        f"{rule.source}: rule '{rule.id}': field '{example_field(case_id)}': {outcome.detail}"
+        for rule, example, case_id in iter_example_cases(rules)
+        if not (outcome := check_example(rule, example, case_id)).ok
+    ]

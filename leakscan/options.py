@@ -9,7 +9,7 @@ from pathlib import Path
 from leakscan.errors import UsageError
 
 DEFAULT_MAX_FILE_SIZE = 50 * 1024 * 1024
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(i?)B?\s*$", re.IGNORECASE)
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:([KMGT])(i?))?B?\s*$", re.IGNORECASE)
 _POWERS = {"": 0, "K": 1, "M": 2, "G": 3, "T": 4}
 
 
@@ -35,7 +35,7 @@ def parse_size(text: str) -> int:
         raise UsageError(f"invalid size {text!r}: use a byte count or a number with KB/MB/GB/KiB/MiB/GiB")
     number, unit, binary = match.groups()
     base = 1024 if binary else 1000
-    value = float(number) * base ** _POWERS[unit.upper()]
+    value = float(number) * base ** _POWERS[(unit or "").upper()]
     if value != int(value):
         raise UsageError(f"invalid size {text!r}: not a whole number of bytes")
     return int(value)

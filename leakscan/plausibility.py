@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import math
+import operator
 from collections import Counter
 from dataclasses import dataclass
 
 from leakscan.models import ChecksumStatus
 from leakscan.rules import Checksum, Plausibility, Rule
 from leakscan.synthetic import base62_crc32
+
+# Every ASCII trigram of consecutive code points, ascending (abc) or descending (cba).
+_STEP_TRIGRAMS = frozenset(
+    (chr(c), chr(c + step), chr(c + 2 * step))
+    for c in range(128)
+    for step in (1, -1)
+    if 0 <= c + 2 * step < 128
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,15 +37,16 @@ def shannon_entropy(text: str) -> float:
     return -sum(n / total * math.log2(n / total) for n in Counter(text).values())
 
 
+def _longest_true_run(flags: bytes) -> int:
+    """Length of the longest stretch of 1 bytes in a string of 0/1 bytes."""
+    return max(map(len, flags.split(b"\0")))
+
+
 def longest_run(text: str) -> int:
     """Length of the longest run of one repeated character."""
-    best = run = 0
-    previous = ""
-    for char in text:
-        run = run + 1 if char == previous else 1
-        best = max(best, run)
-        previous = char
-    return best
+    if not text:
+        return 0
+    return _longest_true_run(bytes(map(operator.eq, text, text[1:]))) + 1
 
 
 def longest_sequence(text: str) -> int:
@@ -55,10 +65,7 @@ def longest_repeat(text: str, max_period: int = 8) -> int:
     """Longest stretch where the text repeats itself with a short period (abcabcabc → 6)."""
     best = 0
     for period in range(2, max_period + 1):
-        run = 0
-        for i in range(len(text) - period):
-            run = run + 1 if text[i] == text[i + period] else 0
-            best = max(best, run)
+        best = max(best, _longest_true_run(bytes(map(operator.eq, text, text[period:]))))
     return best
 
 
@@ -73,17 +80,40 @@ def check_checksum(body: str, checksum: Checksum) -> bool:
     return True
 
 
+def _may_sequence(trigrams: set[tuple[str, str, str]] | None, limit: int) -> bool:
+    """False only when no sequence can be longer than ``limit``: one of 3+ has a step trigram."""
+    return trigrams is None or limit < 2 or not trigrams.isdisjoint(_STEP_TRIGRAMS)
+
+
+def _may_repeat(trigrams: set[tuple[str, str, str]] | None, length: int, limit: int) -> bool:
+    """False only when no periodic stretch can exceed ``limit``: one of 3+ repeats a trigram."""
+    return trigrams is None or limit < 2 or len(trigrams) < length - 2
+
+
 def check_plausibility(body: str, settings: Plausibility) -> str:
-    """Return why ``body`` is implausible as a random token, or '' if it is plausible."""
+    """Return why ``body`` is implausible as a random token, or '' if it is plausible.
+
+    The trigram pre-checks only skip work whose answer they already know, so the verdict is the
+    same as running every measure in full (random tokens rarely need the full measures).
+    """
     lowered = body.lower()
     for word in settings.placeholder_words:
         if word.lower() in lowered:
             return f"placeholder word {word!r}"
+    trigrams = set(zip(body, body[1:], body[2:], strict=False)) if body.isascii() else None
     if settings.max_run and longest_run(body) > settings.max_run:
         return "long run of one character"
-    if settings.max_sequence and longest_sequence(body) > settings.max_sequence:
+    if (
+        settings.max_sequence
+        and _may_sequence(trigrams, settings.max_sequence)
+        and longest_sequence(body) > settings.max_sequence
+    ):
         return "long ascending or descending sequence"
-    if settings.max_repeat and longest_repeat(body) > settings.max_repeat:
+    if (
+        settings.max_repeat
+        and _may_repeat(trigrams, len(body), settings.max_repeat)
+        and longest_repeat(body) > settings.max_repeat
+    ):
         return "short pattern repeated"
     if settings.min_entropy and shannon_entropy(body) < settings.min_entropy:
         return f"entropy below {settings.min_entropy}"

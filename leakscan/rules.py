@@ -128,7 +128,10 @@ def iter_rule_files(paths: Iterable[Path]) -> Iterator[Path]:
     """Expand files and folders of rule files, in a stable order."""
     for path in paths:
         if path.is_dir():
-            yield from sorted(path.glob("*.toml"))
+            files = sorted(path.glob("*.toml"))
+            if not files:
+                raise RuleFileError([f"{path}: no rule files (*.toml) in this folder"])
+            yield from files
         elif path.is_file():
             yield path
         else:
@@ -136,10 +139,19 @@ def iter_rule_files(paths: Iterable[Path]) -> Iterator[Path]:
 
 
 def load_rules(
-    extra: Sequence[Path] = (), *, builtin: bool = True, disable: Iterable[str] = ()
+    extra: Sequence[Path] = (),
+    *,
+    builtin: bool = True,
+    disable: Iterable[str] = (),
+    check_examples: bool = True,
 ) -> list[Rule]:
-    """Load the built-in rules plus extra rule files or folders; raise on any problem."""
+    """Load the built-in rules plus extra rule files or folders; raise on any problem.
+
+    The examples of extra rule files are run too (the built-in ones are run by the test suite):
+    a rule whose examples fail is a malformed rule.
+    """
     sources: list[tuple[str, str]] = list(iter_builtin_rule_files()) if builtin else []
+    builtin_names = {name for name, _ in sources}
     for path in iter_rule_files(extra):
         try:
             sources.append((str(path), path.read_text(encoding="utf-8")))
@@ -155,12 +167,18 @@ def load_rules(
     seen: dict[str, str] = {}
     for rule in rules:
         if rule.id in seen:
-            problems.append(f"{rule.source}: rule '{rule.id}': id already defined in {seen[rule.id]}")
+            problems.append(
+                f"{rule.source}: rule '{rule.id}': field 'id': already defined in {seen[rule.id]}"
+            )
         seen[rule.id] = rule.source
     disabled = set(disable)
     unknown = disabled - seen.keys()
     if unknown:
         problems.append(f"disable_rules: unknown rule id(s): {', '.join(sorted(unknown))}")
+    if not problems and check_examples:
+        from leakscan.examples import example_problems  # runs the detector, which needs this module
+
+        problems.extend(example_problems([r for r in rules if r.source not in builtin_names]))
     if problems:
         raise RuleFileError(problems)
     return [rule for rule in rules if rule.id not in disabled]

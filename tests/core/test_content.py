@@ -1,0 +1,67 @@
+"""content.sniff and to_scannable: text, binary, UTF-16 with and without BOM, LFS pointers."""
+
+from __future__ import annotations
+
+import codecs
+
+import pytest
+
+from leakscan.content import SNIFF_BYTES, Kind, sniff, to_scannable
+
+TEXT = "sonar.token = value\nsecond line: é\n"
+LFS = b"version https://git-lfs.github.com/spec/v1\noid sha256:" + b"ab" * 32 + b"\nsize 12345\n"
+
+
+@pytest.mark.parametrize(
+    ("data", "kind"),
+    [
+        (b"", Kind.TEXT),
+        (TEXT.encode(), Kind.TEXT),
+        (b"\x80\xff\xc3 invalid utf-8 is still text", Kind.TEXT),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", Kind.BINARY),
+        (b"\x00" * 100, Kind.BINARY),
+        (b"text" * 100 + b"\x00", Kind.BINARY),
+        (b"x" * SNIFF_BYTES + b"\x00 after the sniffed head", Kind.TEXT),
+        (codecs.BOM_UTF16_LE + TEXT.encode("utf-16-le"), Kind.UTF16_LE),
+        (codecs.BOM_UTF16_BE + TEXT.encode("utf-16-be"), Kind.UTF16_BE),
+        (TEXT.encode("utf-16-le"), Kind.UTF16_LE),
+        (TEXT.encode("utf-16-be"), Kind.UTF16_BE),
+        (TEXT.encode("utf-16-le")[:-1], Kind.BINARY),
+        (LFS, Kind.LFS_POINTER),
+        (LFS + b"x" * 2000, Kind.TEXT),
+    ],
+    ids=[
+        "empty",
+        "utf8",
+        "invalid-utf8",
+        "png",
+        "nuls",
+        "late-nul",
+        "nul-past-sniff-window",
+        "utf16le-bom",
+        "utf16be-bom",
+        "utf16le-no-bom",
+        "utf16be-no-bom",
+        "utf16-odd-length",
+        "lfs-pointer",
+        "too-long-for-lfs-pointer",
+    ],
+)
+def test_sniff(data: bytes, kind: Kind) -> None:
+    assert sniff(data) is kind
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize("bom", [True, False], ids=["bom", "no-bom"])
+def test_utf16_becomes_utf8(codec: str, bom: bool) -> None:
+    data = ("\ufeff" if bom else "").encode(codec) + TEXT.encode(codec)
+    assert to_scannable(data, sniff(data)) == TEXT.encode("utf-8")
+
+
+def test_text_passes_through_unchanged() -> None:
+    data = b"\xff raw \r\n bytes"
+    assert to_scannable(data, Kind.TEXT) is data
+
+
+def test_utf8_bom_is_dropped() -> None:
+    assert to_scannable(codecs.BOM_UTF8 + b"abc", Kind.TEXT) == b"abc"

@@ -1,0 +1,268 @@
+"""The file walker and readers: ignore files, .git, symlinks, special files, sizes, errors."""
+
+from __future__ import annotations
+
+import codecs
+import io
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from leakscan.models import Blob, Failed, Skipped
+from leakscan.sources.files import FileRef, FileSource, FileWalker, find_repo_root, read_file
+from leakscan.sources.stdin import STDIN_PATH, StdinSource
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Test",
+    "GIT_AUTHOR_EMAIL": "test@example.com",
+    "GIT_COMMITTER_NAME": "Test",
+    "GIT_COMMITTER_EMAIL": "test@example.com",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "HOME": "/nonexistent",
+    "PATH": os.environ["PATH"],
+}
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=repo, env=GIT_ENV, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def write(root: Path, files: dict[str, str | bytes]) -> None:
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+
+
+def walk(root: str | Path, **options: object) -> list[tuple[str, ...]]:
+    """Everything the file source yields, as (kind, path[, reason or key path])."""
+    out: list[tuple[str, ...]] = []
+    for item in FileSource(FileWalker([str(root)], **options)):  # type: ignore[arg-type]
+        if isinstance(item, Blob):
+            out.append(("blob", item.path, item.key_path))
+        elif isinstance(item, Skipped):
+            out.append(("skipped", item.path, item.reason))
+        else:
+            out.append(("failed", item.path, item.error))
+    return out
+
+
+def blob_paths(root: str | Path, **options: object) -> list[str]:
+    return [item[1] for item in walk(root, **options) if item[0] == "blob"]
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A git repository with ignore files at several levels, negations and info/exclude."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q")
+    write(
+        root,
+        {
+            ".gitignore": "*.log\n!keep.log\nbuild/\n/secret.env\n",
+            "app.py": "x\n",
+            "debug.log": "x\n",
+            "keep.log": "x\n",
+            "secret.env": "x\n",
+            "build/out.txt": "x\n",
+            "src/main.py": "x\n",
+            "src/secret.env": "x\n",
+            "src/.gitignore": "generated/\n!debug.log\n*.tmp\n",
+            "src/debug.log": "x\n",
+            "src/a.tmp": "x\n",
+            "src/generated/g.py": "x\n",
+            "src/deep/.gitignore": "!*.tmp\n",
+            "src/deep/b.tmp": "x\n",
+            "src/deep/local.cfg": "x\n",
+            "docs/readme.md": "x\n",
+            "docs/draft.md": "x\n",
+            ".leakscanignore": "docs/draft.md\n",
+        },
+    )
+    (root / ".git" / "info").mkdir(exist_ok=True)
+    (root / ".git" / "info" / "exclude").write_text("local.cfg\n")
+    (root / ".git" / "token-in-git-dir.txt").write_text("x\n")
+    return root
+
+
+def test_ignore_files_match_git(repo: Path) -> None:
+    expected = sorted(git(repo, "ls-files", "--others", "--exclude-standard").split())
+    expected.remove("docs/draft.md")  # listed in .leakscanignore, which git doesn't know
+    found = sorted(Path(p).relative_to(repo).as_posix() for p in blob_paths(repo))
+    assert found == expected
+    assert found == [
+        ".gitignore",
+        ".leakscanignore",
+        "app.py",
+        "docs/readme.md",
+        "keep.log",
+        "src/.gitignore",
+        "src/debug.log",
+        "src/deep/.gitignore",
+        "src/deep/b.tmp",
+        "src/main.py",
+        "src/secret.env",
+    ]
+
+
+def test_no_ignore_scans_everything_but_dot_git(repo: Path) -> None:
+    found = sorted(
+        Path(p).relative_to(repo).as_posix() for p in blob_paths(repo, use_ignore_files=False)
+    )
+    assert len(found) == 18
+    assert "build/out.txt" in found and "src/deep/local.cfg" in found and "docs/draft.md" in found
+    assert not [p for p in found if p.startswith(".git/")]
+
+
+def test_subfolder_honours_parent_ignore_files(repo: Path) -> None:
+    found = sorted(Path(p).relative_to(repo).as_posix() for p in blob_paths(repo / "src"))
+    assert found == [
+        "src/.gitignore",
+        "src/debug.log",
+        "src/deep/.gitignore",
+        "src/deep/b.tmp",
+        "src/main.py",
+        "src/secret.env",
+    ]
+    deep = sorted(Path(p).name for p in blob_paths(repo / "src" / "deep"))
+    assert deep == [".gitignore", "b.tmp"]
+
+
+def test_relative_paths_shown_as_typed_and_keyed_to_the_repo(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(repo / "src")
+    items = [item for item in walk("deep") if item[0] == "blob"]
+    assert items == [
+        ("blob", "deep/.gitignore", "src/deep/.gitignore"),
+        ("blob", "deep/b.tmp", "src/deep/b.tmp"),
+    ]
+    monkeypatch.chdir(repo)
+    assert ("blob", "./app.py", "app.py") in walk(".")
+
+
+def test_named_file_is_scanned_even_if_ignored(repo: Path) -> None:
+    assert walk(repo / "debug.log") == [("blob", str(repo / "debug.log"), "debug.log")]
+
+
+def test_exclude_patterns(repo: Path) -> None:
+    found = sorted(
+        Path(p).relative_to(repo).as_posix() for p in blob_paths(repo, exclude=["src/", "*.md"])
+    )
+    assert found == [".gitignore", ".leakscanignore", "app.py", "keep.log"]
+
+
+def test_leakscanignore_outside_a_repository(tmp_path: Path) -> None:
+    write(tmp_path, {".leakscanignore": "fixtures/\n", "fixtures/t.txt": "x", "a.txt": "x"})
+    assert find_repo_root(tmp_path) is None
+    assert sorted(Path(p).name for p in blob_paths(tmp_path)) == [".leakscanignore", "a.txt"]
+
+
+def test_symlinks_are_not_followed(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    write(outside, {"target.txt": "x"})
+    tree = tmp_path / "tree"
+    write(tree, {"real.txt": "x"})
+    (tree / "link.txt").symlink_to(outside / "target.txt")
+    (tree / "linkdir").symlink_to(outside, target_is_directory=True)
+    (tree / "broken").symlink_to(tmp_path / "missing")
+    (tree / "loop").symlink_to(tree / "loop")
+    assert walk(tree) == [
+        ("skipped", f"{tree}/broken", "symlink"),
+        ("skipped", f"{tree}/link.txt", "symlink"),
+        ("skipped", f"{tree}/linkdir", "symlink"),
+        ("skipped", f"{tree}/loop", "symlink"),
+        ("blob", f"{tree}/real.txt", "real.txt"),
+    ]
+
+
+def test_binary_and_large_files_are_skipped_with_reasons(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "image.png": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
+            "big.txt": "y" * 2001,
+            "edge.txt": "z" * 2000,
+            "empty.txt": "",
+        },
+    )
+    assert walk(tmp_path, max_file_size=2000) == [
+        ("skipped", f"{tmp_path}/big.txt", "too large (2001 bytes > 2000)"),
+        ("blob", f"{tmp_path}/edge.txt", "edge.txt"),
+        ("blob", f"{tmp_path}/empty.txt", "empty.txt"),
+        ("skipped", f"{tmp_path}/image.png", "binary"),
+    ]
+
+
+def test_fifo_is_never_opened(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe")
+    write(tmp_path, {"a.txt": "x"})
+    assert walk(tmp_path) == [
+        ("blob", f"{tmp_path}/a.txt", "a.txt"),
+        ("skipped", f"{tmp_path}/pipe", "not a regular file"),
+    ]
+
+
+def test_fifo_swapped_in_after_the_walk_is_not_read(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    os.mkfifo(path)
+    ref = FileRef(str(path), "f", "f", 0)
+    assert read_file(ref) == Skipped("f", "not a regular file")
+
+
+def test_file_vanishing_after_the_walk_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "gone.txt"
+    path.write_text("x")
+    [ref] = list(FileWalker([str(tmp_path)]))
+    path.unlink()
+    assert read_file(ref) == Failed(ref.path, "cannot open: No such file or directory")
+
+
+def test_missing_root_is_an_error(tmp_path: Path) -> None:
+    missing = str(tmp_path / "nope")
+    assert walk(missing) == [("failed", missing, "cannot read: No such file or directory")]
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/mem"), reason="needs Linux /proc")
+def test_file_that_cannot_be_read_even_by_root() -> None:
+    """/proc/self/mem is a regular file whose read fails at offset 0, for every user."""
+    assert walk("/proc/self/mem") == [
+        ("failed", "/proc/self/mem", "cannot read: Input/output error")
+    ]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
+def test_unreadable_file_and_folder(tmp_path: Path) -> None:
+    write(tmp_path, {"locked.txt": "x", "closed/inner.txt": "x", "ok.txt": "x"})
+    (tmp_path / "locked.txt").chmod(0)
+    (tmp_path / "closed").chmod(0)
+    try:
+        assert walk(tmp_path) == [
+            ("failed", f"{tmp_path}/closed", "cannot list folder: Permission denied"),
+            ("failed", f"{tmp_path}/locked.txt", "cannot open: Permission denied"),
+            ("blob", f"{tmp_path}/ok.txt", "ok.txt"),
+        ]
+    finally:
+        (tmp_path / "closed").chmod(0o755)
+
+
+def test_utf16_file_is_decoded(tmp_path: Path) -> None:
+    text = "sonar.token = x\n"
+    (tmp_path / "w.txt").write_bytes(codecs.BOM_UTF16_LE + text.encode("utf-16-le"))
+    [blob] = list(FileSource(FileWalker([str(tmp_path)])))
+    assert isinstance(blob, Blob) and blob.data == text.encode()
+
+
+def test_stdin_source() -> None:
+    assert list(StdinSource(io.BytesIO(b"hello"))) == [Blob(STDIN_PATH, b"hello")]
+    assert list(StdinSource(io.BytesIO(b"\x00\x01\x02\x03bin"))) == [Skipped(STDIN_PATH, "binary")]
+    utf16 = codecs.BOM_UTF16_BE + "héllo".encode("utf-16-be")
+    assert list(StdinSource(io.BytesIO(utf16))) == [Blob(STDIN_PATH, "héllo".encode())]
