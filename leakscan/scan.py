@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing import BinaryIO
 
 from leakscan.detect import Detector
-from leakscan.models import Blob, Failed, Finding, Match, ScanResult, Skipped
+from leakscan.models import Blob, Failed, Finding, Liveness, Match, ScanResult, Skipped
 from leakscan.options import ScanOptions
 from leakscan.rules import Rule, load_rules
 from leakscan.sources import SourceItem
@@ -97,3 +97,8 @@ def finalize(result: ScanResult, options: ScanOptions) -> None:
     Later stages (baseline, validation) plug in here so that every command applies them alike.
     """
     result.findings.sort(key=lambda f: (f.path, f.match.line, f.match.column, f.rule.id))
+    if options.validation is not None:
+        from leakscan.validate import apply_validation  # imports httpx: only when asked for
+
+        apply_validation(result, options.validation)
+        result.findings.sort(key=lambda f: f.validation.status is not Liveness.LIVE)
