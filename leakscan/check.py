@@ -1,4 +1,4 @@
-"""Wiring behind ``leakscan validate``: recognise each given token with the detector, then validate."""
+"""Wiring behind ``leakscan validate``: recognise each token with the detector, then validate."""
 
 from __future__ import annotations
 
@@ -65,7 +65,9 @@ def check_tokens(
     for token, (rule, problem) in identified.items():
         secret = Secret(token)
         if rule is None:
-            checks.append(TokenCheck(secret, None, Validation(Liveness.NOT_CHECKED, reason=problem)))
+            checks.append(
+                TokenCheck(secret, None, Validation(Liveness.NOT_CHECKED, reason=problem))
+            )
         else:
             checks.append(TokenCheck(secret, rule, outcomes[(rule.validation, secret)]))
     return checks

@@ -270,12 +270,15 @@ def validate_command(
     given: list[str] = []
     for token in tokens:
         if token == "-":
-            given.extend(line.strip() for line in click.get_text_stream("stdin") if line.strip())
+            lines = sys.stdin.read().splitlines()
+            given.extend(line.strip() for line in lines if line.strip())
         else:
             given.append(token.strip())
     if not given:
         raise UsageError("validate: no token given (pass TOKEN arguments, or '-' to read stdin)")
-    config = make_validation_config(sonar_urls, cloud_urls, ca_bundle, validate_timeout, validate_rate)
+    config = make_validation_config(
+        sonar_urls, cloud_urls, ca_bundle, validate_timeout, validate_rate
+    )
     checks = check_tokens(given, load_rules(extra_rules), config)
     if fmt == "json":
         results = [

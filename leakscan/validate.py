@@ -269,7 +269,9 @@ class TokenValidator:
             return HostAnswer(
                 Answer.UNKNOWN, host, f"HTTP {reply.status} with an answer that is not JSON"
             )
-        return HostAnswer(Answer.ACCEPTED, host, f"HTTP {reply.status} from projects/search ({meaning})")
+        return HostAnswer(
+            Answer.ACCEPTED, host, f"HTTP {reply.status} from projects/search ({meaning})"
+        )
 
     def _confirm(self, host: str, token: str) -> HostAnswer:
         """After a 401: ``valid: false`` from authentication/validate makes the rejection sure."""
@@ -418,7 +420,10 @@ def apply_validation(
             for finding, key in zip(result.findings, keys, strict=True)
         ]
     if keys:
-        result.stats.notes.append(summarize({key: f.validation for key, f in zip(keys, result.findings)}))
+        outcomes = {
+            key: finding.validation for key, finding in zip(keys, result.findings, strict=True)
+        }
+        result.stats.notes.append(summarize(outcomes))
 
 
 def summarize(outcomes: dict[tuple[str | None, Secret], Validation]) -> str:

@@ -83,7 +83,9 @@ class FakeSonarHost:
         path = request.path.split("?", 1)[0]
         with self.lock:
             self.requests.append(
-                Recorded(request.path, path, token, tuple(request.headers.items()), time.monotonic())
+                Recorded(
+                    request.path, path, token, tuple(request.headers.items()), time.monotonic()
+                )
             )
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
@@ -102,7 +104,11 @@ class FakeSonarHost:
 
     def act(self, request: BaseHTTPRequestHandler, action: str) -> None:
         if action == "ok":
-            _send(request, 200, {"paging": {"pageIndex": 1, "pageSize": 1, "total": 0}, "components": []})
+            _send(
+                request,
+                200,
+                {"paging": {"pageIndex": 1, "pageSize": 1, "total": 0}, "components": []},
+            )
         elif action == "forbidden":
             _send(request, 403, {"errors": [{"msg": "Insufficient privileges"}]})
         elif action == "notfound":
@@ -121,18 +127,30 @@ class FakeSonarHost:
         elif action == "html":
             _send_raw(request, 200, b"<html><body>Please log in</body></html>", "text/html")
         elif action == "redirect":
-            _send_raw(request, 302, b"", "text/plain", {"Location": self.redirect_to + "/api/projects/search"})
+            _send_raw(
+                request,
+                302,
+                b"",
+                "text/plain",
+                {"Location": self.redirect_to + "/api/projects/search"},
+            )
         else:
             raise AssertionError(f"unknown action {action!r}")
 
 
-def _send(request: BaseHTTPRequestHandler, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+def _send(
+    request: BaseHTTPRequestHandler, status: int, body: Any, headers: dict[str, str] | None = None
+) -> None:
     data = b"" if body is None else json.dumps(body).encode()
     _send_raw(request, status, data, "application/json", headers)
 
 
 def _send_raw(
-    request: BaseHTTPRequestHandler, status: int, data: bytes, content_type: str, headers: dict[str, str] | None = None
+    request: BaseHTTPRequestHandler,
+    status: int,
+    data: bytes,
+    content_type: str,
+    headers: dict[str, str] | None = None,
 ) -> None:
     request.send_response(status)
     request.send_header("Content-Type", content_type)
@@ -180,7 +198,7 @@ class _TLSServer(ThreadingHTTPServer):
         except (ssl.SSLError, OSError):
             return
         try:
-            self.RequestHandlerClass(tls, client_address, self)
+            _Handler(tls, client_address, self)
         finally:
             tls.close()
 

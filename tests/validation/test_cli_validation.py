@@ -1,4 +1,4 @@
-"""End to end: ``leakscan validate`` and ``leakscan scan --validate`` against the local HTTPS hosts."""
+"""End to end: ``leakscan validate`` and ``scan --validate`` against the local HTTPS hosts."""
 
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ PROBE = "/api/projects/search"
 CONFIRM = "/api/authentication/validate"
 
 
-def host_args(ca_bundle: Path, *cloud: FakeSonarHost, sonar: tuple[FakeSonarHost, ...] = ()) -> list[str]:
+def host_args(
+    ca_bundle: Path, *cloud: FakeSonarHost, sonar: tuple[FakeSonarHost, ...] = ()
+) -> list[str]:
     args = ["--ca-bundle", str(ca_bundle), "--validate-timeout", "0.3", "--validate-rate", "200"]
     for host in cloud:
         args += ["--cloud-url", host.url]
@@ -63,8 +65,13 @@ def test_validate_reports_each_token(
     ids=["inactive-0", "live-1", "server-error-2", "timeout-2"],
 )
 def test_validate_exit_codes(
-    eu: FakeSonarHost, us: FakeSonarHost, ca_bundle: Path, tokens: TokenGenerator, run_cli: RunCli,
-    scripts: dict[str, str], code: int,
+    eu: FakeSonarHost,
+    us: FakeSonarHost,
+    ca_bundle: Path,
+    tokens: TokenGenerator,
+    run_cli: RunCli,
+    scripts: dict[str, str],
+    code: int,
 ) -> None:
     token = tokens.sqco()
     for name, action in scripts.items():
@@ -85,7 +92,9 @@ def test_validate_reads_stdin_and_recognises_each_kind(
     sqco, squ, legacy = tokens.sqco(), tokens.server("u"), tokens.hex40()
     server.script(squ, "forbidden")
     stdin = f"{sqco}\n\n  {squ}  \n{legacy}\nnot-a-token\n{sqco}\n"
-    proc = run_cli("validate", "-", "--format", "json", *host_args(ca_bundle, eu, sonar=(server,)), input=stdin)
+    proc = run_cli(
+        "validate", "-", "--format", "json", *host_args(ca_bundle, eu, sonar=(server,)), input=stdin
+    )
     assert proc.returncode == 1, proc.stderr
     results = json.loads(proc.stdout)["results"]
     assert [(r["rule_id"], r["status"]) for r in results] == [
@@ -121,14 +130,19 @@ def test_validate_rejects_placeholders(run_cli: RunCli, eu: FakeSonarHost, ca_bu
     assert proc.returncode == 2
     [result] = json.loads(proc.stdout)["results"]
     assert (result["status"], result["rule_id"]) == ("not_checked", None)
-    assert result["reason"].startswith("not a plausible token (rule sonarqube-cloud-scoped-org-token: ")
+    assert result["reason"].startswith(
+        "not a plausible token (rule sonarqube-cloud-scoped-org-token: "
+    )
     assert eu.requests == []
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--cloud-url", "http://sonarcloud.example.com"], "plain http:// is only allowed for loopback"),
+        (
+            ["--cloud-url", "http://sonarcloud.example.com"],
+            "plain http:// is only allowed for loopback",
+        ),
         (["--sonar-url", "ftp://127.0.0.1"], "expected https://HOST[:PORT][/PATH]"),
     ],
 )
@@ -145,7 +159,10 @@ def test_bad_url_is_a_usage_error(
 def test_validate_needs_a_token(run_cli: RunCli) -> None:
     proc = run_cli("validate", "-", input="\n\n")
     assert proc.returncode == 2
-    assert proc.stderr == "Error: validate: no token given (pass TOKEN arguments, or '-' to read stdin)\n"
+    assert (
+        proc.stderr
+        == "Error: validate: no token given (pass TOKEN arguments, or '-' to read stdin)\n"
+    )
 
 
 def write_tree(root: Path, files: dict[str, str]) -> None:
@@ -157,22 +174,36 @@ def write_tree(root: Path, files: dict[str, str]) -> None:
 def test_scan_validate_end_to_end(
     make_host: MakeHost, ca_bundle: Path, tokens: TokenGenerator, run_cli: RunCli, tmp_path: Path
 ) -> None:
-    eu, us, server, named = make_host("eu"), make_host("us"), make_host("server"), make_host("named-in-content")
+    eu, us, server, named = (
+        make_host("eu"),
+        make_host("us"),
+        make_host("server"),
+        make_host("named-in-content"),
+    )
     live, dead, squ = tokens.sqco(), tokens.sqco(), tokens.server("u")
     us.script(live, "forbidden")
     server.script(squ, "reject")
-    write_tree(tmp_path, {
-        "a/dead.properties": f"sonar.host.url={named.url}\nsonar.token={dead}\n",
-        "b/live.properties": f"sonar.host.url={named.url}\nsonar.token={live}\n",
-        "c/copy.env": f"SONAR_TOKEN={live}\nSONAR_HOST_URL={named.url}\n",
-        "d/server.sh": f"export SONAR_TOKEN={squ}\n",
-    })
+    write_tree(
+        tmp_path,
+        {
+            "a/dead.properties": f"sonar.host.url={named.url}\nsonar.token={dead}\n",
+            "b/live.properties": f"sonar.host.url={named.url}\nsonar.token={live}\n",
+            "c/copy.env": f"SONAR_TOKEN={live}\nSONAR_HOST_URL={named.url}\n",
+            "d/server.sh": f"export SONAR_TOKEN={squ}\n",
+        },
+    )
     args = ["scan", "--validate", *host_args(ca_bundle, eu, us, sonar=(server,)), str(tmp_path)]
     proc = run_cli(*args, "--format", "json")
     assert proc.returncode == 1, proc.stderr
     findings = json.loads(proc.stdout)["findings"]
-    got = [(Path(f["path"]).relative_to(tmp_path).as_posix(), f["validation"]["status"], f["validation"]["host"])
-           for f in findings]
+    got = [
+        (
+            Path(f["path"]).relative_to(tmp_path).as_posix(),
+            f["validation"]["status"],
+            f["validation"]["host"],
+        )
+        for f in findings
+    ]
     assert got == [
         ("b/live.properties", "live", us.url),
         ("c/copy.env", "live", us.url),
@@ -184,7 +215,10 @@ def test_scan_validate_end_to_end(
     assert findings[0]["validation"]["reason"] == (
         "accepted: HTTP 403 from projects/search (authenticated, lacks permission)"
     )
-    assert "leakscan: validation: 3 unique secret(s): 1 live, 2 inactive, 0 unknown, 0 not checked" in proc.stderr
+    assert (
+        "leakscan: validation: 3 unique secret(s): 1 live, 2 inactive, 0 unknown, 0 not checked"
+        in proc.stderr
+    )
     assert (eu.count(live), us.count(live)) == (2, 1)
     assert (eu.count(dead, PROBE), eu.count(dead, CONFIRM), us.count(dead)) == (1, 1, 2)
     assert (server.count(squ), eu.count(squ), us.count(squ)) == (2, 0, 0)
@@ -195,7 +229,7 @@ def test_scan_validate_end_to_end(
     assert text.returncode == 1
     blocks = text.stdout.split("\n\n")
     assert blocks[0].startswith(f"{tmp_path}/b/live.properties:2:13  LIVE TOKEN: S7791 ")
-    assert f"  check:   LIVE: revoke it now: live (accepted: HTTP 403" in blocks[0]
+    assert "  check:   LIVE: revoke it now: live (accepted: HTTP 403" in blocks[0]
     assert blocks[1].startswith(f"{tmp_path}/c/copy.env:1:13  LIVE TOKEN: ")
     assert blocks[2].startswith(f"{tmp_path}/a/dead.properties:2:13  S7791 ")
     assert "  check:   inactive (rejected by " in blocks[2]
@@ -211,22 +245,43 @@ def test_scan_without_validate_never_touches_the_network(
     proc = run_cli("scan", "--format", "json", *host_args(ca_bundle, eu), str(tmp_path))
     assert proc.returncode == 1
     [finding] = json.loads(proc.stdout)["findings"]
-    assert finding["validation"] == {"status": "not_checked", "host": None, "checked_at": None,
-                                     "reason": "validation off"}
+    assert finding["validation"] == {
+        "status": "not_checked",
+        "host": None,
+        "checked_at": None,
+        "reason": "validation off",
+    }
     assert eu.requests == []
 
 
 @pytest.mark.parametrize(
     ("action", "fail_on", "code"),
     [
-        ("ok", "live", 1), (None, "live", 0), ("error", "live", 2),
-        (None, "any", 1), ("ok", "none", 0), (None, "none", 0),
+        ("ok", "live", 1),
+        (None, "live", 0),
+        ("error", "live", 2),
+        (None, "any", 1),
+        ("ok", "none", 0),
+        (None, "none", 0),
     ],
-    ids=["live-fails", "inactive-passes", "unknown-is-incomplete", "any-fails", "none-live", "none-inactive"],
+    ids=[
+        "live-fails",
+        "inactive-passes",
+        "unknown-is-incomplete",
+        "any-fails",
+        "none-live",
+        "none-inactive",
+    ],
 )
 def test_fail_on(
-    eu: FakeSonarHost, ca_bundle: Path, tokens: TokenGenerator, run_cli: RunCli, tmp_path: Path,
-    action: str | None, fail_on: str, code: int,
+    eu: FakeSonarHost,
+    ca_bundle: Path,
+    tokens: TokenGenerator,
+    run_cli: RunCli,
+    tmp_path: Path,
+    action: str | None,
+    fail_on: str,
+    code: int,
 ) -> None:
     token = tokens.sqco()
     if action:
@@ -244,14 +299,24 @@ def test_ssl_cert_file_in_the_environment(
 ) -> None:
     token = tokens.sqco()
     eu.script(token, "ok")
-    proc = run_cli("validate", token, "--cloud-url", eu.url, "--validate-rate", "200",
-                   env={"SSL_CERT_FILE": str(ca_bundle)})
+    proc = run_cli(
+        "validate",
+        token,
+        "--cloud-url",
+        eu.url,
+        "--validate-rate",
+        "200",
+        env={"SSL_CERT_FILE": str(ca_bundle)},
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert " live " in proc.stdout
 
 
 def test_httpx_is_imported_only_when_validating() -> None:
-    code = "import sys, leakscan.cli, leakscan.scan, leakscan.report.text_report; print('httpx' in sys.modules)"
+    modules = (
+        "leakscan.cli, leakscan.scan, leakscan.report.text_report, leakscan.report.json_report"
+    )
+    code = f"import sys, {modules}; print('httpx' in sys.modules)"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout == "False\n"
 
@@ -270,5 +335,7 @@ def test_progress_on_a_terminal_for_more_than_a_handful() -> None:
     assert terminal.getvalue() == ""
     for done in range(7):
         show(done, 6)
-    assert terminal.getvalue().endswith("\rleakscan: validating 5/6 token(s)\rleakscan: validating 6/6 token(s)\n")
+    assert terminal.getvalue().endswith(
+        "\rleakscan: validating 5/6 token(s)\rleakscan: validating 6/6 token(s)\n"
+    )
     assert progress_printer(io.StringIO()) is None

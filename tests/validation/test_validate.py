@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +25,9 @@ CONFIRM = "/api/authentication/validate"
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 
-def config(ca_bundle: Path | None, *cloud: str, sonar: tuple[str, ...] = (), **extra: object) -> ValidationConfig:
+def config(
+    ca_bundle: Path | None, *cloud: str, sonar: tuple[str, ...] = (), **extra: object
+) -> ValidationConfig:
     settings: dict[str, object] = {"timeout": 0.3, "rate": 1000.0, "backoff": 0.05, **extra}
     return ValidationConfig(cloud_urls=cloud, sonar_urls=sonar, ca_bundle=ca_bundle, **settings)  # type: ignore[arg-type]
 
@@ -40,13 +43,19 @@ class Run:
 
 
 def run(
-    settings: ValidationConfig, items: list[tuple[str | None, str]], caplog: pytest.LogCaptureFixture
+    settings: ValidationConfig,
+    items: Sequence[tuple[str | None, str]],
+    caplog: pytest.LogCaptureFixture,
 ) -> Run:
     """Validate ``items``, recording every URL the client asked for and every log record."""
     urls: list[str] = []
     client = make_client(settings)
     client.event_hooks = {"request": [lambda request: urls.append(str(request.url))]}
-    with caplog.at_level(logging.DEBUG), client, TokenValidator(settings, client=client) as validator:
+    with (
+        caplog.at_level(logging.DEBUG),
+        client,
+        TokenValidator(settings, client=client) as validator,
+    ):
         outcomes = validator.validate_many([(name, Secret(token)) for name, token in items])
     return Run(outcomes, urls, caplog.text)
 
@@ -58,7 +67,9 @@ def assert_never_exposed(token: str, result: Run, *hosts: FakeSonarHost) -> None
     for host in hosts:
         for request in host.requests:
             assert token not in request.target
-            assert all(token not in value for name, value in request.headers if name != "Authorization")
+            assert all(
+                token not in value for name, value in request.headers if name != "Authorization"
+            )
 
 
 def controls(host: FakeSonarHost, real: set[str]) -> list[str]:
@@ -78,40 +89,108 @@ def test_default_cloud_hosts_are_eu_then_us() -> None:
 @pytest.mark.parametrize(
     ("eu_script", "us_script", "status", "where", "reason", "eu_requests", "us_requests"),
     [
-        (["ok"], None, Liveness.LIVE, "eu", "accepted: HTTP 200 from projects/search (authenticated)", 1, 0),
         (
-            ["forbidden"], None, Liveness.LIVE, "eu",
-            "accepted: HTTP 403 from projects/search (authenticated, lacks permission)", 1, 0,
+            ["ok"],
+            None,
+            Liveness.LIVE,
+            "eu",
+            "accepted: HTTP 200 from projects/search (authenticated)",
+            1,
+            0,
         ),
         (
-            ["notfound"], None, Liveness.LIVE, "eu",
-            "accepted: HTTP 404 from projects/search (authenticated, organization not found)", 1, 0,
+            ["forbidden"],
+            None,
+            Liveness.LIVE,
+            "eu",
+            "accepted: HTTP 403 from projects/search (authenticated, lacks permission)",
+            1,
+            0,
         ),
-        (None, ["ok"], Liveness.LIVE, "us", "accepted: HTTP 200 from projects/search (authenticated)", 2, 1),
         (
-            None, ["forbidden"], Liveness.LIVE, "us",
-            "accepted: HTTP 403 from projects/search (authenticated, lacks permission)", 2, 1,
+            ["notfound"],
+            None,
+            Liveness.LIVE,
+            "eu",
+            "accepted: HTTP 404 from projects/search (authenticated, organization not found)",
+            1,
+            0,
         ),
         (
-            None, None, Liveness.INACTIVE, "both",
-            "rejected by {eu} (HTTP 401 from projects/search, valid=false from authentication/validate); "
-            "{us} (HTTP 401 from projects/search, valid=false from authentication/validate)", 2, 2,
+            None,
+            ["ok"],
+            Liveness.LIVE,
+            "us",
+            "accepted: HTTP 200 from projects/search (authenticated)",
+            2,
+            1,
         ),
-        (["error", "ok"], None, Liveness.LIVE, "eu", "accepted: HTTP 200 from projects/search (authenticated)", 2, 0),
+        (
+            None,
+            ["forbidden"],
+            Liveness.LIVE,
+            "us",
+            "accepted: HTTP 403 from projects/search (authenticated, lacks permission)",
+            2,
+            1,
+        ),
+        (
+            None,
+            None,
+            Liveness.INACTIVE,
+            "both",
+            "rejected by {eu} (HTTP 401 from projects/search, valid=false from "
+            "authentication/validate); {us} (HTTP 401 from projects/search, valid=false from "
+            "authentication/validate)",
+            2,
+            2,
+        ),
+        (
+            ["error", "ok"],
+            None,
+            Liveness.LIVE,
+            "eu",
+            "accepted: HTTP 200 from projects/search (authenticated)",
+            2,
+            0,
+        ),
         (["error"], None, Liveness.UNKNOWN, "eu", "server error (HTTP 500), 3 attempt(s)", 3, 2),
-        (["error"], ["ok"], Liveness.LIVE, "us", "accepted: HTTP 200 from projects/search (authenticated)", 3, 1),
         (
-            ["ratelimit-long"], None, Liveness.UNKNOWN, "eu",
-            "rate-limited (HTTP 429); Retry-After 3600s exceeds the 30s cap", 1, 2,
+            ["error"],
+            ["ok"],
+            Liveness.LIVE,
+            "us",
+            "accepted: HTTP 200 from projects/search (authenticated)",
+            3,
+            1,
+        ),
+        (
+            ["ratelimit-long"],
+            None,
+            Liveness.UNKNOWN,
+            "eu",
+            "rate-limited (HTTP 429); Retry-After 3600s exceeds the 30s cap",
+            1,
+            2,
         ),
         (["slow"], None, Liveness.UNKNOWN, "eu", "timeout after 0.3s (ReadTimeout)", 1, 2),
         (["html"], None, Liveness.UNKNOWN, "eu", "HTTP 200 with an answer that is not JSON", 1, 2),
         (["reject"], None, Liveness.INACTIVE, "both", None, 2, 2),
     ],
     ids=[
-        "eu-accepts", "eu-403", "eu-404", "us-accepts-only", "us-403-only", "rejected-everywhere",
-        "500-then-ok", "500-always", "500-on-eu-but-us-accepts", "429-retry-after-too-long",
-        "timeout", "html-not-json", "explicit-reject",
+        "eu-accepts",
+        "eu-403",
+        "eu-404",
+        "us-accepts-only",
+        "us-403-only",
+        "rejected-everywhere",
+        "500-then-ok",
+        "500-always",
+        "500-on-eu-but-us-accepts",
+        "429-retry-after-too-long",
+        "timeout",
+        "html-not-json",
+        "explicit-reject",
     ],
 )
 def test_cloud_token_outcomes(
@@ -170,7 +249,9 @@ def test_redirect_is_not_followed_and_token_never_reaches_target(
     result = run(config(ca_bundle, eu.url), [(CLOUD, token)], caplog)
     outcome = result.of(CLOUD, token)
     assert (outcome.status, outcome.host, outcome.reason) == (
-        Liveness.UNKNOWN, eu.url, "redirect (HTTP 302) not followed"
+        Liveness.UNKNOWN,
+        eu.url,
+        "redirect (HTTP 302) not followed",
     )
     assert target.requests == []
     assert all(url.startswith(eu.url + "/") for url in result.urls)
@@ -182,7 +263,9 @@ def test_host_that_accepts_everything_is_caught_by_the_control_probe(
     liar, us = make_host("liar", accept_all=True), make_host("us")
     live_on_us, nowhere = tokens.sqco(), tokens.sqco()
     us.script(live_on_us, "ok")
-    result = run(config(ca_bundle, liar.url, us.url), [(CLOUD, live_on_us), (CLOUD, nowhere)], caplog)
+    result = run(
+        config(ca_bundle, liar.url, us.url), [(CLOUD, live_on_us), (CLOUD, nowhere)], caplog
+    )
     assert result.of(CLOUD, live_on_us).status is Liveness.LIVE
     assert result.of(CLOUD, live_on_us).host == us.url
     unknown = result.of(CLOUD, nowhere)
@@ -197,7 +280,11 @@ def test_host_that_accepts_everything_is_caught_by_the_control_probe(
 
 
 def test_control_probe_once_per_host_and_shape(
-    eu: FakeSonarHost, us: FakeSonarHost, ca_bundle: Path, tokens: TokenGenerator, caplog: pytest.LogCaptureFixture
+    eu: FakeSonarHost,
+    us: FakeSonarHost,
+    ca_bundle: Path,
+    tokens: TokenGenerator,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     cloud = [tokens.sqco() for _ in range(6)]
     server = [tokens.server("u"), tokens.server("u"), tokens.server("p"), tokens.hex40()]
@@ -208,7 +295,9 @@ def test_control_probe_once_per_host_and_shape(
     settings = config(ca_bundle, eu.url, sonar=(us.url,))
     items = [(CLOUD, t) for t in cloud] + [(SERVER, t) for t in server]
     result = run(settings, items, caplog)
-    assert [result.of(CLOUD, t).status for t in cloud] == [Liveness.LIVE] * 3 + [Liveness.INACTIVE] * 3
+    assert [result.of(CLOUD, t).status for t in cloud] == [Liveness.LIVE] * 3 + [
+        Liveness.INACTIVE
+    ] * 3
     assert [result.of(SERVER, t).status for t in server] == [Liveness.LIVE] * 4
     [eu_control] = controls(eu, set(cloud))
     assert re.fullmatch(r"sqco_[A-Za-z0-9]{59}", eu_control)
@@ -222,7 +311,12 @@ def test_control_probe_once_per_host_and_shape(
 def test_each_secret_sent_once_and_only_to_configured_hosts(
     make_host: MakeHost, ca_bundle: Path, tokens: TokenGenerator, caplog: pytest.LogCaptureFixture
 ) -> None:
-    eu, us, server, bystander = make_host("eu"), make_host("us"), make_host("server"), make_host("bystander")
+    eu, us, server, bystander = (
+        make_host("eu"),
+        make_host("us"),
+        make_host("server"),
+        make_host("bystander"),
+    )
     live_eu, live_us, dead = tokens.sqco(), tokens.sqco(), tokens.sqco()
     squ, sqa = tokens.server("u"), tokens.server("a")
     eu.script(live_eu, "ok")
@@ -233,8 +327,11 @@ def test_each_secret_sent_once_and_only_to_configured_hosts(
     result = run(settings, items, caplog)
     statuses = {token: result.of(name, token).status for name, token in items}
     assert statuses == {
-        live_eu: Liveness.LIVE, live_us: Liveness.LIVE, dead: Liveness.INACTIVE,
-        squ: Liveness.LIVE, sqa: Liveness.INACTIVE,
+        live_eu: Liveness.LIVE,
+        live_us: Liveness.LIVE,
+        dead: Liveness.INACTIVE,
+        squ: Liveness.LIVE,
+        sqa: Liveness.INACTIVE,
     }
     expected = {
         "eu": {live_eu: [PROBE], live_us: [PROBE, CONFIRM], dead: [PROBE, CONFIRM]},
@@ -243,7 +340,7 @@ def test_each_secret_sent_once_and_only_to_configured_hosts(
     }
     real = {live_eu, live_us, dead, squ, sqa}
     for host in (eu, us, server):
-        sent = {}
+        sent: dict[str | None, list[str]] = {}
         for request in host.requests:
             if request.token in real:
                 sent.setdefault(request.token, []).append(request.path)
@@ -267,7 +364,9 @@ def test_cache_keeps_outcomes_across_calls(
     assert eu.count(token) == 1
 
 
-def test_concurrency_is_bounded(make_host: MakeHost, ca_bundle: Path, tokens: TokenGenerator) -> None:
+def test_concurrency_is_bounded(
+    make_host: MakeHost, ca_bundle: Path, tokens: TokenGenerator
+) -> None:
     eu = make_host("eu")
     eu.delay = 0.05
     items = [(CLOUD, Secret(tokens.sqco())) for _ in range(12)]
@@ -295,7 +394,9 @@ def test_server_tokens_need_a_sonar_url(
     eu: FakeSonarHost, ca_bundle: Path, tokens: TokenGenerator, caplog: pytest.LogCaptureFixture
 ) -> None:
     token = tokens.server("u")
-    result = run(config(ca_bundle, eu.url), [(SERVER, token), (None, tokens.checksummed("ghp_"))], caplog)
+    result = run(
+        config(ca_bundle, eu.url), [(SERVER, token), (None, tokens.checksummed("ghp_"))], caplog
+    )
     assert result.of(SERVER, token) == Validation(
         Liveness.NOT_CHECKED, reason="no SonarQube Server URL given (--sonar-url)"
     )
@@ -309,7 +410,10 @@ def test_rule_without_validator_is_not_checked(ca_bundle: Path, tokens: TokenGen
 
 
 def test_untrusted_certificate_is_unknown(
-    eu: FakeSonarHost, tokens: TokenGenerator, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    eu: FakeSonarHost,
+    tokens: TokenGenerator,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
     monkeypatch.delenv("SSL_CERT_DIR", raising=False)
@@ -317,34 +421,49 @@ def test_untrusted_certificate_is_unknown(
     eu.script(token, "ok")
     outcome = run(config(None, eu.url), [(CLOUD, token)], caplog).of(CLOUD, token)
     assert (outcome.status, outcome.reason) == (
-        Liveness.UNKNOWN, "control probe failed: TLS certificate verification failed"
+        Liveness.UNKNOWN,
+        "control probe failed: TLS certificate verification failed",
     )
     assert eu.requests == []
 
 
 def test_ssl_cert_file_is_honoured(
-    eu: FakeSonarHost, ca_bundle: Path, tokens: TokenGenerator, monkeypatch: pytest.MonkeyPatch,
+    eu: FakeSonarHost,
+    ca_bundle: Path,
+    tokens: TokenGenerator,
+    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.setenv("SSL_CERT_FILE", str(ca_bundle))
     token = tokens.sqco()
     eu.script(token, "ok")
-    assert run(config(None, eu.url), [(CLOUD, token)], caplog).of(CLOUD, token).status is Liveness.LIVE
+    assert (
+        run(config(None, eu.url), [(CLOUD, token)], caplog).of(CLOUD, token).status is Liveness.LIVE
+    )
 
 
 def test_proxy_from_environment_is_used(
-    eu: FakeSonarHost, ca_bundle: Path, tokens: TokenGenerator, tunnel_proxy: TunnelProxy,
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+    eu: FakeSonarHost,
+    ca_bundle: Path,
+    tokens: TokenGenerator,
+    tunnel_proxy: TunnelProxy,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.setenv("HTTPS_PROXY", tunnel_proxy.url)
     token = tokens.sqco()
     eu.script(token, "ok")
-    assert run(config(ca_bundle, eu.url), [(CLOUD, token)], caplog).of(CLOUD, token).status is Liveness.LIVE
+    assert (
+        run(config(ca_bundle, eu.url), [(CLOUD, token)], caplog).of(CLOUD, token).status
+        is Liveness.LIVE
+    )
     assert set(tunnel_proxy.connects) == {eu.url.removeprefix("https://")}
     assert token.encode() not in tunnel_proxy.seen
 
 
-def test_plain_http_on_loopback(make_host: MakeHost, tokens: TokenGenerator, caplog: pytest.LogCaptureFixture) -> None:
+def test_plain_http_on_loopback(
+    make_host: MakeHost, tokens: TokenGenerator, caplog: pytest.LogCaptureFixture
+) -> None:
     local = make_host("local", tls=False)
     token = tokens.sqco()
     local.script(token, "ok")
@@ -386,7 +505,9 @@ def test_rejected_urls(url: str, message: str) -> None:
 
 
 def test_missing_ca_bundle_is_a_usage_error(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match=re.escape(f"CA bundle {tmp_path / 'nope.pem'}: cannot load")):
+    with pytest.raises(
+        UsageError, match=re.escape(f"CA bundle {tmp_path / 'nope.pem'}: cannot load")
+    ):
         make_client(ValidationConfig(ca_bundle=tmp_path / "nope.pem"))
 
 
@@ -394,7 +515,9 @@ def test_rate_limiter_spaces_requests(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [100.0]
     starts: list[float] = []
     monkeypatch.setattr("leakscan.validate.time.monotonic", lambda: clock[0])
-    monkeypatch.setattr("leakscan.validate.time.sleep", lambda s: clock.__setitem__(0, clock[0] + s))
+    monkeypatch.setattr(
+        "leakscan.validate.time.sleep", lambda s: clock.__setitem__(0, clock[0] + s)
+    )
     limiter = RateLimiter(4.0)
     for _ in range(5):
         limiter.wait()
@@ -404,8 +527,14 @@ def test_rate_limiter_spaces_requests(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize(
     ("header", "seconds"),
-    [("1", 1.0), (" 30 ", 30.0), (None, None), ("soon", None), ("-1", None),
-     ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0)],
+    [
+        ("1", 1.0),
+        (" 30 ", 30.0),
+        (None, None),
+        ("soon", None),
+        ("-1", None),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),
+    ],
 )
 def test_retry_after(header: str | None, seconds: float | None) -> None:
     assert _retry_after(header) == seconds
