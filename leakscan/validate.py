@@ -210,7 +210,12 @@ class TokenValidator:
         unknown = [a for a in answers if a.answer is Answer.UNKNOWN]
         if unknown:
             first = unknown[0]
-            return Validation(Liveness.UNKNOWN, first.host, now_iso(), first.reason)
+            reason = "; ".join(
+                [first.reason]
+                + [f"{a.host}: {a.reason}" for a in unknown[1:]]
+                + [f"rejected by {a.host}" for a in answers if a.answer is Answer.REJECTED]
+            )
+            return Validation(Liveness.UNKNOWN, first.host, now_iso(), reason)
         return Validation(
             Liveness.INACTIVE,
             ", ".join(hosts),

@@ -53,7 +53,7 @@ def test_validate_reports_each_token(
         f"{us.url} (HTTP 401 from projects/search, valid=false from authentication/validate)"
         f" [{eu.url}, {us.url}]",
         f"{flaky[:9]}********  unknown     sonarqube-cloud-scoped-org-token  "
-        f"HTTP 200 with an answer that is not JSON [{eu.url}]",
+        f"HTTP 200 with an answer that is not JSON; rejected by {us.url} [{eu.url}]",
     ]
     assert proc.stderr == ""
     assert_hidden([live, dead, flaky], proc.stdout, proc.stderr)

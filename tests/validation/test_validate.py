@@ -154,7 +154,15 @@ def test_default_cloud_hosts_are_eu_then_us() -> None:
             2,
             0,
         ),
-        (["error"], None, Liveness.UNKNOWN, "eu", "server error (HTTP 500), 3 attempt(s)", 3, 2),
+        (
+            ["error"],
+            None,
+            Liveness.UNKNOWN,
+            "eu",
+            "server error (HTTP 500), 3 attempt(s); rejected by {us}",
+            3,
+            2,
+        ),
         (
             ["error"],
             ["ok"],
@@ -169,12 +177,28 @@ def test_default_cloud_hosts_are_eu_then_us() -> None:
             None,
             Liveness.UNKNOWN,
             "eu",
-            "rate-limited (HTTP 429); Retry-After 3600s exceeds the 30s cap",
+            "rate-limited (HTTP 429); Retry-After 3600s exceeds the 30s cap; rejected by {us}",
             1,
             2,
         ),
-        (["slow"], None, Liveness.UNKNOWN, "eu", "timeout after 0.3s (ReadTimeout)", 1, 2),
-        (["html"], None, Liveness.UNKNOWN, "eu", "HTTP 200 with an answer that is not JSON", 1, 2),
+        (
+            ["slow"],
+            None,
+            Liveness.UNKNOWN,
+            "eu",
+            "timeout after 0.3s (ReadTimeout); rejected by {us}",
+            1,
+            2,
+        ),
+        (
+            ["html"],
+            None,
+            Liveness.UNKNOWN,
+            "eu",
+            "HTTP 200 with an answer that is not JSON; rejected by {us}",
+            1,
+            2,
+        ),
         (["reject"], None, Liveness.INACTIVE, "both", None, 2, 2),
     ],
     ids=[
@@ -272,7 +296,7 @@ def test_host_that_accepts_everything_is_caught_by_the_control_probe(
     assert (unknown.status, unknown.host) == (Liveness.UNKNOWN, liar.url)
     assert unknown.reason == (
         "host does not discriminate: it accepted a random control token "
-        "(HTTP 200 from projects/search (authenticated))"
+        f"(HTTP 200 from projects/search (authenticated)); rejected by {us.url}"
     )
     [control] = liar.requests
     assert control.path == PROBE and control.token not in (live_on_us, nowhere)
