@@ -6,9 +6,8 @@ import functools
 import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 import click
 
@@ -151,9 +150,11 @@ def _apply(flags: Sequence[Callable[[Any], Any]]) -> Callable[[Any], Any]:
     return decorate
 
 
-@dataclass(frozen=True, slots=True)
-class ValidationArgs:
-    """The validation flags of one command, gathered by ``validation_options``."""
+class ValidationArgs(NamedTuple):
+    """The validation flags of one command, gathered by ``validation_options``.
+
+    A NamedTuple, not a dataclass: importing dataclasses would slow every command's start-up.
+    """
 
     config: ValidationConfig | None
     fail_on: str
