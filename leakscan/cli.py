@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 import click
 
@@ -15,10 +16,12 @@ from leakscan.errors import ExitCode, LeakscanError
 
 if TYPE_CHECKING:
     from leakscan.history import Progress
-    from leakscan.models import ScanResult
-    from leakscan.options import ScanOptions
+    from leakscan.models import Finding, ScanResult
+    from leakscan.options import ScanOptions, ValidationConfig
 
 FORMAT_NAMES = ("text", "json")
+FAIL_ON_NAMES = ("any", "live", "none")
+PROGRESS_MIN_TOKENS = 5
 
 
 def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
@@ -60,15 +63,137 @@ def emit_report(result: ScanResult, fmt: str, output: Path | None, show_secrets:
         click.echo(render_summary(result), err=True)
 
 
-def exit_code_for(result: ScanResult, findings_code: int) -> int:
-    """Findings win over errors; an incomplete scan with no findings is an error."""
+def exit_code_for(result: ScanResult, findings_code: int, fail_on: str = "any") -> int:
+    """Findings that ``fail_on`` counts win over errors; an incomplete scan is an error.
+
+    ``fail_on``: ``any`` finding, only ``live`` ones (then an unknown outcome, with no live one,
+    is an error: the check is incomplete), or ``none``.
+    """
     if result.interrupted:
         return ExitCode.INTERRUPTED
-    if result.findings:
+    if any(_fails(finding, fail_on) for finding in result.findings):
         return findings_code
+    if fail_on == "live" and any(f.validation.status == "unknown" for f in result.findings):
+        return ExitCode.ERROR
     if result.errors:
         return ExitCode.ERROR
     return ExitCode.CLEAN
+
+
+def _fails(finding: Finding, fail_on: str) -> bool:
+    if fail_on == "live":
+        return finding.validation.status == "live"
+    return fail_on == "any"
+
+
+def progress_printer(stream: TextIO) -> Callable[[int, int], None] | None:
+    """Validation progress on a terminal, when more than a handful of tokens are checked."""
+    if not (hasattr(stream, "isatty") and stream.isatty()):
+        return None
+
+    def show(done: int, total: int) -> None:
+        if total <= PROGRESS_MIN_TOKENS:
+            return
+        stream.write(f"\rleakscan: validating {done}/{total} token(s)")
+        if done == total:
+            stream.write("\n")
+        stream.flush()
+
+    return show
+
+
+def make_validation_config(
+    sonar_urls: tuple[str, ...],
+    cloud_urls: tuple[str, ...],
+    ca_bundle: Path | None,
+    timeout: float,
+    rate: float,
+) -> ValidationConfig:
+    from leakscan.options import CLOUD_URLS, ValidationConfig
+
+    return ValidationConfig(
+        cloud_urls=cloud_urls or CLOUD_URLS,
+        sonar_urls=sonar_urls,
+        ca_bundle=ca_bundle,
+        timeout=timeout,
+        rate=rate,
+        progress=progress_printer(sys.stderr),
+    )
+
+
+_CONNECTION_FLAGS = (
+    click.option("--sonar-url", "sonar_urls", multiple=True, metavar="URL",
+                 help="SonarQube Server to check server tokens against (repeatable)."),
+    click.option("--cloud-url", "cloud_urls", multiple=True, metavar="URL",
+                 help="Replaces the SonarQube Cloud hosts sonarcloud.io and sonarqube.us "
+                      "(repeatable)."),
+    click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                 help="Trust the CA certificates in this PEM file (default: SSL_CERT_FILE, "
+                      "else certifi)."),
+    click.option("--validate-timeout", type=click.FloatRange(0, min_open=True), default=10.0,
+                 show_default=True, help="Seconds to wait for connecting and for each read."),
+    click.option("--validate-rate", type=click.FloatRange(0, min_open=True), default=5.0,
+                 show_default=True, help="At most this many requests per second, in all."),
+)
+_VALIDATION_FLAGS = (
+    click.option("--validate", is_flag=True,
+                 help="Ask the SonarQube API whether each token is live (network)."),
+    *_CONNECTION_FLAGS,
+    click.option("--fail-on", type=click.Choice(FAIL_ON_NAMES), default="any", show_default=True,
+                 help="Which findings make the exit code 1; 'live' implies --validate."),
+)
+
+
+def _apply(flags: Sequence[Callable[[Any], Any]]) -> Callable[[Any], Any]:
+    """Apply click option decorators in the order listed."""
+
+    def decorate(command: Any) -> Any:
+        for flag in reversed(flags):
+            command = flag(command)
+        return command
+
+    return decorate
+
+
+class ValidationArgs(NamedTuple):
+    """The validation flags of one command, gathered by ``validation_options``.
+
+    A NamedTuple, not a dataclass: importing dataclasses would slow every command's start-up.
+    """
+
+    config: ValidationConfig | None
+    fail_on: str
+
+
+def validation_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Add the live-validation flags to a command (``scan``, ``history``).
+
+    The command gets them as one keyword argument, ``validation_args`` (ValidationArgs): pass
+    ``validation_args.config`` as ``ScanOptions(validation=...)`` (None: validation off) and
+    ``validation_args.fail_on`` to ``exit_code_for``.
+    """
+
+    @functools.wraps(command)
+    def wrapper(
+        *args: Any,
+        validate: bool,
+        sonar_urls: tuple[str, ...],
+        cloud_urls: tuple[str, ...],
+        ca_bundle: Path | None,
+        validate_timeout: float,
+        validate_rate: float,
+        fail_on: str,
+        **kwargs: Any,
+    ) -> None:
+        config = None
+        if validate or fail_on == "live":
+            config = make_validation_config(
+                sonar_urls, cloud_urls, ca_bundle, validate_timeout, validate_rate
+            )
+        command(*args, validation_args=ValidationArgs(config, fail_on), **kwargs)
+
+    decorated: Callable[..., None] = _apply(_VALIDATION_FLAGS)(wrapper)
+    return decorated
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -100,6 +225,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
               help="Scan the staged changes (git index) of the repository containing PATH.")
 @click.option("--whole-files", is_flag=True,
               help="With --staged: scan staged files whole, not only the changed lines.")
+@validation_options
 def scan(
     paths: tuple[str, ...],
     fmt: str,
@@ -113,6 +239,7 @@ def scan(
     workers: int,
     staged: bool,
     whole_files: bool,
+    validation_args: ValidationArgs,
 ) -> None:
     """Scan files and folders (default '.'); '-' reads standard input."""
     from leakscan.options import ScanOptions
@@ -125,6 +252,7 @@ def scan(
         max_file_size=max_file_size,
         scan_large_files=large_files == "scan",
         workers=workers,
+        validation=validation_args.config,
     )
     if staged or whole_files:
         result = _scan_staged(options, paths, staged, whole_files)
@@ -135,7 +263,7 @@ def scan(
         from leakscan.staged import fix_hint
 
         click.echo(fix_hint(result), err=True)
-    raise SystemExit(exit_code_for(result, findings_code))
+    raise SystemExit(exit_code_for(result, findings_code, validation_args.fail_on))
 
 
 def _scan_staged(
@@ -174,6 +302,7 @@ def _scan_staged(
               help="Skip larger blobs (bytes, or 10MB / 10MiB).")
 @click.option("--exit-code", "findings_code", type=click.IntRange(0, 255), default=1,
               show_default=True, help="Exit code when there are findings.")
+@validation_options
 def history(
     repo: str,
     branches: tuple[str, ...],
@@ -187,13 +316,19 @@ def history(
     extra_rules: tuple[Path, ...],
     max_file_size: int,
     findings_code: int,
+    validation_args: ValidationArgs,
 ) -> None:
     """Scan every commit reachable from the repository's refs (default: all branches, remote
     branches, tags and stashes); each unique blob is scanned once."""
     from leakscan.history import HistoryOptions, scan_history
     from leakscan.options import ScanOptions
 
-    options = ScanOptions(paths=(repo,), extra_rules=extra_rules, max_file_size=max_file_size)
+    options = ScanOptions(
+        paths=(repo,),
+        extra_rules=extra_rules,
+        max_file_size=max_file_size,
+        validation=validation_args.config,
+    )
     wanted = HistoryOptions(
         repo=repo,
         branches=branches,
@@ -208,7 +343,76 @@ def history(
         if bar is not None:
             bar.close()
     emit_report(result, fmt, output, show_secrets)
-    raise SystemExit(exit_code_for(result, findings_code))
+    raise SystemExit(exit_code_for(result, findings_code, validation_args.fail_on))
+
+
+@cli.command("validate")
+@click.argument("tokens", nargs=-1)
+@click.option("--format", "fmt", type=click.Choice(FORMAT_NAMES), default="text", show_default=True)
+@click.option("--rules", "extra_rules", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="Extra rule file or folder (repeatable).")
+@_apply(_CONNECTION_FLAGS)
+def validate_command(
+    tokens: tuple[str, ...],
+    fmt: str,
+    extra_rules: tuple[Path, ...],
+    sonar_urls: tuple[str, ...],
+    cloud_urls: tuple[str, ...],
+    ca_bundle: Path | None,
+    validate_timeout: float,
+    validate_rate: float,
+) -> None:
+    """Check whether tokens are live. TOKEN arguments, or '-' to read one per line from stdin.
+
+    Exit 1 if any token is live; 0 if none is live and all were checked; 2 if any is unknown,
+    not checked or not a recognised token (and none is live).
+    """
+    import json
+
+    from leakscan.check import check_tokens
+    from leakscan.errors import UsageError
+    from leakscan.models import Liveness
+    from leakscan.rules import load_rules
+
+    given: list[str] = []
+    for token in tokens:
+        if token == "-":
+            lines = sys.stdin.read().splitlines()
+            given.extend(line.strip() for line in lines if line.strip())
+        else:
+            given.append(token.strip())
+    if not given:
+        raise UsageError("validate: no token given (pass TOKEN arguments, or '-' to read stdin)")
+    config = make_validation_config(
+        sonar_urls, cloud_urls, ca_bundle, validate_timeout, validate_rate
+    )
+    checks = check_tokens(given, load_rules(extra_rules), config)
+    if fmt == "json":
+        results = [
+            {
+                "secret": check.secret.redacted(),
+                "secret_sha256": check.secret.sha256,
+                "rule_id": check.rule.id if check.rule else None,
+                "status": check.validation.status.value,
+                "host": check.validation.host,
+                "checked_at": check.validation.checked_at,
+                "reason": check.validation.reason,
+            }
+            for check in checks
+        ]
+        report = {"tool": {"name": "leakscan", "version": __version__}, "results": results}
+        click.echo(json.dumps(report, indent=2))
+    else:
+        for check in checks:
+            outcome = check.validation
+            rule = check.rule.id if check.rule else "-"
+            host = f" [{outcome.host}]" if outcome.host else ""
+            click.echo(f"{check.secret.redacted()}  {outcome.status.value:<11} {rule}  "
+                       f"{outcome.reason}{host}")
+    statuses = {check.validation.status for check in checks}
+    if Liveness.LIVE in statuses:
+        raise SystemExit(ExitCode.FINDINGS)
+    raise SystemExit(ExitCode.CLEAN if statuses == {Liveness.INACTIVE} else ExitCode.ERROR)
 
 
 class _ProgressBar:

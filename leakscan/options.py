@@ -2,15 +2,49 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from leakscan.errors import UsageError
 
 DEFAULT_MAX_FILE_SIZE = 50 * 1024 * 1024
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:([KMGT])(i?))?B?\s*$", re.IGNORECASE)
 _POWERS = {"": 0, "K": 1, "M": 2, "G": 3, "T": 4}
+
+CLOUD_URLS = ("https://sonarcloud.io", "https://sonarqube.us")
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationConfig:
+    """Settings of the live check (``leakscan/validate.py``); its presence turns validation on.
+
+    ``cloud_urls`` are tried in order for SonarQube Cloud tokens, ``sonar_urls`` for SonarQube
+    Server tokens. Every URL must be HTTPS, or plain HTTP on a loopback address.
+    """
+
+    cloud_urls: tuple[str, ...] = CLOUD_URLS
+    sonar_urls: tuple[str, ...] = ()
+    ca_bundle: Path | None = None
+    timeout: float = 10.0
+    concurrency: int = 4
+    rate: float = 5.0
+    max_retries: int = 2
+    backoff: float = 1.0
+    max_retry_after: float = 30.0
+    progress: Callable[[int, int], None] | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cloud_urls", tuple(check_base_url(u) for u in self.cloud_urls))
+        object.__setattr__(self, "sonar_urls", tuple(check_base_url(u) for u in self.sonar_urls))
+        for name in ("timeout", "rate"):
+            if not getattr(self, name) > 0:
+                raise UsageError(f"validation {name} must be > 0, not {getattr(self, name)!r}")
+        if self.concurrency < 1 or self.max_retries < 0:
+            raise UsageError("validation concurrency must be >= 1 and retries >= 0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +60,7 @@ class ScanOptions:
     scan_large_files: bool = False
     allow_secrets: frozenset[str] = field(default_factory=frozenset)
     workers: int = 0
+    validation: ValidationConfig | None = None
 
 
 def parse_size(text: str) -> int:
@@ -39,3 +74,33 @@ def parse_size(text: str) -> int:
     if value != int(value):
         raise UsageError(f"invalid size {text!r}: not a whole number of bytes")
     return int(value)
+
+
+def check_base_url(url: str) -> str:
+    """A validation host URL without trailing slash; HTTPS, or HTTP only on a loopback address."""
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname or ""
+        _ = parts.port  # raises ValueError for a port out of range
+    except ValueError as exc:
+        raise UsageError(f"invalid URL {url!r}: {exc}") from exc
+    if parts.scheme not in ("https", "http") or not host:
+        raise UsageError(f"invalid URL {url!r}: expected https://HOST[:PORT][/PATH]")
+    if parts.username is not None or parts.password is not None or parts.query or parts.fragment:
+        raise UsageError(f"invalid URL {url!r}: no user info, query or fragment allowed")
+    if parts.scheme == "http" and not is_loopback(host):
+        raise UsageError(
+            f"invalid URL {url!r}: plain http:// is only allowed for loopback addresses "
+            "(127.0.0.0/8, ::1, localhost); use https://"
+        )
+    return f"{parts.scheme}://{parts.netloc}{parts.path}".rstrip("/")
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost, 127.0.0.0/8 and ::1."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -17,6 +17,7 @@ from leakscan.models import (
     ChecksumStatus,
     Failed,
     Finding,
+    Liveness,
     Match,
     ScanResult,
     Secret,
@@ -287,3 +288,8 @@ def finalize(result: ScanResult, options: ScanOptions) -> None:
     result.findings.sort(key=lambda f: (f.path, f.match.line, f.match.column, f.rule.id))
     result.skipped.sort(key=lambda s: s.path)
     result.errors.sort(key=lambda e: e.path)
+    if options.validation is not None:
+        from leakscan.validate import apply_validation  # imports httpx: only when asked for
+
+        apply_validation(result, options.validation)
+        result.findings.sort(key=lambda f: f.validation.status is not Liveness.LIVE)

@@ -34,6 +34,12 @@ def finding_to_dict(finding: Finding, show_secrets: bool) -> dict[str, Any]:
         "author": commit.author if commit else None,
         "email": commit.email if commit else None,
         "date": commit.date if commit else None,
+        "validation": {
+            "status": finding.validation.status.value,
+            "host": finding.validation.host,
+            "checked_at": finding.validation.checked_at,
+            "reason": finding.validation.reason,
+        },
     }
     if finding.commits_count is not None:
         item["commits_count"] = finding.commits_count

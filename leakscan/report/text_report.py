@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from leakscan.models import Finding, ScanResult
+from leakscan.models import NOT_CHECKED, Finding, Liveness, ScanResult
 from leakscan.report import ReportContext
 
 _BOLD, _RED, _YELLOW, _DIM, _RESET = "\033[1m", "\033[31m", "\033[33m", "\033[2m", "\033[0m"
@@ -43,10 +43,21 @@ def render_finding(finding: Finding, context: ReportContext) -> str:
     secret = match.secret.value if context.show_secrets else match.secret.redacted()
     location = f"{escape(finding.path)}:{match.line}:{match.column}"
     title = f"{rule.key + ' ' if rule.key else ''}{rule.name} [{rule.severity.value}]"
+    validation = finding.validation
+    live = validation.status is Liveness.LIVE
+    if live:
+        title = "LIVE TOKEN: " + title
     lines = [
         f"{_paint(location, _BOLD, context.color)}  {_paint(title, _RED, context.color)}",
         f"  secret:  {escape(secret)}",
     ]
+    if validation != NOT_CHECKED:
+        state = f"{validation.status.value} ({escape(validation.reason)})"
+        if validation.host:
+            state += f" [{escape(validation.host)}]"
+        if live:
+            state = _paint(f"LIVE: revoke it now: {state}", _BOLD + _RED, context.color)
+        lines.append(f"  check:   {state}")
     if finding.commit is not None:
         commit = finding.commit
         lines.append(

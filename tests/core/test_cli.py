@@ -296,6 +296,7 @@ FINDING_FIELDS: dict[str, type | tuple[type, ...]] = {
     "author": type(None),
     "email": type(None),
     "date": type(None),
+    "validation": dict,
 }
 STATS_FIELDS: dict[str, type | tuple[type, ...]] = {
     "files_scanned": int,
@@ -346,6 +347,12 @@ def test_json_report_fields(tmp_path: Path, tokens: TokenGenerator, run_cli: Run
         "author": None,
         "email": None,
         "date": None,
+        "validation": {
+            "status": "not_checked",
+            "host": None,
+            "checked_at": None,
+            "reason": "validation off",
+        },
     }
     line = content.splitlines()[0]
     assert line[first["column"] - 1 : first["end_column"] - 1] == sqco
