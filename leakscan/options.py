@@ -5,8 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from leakscan.errors import UsageError
+
+if TYPE_CHECKING:
+    from leakscan.baseline import Baseline
 
 DEFAULT_MAX_FILE_SIZE = 50 * 1024 * 1024
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(i?)B?\s*$", re.IGNORECASE)
@@ -24,6 +28,7 @@ class ScanOptions:
     exclude: tuple[str, ...] = ()
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     allow_secrets: frozenset[str] = field(default_factory=frozenset)
+    baseline: Baseline | None = None
 
 
 def parse_size(text: str) -> int:
