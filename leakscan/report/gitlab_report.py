@@ -56,7 +56,8 @@ def _identifiers(finding: Finding) -> list[dict[str, str]]:
 
 def _details(finding: Finding) -> dict[str, Any]:
     details: dict[str, Any] = {
-        "fingerprint": {"name": "Fingerprint", "type": "text", "value": finding.fingerprint}
+        "secret": {"name": "Secret (redacted)", "type": "text", "value": finding.secret.redacted()},
+        "fingerprint": {"name": "Fingerprint", "type": "text", "value": finding.fingerprint},
     }
     if finding.commit is not None:
         details["introduced_in"] = {
