@@ -120,7 +120,7 @@ def parse_config(data: dict[str, Any], source: Path) -> Config:
     problems: list[str] = []
     values: dict[str, Any] = {}
     for key in sorted(set(data) - set(KEYS)):
-        hint = difflib.get_close_matches(key, KEYS, n=1)
+        hint = difflib.get_close_matches(key, KEYS, n=1, cutoff=0.5)
         problems.append(f"unknown key '{key}'" + (f" (did you mean '{hint[0]}'?)" if hint else ""))
     for key in KEYS:
         if key not in data:

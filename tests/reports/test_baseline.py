@@ -23,6 +23,7 @@ from tests.conftest import RunCli
 from tests.reports.conftest import git, scan_tree, write_tree
 
 CLOUD = "sonarqube-cloud-scoped-org-token"
+GOOD_FP = "0123456789abcdef0123456789abcdef"
 
 
 def test_file_is_sorted_indented_and_secret_free(tmp_path: Path, tokens: TokenGenerator) -> None:
@@ -72,16 +73,16 @@ def test_same_secret_in_another_file_is_new(tmp_path: Path, tokens: TokenGenerat
     assert [f.stable_path for f in split.suppressed] == ["a.txt"]
 
 
-GOOD_FP = "0123456789abcdef0123456789abcdef"
-
-
 @pytest.mark.parametrize(
     ("text", "message"),
     [
         ("{", "b.json: not valid JSON"),
         ("[]", "b.json: must be a JSON object"),
         ('{"entries": []}', "b.json: field 'version': missing"),
-        ('{"version": 2, "entries": []}', "b.json: field 'version': 2 is newer than this leakscan supports"),
+        (
+            '{"version": 2, "entries": []}',
+            "b.json: field 'version': 2 is newer than this leakscan supports",
+        ),
         ('{"version": 1}', "b.json: field 'entries': must be a list"),
         ('{"version": 1, "entries": [], "secrets": []}', "b.json: unknown field 'secrets'"),
         ('{"version": 1, "entries": [3]}', "b.json: field 'entries[0]': must be an object"),
@@ -90,18 +91,35 @@ GOOD_FP = "0123456789abcdef0123456789abcdef"
             "b.json: field 'entries[0].fingerprint': missing",
         ),
         (
-            '{"version": 1, "entries": [{"rule_id": "r", "path": "p", "line": "1", "fingerprint": "%s"}]}'
-            % GOOD_FP,
+            json.dumps(
+                {
+                    "version": 1,
+                    "entries": [{"rule_id": "r", "path": "p", "line": "1", "fingerprint": GOOD_FP}],
+                }
+            ),
             "b.json: field 'entries[0].line': must be an integer",
         ),
         (
-            '{"version": 1, "entries": [{"rule_id": "r", "path": "p", "line": 1, "fingerprint": "xyz"}]}',
+            json.dumps(
+                {
+                    "version": 1,
+                    "entries": [{"rule_id": "r", "path": "p", "line": 1, "fingerprint": "xyz"}],
+                }
+            ),
             "b.json: field 'entries[0].fingerprint': must be 32 lowercase hex characters",
         ),
     ],
     ids=[
-        "bad-json", "not-object", "no-version", "newer-version", "no-entries", "unknown-field",
-        "entry-not-object", "missing-fingerprint", "line-type", "bad-fingerprint",
+        "bad-json",
+        "not-object",
+        "no-version",
+        "newer-version",
+        "no-entries",
+        "unknown-field",
+        "entry-not-object",
+        "missing-fingerprint",
+        "line-type",
+        "bad-fingerprint",
     ],
 )
 def test_malformed_baselines(text: str, message: str) -> None:
@@ -112,7 +130,12 @@ def test_malformed_baselines(text: str, message: str) -> None:
 
 
 def test_every_problem_reported_at_once() -> None:
-    text = json.dumps({"version": 1, "entries": [{"path": 1, "line": 0, "rule_id": "r", "fingerprint": GOOD_FP}, {}]})
+    text = json.dumps(
+        {
+            "version": 1,
+            "entries": [{"path": 1, "line": 0, "rule_id": "r", "fingerprint": GOOD_FP}, {}],
+        }
+    )
     with pytest.raises(BaselineError) as caught:
         parse_baseline(text, "b.json")
     message = str(caught.value)
@@ -121,10 +144,16 @@ def test_every_problem_reported_at_once() -> None:
 
 
 def test_parse_keeps_entries() -> None:
-    text = json.dumps({"version": 1, "tool": "leakscan", "entries": [
-        {"path": "a.txt", "line": 4, "rule_id": CLOUD, "fingerprint": GOOD_FP}
-    ]})
-    assert parse_baseline(text, "b.json") == Baseline((BaselineEntry("a.txt", 4, CLOUD, GOOD_FP),), "b.json")
+    text = json.dumps(
+        {
+            "version": 1,
+            "tool": "leakscan",
+            "entries": [{"path": "a.txt", "line": 4, "rule_id": CLOUD, "fingerprint": GOOD_FP}],
+        }
+    )
+    assert parse_baseline(text, "b.json") == Baseline(
+        (BaselineEntry("a.txt", 4, CLOUD, GOOD_FP),), "b.json"
+    )
 
 
 # --- end to end -------------------------------------------------------------------------------
@@ -153,7 +182,9 @@ def test_adopt_with_committed_baseline_then_new_leak_fails(
     git(repo, "add", ".leakscan-baseline.json")
     git(repo, "commit", "-q", "-m", "Adopt leakscan with a baseline")
 
-    clean = run_cli("scan", "--baseline", ".leakscan-baseline.json", "--format", "json", ".", cwd=repo)
+    clean = run_cli(
+        "scan", "--baseline", ".leakscan-baseline.json", "--format", "json", ".", cwd=repo
+    )
     assert clean.returncode == 0, clean.stderr
     stats = json.loads(clean.stdout)["stats"]
     assert (stats["baseline_suppressed"], stats["baseline_stale"]) == (2, 0)
@@ -166,7 +197,9 @@ def test_adopt_with_committed_baseline_then_new_leak_fails(
 
     # A new leak fails the build, and only the new one is reported.
     (repo / "app.env").write_text(f"SONAR_TOKEN={new}\n")
-    failed = run_cli("scan", "--baseline", ".leakscan-baseline.json", "--format", "json", ".", cwd=repo)
+    failed = run_cli(
+        "scan", "--baseline", ".leakscan-baseline.json", "--format", "json", ".", cwd=repo
+    )
     assert failed.returncode == 1, failed.stderr
     findings = json.loads(failed.stdout)["findings"]
     assert [(f["path"], f["line"], f["rule_id"]) for f in findings] == [("./app.env", 1, CLOUD)]
@@ -175,7 +208,9 @@ def test_adopt_with_committed_baseline_then_new_leak_fails(
     (repo / "app.env").unlink()
     replacement = tokens.sqco()
     (repo / "legacy" / "sonar-project.properties").write_text(f"sonar.token={replacement}\n")
-    swapped = run_cli("scan", "--baseline", ".leakscan-baseline.json", "--format", "json", ".", cwd=repo)
+    swapped = run_cli(
+        "scan", "--baseline", ".leakscan-baseline.json", "--format", "json", ".", cwd=repo
+    )
     assert swapped.returncode == 1
     assert [f["path"] for f in json.loads(swapped.stdout)["findings"]] == [
         "./legacy/sonar-project.properties"
@@ -183,8 +218,12 @@ def test_adopt_with_committed_baseline_then_new_leak_fails(
     assert json.loads(swapped.stdout)["stats"]["baseline_stale"] == 1
 
 
-def test_stale_entries_reported_then_pruned(tmp_path: Path, tokens: TokenGenerator, run_cli: RunCli) -> None:
-    tree = write_tree(tmp_path / "tree", {"a.txt": f"x={tokens.sqco()}\n", "b.txt": f"y={tokens.sqco()}\n"})
+def test_stale_entries_reported_then_pruned(
+    tmp_path: Path, tokens: TokenGenerator, run_cli: RunCli
+) -> None:
+    tree = write_tree(
+        tmp_path / "tree", {"a.txt": f"x={tokens.sqco()}\n", "b.txt": f"y={tokens.sqco()}\n"}
+    )
     baseline = tmp_path / "baseline.json"
     assert run_cli("baseline", "create", str(tree), "-o", str(baseline)).returncode == 0
     (tree / "b.txt").write_text("fixed\n")
@@ -203,14 +242,20 @@ def test_stale_entries_reported_then_pruned(tmp_path: Path, tokens: TokenGenerat
     assert json.loads(after.stdout)["stats"]["baseline_stale"] == 0
 
 
-def test_prune_refuses_after_an_incomplete_scan(tmp_path: Path, tokens: TokenGenerator, run_cli: RunCli) -> None:
+def test_prune_refuses_after_an_incomplete_scan(
+    tmp_path: Path, tokens: TokenGenerator, run_cli: RunCli
+) -> None:
     tree = write_tree(tmp_path / "tree", {"a.txt": f"x={tokens.sqco()}\n"})
     baseline = tmp_path / "baseline.json"
     assert run_cli("baseline", "create", str(tree), "-o", str(baseline)).returncode == 0
     before = baseline.read_text()
-    proc = run_cli("baseline", "prune", "--baseline", str(baseline), str(tree), str(tmp_path / "missing"))
+    proc = run_cli(
+        "baseline", "prune", "--baseline", str(baseline), str(tree), str(tmp_path / "missing")
+    )
     assert proc.returncode == 2
-    assert proc.stderr.startswith(f"Error: baseline prune: scan incomplete, {baseline} left unchanged:")
+    assert proc.stderr.startswith(
+        f"Error: baseline prune: scan incomplete, {baseline} left unchanged:"
+    )
     assert baseline.read_text() == before
 
 

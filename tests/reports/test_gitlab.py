@@ -13,7 +13,14 @@ import pytest
 from leakscan.models import Failed, Skipped
 from leakscan.synthetic import TokenGenerator
 from tests.conftest import RunCli
-from tests.reports.conftest import GITLAB_SCHEMA, as_history, render, scan_tree, validate, write_tree
+from tests.reports.conftest import (
+    GITLAB_SCHEMA,
+    as_history,
+    render,
+    scan_tree,
+    validate,
+    write_tree,
+)
 
 
 def test_working_tree_report(tmp_path: Path, tokens: TokenGenerator) -> None:
@@ -23,7 +30,12 @@ def test_working_tree_report(tmp_path: Path, tokens: TokenGenerator) -> None:
     validate(report, GITLAB_SCHEMA)
     assert report["version"] == "15.2.4"
     scan = report["scan"]
-    tool = {"id": "leakscan", "name": "leakscan", "version": "9.8.7", "vendor": {"name": "leakscan"}}
+    tool = {
+        "id": "leakscan",
+        "name": "leakscan",
+        "version": "9.8.7",
+        "vendor": {"name": "leakscan"},
+    }
     assert scan["analyzer"] == tool and scan["scanner"] == tool
     assert (scan["type"], scan["status"], scan["messages"]) == ("secret_detection", "success", [])
     assert scan["end_time"] == "2025-03-04T05:06:07"
@@ -52,7 +64,9 @@ def test_working_tree_report(tmp_path: Path, tokens: TokenGenerator) -> None:
     assert token not in json.dumps(report)
 
 
-def test_ids_are_deterministic_and_survive_moving_lines(tmp_path: Path, tokens: TokenGenerator) -> None:
+def test_ids_are_deterministic_and_survive_moving_lines(
+    tmp_path: Path, tokens: TokenGenerator
+) -> None:
     token = tokens.sqco()
     target = tmp_path / "a.txt"
     target.write_text(f"x={token}\ny={token}\n")
@@ -83,7 +97,10 @@ def test_history_finding_carries_its_commit(tmp_path: Path, tokens: TokenGenerat
     }
     assert vulnerability["details"]["commits_count"]["value"] == 3
     assert vulnerability["details"]["present_at_head"]["value"] is False
-    assert vulnerability["details"]["validation"]["value"] == "Validation: live (https://sonarcloud.io)."
+    assert (
+        vulnerability["details"]["validation"]["value"]
+        == "Validation: live (https://sonarcloud.io)."
+    )
     assert "Introduced in commit 0123456789ab by Ada Author" in vulnerability["description"]
 
 

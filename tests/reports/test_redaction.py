@@ -1,4 +1,4 @@
-"""No format ever prints a whole secret (or its SHA-256 where it isn't needed) without --show-secrets."""
+"""No report format ever prints a whole secret unless --show-secrets is given."""
 
 from __future__ import annotations
 

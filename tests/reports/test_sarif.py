@@ -23,18 +23,29 @@ from tests.reports.conftest import (
 
 def test_results_rules_and_regions(tmp_path: Path, tokens: TokenGenerator) -> None:
     sqco, squ = tokens.sqco(), tokens.server("u")
-    write_tree(tmp_path, {"conf/app.properties": f"a=1\nsonar.token={sqco}\n", "b.txt": f"t {squ}\n"})
+    write_tree(
+        tmp_path, {"conf/app.properties": f"a=1\nsonar.token={sqco}\n", "b.txt": f"t {squ}\n"}
+    )
     sarif = json.loads(render(scan_tree(tmp_path), "sarif"))
     validate(sarif, SARIF_SCHEMA)
     assert sarif["$schema"] == "https://json.schemastore.org/sarif-2.1.0.json"
     assert sarif["version"] == "2.1.0"
     [run] = sarif["runs"]
     driver = run["tool"]["driver"]
-    assert (driver["name"], driver["version"], driver["semanticVersion"]) == ("leakscan", "9.8.7", "9.8.7")
-    assert [r["id"] for r in driver["rules"]] == ["sonarqube-cloud-scoped-org-token", "sonarqube-server-token"]
+    assert (driver["name"], driver["version"], driver["semanticVersion"]) == (
+        "leakscan",
+        "9.8.7",
+        "9.8.7",
+    )
+    assert [r["id"] for r in driver["rules"]] == [
+        "sonarqube-cloud-scoped-org-token",
+        "sonarqube-server-token",
+    ]
     cloud = driver["rules"][0]
     assert cloud["shortDescription"]["text"] == "SonarQube Cloud Scoped Organization Token (S7791)"
-    assert cloud["fullDescription"]["text"].startswith("A SonarQube Cloud Scoped Organization Token is exposed")
+    assert cloud["fullDescription"]["text"].startswith(
+        "A SonarQube Cloud Scoped Organization Token is exposed"
+    )
     assert "Revoke the token in SonarQube Cloud" in cloud["help"]["text"]
     assert "**Remediation:** Revoke the token" in cloud["help"]["markdown"]
     assert cloud["defaultConfiguration"] == {"level": "error"}
@@ -45,11 +56,20 @@ def test_results_rules_and_regions(tmp_path: Path, tokens: TokenGenerator) -> No
     assert run["automationDetails"] == {"id": "leakscan/scan/"}
     assert run["invocations"] == [{"executionSuccessful": True, "toolExecutionNotifications": []}]
     second, first = run["results"]  # sorted by path: b.txt, then conf/app.properties
-    assert (second["ruleId"], second["ruleIndex"], second["level"]) == ("sonarqube-server-token", 1, "error")
+    assert (second["ruleId"], second["ruleIndex"], second["level"]) == (
+        "sonarqube-server-token",
+        1,
+        "error",
+    )
     assert first["ruleId"] == "sonarqube-cloud-scoped-org-token" and first["ruleIndex"] == 0
     location = first["locations"][0]["physicalLocation"]
     assert location["artifactLocation"] == {"uri": "conf/app.properties"}
-    assert location["region"] == {"startLine": 2, "startColumn": 13, "endLine": 2, "endColumn": 13 + 64}
+    assert location["region"] == {
+        "startLine": 2,
+        "startColumn": 13,
+        "endLine": 2,
+        "endColumn": 13 + 64,
+    }
     assert first["message"]["text"] == (
         f"SonarQube Cloud Scoped Organization Token exposed: {sqco[:9]}********."
     )
@@ -79,7 +99,9 @@ def test_fingerprint_stable_when_lines_move_but_not_for_a_new_secret(
     assert len(hashes) == 2
 
 
-def test_same_secret_twice_in_a_file_gets_two_fingerprints(tmp_path: Path, tokens: TokenGenerator) -> None:
+def test_same_secret_twice_in_a_file_gets_two_fingerprints(
+    tmp_path: Path, tokens: TokenGenerator
+) -> None:
     token = tokens.sqco()
     write_tree(tmp_path, {"a.txt": f"x={token}\ny={token}\n"})
     results = json.loads(render(scan_tree(tmp_path), "sarif"))["runs"][0]["results"]
@@ -115,7 +137,9 @@ def test_history_and_validation_properties(tmp_path: Path, tokens: TokenGenerato
     assert sarif["runs"][0]["automationDetails"] == {"id": "leakscan/history/"}
 
 
-def test_skips_errors_and_interruption_become_notifications(tmp_path: Path, tokens: TokenGenerator) -> None:
+def test_skips_errors_and_interruption_become_notifications(
+    tmp_path: Path, tokens: TokenGenerator
+) -> None:
     write_tree(tmp_path, {"a.txt": f"x={tokens.sqco()}\n"})
     result = scan_tree(tmp_path)
     result.skipped.append(Skipped("big file.bin", "too large (10 bytes > 5)"))
@@ -148,7 +172,9 @@ def test_skips_errors_and_interruption_become_notifications(tmp_path: Path, toke
     result.interrupted = True
     interrupted = json.loads(render(result, "sarif"))["runs"][0]["invocations"][0]
     assert interrupted["executionSuccessful"] is False
-    assert interrupted["toolExecutionNotifications"][-1]["descriptor"] == {"id": "leakscan/interrupted"}
+    assert interrupted["toolExecutionNotifications"][-1]["descriptor"] == {
+        "id": "leakscan/interrupted"
+    }
 
 
 def test_information_uri_when_known(tmp_path: Path) -> None:
@@ -194,8 +220,12 @@ def test_uri_is_repository_relative_from_a_subfolder(
 
 def test_rule_without_sonar_key(tmp_path: Path, tokens: TokenGenerator) -> None:
     """npm tokens have no Sonar rule key: the title is the name alone; high severity is 8.0."""
-    write_tree(tmp_path, {".npmrc": f"//registry.npmjs.org/:_authToken={tokens.checksummed('npm_')}\n"})
-    [descriptor] = json.loads(render(scan_tree(tmp_path), "sarif"))["runs"][0]["tool"]["driver"]["rules"]
+    write_tree(
+        tmp_path, {".npmrc": f"//registry.npmjs.org/:_authToken={tokens.checksummed('npm_')}\n"}
+    )
+    [descriptor] = json.loads(render(scan_tree(tmp_path), "sarif"))["runs"][0]["tool"]["driver"][
+        "rules"
+    ]
     assert descriptor["id"] == "npm-access-token"
     assert descriptor["name"] == "NpmAccessToken"
     assert descriptor["shortDescription"]["text"] == "npm Access Token"

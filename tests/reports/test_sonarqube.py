@@ -21,8 +21,20 @@ IMPACT_SEVERITIES_10_3 = {"LOW", "MEDIUM", "HIGH"}
 TYPES = {"BUG", "VULNERABILITY", "CODE_SMELL", "SECURITY_HOTSPOT"}
 LEGACY_SEVERITIES = {"BLOCKER", "CRITICAL", "MAJOR", "MINOR", "INFO"}
 ATTRIBUTES = {
-    "FORMATTED", "CONVENTIONAL", "IDENTIFIABLE", "CLEAR", "LOGICAL", "COMPLETE", "EFFICIENT",
-    "FOCUSED", "DISTINCT", "MODULAR", "TESTED", "LAWFUL", "TRUSTWORTHY", "RESPECTFUL",
+    "FORMATTED",
+    "CONVENTIONAL",
+    "IDENTIFIABLE",
+    "CLEAR",
+    "LOGICAL",
+    "COMPLETE",
+    "EFFICIENT",
+    "FOCUSED",
+    "DISTINCT",
+    "MODULAR",
+    "TESTED",
+    "LAWFUL",
+    "TRUSTWORTHY",
+    "RESPECTFUL",
 }
 
 
@@ -81,14 +93,25 @@ def check_sonarqube_report(report: dict[str, Any]) -> list[str]:
             if start_column is not None and start_column < 0:
                 problems.append(f"{where}.textRange.startColumn: must be >= 0")
             same_line = text_range.get("endLine", start_line) == start_line
-            if start_column is not None and end_column is not None and same_line and end_column <= start_column:
+            if (
+                start_column is not None
+                and end_column is not None
+                and same_line
+                and end_column <= start_column
+            ):
                 problems.append(f"{where}.textRange: empty range")
     return problems
 
 
 def test_report_meets_the_scanner_rules(tmp_path: Path, tokens: TokenGenerator) -> None:
     token = tokens.sqco()
-    write_tree(tmp_path, {"conf/app.properties": f"a=1\nsonar.token={token}\n", "n.npmrc": f"t={tokens.checksummed('npm_')}\n"})
+    write_tree(
+        tmp_path,
+        {
+            "conf/app.properties": f"a=1\nsonar.token={token}\n",
+            "n.npmrc": f"t={tokens.checksummed('npm_')}\n",
+        },
+    )
     report = json.loads(render(scan_tree(tmp_path), "sonarqube"))
     assert check_sonarqube_report(report) == []
     rules = {r["id"]: r for r in report["rules"]}
@@ -102,8 +125,13 @@ def test_report_meets_the_scanner_rules(tmp_path: Path, tokens: TokenGenerator) 
         "severity": "BLOCKER",
         "impacts": [{"softwareQuality": "SECURITY", "severity": "HIGH"}],
     }
-    assert "Remediation: Revoke the token" in rules["sonarqube-cloud-scoped-org-token"]["description"]
-    assert (rules["npm-access-token"]["severity"], rules["npm-access-token"]["impacts"][0]["severity"]) == (
+    assert (
+        "Remediation: Revoke the token" in rules["sonarqube-cloud-scoped-org-token"]["description"]
+    )
+    assert (
+        rules["npm-access-token"]["severity"],
+        rules["npm-access-token"]["impacts"][0]["severity"],
+    ) == (
         "CRITICAL",
         "HIGH",
     )
@@ -134,11 +162,23 @@ def test_history_issue_message_names_the_commit(tmp_path: Path, tokens: TokenGen
     [
         (lambda r: r["issues"][0].update(severity="BLOCKER"), "issues[0].severity: not allowed"),
         (lambda r: r["rules"][0].pop("type"), "rules[0]: type and severity must come together"),
-        (lambda r: r["rules"][0]["impacts"][0].update(severity="BLOCKER"), "not accepted by SonarQube 10.3"),
+        (
+            lambda r: r["rules"][0]["impacts"][0].update(severity="BLOCKER"),
+            "not accepted by SonarQube 10.3",
+        ),
         (lambda r: r["issues"][0].update(ruleId="nope"), "issues[0].ruleId: not among the rules"),
-        (lambda r: r["issues"][0]["primaryLocation"].pop("filePath"), "primaryLocation.filePath: missing"),
+        (
+            lambda r: r["issues"][0]["primaryLocation"].pop("filePath"),
+            "primaryLocation.filePath: missing",
+        ),
     ],
-    ids=["severity-on-issue", "type-without-severity", "blocker-impact", "unknown-rule", "no-file-path"],
+    ids=[
+        "severity-on-issue",
+        "type-without-severity",
+        "blocker-impact",
+        "unknown-rule",
+        "no-file-path",
+    ],
 )
 def test_checker_catches_what_the_scanner_rejects(
     tmp_path: Path, tokens: TokenGenerator, mutate: Any, problem: str
@@ -149,11 +189,15 @@ def test_checker_catches_what_the_scanner_rejects(
     assert any(problem in p for p in check_sonarqube_report(report))
 
 
-def test_cli_sonarqube_with_exit_code_zero(tmp_path: Path, tokens: TokenGenerator, run_cli: RunCli) -> None:
+def test_cli_sonarqube_with_exit_code_zero(
+    tmp_path: Path, tokens: TokenGenerator, run_cli: RunCli
+) -> None:
     """The SonarQube recipe: findings go to the report, not to the exit status."""
     write_tree(tmp_path, {"a.txt": f"x={tokens.sqco()}\n"})
     out = tmp_path / "leakscan-sonarqube.json"
-    proc = run_cli("scan", "--format", "sonarqube", "--exit-code", "0", "-o", str(out), str(tmp_path))
+    proc = run_cli(
+        "scan", "--format", "sonarqube", "--exit-code", "0", "-o", str(out), str(tmp_path)
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(out.read_text())
     assert check_sonarqube_report(report) == []
