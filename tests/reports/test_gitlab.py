@@ -60,6 +60,11 @@ def test_working_tree_report(tmp_path: Path, tokens: TokenGenerator) -> None:
         "end_line": 2,
         "commit": {"sha": "0000000"},
     }
+    assert vulnerability["details"]["secret"] == {
+        "name": "Secret (redacted)",
+        "type": "text",
+        "value": token[:9] + "********",
+    }
     assert "raw_source_code_extract" not in vulnerability
     assert token not in json.dumps(report)
 

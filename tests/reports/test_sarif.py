@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import jsonschema
@@ -209,10 +210,11 @@ def test_cli_writes_valid_sarif(tmp_path: Path, tokens: TokenGenerator, run_cli:
 
 
 def test_uri_is_repository_relative_from_a_subfolder(
-    make_repo: object, tokens: TokenGenerator, run_cli: RunCli
+    make_repo: Callable[[dict[str, str]], Path], tokens: TokenGenerator, run_cli: RunCli
 ) -> None:
-    repo = make_repo({"svc/conf/app.properties": f"sonar.token={tokens.sqco()}\n"})  # type: ignore[operator]
+    repo = make_repo({"svc/conf/app.properties": f"sonar.token={tokens.sqco()}\n"})
     proc = run_cli("scan", "--format", "sarif", "svc", cwd=repo)
+    assert proc.returncode == 1, proc.stderr
     [item] = json.loads(proc.stdout)["runs"][0]["results"]
     uri = item["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
     assert uri == "svc/conf/app.properties"
