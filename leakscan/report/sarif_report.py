@@ -166,7 +166,6 @@ def render(result: ScanResult, context: ReportContext) -> str:
     driver["rules"] = [rule_descriptor(rule) for rule in rules]
     run = {
         "tool": {"driver": driver},
-        "automationDetails": {"id": f"{TOOL_NAME}/{result.kind}/"},
         "columnKind": "unicodeCodePoints",
         "invocations": [
             {

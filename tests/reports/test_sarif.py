@@ -54,7 +54,8 @@ def test_results_rules_and_regions(tmp_path: Path, tokens: TokenGenerator) -> No
     assert cloud["properties"]["tags"][:2] == ["security", "secret"]
     assert cloud["properties"]["precision"] == "high"
     assert run["columnKind"] == "unicodeCodePoints"
-    assert run["automationDetails"] == {"id": "leakscan/scan/"}
+    # No automationDetails: the uploader's category (or its per-job default) must apply.
+    assert "automationDetails" not in run
     assert run["invocations"] == [{"executionSuccessful": True, "toolExecutionNotifications": []}]
     second, first = run["results"]  # sorted by path: b.txt, then conf/app.properties
     assert (second["ruleId"], second["ruleIndex"], second["level"]) == (
@@ -135,7 +136,6 @@ def test_history_and_validation_properties(tmp_path: Path, tokens: TokenGenerato
     }
     assert "Introduced in commit c0ffeec0ffee by Ada Author" in item["message"]["text"]
     assert "Validation: live (https://sonarcloud.io)." in item["message"]["text"]
-    assert sarif["runs"][0]["automationDetails"] == {"id": "leakscan/history/"}
 
 
 def test_skips_errors_and_interruption_become_notifications(
