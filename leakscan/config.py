@@ -9,7 +9,6 @@ folder of the file. Command-line options override what the file says (the CLI de
 
 from __future__ import annotations
 
-import difflib
 import re
 import tomllib
 from dataclasses import dataclass
@@ -120,6 +119,8 @@ def parse_config(data: dict[str, Any], source: Path) -> Config:
     problems: list[str] = []
     values: dict[str, Any] = {}
     for key in sorted(set(data) - set(KEYS)):
+        import difflib  # only on this error path: keeps start-up lean
+
         hint = difflib.get_close_matches(key, KEYS, n=1, cutoff=0.5)
         problems.append(f"unknown key '{key}'" + (f" (did you mean '{hint[0]}'?)" if hint else ""))
     for key in KEYS:
