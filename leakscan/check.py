@@ -71,3 +71,41 @@ def check_tokens(
         else:
             checks.append(TokenCheck(secret, rule, outcomes[(rule.validation, secret)]))
     return checks
+
+
+def render_checks(checks: Sequence[TokenCheck], fmt: str, version: str) -> str:
+    """The `leakscan validate` report: one line per token, or JSON."""
+    if fmt == "json":
+        import json
+
+        results = [
+            {
+                "secret": check.secret.redacted(),
+                "secret_sha256": check.secret.sha256,
+                "rule_id": check.rule.id if check.rule else None,
+                "status": check.validation.status.value,
+                "host": check.validation.host,
+                "checked_at": check.validation.checked_at,
+                "reason": check.validation.reason,
+            }
+            for check in checks
+        ]
+        report = {"tool": {"name": "leakscan", "version": version}, "results": results}
+        return json.dumps(report, indent=2) + "\n"
+    lines = []
+    for check in checks:
+        outcome = check.validation
+        rule = check.rule.id if check.rule else "-"
+        host = f" [{outcome.host}]" if outcome.host else ""
+        lines.append(
+            f"{check.secret.redacted()}  {outcome.status.value:<11} {rule}  {outcome.reason}{host}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def checks_exit_code(checks: Sequence[TokenCheck]) -> int:
+    """1 if any token is live; 0 if all were checked and none is live; 2 otherwise."""
+    statuses = {check.validation.status for check in checks}
+    if Liveness.LIVE in statuses:
+        return 1
+    return 0 if statuses == {Liveness.INACTIVE} else 2

@@ -1,27 +1,31 @@
-"""Command line: flags → ScanOptions → scan() → reporter → exit code. Nothing else lives here."""
+"""Command line: flags (+ configuration file) → ScanOptions → scan → reporter → exit code.
+
+Nothing else lives here: the logic is in the modules each command imports when it runs (so that
+``leakscan --version`` starts fast).
+"""
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import click
+from click.core import ParameterSource
 
 from leakscan import __version__
 from leakscan.errors import ExitCode, LeakscanError
+from leakscan.report import FORMATS
 
 if TYPE_CHECKING:
-    from leakscan.history import Progress
-    from leakscan.models import Finding, ScanResult
+    from leakscan.config import Config
+    from leakscan.models import ScanResult
     from leakscan.options import ScanOptions, ValidationConfig
 
-FORMAT_NAMES = ("text", "json")
 FAIL_ON_NAMES = ("any", "live", "none")
-PROGRESS_MIN_TOKENS = 5
+DEFAULT_BASELINE = ".leakscan-baseline.json"
 
 
 def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
@@ -36,17 +40,172 @@ def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int 
         raise click.BadParameter(str(exc)) from exc
 
 
+def _options(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Bundle click option decorators, applied in the order listed."""
+
+    def decorate(command: Any) -> Any:
+        for decorator in reversed(decorators):
+            command = decorator(command)
+        return command
+
+    return decorate
+
+
+report_options = _options(
+    click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+                 help="Report format."),
+    click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+                 help="Write the report to this file instead of stdout."),
+    click.option("--show-secrets", is_flag=True, help="Print secrets whole (redacted by default)."),
+    click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False, path_type=Path),
+                 help="Suppress the findings recorded in this baseline file."),
+    click.option("--exit-code", "findings_code", type=click.IntRange(0, 255), default=1,
+                 show_default=True, help="Exit code when there are findings."),
+)
+rule_options = _options(
+    click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                 help="Configuration file (default: .leakscan.toml or pyproject.toml [tool.leakscan], "
+                 "looked up from the scanned path to the repository root)."),
+    click.option("--rules", "extra_rules", multiple=True, type=click.Path(exists=True, path_type=Path),
+                 help="Extra rule file or folder (repeatable)."),
+    click.option("--disable-rule", "disable_rules", multiple=True, metavar="RULE_ID",
+                 help="Turn a rule off (repeatable)."),
+    click.option("--max-file-size", callback=_size, default="50MiB", show_default=True,
+                 help="Larger files or blobs are skipped (bytes, or 10MB / 10MiB)."),
+)
+file_options = _options(
+    click.option("--exclude", multiple=True, metavar="PATTERN",
+                 help="Skip paths matching this gitignore-style pattern (repeatable)."),
+    click.option("--no-ignore", is_flag=True, help="Ignore .gitignore/.leakscanignore: scan everything."),
+    click.option("--large-files", type=click.Choice(["skip", "scan"]), default="skip", show_default=True,
+                 help="Files over --max-file-size: skip (and report), or stream them in chunks."),
+    click.option("--workers", type=click.IntRange(0, 256), default=0, show_default=True,
+                 help="Worker processes for large scans (0 = one per core)."),
+)
+history_options = _options(
+    click.option("--branch", "branches", multiple=True, metavar="NAME",
+                 help="Scan only what this branch, tag or commit reaches (repeatable)."),
+    click.option("--since-commit", metavar="REV",
+                 help="Scan only commits not reachable from REV (e.g. origin/main)."),
+    click.option("--max-commits", type=click.IntRange(1), metavar="N",
+                 help="Scan at most the newest N commits."),
+    click.option("--no-progress", is_flag=True,
+                 help="No progress bar (there is none when stderr is not a terminal)."),
+)
+connection_options = _options(
+    click.option("--sonar-url", "sonar_urls", multiple=True, metavar="URL",
+                 help="SonarQube Server to check server tokens against (repeatable)."),
+    click.option("--cloud-url", "cloud_urls", multiple=True, metavar="URL",
+                 help="Replaces the SonarQube Cloud hosts sonarcloud.io and sonarqube.us (repeatable)."),
+    click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                 help="Trust the CA certificates in this PEM file (default: SSL_CERT_FILE, else certifi)."),
+    click.option("--validate-timeout", type=click.FloatRange(0, min_open=True), default=10.0,
+                 show_default=True, help="Seconds to wait for connecting and for each read."),
+    click.option("--validate-rate", type=click.FloatRange(0, min_open=True), default=5.0,
+                 show_default=True, help="At most this many requests per second, in all."),
+)
+validation_options = _options(
+    click.option("--validate", is_flag=True, help="Ask the SonarQube API whether each token is live."),
+    connection_options,
+    click.option("--fail-on", type=click.Choice(FAIL_ON_NAMES), default="any", show_default=True,
+                 help="Which findings make the exit code 1; 'live' implies --validate."),
+)
+
+
+class Settings(NamedTuple):
+    """A command's options merged with the configuration file (the command line wins)."""
+
+    options: ScanOptions
+    config: Config
+    fmt: str
+    fail_on: str
+
+
+def _pick(ctx: click.Context, name: str, configured: Any) -> Any:
+    """The command-line value if the user gave one, else the configured one, else the default."""
+    if name not in ctx.params:
+        return configured
+    source = ctx.get_parameter_source(name)
+    explicit = source not in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
+    return ctx.params[name] if explicit or configured is None else configured
+
+
+def _validation_config(ctx: click.Context, config: Config, fail_on: str) -> ValidationConfig | None:
+    from leakscan.options import CLOUD_URLS, ValidationConfig
+    from leakscan.progress import token_progress
+
+    if not (ctx.params.get("validate") or fail_on == "live" or ctx.command.name == "validate"):
+        return None
+    return ValidationConfig(
+        cloud_urls=tuple(_pick(ctx, "cloud_urls", config.cloud_urls or None) or CLOUD_URLS),
+        sonar_urls=tuple(_pick(ctx, "sonar_urls", config.sonar_urls or None) or ()),
+        ca_bundle=ctx.params.get("ca_bundle"),
+        timeout=ctx.params.get("validate_timeout", 10.0),
+        rate=ctx.params.get("validate_rate", 5.0),
+        progress=token_progress(sys.stderr),
+    )
+
+
+def load_settings(ctx: click.Context, paths: Sequence[str]) -> Settings:
+    """Find and read the configuration file, then let the command line override it."""
+    from leakscan.baseline import load_baseline
+    from leakscan.config import discover_config
+    from leakscan.options import ScanOptions
+
+    targets = tuple(paths) or (".",)
+    start = next((Path(p) for p in targets if p != "-"), Path.cwd())
+    config = discover_config(ctx.params.get("config_file"), start)
+    fail_on = _pick(ctx, "fail_on", config.fail_on) or "any"
+    # `baseline create` writes the configured baseline; only the other commands read it.
+    baseline_file = _pick(ctx, "baseline_file", config.baseline) if "baseline_file" in ctx.params else None
+    options = ScanOptions(
+        paths=targets,
+        extra_rules=tuple(_pick(ctx, "extra_rules", config.rules) or ()),
+        disable_rules=tuple(_pick(ctx, "disable_rules", config.disable_rules) or ()),
+        exclude=tuple(_pick(ctx, "exclude", config.exclude) or ()),
+        use_ignore_files=not ctx.params.get("no_ignore", False),
+        max_file_size=_pick(ctx, "max_file_size", config.max_file_size),
+        scan_large_files=ctx.params.get("large_files") == "scan",
+        allow_secrets=config.allow_secrets or frozenset(),
+        workers=ctx.params.get("workers", 0),
+        validation=_validation_config(ctx, config, fail_on),
+        baseline=load_baseline(baseline_file) if baseline_file is not None else None,
+    )
+    return Settings(options, config, _pick(ctx, "fmt", config.format) or "text", fail_on)
+
+
 def _use_color(stream: Any) -> bool:
     return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
 
 
+def _information_uri() -> str:
+    """The project's home page, when the installed package declares one (SARIF and GitLab show
+    it). Looked up only for those formats: reading package metadata costs ~20 ms."""
+    from importlib.metadata import PackageNotFoundError, metadata
+
+    try:
+        urls = metadata("leakscan").get_all("Project-URL") or []
+    except PackageNotFoundError:
+        return ""
+    for entry in urls:
+        label, _, url = entry.partition(",")
+        if label.strip().lower() in ("homepage", "home", "documentation", "source"):
+            return str(url).strip()
+    return ""
+
+
 def emit_report(result: ScanResult, fmt: str, output: Path | None, show_secrets: bool) -> None:
-    """Render ``result`` to stdout or ``output``; keep a one-line summary on stderr."""
+    """Render ``result`` to stdout or ``output``; a one-line summary goes to stderr as well
+    unless the text report is on stdout (it has the summary)."""
     from leakscan.report import ReportContext, get_reporter
     from leakscan.report.text_report import render_summary
 
-    color = output is None and _use_color(sys.stdout)
-    context = ReportContext(show_secrets=show_secrets, color=color, version=__version__)
+    context = ReportContext(
+        show_secrets=show_secrets,
+        color=output is None and _use_color(sys.stdout),
+        version=__version__,
+        information_uri=_information_uri() if fmt in ("sarif", "gitlab") else "",
+    )
     text = get_reporter(fmt)(result, context)
     if output is None:
         try:
@@ -69,201 +228,53 @@ def exit_code_for(result: ScanResult, findings_code: int, fail_on: str = "any") 
     ``fail_on``: ``any`` finding, only ``live`` ones (then an unknown outcome, with no live one,
     is an error: the check is incomplete), or ``none``.
     """
+    from leakscan.models import Liveness
+
     if result.interrupted:
         return ExitCode.INTERRUPTED
-    if any(_fails(finding, fail_on) for finding in result.findings):
+    statuses = {finding.validation.status for finding in result.findings}
+    if (fail_on == "any" and result.findings) or (fail_on == "live" and Liveness.LIVE in statuses):
         return findings_code
-    if fail_on == "live" and any(f.validation.status == "unknown" for f in result.findings):
+    if fail_on == "live" and Liveness.UNKNOWN in statuses:
         return ExitCode.ERROR
     if result.errors:
         return ExitCode.ERROR
     return ExitCode.CLEAN
 
 
-def _fails(finding: Finding, fail_on: str) -> bool:
-    if fail_on == "live":
-        return finding.validation.status == "live"
-    return fail_on == "any"
-
-
-def progress_printer(stream: TextIO) -> Callable[[int, int], None] | None:
-    """Validation progress on a terminal, when more than a handful of tokens are checked."""
-    if not (hasattr(stream, "isatty") and stream.isatty()):
-        return None
-
-    def show(done: int, total: int) -> None:
-        if total <= PROGRESS_MIN_TOKENS:
-            return
-        stream.write(f"\rleakscan: validating {done}/{total} token(s)")
-        if done == total:
-            stream.write("\n")
-        stream.flush()
-
-    return show
-
-
-def make_validation_config(
-    sonar_urls: tuple[str, ...],
-    cloud_urls: tuple[str, ...],
-    ca_bundle: Path | None,
-    timeout: float,
-    rate: float,
-) -> ValidationConfig:
-    from leakscan.options import CLOUD_URLS, ValidationConfig
-
-    return ValidationConfig(
-        cloud_urls=cloud_urls or CLOUD_URLS,
-        sonar_urls=sonar_urls,
-        ca_bundle=ca_bundle,
-        timeout=timeout,
-        rate=rate,
-        progress=progress_printer(sys.stderr),
-    )
-
-
-_CONNECTION_FLAGS = (
-    click.option("--sonar-url", "sonar_urls", multiple=True, metavar="URL",
-                 help="SonarQube Server to check server tokens against (repeatable)."),
-    click.option("--cloud-url", "cloud_urls", multiple=True, metavar="URL",
-                 help="Replaces the SonarQube Cloud hosts sonarcloud.io and sonarqube.us "
-                      "(repeatable)."),
-    click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                 help="Trust the CA certificates in this PEM file (default: SSL_CERT_FILE, "
-                      "else certifi)."),
-    click.option("--validate-timeout", type=click.FloatRange(0, min_open=True), default=10.0,
-                 show_default=True, help="Seconds to wait for connecting and for each read."),
-    click.option("--validate-rate", type=click.FloatRange(0, min_open=True), default=5.0,
-                 show_default=True, help="At most this many requests per second, in all."),
-)
-_VALIDATION_FLAGS = (
-    click.option("--validate", is_flag=True,
-                 help="Ask the SonarQube API whether each token is live (network)."),
-    *_CONNECTION_FLAGS,
-    click.option("--fail-on", type=click.Choice(FAIL_ON_NAMES), default="any", show_default=True,
-                 help="Which findings make the exit code 1; 'live' implies --validate."),
-)
-
-
-def _apply(flags: Sequence[Callable[[Any], Any]]) -> Callable[[Any], Any]:
-    """Apply click option decorators in the order listed."""
-
-    def decorate(command: Any) -> Any:
-        for flag in reversed(flags):
-            command = flag(command)
-        return command
-
-    return decorate
-
-
-class ValidationArgs(NamedTuple):
-    """The validation flags of one command, gathered by ``validation_options``.
-
-    A NamedTuple, not a dataclass: importing dataclasses would slow every command's start-up.
-    """
-
-    config: ValidationConfig | None
-    fail_on: str
-
-
-def validation_options(command: Callable[..., None]) -> Callable[..., None]:
-    """Add the live-validation flags to a command (``scan``, ``history``).
-
-    The command gets them as one keyword argument, ``validation_args`` (ValidationArgs): pass
-    ``validation_args.config`` as ``ScanOptions(validation=...)`` (None: validation off) and
-    ``validation_args.fail_on`` to ``exit_code_for``.
-    """
-
-    @functools.wraps(command)
-    def wrapper(
-        *args: Any,
-        validate: bool,
-        sonar_urls: tuple[str, ...],
-        cloud_urls: tuple[str, ...],
-        ca_bundle: Path | None,
-        validate_timeout: float,
-        validate_rate: float,
-        fail_on: str,
-        **kwargs: Any,
-    ) -> None:
-        config = None
-        if validate or fail_on == "live":
-            config = make_validation_config(
-                sonar_urls, cloud_urls, ca_bundle, validate_timeout, validate_rate
-            )
-        command(*args, validation_args=ValidationArgs(config, fail_on), **kwargs)
-
-    decorated: Callable[..., None] = _apply(_VALIDATION_FLAGS)(wrapper)
-    return decorated
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="leakscan")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
-@click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+def cli(debug: bool) -> None:
     """Find leaked SonarQube tokens in files, staged changes and git history."""
-    ctx.obj = {"debug": debug}
 
 
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
-@click.option("--format", "fmt", type=click.Choice(FORMAT_NAMES), default="text", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report here.")
-@click.option("--show-secrets", is_flag=True, help="Print secrets whole (redacted by default).")
-@click.option("--rules", "extra_rules", multiple=True, type=click.Path(exists=True, path_type=Path),
-              help="Extra rule file or folder (repeatable).")
-@click.option("--no-ignore", is_flag=True, help="Ignore .gitignore/.leakscanignore: scan everything.")
-@click.option("--max-file-size", callback=_size, default="50MiB", show_default=True,
-              help="Skip larger files (bytes, or 10MB / 10MiB).")
-@click.option("--large-files", type=click.Choice(["skip", "scan"]), default="skip", show_default=True,
-              help="Files over --max-file-size: skip (and report), or stream them in chunks.")
-@click.option("--exit-code", "findings_code", type=click.IntRange(0, 255), default=1, show_default=True,
-              help="Exit code when there are findings.")
-@click.option("--workers", type=click.IntRange(0, 256), default=0, show_default=True,
-              help="Worker processes for large scans (0 = one per core).")
+@report_options
+@rule_options
+@file_options
 @click.option("--staged", is_flag=True,
               help="Scan the staged changes (git index) of the repository containing PATH.")
 @click.option("--whole-files", is_flag=True,
               help="With --staged: scan staged files whole, not only the changed lines.")
 @validation_options
-def scan(
-    paths: tuple[str, ...],
-    fmt: str,
-    output: Path | None,
-    show_secrets: bool,
-    extra_rules: tuple[Path, ...],
-    no_ignore: bool,
-    max_file_size: int,
-    large_files: str,
-    findings_code: int,
-    workers: int,
-    staged: bool,
-    whole_files: bool,
-    validation_args: ValidationArgs,
-) -> None:
+@click.pass_context
+def scan(ctx: click.Context, /, paths: tuple[str, ...], **params: Any) -> None:
     """Scan files and folders (default '.'); '-' reads standard input."""
-    from leakscan.options import ScanOptions
-    from leakscan.scan import scan as run_scan
-
-    options = ScanOptions(
-        paths=paths or (".",),
-        extra_rules=extra_rules,
-        use_ignore_files=not no_ignore,
-        max_file_size=max_file_size,
-        scan_large_files=large_files == "scan",
-        workers=workers,
-        validation=validation_args.config,
-    )
-    if staged or whole_files:
-        result = _scan_staged(options, paths, staged, whole_files)
+    settings = load_settings(ctx, paths)
+    if params["staged"] or params["whole_files"]:
+        result = _scan_staged(settings.options, paths, params["staged"], params["whole_files"])
     else:
-        result = run_scan(options)
-    emit_report(result, fmt, output, show_secrets)
-    if staged and result.findings:
+        from leakscan.scan import scan as run_scan
+
+        result = run_scan(settings.options)
+    emit_report(result, settings.fmt, params["output"], params["show_secrets"])
+    if params["staged"] and result.findings:
         from leakscan.staged import fix_hint
 
         click.echo(fix_hint(result), err=True)
-    raise SystemExit(exit_code_for(result, findings_code, validation_args.fail_on))
+    raise SystemExit(exit_code_for(result, params["findings_code"], settings.fail_on))
 
 
 def _scan_staged(
@@ -280,173 +291,72 @@ def _scan_staged(
 
 @cli.command()
 @click.argument("repo", default=".", type=click.Path(path_type=str))
-@click.option("--branch", "branches", multiple=True, metavar="NAME",
-              help="Scan only what this branch, tag or commit reaches (repeatable).")
-@click.option("--since-commit", metavar="REV",
-              help="Scan only commits not reachable from REV (e.g. origin/main).")
-@click.option("--max-commits", type=click.IntRange(1), metavar="N",
-              help="Scan at most the newest N commits.")
-@click.option("--workers", type=click.IntRange(0), default=0, show_default=True,
+@history_options
+@click.option("--workers", type=click.IntRange(0, 256), default=0, show_default=True,
               help="Processes scanning blobs; 0 = automatic (2 on a large history).")
-@click.option("--no-progress", is_flag=True,
-              help="No progress bar (there is none when stderr is not a terminal).")
-@click.option("--format", "fmt", type=click.Choice(FORMAT_NAMES), default="text",
-              show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the report here.")
-@click.option("--show-secrets", is_flag=True, help="Print secrets whole (redacted by default).")
-@click.option("--rules", "extra_rules", multiple=True,
-              type=click.Path(exists=True, path_type=Path),
-              help="Extra rule file or folder (repeatable).")
-@click.option("--max-file-size", callback=_size, default="50MiB", show_default=True,
-              help="Skip larger blobs (bytes, or 10MB / 10MiB).")
-@click.option("--exit-code", "findings_code", type=click.IntRange(0, 255), default=1,
-              show_default=True, help="Exit code when there are findings.")
+@report_options
+@rule_options
 @validation_options
-def history(
-    repo: str,
-    branches: tuple[str, ...],
-    since_commit: str | None,
-    max_commits: int | None,
-    workers: int,
-    no_progress: bool,
-    fmt: str,
-    output: Path | None,
-    show_secrets: bool,
-    extra_rules: tuple[Path, ...],
-    max_file_size: int,
-    findings_code: int,
-    validation_args: ValidationArgs,
-) -> None:
+@click.pass_context
+def history(ctx: click.Context, /, repo: str, **params: Any) -> None:
     """Scan every commit reachable from the repository's refs (default: all branches, remote
     branches, tags and stashes); each unique blob is scanned once."""
-    from leakscan.history import HistoryOptions, scan_history
-    from leakscan.options import ScanOptions
+    settings = load_settings(ctx, (repo,))
+    result = _run_history(settings.options, repo, params)
+    emit_report(result, settings.fmt, params["output"], params["show_secrets"])
+    raise SystemExit(exit_code_for(result, params["findings_code"], settings.fail_on))
 
-    options = ScanOptions(
-        paths=(repo,),
-        extra_rules=extra_rules,
-        max_file_size=max_file_size,
-        validation=validation_args.config,
-    )
+
+def _run_history(options: ScanOptions, repo: str, params: dict[str, Any]) -> ScanResult:
+    from leakscan.history import HistoryOptions, scan_history
+    from leakscan.progress import ProgressBar, is_terminal
+
     wanted = HistoryOptions(
         repo=repo,
-        branches=branches,
-        since_commit=since_commit,
-        max_commits=max_commits,
-        workers=workers,
+        branches=params["branches"],
+        since_commit=params["since_commit"],
+        max_commits=params["max_commits"],
+        workers=params["workers"],
     )
-    bar = None if no_progress or not sys.stderr.isatty() else _ProgressBar()
+    bar = None if params["no_progress"] or not is_terminal(sys.stderr) else ProgressBar()
     try:
-        result = scan_history(options, wanted, progress=bar)
+        return scan_history(options, wanted, progress=bar)
     finally:
         if bar is not None:
             bar.close()
-    emit_report(result, fmt, output, show_secrets)
-    raise SystemExit(exit_code_for(result, findings_code, validation_args.fail_on))
 
 
 @cli.command("validate")
 @click.argument("tokens", nargs=-1)
-@click.option("--format", "fmt", type=click.Choice(FORMAT_NAMES), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--rules", "extra_rules", multiple=True, type=click.Path(exists=True, path_type=Path),
               help="Extra rule file or folder (repeatable).")
-@_apply(_CONNECTION_FLAGS)
-def validate_command(
-    tokens: tuple[str, ...],
-    fmt: str,
-    extra_rules: tuple[Path, ...],
-    sonar_urls: tuple[str, ...],
-    cloud_urls: tuple[str, ...],
-    ca_bundle: Path | None,
-    validate_timeout: float,
-    validate_rate: float,
-) -> None:
+@connection_options
+@click.pass_context
+def validate_command(ctx: click.Context, /, tokens: tuple[str, ...], **params: Any) -> None:
     """Check whether tokens are live. TOKEN arguments, or '-' to read one per line from stdin.
 
     Exit 1 if any token is live; 0 if none is live and all were checked; 2 if any is unknown,
     not checked or not a recognised token (and none is live).
     """
-    import json
-
-    from leakscan.check import check_tokens
+    from leakscan.check import check_tokens, checks_exit_code, render_checks
+    from leakscan.config import Config
     from leakscan.errors import UsageError
-    from leakscan.models import Liveness
     from leakscan.rules import load_rules
 
     given: list[str] = []
     for token in tokens:
         if token == "-":
-            lines = sys.stdin.read().splitlines()
-            given.extend(line.strip() for line in lines if line.strip())
+            given.extend(line.strip() for line in sys.stdin.read().splitlines() if line.strip())
         else:
             given.append(token.strip())
     if not given:
         raise UsageError("validate: no token given (pass TOKEN arguments, or '-' to read stdin)")
-    config = make_validation_config(
-        sonar_urls, cloud_urls, ca_bundle, validate_timeout, validate_rate
-    )
-    checks = check_tokens(given, load_rules(extra_rules), config)
-    if fmt == "json":
-        results = [
-            {
-                "secret": check.secret.redacted(),
-                "secret_sha256": check.secret.sha256,
-                "rule_id": check.rule.id if check.rule else None,
-                "status": check.validation.status.value,
-                "host": check.validation.host,
-                "checked_at": check.validation.checked_at,
-                "reason": check.validation.reason,
-            }
-            for check in checks
-        ]
-        report = {"tool": {"name": "leakscan", "version": __version__}, "results": results}
-        click.echo(json.dumps(report, indent=2))
-    else:
-        for check in checks:
-            outcome = check.validation
-            rule = check.rule.id if check.rule else "-"
-            host = f" [{outcome.host}]" if outcome.host else ""
-            click.echo(f"{check.secret.redacted()}  {outcome.status.value:<11} {rule}  "
-                       f"{outcome.reason}{host}")
-    statuses = {check.validation.status for check in checks}
-    if Liveness.LIVE in statuses:
-        raise SystemExit(ExitCode.FINDINGS)
-    raise SystemExit(ExitCode.CLEAN if statuses == {Liveness.INACTIVE} else ExitCode.ERROR)
-
-
-class _ProgressBar:
-    """Blobs done / total, bytes and rate on one stderr line, redrawn at most ten times a second."""
-
-    def __init__(self) -> None:
-        import time
-
-        self._clock = time.monotonic
-        self._started = self._clock()
-        self._drawn = 0.0
-        self._shown = False
-
-    def __call__(self, progress: Progress) -> None:
-        from leakscan.report.text_report import human_size
-
-        now = self._clock()
-        if now - self._drawn < 0.1 and progress.blobs_done < progress.blobs_total:
-            return
-        self._drawn = now
-        rate = progress.bytes_done / max(now - self._started, 1e-6)
-        total = max(progress.blobs_total, 1)
-        filled = int(24 * progress.blobs_done / total)
-        line = (
-            f"\r[{'#' * filled}{'.' * (24 - filled)}] "
-            f"{progress.blobs_done}/{progress.blobs_total} blobs, "
-            f"{human_size(progress.bytes_done)}, {human_size(rate)}/s"
-        )
-        click.echo(line, err=True, nl=False)
-        self._shown = True
-
-    def close(self) -> None:
-        if self._shown:
-            click.echo("\r\033[K", err=True, nl=False)
+    config = _validation_config(ctx, Config(), "any")
+    assert config is not None
+    checks = check_tokens(given, load_rules(params["extra_rules"]), config)
+    click.echo(render_checks(checks, params["fmt"], __version__), nl=False)
+    raise SystemExit(checks_exit_code(checks))
 
 
 @cli.command("install-hook")
@@ -458,6 +368,106 @@ def install_hook(repo: str, force: bool) -> None:
 
     target = write_hook(repo, sys.executable, force=force)
     click.echo(f"leakscan: installed {target}")
+
+
+@cli.group()
+def baseline() -> None:
+    """Record the current findings as accepted, or drop entries that no longer match."""
+
+
+@baseline.command("create")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@rule_options
+@file_options
+@click.option("--history", "from_history", is_flag=True,
+              help="Record the findings of `leakscan history` on the repository PATH instead.")
+@history_options
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help=f"Baseline file to write (default: the configured `baseline`, else {DEFAULT_BASELINE}).")
+@click.pass_context
+def baseline_create(ctx: click.Context, /, paths: tuple[str, ...], **params: Any) -> None:
+    """Scan PATHS (default '.') and record every finding in a baseline file."""
+    from leakscan.baseline import baseline_from_findings
+
+    settings = load_settings(ctx, paths)
+    target = params["output"] or settings.config.baseline or Path(DEFAULT_BASELINE)
+    result = _baseline_scan(settings.options, paths, params)
+    if result.interrupted:
+        click.echo("leakscan: interrupted: baseline not written", err=True)
+        raise SystemExit(ExitCode.INTERRUPTED)
+    created = baseline_from_findings(result.findings, str(target))
+    _write_baseline(created, target)
+    click.echo(f"leakscan: {target}: {_entries(len(created.entries))} recorded", err=True)
+    if result.errors:
+        click.echo(
+            f"leakscan: {len(result.errors)} input(s) could not be read; the baseline may be "
+            "incomplete: " + "; ".join(f"{e.path}: {e.error}" for e in result.errors),
+            err=True,
+        )
+        raise SystemExit(ExitCode.ERROR)
+    raise SystemExit(ExitCode.CLEAN)
+
+
+@baseline.command("prune")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@rule_options
+@file_options
+@click.option("--history", "from_history", is_flag=True,
+              help="Match against the findings of `leakscan history` on the repository PATH.")
+@history_options
+@click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Baseline file to prune (default: the configured `baseline`).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the pruned baseline here instead of in place.")
+@click.pass_context
+def baseline_prune(ctx: click.Context, /, paths: tuple[str, ...], **params: Any) -> None:
+    """Scan PATHS (default '.') and remove baseline entries that no longer match a finding."""
+    from dataclasses import replace
+
+    from leakscan.baseline import prune_baseline
+    from leakscan.errors import UsageError
+
+    settings = load_settings(ctx, paths)
+    current = settings.options.baseline
+    if current is None:
+        raise UsageError("baseline prune: no baseline file: pass --baseline FILE or set `baseline`")
+    result = _baseline_scan(replace(settings.options, baseline=None), paths, params)
+    if result.interrupted:
+        click.echo("leakscan: interrupted: baseline left unchanged", err=True)
+        raise SystemExit(ExitCode.INTERRUPTED)
+    if result.errors:
+        details = "; ".join(f"{e.path}: {e.error}" for e in result.errors)
+        raise LeakscanError(f"baseline prune: scan incomplete, {current.source} left unchanged: {details}")
+    pruned = prune_baseline(current, result.findings)
+    target = params["output"] or Path(current.source)
+    _write_baseline(pruned, target)
+    removed = len(current.entries) - len(pruned.entries)
+    kept = len(pruned.entries)
+    click.echo(f"leakscan: {target}: {_entries(removed)} removed (stale), {kept} kept", err=True)
+    raise SystemExit(ExitCode.CLEAN)
+
+
+def _baseline_scan(options: ScanOptions, paths: tuple[str, ...], params: dict[str, Any]) -> ScanResult:
+    if not params["from_history"]:
+        from leakscan.scan import scan as run_scan
+
+        return run_scan(options)
+    if len(paths) > 1:
+        raise click.UsageError("--history takes at most one PATH: the repository")
+    return _run_history(options, paths[0] if paths else ".", params)
+
+
+def _entries(count: int) -> str:
+    return f"{count} entry" if count == 1 else f"{count} entries"
+
+
+def _write_baseline(baseline: Any, target: Path) -> None:
+    from leakscan.baseline import render_baseline
+
+    try:
+        target.write_text(render_baseline(baseline), encoding="utf-8", errors="surrogateescape")
+    except OSError as exc:
+        raise LeakscanError(f"{target}: cannot write baseline: {exc.strerror or exc}") from exc
 
 
 @cli.group()

@@ -127,6 +127,12 @@ class Finding:
     commits_count: int | None = None
     present_at_head: bool | None = None
     validation: Validation = NOT_CHECKED
+    key_path: str = ""
+
+    @property
+    def stable_path(self) -> str:
+        """Repository-relative POSIX path (else the shown path), for reports and baselines."""
+        return self.key_path or self.path
 
     @property
     def rule(self) -> Rule:

@@ -8,8 +8,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
 
 from leakscan.errors import UsageError
+
+if TYPE_CHECKING:
+    from leakscan.baseline import Baseline
 
 DEFAULT_MAX_FILE_SIZE = 50 * 1024 * 1024
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:([KMGT])(i?))?B?\s*$", re.IGNORECASE)
@@ -61,6 +65,7 @@ class ScanOptions:
     allow_secrets: frozenset[str] = field(default_factory=frozenset)
     workers: int = 0
     validation: ValidationConfig | None = None
+    baseline: Baseline | None = None
 
 
 def parse_size(text: str) -> int:

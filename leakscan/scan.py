@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from leakscan.baseline import Baseline, split_findings
 from leakscan.detect import Detector, detect_stream
 from leakscan.models import (
     Blob,
@@ -64,6 +65,7 @@ def finding_from_match(match: Match, path: str, stable_path: str) -> Finding:
         match=match,
         path=path,
         fingerprint=fingerprint(match.rule.id, stable_path, match.secret.sha256),
+        key_path=stable_path,
     )
 
 
@@ -284,7 +286,10 @@ def finalize(result: ScanResult, options: ScanOptions) -> None:
     """The stages after detection, shared by every kind of scan (files, stdin, staged, history).
 
     Later stages (baseline, validation) plug in here so that every command applies them alike.
+    The baseline comes first, so that accepted findings are never sent for validation.
     """
+    if options.baseline is not None:
+        apply_baseline(result, options.baseline)
     result.findings.sort(key=lambda f: (f.path, f.match.line, f.match.column, f.rule.id))
     result.skipped.sort(key=lambda s: s.path)
     result.errors.sort(key=lambda e: e.path)
@@ -293,3 +298,18 @@ def finalize(result: ScanResult, options: ScanOptions) -> None:
 
         apply_validation(result, options.validation)
         result.findings.sort(key=lambda f: f.validation.status is not Liveness.LIVE)
+
+
+def apply_baseline(result: ScanResult, baseline: Baseline) -> None:
+    """Drop accepted findings; count suppressed findings and stale entries in stats and notes."""
+    split = split_findings(baseline, result.findings)
+    result.findings = split.new
+    result.stats.extra["baseline_suppressed"] = len(split.suppressed)
+    result.stats.extra["baseline_stale"] = len(split.stale)
+    note = f"baseline {baseline.source}: {len(split.suppressed)} finding(s) suppressed"
+    if split.stale:
+        note += (
+            f", {len(split.stale)} stale entr{'y' if len(split.stale) == 1 else 'ies'} "
+            "(run `leakscan baseline prune` to remove them)"
+        )
+    result.stats.notes.append(note)

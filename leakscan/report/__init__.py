@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from leakscan.models import ScanResult
 
-FORMATS = ("text", "json")
+FORMATS = ("text", "json", "sarif", "gitlab", "sonarqube")
 
 
 @dataclass(frozen=True, slots=True)
 class ReportContext:
-    """How to render: whether secrets are shown whole, whether to colour, the tool version."""
+    """How to render: whether secrets are shown whole, whether to colour, the tool version.
+
+    ``information_uri`` is the project's home page when the package declares one; ``now`` fixes
+    the report time (formats that carry one use the current time when it is None).
+    """
 
     show_secrets: bool = False
     color: bool = False
     version: str = ""
+    information_uri: str = ""
+    now: datetime | None = None
 
 
 class Reporter(Protocol):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from leakscan.cli import progress_printer
+from leakscan.progress import token_progress
 from leakscan.synthetic import TokenGenerator
 from tests.conftest import RunCli
 from tests.validation.conftest import FakeSonarHost, MakeHost
@@ -328,7 +328,7 @@ class _Terminal(io.StringIO):
 
 def test_progress_on_a_terminal_for_more_than_a_handful() -> None:
     terminal = _Terminal()
-    show = progress_printer(terminal)
+    show = token_progress(terminal)
     assert show is not None
     show(0, 3)
     show(3, 3)
@@ -338,4 +338,4 @@ def test_progress_on_a_terminal_for_more_than_a_handful() -> None:
     assert terminal.getvalue().endswith(
         "\rleakscan: validating 5/6 token(s)\rleakscan: validating 6/6 token(s)\n"
     )
-    assert progress_printer(io.StringIO()) is None
+    assert token_progress(io.StringIO()) is None
