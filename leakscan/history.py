@@ -40,6 +40,7 @@ from leakscan.rules import Rule, load_rules
 from leakscan.scan import finalize, fingerprint
 from leakscan.sources.git import (
     BlobRef,
+    ObjectError,
     Oid,
     TargetIndex,
     Tips,
@@ -99,7 +100,8 @@ class FoundMatch:
 
 @dataclass(frozen=True, slots=True)
 class BlobOutcome:
-    """What scanning one blob gave. ``status``: scanned, binary, lfs-pointer, too-large, missing."""
+    """What scanning one blob gave. ``status``: scanned, binary, lfs-pointer, too-large,
+    unreadable (missing or damaged: ``errors`` says which)."""
 
     oid: str
     status: str
@@ -117,9 +119,10 @@ class BlobScanner:
         self.max_size = max_size
 
     def scan(self, oid: Oid) -> BlobOutcome:
-        data = read_blob(self.repo, oid, self.max_size)
-        if data is None:
-            return BlobOutcome(str(oid), "missing", 0)
+        try:
+            data = read_blob(self.repo, oid, self.max_size)
+        except ObjectError as exc:
+            return BlobOutcome(str(oid), "unreadable", 0, errors=(str(exc),))
         if isinstance(data, int):
             return BlobOutcome(str(oid), "too-large", data)
         kind = sniff(data)
@@ -422,8 +425,8 @@ def _scan_blobs(
             )
             if matches:
                 targets[ref.oid] = matches
-        elif status == "missing":
-            result.errors.append(Failed(ref.path, f"missing blob object {ref.oid}"))
+        elif status == "unreadable":
+            result.errors.extend(Failed(ref.path, error) for error in outcome.errors)
         else:
             reason = (
                 f"too large ({outcome.size} bytes > {scanner.max_size})"

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from leakscan.synthetic import TokenGenerator
+from tests.gitrepo import GitRepo, MakeRepo, run_git
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED = REPO_ROOT.parent / "shared"
@@ -50,3 +51,16 @@ def run_cli() -> RunCli:
         )
 
     return run
+
+
+@pytest.fixture
+def make_repo(tmp_path: Path) -> MakeRepo:
+    """``make_repo(name="repo")`` → an empty repository (branch ``main``) in tmp_path."""
+
+    def make(name: str = "repo") -> GitRepo:
+        path = tmp_path / name
+        path.mkdir()
+        run_git(path, "init", "-q", "-b", "main")
+        return GitRepo(path)
+
+    return make

@@ -18,6 +18,10 @@ from leakscan.models import CommitInfo, Failed, Skipped
 
 GITLINK = int(FileMode.COMMIT)
 TREE = int(FileMode.TREE)
+# Object types of tree entries: reading ``entry.type`` is ~8x cheaper than ``entry.filemode`` (an
+# enum), and tree walks read it for every entry of every distinct tree.
+TREE_ENTRY = pygit2.GIT_OBJECT_TREE
+GITLINK_ENTRY = pygit2.GIT_OBJECT_COMMIT
 Oid = pygit2.Oid
 
 
@@ -235,15 +239,15 @@ class TreeEnumerator:
                 continue
             entries = list(tree)
             for entry in entries:
-                mode = entry.filemode
+                kind = entry.type
                 entry_id = entry.id
                 name = entry.name or ""
-                if mode == GITLINK:
+                if kind == GITLINK_ENTRY:
                     path = prefix + name
                     if path not in self.submodules:
                         self.submodules.add(path)
                         yield Skipped(path, "submodule")
-                elif mode == TREE:
+                elif kind == TREE_ENTRY:
                     if entry_id not in self.seen_trees:
                         self.seen_trees.add(entry_id)
                         stack.append((entry_id, prefix + name + "/"))
@@ -279,31 +283,39 @@ class TargetIndex:
                 memo[oid] = ()
                 continue
             children = list(tree)
-            subtrees = [e.id for e in children if e.filemode == TREE and e.id not in memo]
+            subtrees = [e.id for e in children if e.type == TREE_ENTRY and e.id not in memo]
             if subtrees and not expanded:
                 pending.append((oid, True))
                 pending.extend((sub, False) for sub in subtrees)
                 continue
             result: list[tuple[str, Oid]] = []
             for entry in children:
-                if entry.filemode == TREE:
+                kind = entry.type
+                if kind == TREE_ENTRY:
                     result.extend((f"{entry.name}/{path}", blob) for path, blob in memo[entry.id])
-                elif entry.filemode != GITLINK and entry.id in self.targets:
+                elif kind != GITLINK_ENTRY and entry.id in self.targets:
                     result.append((entry.name or "", entry.id))
             memo[oid] = tuple(result) if result else ()
         return memo[root]
 
 
-def read_blob(repo: pygit2.Repository, oid: Oid, max_size: int) -> bytes | int | None:
-    """The blob's bytes; its size (int) when over ``max_size``; None when the object is missing."""
+class ObjectError(Exception):
+    """A git object that is missing or cannot be read (a damaged repository)."""
+
+
+def read_blob(repo: pygit2.Repository, oid: Oid, max_size: int) -> bytes | int:
+    """The blob's bytes, or its size (int) when over ``max_size``; ObjectError when the object
+    is missing or damaged."""
     odb = repo.odb
     try:
         _, size = odb.read_header(oid)
         if size > max_size:
             return int(size)
         _, data = odb.read(oid)
-    except (KeyError, ValueError, pygit2.GitError):
-        return None
+    except KeyError as exc:
+        raise ObjectError(f"missing blob object {oid}") from exc
+    except (ValueError, pygit2.GitError) as exc:
+        raise ObjectError(f"unreadable blob object {oid}: {exc}") from exc
     return bytes(data)
 
 
@@ -366,12 +378,13 @@ def iter_staged(repo: pygit2.Repository, max_size: int) -> Iterator[StagedFile |
 def _staged_file(
     repo: pygit2.Repository, path: str, oid: Oid, old_oid: Oid | None, max_size: int
 ) -> StagedFile | Skipped | Failed:
-    data = read_blob(repo, oid, max_size)
-    if data is None:
-        return Failed(path, f"missing blob object {oid}")
+    try:
+        data = read_blob(repo, oid, max_size)
+        old = read_blob(repo, old_oid, max_size) if old_oid is not None else None
+    except ObjectError as exc:
+        return Failed(path, str(exc))
     if isinstance(data, int):
         return Skipped(path, f"too large ({data} bytes > {max_size})")
-    old = read_blob(repo, old_oid, max_size) if old_oid is not None else None
     return StagedFile(path, data, old if isinstance(old, bytes) else None)
 
 

@@ -13,7 +13,7 @@ from leakscan.history import HistoryOptions, scan_history
 from leakscan.options import ScanOptions
 from leakscan.synthetic import TokenGenerator
 from tests.conftest import RunCli
-from tests.history.conftest import BOB, GitRepo, MakeRepo, run_git
+from tests.gitrepo import BOB, GitRepo, MakeRepo, run_git
 
 RULE = "sonarqube-cloud-scoped-org-token"
 CONFIG = "config/sonar-project.properties"

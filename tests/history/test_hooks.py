@@ -12,7 +12,7 @@ import yaml
 
 from leakscan.synthetic import TokenGenerator
 from tests.conftest import REPO_ROOT, RunCli
-from tests.history.conftest import GitRepo, MakeRepo, git_env, run_git
+from tests.gitrepo import GitRepo, MakeRepo, git_env, run_git
 
 
 def commit(

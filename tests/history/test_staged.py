@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from leakscan.cli import cli
 from leakscan.synthetic import TokenGenerator
 from tests.conftest import RunCli
-from tests.history.conftest import GitRepo, MakeRepo
+from tests.gitrepo import GitRepo, MakeRepo
 
 
 def staged(

@@ -1,4 +1,4 @@
-"""A small declarative git repository builder for history, staged and hook tests.
+"""A small declarative git repository builder for tests (history, staged, hooks, hardening).
 
 Repositories are built with the git CLI in tmp_path, with fixed author/committer identities and
 dates (one hour apart), and with no global or system git configuration, so commit ids are the
@@ -13,8 +13,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-
-import pytest
 
 START = datetime(2024, 3, 1, 9, 0, 0, tzinfo=timezone(timedelta(hours=1)))
 
@@ -155,16 +153,3 @@ class GitRepo:
 
 
 MakeRepo = Callable[..., GitRepo]
-
-
-@pytest.fixture
-def make_repo(tmp_path: Path) -> MakeRepo:
-    """``make_repo(name="repo")`` → an empty repository (branch ``main``) in tmp_path."""
-
-    def make(name: str = "repo") -> GitRepo:
-        path = tmp_path / name
-        path.mkdir()
-        run_git(path, "init", "-q", "-b", "main")
-        return GitRepo(path)
-
-    return make
