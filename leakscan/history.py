@@ -26,11 +26,10 @@ import pygit2
 from leakscan.content import Kind, sniff, to_scannable
 from leakscan.detect import Detector
 from leakscan.models import (
-    ChecksumStatus,
     CommitInfo,
     Failed,
     Finding,
-    Match,
+    MatchRecord,
     ScanResult,
     Secret,
     Skipped,
@@ -84,21 +83,6 @@ class Progress:
 
 
 @dataclass(frozen=True, slots=True)
-class FoundMatch:
-    """A match as a worker process returns it: plain values, the rule by id."""
-
-    rule_id: str
-    secret: str
-    start: int
-    end: int
-    line: int
-    column: int
-    end_line: int
-    end_column: int
-    checksum: str
-
-
-@dataclass(frozen=True, slots=True)
 class BlobOutcome:
     """What scanning one blob gave. ``status``: scanned, binary, lfs-pointer, too-large,
     unreadable (missing or damaged: ``errors`` says which)."""
@@ -106,7 +90,7 @@ class BlobOutcome:
     oid: str
     status: str
     size: int
-    matches: tuple[FoundMatch, ...] = ()
+    matches: tuple[MatchRecord, ...] = ()
     errors: tuple[str, ...] = ()
 
 
@@ -131,20 +115,7 @@ class BlobScanner:
         if kind is Kind.LFS_POINTER:
             return BlobOutcome(str(oid), "lfs-pointer", len(data))
         detection = self.detector.detect(to_scannable(data, kind))
-        matches = tuple(
-            FoundMatch(
-                m.rule.id,
-                m.secret.value,
-                m.start,
-                m.end,
-                m.line,
-                m.column,
-                m.end_line,
-                m.end_column,
-                m.checksum.value,
-            )
-            for m in detection.matches
-        )
+        matches = tuple(MatchRecord.of(m) for m in detection.matches)
         return BlobOutcome(str(oid), "scanned", len(data), matches, tuple(detection.errors))
 
     def scan_batch(self, oids: Sequence[str]) -> list[BlobOutcome]:
@@ -221,7 +192,7 @@ class Attributor:
     def __init__(
         self,
         repo: pygit2.Repository,
-        targets: dict[Oid, tuple[FoundMatch, ...]],
+        targets: dict[Oid, tuple[MatchRecord, ...]],
         scanner: BlobScanner,
         base: frozenset[Oid],
         known: frozenset[Oid],
@@ -232,10 +203,10 @@ class Attributor:
         self.base = base
         self.known = known
         self.index = TargetIndex(repo, frozenset(targets))
-        self._keys: dict[Oid, dict[Key, FoundMatch]] = {}
-        self._outside: dict[Oid, tuple[FoundMatch, ...]] = {}
+        self._keys: dict[Oid, dict[Key, MatchRecord]] = {}
+        self._outside: dict[Oid, tuple[MatchRecord, ...]] = {}
 
-    def keys_of_tree(self, root: Oid) -> dict[Key, FoundMatch]:
+    def keys_of_tree(self, root: Oid) -> dict[Key, MatchRecord]:
         """(rule, secret, path) → first match, for the target blobs under tree ``root``."""
         found = self._keys.get(root)
         if found is None:
@@ -263,8 +234,8 @@ class Attributor:
 
     def run(
         self, commits: Sequence[Oid], trees: dict[Oid, Oid]
-    ) -> tuple[dict[Key, tuple[Oid, FoundMatch]], Counter[str], set[str]]:
-        introduced: dict[Key, tuple[Oid, FoundMatch]] = {}
+    ) -> tuple[dict[Key, tuple[Oid, MatchRecord]], Counter[str], set[str]]:
+        introduced: dict[Key, tuple[Oid, MatchRecord]] = {}
         counts: Counter[str] = Counter()
         for oid in commits:
             root = trees.get(oid)
@@ -404,9 +375,9 @@ def _scan_blobs(
     options: ScanOptions,
     result: ScanResult,
     progress: Callable[[Progress], None] | None,
-) -> dict[Oid, tuple[FoundMatch, ...]]:
+) -> dict[Oid, tuple[MatchRecord, ...]]:
     """Scan every pending blob once; keep the matches of the blobs that have any."""
-    targets: dict[Oid, tuple[FoundMatch, ...]] = {}
+    targets: dict[Oid, tuple[MatchRecord, ...]] = {}
     skipped: set[tuple[str, str]] = set()
     stats = result.stats
     done = 0
@@ -458,24 +429,12 @@ def _findings(
             commit = load_commit(repo, oid)
             assert commit is not None, "attributed commits were read before"
             info = infos[oid] = commit_info(commit)
-        rule = by_id[rule_id]
-        secret = Secret(value)
-        match = Match(
-            rule=rule,
-            secret=secret,
-            start=found.start,
-            end=found.end,
-            line=found.line,
-            column=found.column,
-            end_line=found.end_line,
-            end_column=found.end_column,
-            checksum=ChecksumStatus(found.checksum),
-        )
+        match = found.to_match(by_id[rule_id])
         findings.append(
             Finding(
                 match=match,
                 path=path,
-                fingerprint=fingerprint(rule_id, path, secret.sha256),
+                fingerprint=fingerprint(rule_id, path, match.secret.sha256),
                 commit=info,
                 commits_count=counts[value],
                 present_at_head=value in at_head,

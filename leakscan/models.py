@@ -94,6 +94,48 @@ class Match:
 
 
 @dataclass(frozen=True, slots=True)
+class MatchRecord:
+    """A match with its rule named by id: the form that crosses process boundaries cheaply."""
+
+    rule_id: str
+    secret: str
+    start: int
+    end: int
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    checksum: str
+
+    @classmethod
+    def of(cls, match: Match) -> MatchRecord:
+        return cls(
+            match.rule.id,
+            match.secret.value,
+            match.start,
+            match.end,
+            match.line,
+            match.column,
+            match.end_line,
+            match.end_column,
+            match.checksum.value,
+        )
+
+    def to_match(self, rule: Rule) -> Match:
+        return Match(
+            rule=rule,
+            secret=Secret(self.secret),
+            start=self.start,
+            end=self.end,
+            line=self.line,
+            column=self.column,
+            end_line=self.end_line,
+            end_column=self.end_column,
+            checksum=ChecksumStatus(self.checksum),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class CommitInfo:
     """The commit that introduced a finding into history."""
 

@@ -15,13 +15,12 @@ from leakscan.baseline import Baseline, split_findings
 from leakscan.detect import Detector, detect_stream
 from leakscan.models import (
     Blob,
-    ChecksumStatus,
     Failed,
     Finding,
     Liveness,
     Match,
+    MatchRecord,
     ScanResult,
-    Secret,
     Skipped,
 )
 from leakscan.options import ScanOptions
@@ -39,8 +38,6 @@ BATCH_BYTES = 4 * 1024 * 1024
 STREAM_CHUNK = 8 * 1024 * 1024
 STREAM_OVERLAP = 64 * 1024
 
-# A match as it travels back from a worker: rule id, secret, offsets, positions, checksum.
-MatchRecord = tuple[str, str, int, int, int, int, int, int, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,35 +63,6 @@ def finding_from_match(match: Match, path: str, stable_path: str) -> Finding:
         path=path,
         fingerprint=fingerprint(match.rule.id, stable_path, match.secret.sha256),
         key_path=stable_path,
-    )
-
-
-def to_record(match: Match) -> MatchRecord:
-    return (
-        match.rule.id,
-        match.secret.value,
-        match.start,
-        match.end,
-        match.line,
-        match.column,
-        match.end_line,
-        match.end_column,
-        match.checksum.value,
-    )
-
-
-def from_record(record: MatchRecord, rules_by_id: dict[str, Rule]) -> Match:
-    rule_id, value, start, end, line, column, end_line, end_column, checksum = record
-    return Match(
-        rules_by_id[rule_id],
-        Secret(value),
-        start,
-        end,
-        line,
-        column,
-        end_line,
-        end_column,
-        ChecksumStatus(checksum),
     )
 
 
@@ -140,7 +108,7 @@ def scan_file_batch(state: FileScanState, batch: list[tuple[int, FileRef]]) -> l
             outcomes.append(FileOutcome(index, 0, item, (), ()))
             continue
         detection = state.detector.detect(item.data)
-        records = tuple(to_record(m) for m in detection.matches)
+        records = tuple(MatchRecord.of(m) for m in detection.matches)
         outcomes.append(FileOutcome(index, len(item.data), None, records, tuple(detection.errors)))
     return outcomes
 
@@ -165,7 +133,7 @@ def _scan_large_file(detector: Detector, index: int, ref: FileRef) -> FileOutcom
         return FileOutcome(index, 0, Failed(ref.path, f"cannot read: {exc.strerror or exc}"), (), ())
     finally:
         os.close(fd)
-    records = tuple(to_record(m) for m in detection.matches)
+    records = tuple(MatchRecord.of(m) for m in detection.matches)
     return FileOutcome(index, total, None, records, tuple(detection.errors))
 
 
@@ -250,7 +218,7 @@ class Scanner:
         result.stats.files_scanned += 1
         result.stats.bytes_scanned += outcome.scanned_bytes
         result.errors.extend(Failed(ref.path, error) for error in outcome.errors)
-        matches = (from_record(record, self.rules_by_id) for record in outcome.matches)
+        matches = (record.to_match(self.rules_by_id[record.rule_id]) for record in outcome.matches)
         self.add_matches(matches, ref.path, ref.key_path, result)
 
 
