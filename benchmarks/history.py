@@ -98,9 +98,14 @@ def repo_stats(path: Path) -> tuple[int, int]:
     """(number of blobs, total blob bytes) in the repository's object store."""
     proc = subprocess.run(
         ["git", "cat-file", "--batch-all-objects", "--batch-check=%(objecttype) %(objectsize)"],
-        cwd=path, capture_output=True, text=True, check=True,
+        cwd=path,
+        capture_output=True,
+        text=True,
+        check=True,
     )
-    sizes = [int(size) for kind, size in (line.split() for line in proc.stdout.splitlines()) if kind == "blob"]
+    sizes = [
+        int(size) for kind, size in (line.split() for line in proc.stdout.splitlines()) if kind == "blob"
+    ]
     return len(sizes), sum(sizes)
 
 
@@ -126,17 +131,32 @@ def main() -> None:
     wall, rss, out, code = run_measured(leakscan)
     report = json.loads(out)
     stats = report["stats"]
-    print(f"leakscan: exit {code}, {len(report['findings'])} findings, {stats['files_scanned']} blobs, "
-          f"{stats['bytes_scanned'] / 1e6:.1f} MB scanned, {wall:.2f}s, peak {rss:.0f} MiB")
+    print(
+        f"leakscan: exit {code}, {len(report['findings'])} findings, {stats['files_scanned']} blobs, "
+        f"{stats['bytes_scanned'] / 1e6:.1f} MB scanned, {wall:.2f}s, peak {rss:.0f} MiB"
+    )
     if planted:
         found = {f["secret"]: f for f in report["findings"] if f["rule_id"].startswith("sonarqube-cloud")}
         if set(found) != set(planted):
             sys.exit(f"MISMATCH: planted {len(planted)} tokens, found {len(found)}")
-        print(f"all {len(planted)} planted tokens found and attributed to a commit: "
-              f"{all(found[t]['commit'] for t in planted)}")
+        subjects = dict(
+            line.split(" ", 1)
+            for line in subprocess.run(
+                ["git", "log", "--all", "--format=%H %s"],
+                cwd=repo,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.splitlines()
+        )
+        wrong = [t for t in planted if subjects.get(found[t]["commit"]) != planted[t]]
+        if wrong:
+            sys.exit(f"MISMATCH: {len(wrong)} planted token(s) credited to the wrong commit")
+        print(f"all {len(planted)} planted tokens found and credited to the commits that added them")
 
-    results = interleave({"git cat-file | rg (floor)": ["bash", "-c", floor], "leakscan history": leakscan},
-                         args.runs)
+    results = interleave(
+        {"git cat-file | rg (floor)": ["bash", "-c", floor], "leakscan history": leakscan}, args.runs
+    )
     print_table(results, "git cat-file | rg (floor)")
 
 

@@ -48,6 +48,7 @@ from leakscan.sources.git import (
     commit_info,
     default_tips,
     head_commit,
+    limit_libgit2_memory,
     load_commit,
     open_repo,
     parent_ids,
@@ -130,6 +131,7 @@ _worker_scanner: BlobScanner | None = None
 def _init_worker(repo_path: str, rules: Sequence[Rule], max_size: int) -> None:
     global _worker_scanner
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    limit_libgit2_memory()
     _worker_scanner = BlobScanner(pygit2.Repository(repo_path), Detector(rules), max_size)
 
 
@@ -281,6 +283,7 @@ def scan_history(
         if rules is not None
         else load_rules(options.extra_rules, disable=options.disable_rules)
     )
+    limit_libgit2_memory()
     repo = open_repo(history.repo)
     result = ScanResult(kind="history")
     tips = _tips(repo, history)
