@@ -20,10 +20,13 @@ class Kind(StrEnum):
 def sniff(data: bytes) -> Kind:
     """Classify by a BOM, an LFS pointer header, and NUL bytes near the start."""
     head = data[:SNIFF_BYTES]
-    if head.startswith(codecs.BOM_UTF16_LE):
-        return Kind.UTF16_LE
-    if head.startswith(codecs.BOM_UTF16_BE):
-        return Kind.UTF16_BE
+    # A UTF-16 BOM counts only when NUL bytes follow (any ASCII character, and so any token,
+    # has one in UTF-16): a Latin-1 or UTF-8 file may start with the bytes FF FE by chance.
+    if b"\0" in head[2:]:
+        if head.startswith(codecs.BOM_UTF16_LE):
+            return Kind.UTF16_LE
+        if head.startswith(codecs.BOM_UTF16_BE):
+            return Kind.UTF16_BE
     if head.startswith(_LFS_HEADER) and len(data) < 1024:
         return Kind.LFS_POINTER
     if b"\0" not in head:

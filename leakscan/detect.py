@@ -128,12 +128,18 @@ class Detector:
         result = Detection()
         for rule, offsets in self.keyword_hits(data).items():
             seen: set[tuple[int, int]] = set()
+            errors_before = len(result.errors)
             for start, end in _merge_windows(offsets, len(data)):
                 for span, secret in self._search(rule, data, start, end, result):
                     if span in seen:
                         continue
                     seen.add(span)
                     self._keep(rule, data, span, secret, result)
+                if len(result.errors) > errors_before:
+                    # One runaway search is enough: give up this rule for this buffer, so a hostile
+                    # file costs at most one timeout per rule, however many windows it has.
+                    result.errors[-1] += "; rule skipped for the rest of this input"
+                    break
         result.matches.sort(key=lambda m: (m.start, m.rule.id))
         return result
 

@@ -189,7 +189,9 @@ class Scanner:
         workers = self.options.workers or default_workers()
         if pending < PARALLEL_MIN_BYTES or workers <= 1:
             refs.extend(walked)
-            batches: Iterable[list[tuple[int, FileRef]]] = [list(enumerate(refs))]
+            # One file per batch in this process: each file's findings are kept as soon as it is
+            # scanned, so Ctrl-C still reports what was found so far.
+            batches: Iterable[list[tuple[int, FileRef]]] = [[item] for item in enumerate(refs)]
             workers = 1
         else:
             batches = _iter_batches(refs, walked, BATCH_BYTES)

@@ -68,6 +68,32 @@ def _is_ignored(levels: Sequence[_Level], rel_path: str, is_dir: bool) -> bool:
     return decision
 
 
+class TrackedPaths:
+    """The paths in a repository's index, read on first use: git never ignores a tracked file,
+    whatever .gitignore says, so neither does the walker. Read only once an ignore rule would
+    skip something (most walks never need it)."""
+
+    def __init__(self, repo: Path) -> None:
+        self.repo = repo
+        self._files: set[str] | None = None
+        self._dirs: set[str] = set()
+
+    def has(self, key: str, is_dir: bool) -> bool:
+        """Whether git tracks this file, or (for a folder) any file below it."""
+        if self._files is None:
+            self._files = self._load()
+            self._dirs = {path[: i + 1] for path in self._files for i, c in enumerate(path) if c == "/"}
+        return key + "/" in self._dirs if is_dir else key in self._files
+
+    def _load(self) -> set[str]:
+        import pygit2
+
+        try:
+            return {entry.path for entry in pygit2.Repository(str(self.repo)).index}
+        except (pygit2.GitError, OSError, ValueError):
+            return set()  # no readable index: plain ignore-file semantics
+
+
 class FileWalker:
     """Yields a FileRef for each file to scan, and a Skipped or Failed for each it passes over."""
 
@@ -92,16 +118,17 @@ class FileWalker:
 
     def _walk_root(self, root: str) -> Iterator[FileRef | Skipped | Failed]:
         try:
-            st = os.lstat(root)
+            st = os.stat(root)  # a symlink named on the command line is followed
         except OSError as exc:
             yield Failed(root, f"cannot read: {exc.strerror or exc}")
             return
-        absolute = Path(os.path.abspath(root))
+        absolute = Path(os.path.realpath(root) if os.path.islink(root) else os.path.abspath(root))
         repo = find_repo_root(absolute)
         anchor = repo if repo is not None else (absolute if stat.S_ISDIR(st.st_mode) else absolute.parent)
         if stat.S_ISDIR(st.st_mode):
             levels = self._ancestor_levels(anchor, absolute, repo) if self.use_ignore_files else []
-            yield from self._walk_dir(str(absolute), root, anchor, levels)
+            tracked = TrackedPaths(repo) if repo is not None else None
+            yield from self._walk_dir(str(absolute), root, anchor, levels, tracked)
         else:
             # A file named on the command line is scanned even if an ignore file lists it.
             key = absolute.relative_to(anchor).as_posix()
@@ -123,7 +150,12 @@ class FileWalker:
         return levels
 
     def _walk_dir(
-        self, fs_dir: str, shown_dir: str, anchor: Path, levels: list[_Level]
+        self,
+        fs_dir: str,
+        shown_dir: str,
+        anchor: Path,
+        levels: list[_Level],
+        tracked: TrackedPaths | None,
     ) -> Iterator[FileRef | Skipped | Failed]:
         base = _rel_base(anchor, Path(fs_dir))
         if self.use_ignore_files:
@@ -148,11 +180,12 @@ class FileWalker:
                 continue
             is_dir = stat.S_ISDIR(st.st_mode)
             if levels and _is_ignored(levels, key, is_dir):
-                continue
+                if tracked is None or not tracked.has(key, is_dir):
+                    continue
             if self.exclude is not None and self.exclude.match_file(key + "/" if is_dir else key):
                 continue
             if is_dir:
-                yield from self._walk_dir(entry.path, shown, anchor, levels)
+                yield from self._walk_dir(entry.path, shown, anchor, levels, tracked)
             else:
                 yield from self._classify(entry.path, shown, key, st)
 

@@ -29,6 +29,8 @@ LFS = b"version https://git-lfs.github.com/spec/v1\noid sha256:" + b"ab" * 32 + 
         (TEXT.encode("utf-16-le")[:-1], Kind.BINARY),
         (LFS, Kind.LFS_POINTER),
         (LFS + b"x" * 2000, Kind.TEXT),
+        (codecs.BOM_UTF16_LE + "abc sqco_".encode("latin-1"), Kind.TEXT),
+        (codecs.BOM_UTF16_BE + b"\xc3\xa9t\xc3\xa9", Kind.TEXT),
     ],
     ids=[
         "empty",
@@ -45,6 +47,8 @@ LFS = b"version https://git-lfs.github.com/spec/v1\noid sha256:" + b"ab" * 32 + 
         "utf16-odd-length",
         "lfs-pointer",
         "too-long-for-lfs-pointer",
+        "ff-fe-start-of-a-latin1-file",
+        "fe-ff-start-of-a-utf8-file",
     ],
 )
 def test_sniff(data: bytes, kind: Kind) -> None:

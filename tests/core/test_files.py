@@ -113,6 +113,21 @@ def test_ignore_files_match_git(repo: Path) -> None:
     ]
 
 
+def test_tracked_files_are_scanned_even_when_ignored(repo: Path) -> None:
+    """git scans what it tracks whatever .gitignore says (e.g. a .env committed before it was
+    ignored), and so does leakscan; untracked ignored files stay skipped."""
+    (repo / "build" / "other.txt").write_text("x\n")
+    git(repo, "add", "-f", "build/out.txt", "debug.log")
+    expected = sorted(
+        set(git(repo, "ls-files", "--cached", "--others", "--exclude-standard").split())
+        - {"docs/draft.md"}
+    )
+    found = sorted(Path(p).relative_to(repo).as_posix() for p in blob_paths(repo))
+    assert found == expected
+    assert "build/out.txt" in found and "debug.log" in found
+    assert "build/other.txt" not in found and "src/a.tmp" not in found
+
+
 def test_no_ignore_scans_everything_but_dot_git(repo: Path) -> None:
     found = sorted(
         Path(p).relative_to(repo).as_posix() for p in blob_paths(repo, use_ignore_files=False)
@@ -181,6 +196,23 @@ def test_symlinks_are_not_followed(tmp_path: Path) -> None:
         ("skipped", f"{tree}/linkdir", "symlink"),
         ("skipped", f"{tree}/loop", "symlink"),
         ("blob", f"{tree}/real.txt", "real.txt"),
+    ]
+
+
+def test_symlinks_named_on_the_command_line_are_followed(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    write(outside, {"target.txt": "x", "sub/inner.txt": "y"})
+    (outside / "sub" / "inner-link").symlink_to(outside / "target.txt")
+    (tmp_path / "linkdir").symlink_to(outside, target_is_directory=True)
+    (tmp_path / "link.txt").symlink_to(outside / "target.txt")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    linkdir, link, loop = (str(tmp_path / name) for name in ("linkdir", "link.txt", "loop"))
+    assert [item for root in (linkdir, link, loop) for item in walk(root)] == [
+        ("skipped", f"{linkdir}/sub/inner-link", "symlink"),
+        ("blob", f"{linkdir}/sub/inner.txt", "sub/inner.txt"),
+        ("blob", f"{linkdir}/target.txt", "target.txt"),
+        ("blob", link, "target.txt"),
+        ("failed", loop, "cannot read: Too many levels of symbolic links"),
     ]
 
 

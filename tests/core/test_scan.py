@@ -92,7 +92,11 @@ def test_regex_timeout_becomes_a_failed_input() -> None:
     result = ScanResult()
     scanner.scan_blob(Blob("x.txt", b"boom_" + b"a" * 60 + b"c"), result)
     assert result.errors == [
-        Failed("x.txt", "rule 'boom': regex search timed out after 0.05s at bytes 0-66")
+        Failed(
+            "x.txt",
+            "rule 'boom': regex search timed out after 0.05s at bytes 0-66; "
+            "rule skipped for the rest of this input",
+        )
     ]
     assert not result.complete
 

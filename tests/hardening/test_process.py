@@ -92,7 +92,8 @@ reason = "no keyword"
     )
     target = tmp_path / "target"
     target.mkdir()
-    (target / "evil.txt").write_text("a" * 60 + "c\n")
+    # Five hostile spots far apart: the rule is given up after the first timeout, not five times.
+    (target / "evil.txt").write_text(("a" * 60 + "c\n" + "x\n" * 2000) * 5)
     (target / "fine.txt").write_text("nothing\n")
     started = time.monotonic()
     proc = run_cli("scan", "--rules", str(rules), "--format", "json", str(target), timeout=120)
@@ -101,4 +102,5 @@ reason = "no keyword"
     errors = json.loads(proc.stdout)["stats"]["errors"]
     assert len(errors) == 1 and errors[0]["path"] == str(target / "evil.txt")
     assert errors[0]["error"].startswith("rule 'runaway': regex search timed out")
+    assert errors[0]["error"].endswith("rule skipped for the rest of this input")
     assert json.loads(proc.stdout)["stats"]["files_scanned"] == 2
