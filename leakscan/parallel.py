@@ -41,9 +41,12 @@ def map_batches(
     ``state`` reaches the workers through fork, not pickling, so it may hold compiled databases.
     Results come back in batch order. Falls back to this process when fork is unavailable.
     """
-    import multiprocessing
+    if workers > 1:
+        import multiprocessing  # only when it is used: start-up time matters
 
-    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        if "fork" not in multiprocessing.get_all_start_methods():
+            workers = 1
+    if workers <= 1:
         for batch in batches:
             yield function(state, batch)
         return

@@ -8,12 +8,14 @@ import stat
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import pathspec
+from typing import TYPE_CHECKING
 
 from leakscan.content import SNIFF_BYTES, Kind, sniff, to_scannable
 from leakscan.models import Blob, Failed, Skipped
 from leakscan.sources import SourceItem
+
+if TYPE_CHECKING:
+    import pathspec
 
 IGNORE_FILES = (".gitignore", ".leakscanignore")
 READ_CHUNK = 1 << 20
@@ -52,7 +54,13 @@ def _load_spec(folder: str, names: Sequence[str]) -> pathspec.GitIgnoreSpec | No
                 lines.extend(handle.read().splitlines())
         except OSError:
             continue
-    return pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
+    return _compile_patterns(lines) if lines else None
+
+
+def _compile_patterns(patterns: Sequence[str]) -> pathspec.GitIgnoreSpec:
+    import pathspec  # only where there are patterns: start-up time matters
+
+    return pathspec.GitIgnoreSpec.from_lines(patterns)
 
 
 def _is_ignored(levels: Sequence[_Level], rel_path: str, is_dir: bool) -> bool:
@@ -108,7 +116,7 @@ class FileWalker:
     ) -> None:
         self.roots = roots
         self.use_ignore_files = use_ignore_files
-        self.exclude = pathspec.GitIgnoreSpec.from_lines(exclude) if exclude else None
+        self.exclude = _compile_patterns(exclude) if exclude else None
         self.max_file_size = max_file_size
         self.scan_large_files = scan_large_files
 
