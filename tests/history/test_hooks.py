@@ -36,7 +36,7 @@ def test_hook_definition() -> None:
     assert hook["entry"] == "leakscan scan --staged"
     assert hook["pass_filenames"] is False
     assert hook["require_serial"] is True
-    assert hook["stages"] == ["pre-commit", "pre-merge-commit", "pre-push", "manual"]
+    assert hook["stages"] == ["pre-commit", "pre-merge-commit", "manual"]
     assert hook["minimum_pre_commit_version"] == "3.2.0"
 
 
