@@ -187,8 +187,17 @@ def named_tips(repo: pygit2.Repository, names: Sequence[str]) -> Tips:
             raise UsageError(
                 f"--branch {name!r}: no such branch, tag or commit in {repo.path}"
             ) from exc
-        peel_ref(repo, obj.id, name, tips)
+        peel_ref(repo, obj.id, _full_ref_name(repo, name), tips)
     return tips
+
+
+def _full_ref_name(repo: pygit2.Repository, name: str) -> str:
+    """``refs/tags/v1`` for ``v1`` (as in a scan of every ref); other revisions as given."""
+    try:
+        full: str = repo.lookup_reference_dwim(name).name
+    except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
+        return name
+    return full
 
 
 def head_commit(repo: pygit2.Repository) -> Oid | None:
