@@ -371,7 +371,7 @@ def scan_history(
         result.interrupted = True
         targets = {}
     del pending
-    for tag in tips.tag_messages:
+    for tag in tips.tag_messages.values():
         messages.scan_tag(tag.name, tag.message, tag.tag, result)
     if targets or messages.found:
         attributor = Attributor(repo, targets, scanner, base, known, paths)

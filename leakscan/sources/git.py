@@ -105,7 +105,7 @@ class Tips:
 
     commits: list[Oid] = field(default_factory=list)
     objects: list[RefObject] = field(default_factory=list)
-    tag_messages: list[TagMessage] = field(default_factory=list)
+    tag_messages: dict[Oid, TagMessage] = field(default_factory=dict)
     skipped: list[Skipped] = field(default_factory=list)
     errors: list[Failed] = field(default_factory=list)
 
@@ -139,10 +139,10 @@ def peel_ref(repo: pygit2.Repository, oid: Oid, name: str, tips: Tips) -> None:
         if not isinstance(obj, pygit2.Tag):
             tips.skipped.append(Skipped(name, f"ref points to a {obj.type_str}, not a commit"))
             return
-        info = tag_info(obj)
-        outer = outer or info
-        if all(known.tag.commit != info.commit for known in tips.tag_messages):
-            tips.tag_messages.append(TagMessage(obj.name or name, obj.raw_message or b"", info))
+        if oid not in tips.tag_messages:
+            tips.tag_messages[oid] = TagMessage(obj.name or name, obj.raw_message or b"", tag_info(obj))
+        if outer is None:
+            outer = tips.tag_messages[oid].tag
         oid = obj.target
     tips.errors.append(Failed(name, "tag chain too long"))
 
