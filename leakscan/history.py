@@ -8,6 +8,10 @@ blobs that contain findings are then traced back to the commits that introduced 
 3. For the blobs with findings, walk the commits again and find, per (rule, secret, path), the
    earliest commit whose tree has the secret at that path while none of its parents' trees has
    it there, the number of commits that contain the secret, and whether HEAD still does.
+
+Blobs and trees that refs point to (not commits) are scanned the same way and reported under the
+ref's name; commit messages and annotated-tag messages are scanned in this process (they are
+small) and reported at the pseudo-paths ``<commit message>`` and ``<tag message: NAME>``.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ from leakscan.sources.git import (
     BlobRef,
     ObjectError,
     Oid,
+    PathFilter,
+    RefObject,
     TargetIndex,
     Tips,
     TreeEnumerator,
@@ -48,8 +54,10 @@ from leakscan.sources.git import (
     commit_info,
     default_tips,
     head_commit,
+    head_tips,
     limit_libgit2_memory,
     load_commit,
+    named_tips,
     open_repo,
     parent_ids,
     read_blob,
@@ -61,6 +69,12 @@ from leakscan.sources.git import (
 AUTO_PARALLEL_BLOBS = 2000
 BATCH_BLOBS = 256
 SHALLOW_NOTE = "history truncated (shallow clone): commits before the shallow boundary are missing"
+COMMIT_MESSAGE = "<commit message>"
+
+
+def tag_message_path(name: str) -> str:
+    """The pseudo-path of an annotated tag's message in findings."""
+    return f"<tag message: {name}>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,12 +212,14 @@ class Attributor:
         scanner: BlobScanner,
         base: frozenset[Oid],
         known: frozenset[Oid],
+        paths: PathFilter,
     ) -> None:
         self.repo = repo
         self.targets = targets
         self.scanner = scanner
         self.base = base
         self.known = known
+        self.paths = paths if paths.active else None
         self.index = TargetIndex(repo, frozenset(targets))
         self._keys: dict[Oid, dict[Key, MatchRecord]] = {}
         self._outside: dict[Oid, tuple[MatchRecord, ...]] = {}
@@ -213,7 +229,10 @@ class Attributor:
         found = self._keys.get(root)
         if found is None:
             found = {}
+            paths = self.paths
             for path, blob in self.index.entries(root):
+                if paths is not None and paths.excluded(path):
+                    continue
                 for match in self.targets[blob]:
                     found.setdefault((match.rule_id, match.secret, path), match)
             self._keys[root] = found
@@ -235,16 +254,22 @@ class Attributor:
         return any((m.rule_id, m.secret) == key[:2] for m in matches)
 
     def run(
-        self, commits: Sequence[Oid], trees: dict[Oid, Oid]
+        self, commits: Sequence[Oid], trees: dict[Oid, Oid], messages: dict[Oid, set[str]]
     ) -> tuple[dict[Key, tuple[Oid, MatchRecord]], Counter[str], set[str]]:
+        """What introduced each key, and per secret: how many commits hold it in their tree or
+        message, and whether HEAD does (``messages``: the secrets of each commit message)."""
         introduced: dict[Key, tuple[Oid, MatchRecord]] = {}
         counts: Counter[str] = Counter()
         for oid in commits:
             root = trees.get(oid)
-            keys = self.keys_of_tree(root) if root is not None else {}
-            if not keys:
+            keys = self.keys_of_tree(root) if root is not None and self.targets else {}
+            in_message = messages.get(oid)
+            if in_message:
+                counts.update(in_message.union(key[1] for key in keys))
+            elif keys:
+                counts.update({key[1] for key in keys})
+            else:
                 continue
-            counts.update({key[1] for key in keys})
             fresh = [key for key in keys if key not in introduced]
             if not fresh:
                 continue
@@ -255,8 +280,10 @@ class Attributor:
         at_head: set[str] = set()
         head = head_commit(self.repo)
         head_tree = tree_id(self.repo, head) if head is not None else None
-        if head_tree is not None:
+        if head_tree is not None and self.targets:
             at_head = {key[1] for key in self.keys_of_tree(head_tree)}
+        if head is not None:
+            at_head.update(messages.get(head, ()))
         return introduced, counts, at_head
 
     def _parent_has(self, parent: Oid, key: Key, trees: dict[Oid, Oid]) -> bool:
@@ -297,14 +324,17 @@ def scan_history(
     walk = walk_commits(repo, tips.commits, hidden, history.max_commits)
     result.errors.extend(walk.errors)
     scanner = BlobScanner(repo, Detector(rules), options.max_file_size)
-    enumerator = TreeEnumerator(repo)
+    paths = PathFilter(options.exclude)
+    enumerator = TreeEnumerator(repo, paths)
     trees: dict[Oid, Oid] = {}
+    messages = MessageFindings(scanner.detector, options.allow_secrets)
     for oid in walk.commits:
-        root = tree_id(repo, oid)
-        if root is None:
+        commit = load_commit(repo, oid)
+        if commit is None:
             result.errors.append(Failed(str(oid), f"missing commit object {oid}"))
         else:
-            trees[oid] = root
+            trees[oid] = commit.tree_id
+            messages.scan_commit(commit, result)
     base = _base_commits(repo, walk.commits, trees)
     for parent in sorted(base, key=str):
         root = tree_id(repo, parent)
@@ -321,6 +351,19 @@ def scan_history(
                     result.skipped.append(item)
                 else:
                     result.errors.append(item)
+    for ref in tips.objects:
+        if ref.is_tree:
+            for item in enumerator.iter_new(ref.oid, ref.name + "/"):
+                if isinstance(item, BlobRef):
+                    pending.append(item)
+                elif isinstance(item, Skipped):
+                    result.skipped.append(item)
+                else:
+                    result.errors.append(item)
+        else:
+            blob = enumerator.new_blob(ref.oid, ref.name)
+            if blob is not None:
+                pending.append(blob)
     workers = _worker_count(history.workers, len(pending))
     try:
         targets = _scan_blobs(scanner, rules, pending, workers, options, result, progress)
@@ -328,9 +371,13 @@ def scan_history(
         result.interrupted = True
         targets = {}
     del pending
-    if targets:
-        attributor = Attributor(repo, targets, scanner, base, known)
-        result.findings.extend(_findings(repo, rules, walk.commits, trees, attributor))
+    for tag in tips.tag_messages.values():
+        messages.scan_tag(tag.name, tag.message, tag.tag, result)
+    if targets or messages.found:
+        attributor = Attributor(repo, targets, scanner, base, known, paths)
+        result.findings.extend(
+            _findings(repo, rules, walk.commits, trees, attributor, messages, tips.objects)
+        )
     _notes(repo, history, walk.truncated, enumerator, result)
     result.stats.extra["commits_scanned"] = len(walk.commits)
     finalize(result, options)
@@ -339,14 +386,13 @@ def scan_history(
 
 
 def _tips(repo: pygit2.Repository, history: HistoryOptions) -> Tips:
-    if not history.branches:
-        return default_tips(repo)
-    tips = Tips()
-    for name in history.branches:
-        oid = resolve_commit(repo, name, "--branch")
-        if oid not in tips.commits:
-            tips.commits.append(oid)
-    return tips
+    """--branch names the tips; with --since-commit alone, the commits on HEAD that REV doesn't
+    have; otherwise every ref."""
+    if history.branches:
+        return named_tips(repo, history.branches)
+    if history.since_commit:
+        return head_tips(repo)
+    return default_tips(repo)
 
 
 def _base_commits(
@@ -421,17 +467,24 @@ def _findings(
     commits: Sequence[Oid],
     trees: dict[Oid, Oid],
     attributor: Attributor,
+    messages: MessageFindings,
+    objects: Sequence[RefObject],
 ) -> list[Finding]:
     by_id = {rule.id: rule for rule in rules}
-    introduced, counts, at_head = attributor.run(commits, trees)
+    introduced, counts, at_head = attributor.run(commits, trees, messages.secrets)
     infos: dict[Oid, CommitInfo] = {}
-    findings: list[Finding] = []
-    for (rule_id, value, path), (oid, found) in introduced.items():
+    located: list[tuple[Key, CommitInfo | None, MatchRecord]] = []
+    for key, (oid, found) in introduced.items():
         info = infos.get(oid)
         if info is None:
             commit = load_commit(repo, oid)
             assert commit is not None, "attributed commits were read before"
             info = infos[oid] = commit_info(commit)
+        located.append((key, info, found))
+    located.extend(messages.found)
+    located.extend(_ref_object_keys(attributor, objects))
+    findings: list[Finding] = []
+    for (rule_id, value, path), info, found in located:
         match = found.to_match(by_id[rule_id])
         findings.append(
             Finding(
@@ -444,6 +497,71 @@ def _findings(
             )
         )
     return findings
+
+
+def _ref_object_keys(
+    attributor: Attributor, objects: Sequence[RefObject]
+) -> list[tuple[Key, CommitInfo | None, MatchRecord]]:
+    """Findings in the blobs and trees refs point to, at paths under the ref's name, credited to
+    the annotated tag (None for a lightweight ref)."""
+    located: dict[Key, tuple[Key, CommitInfo | None, MatchRecord]] = {}
+    targets = attributor.targets
+    paths = attributor.paths
+    for ref in objects:
+        if ref.is_tree:
+            entries = [(f"{ref.name}/{path}", blob) for path, blob in attributor.index.entries(ref.oid)]
+        else:
+            entries = [(ref.name, ref.oid)] if ref.oid in targets else []
+        for path, blob in entries:
+            if paths is not None and paths.excluded(path):
+                continue
+            for match in targets[blob]:
+                key = (match.rule_id, match.secret, path)
+                located.setdefault(key, (key, ref.tag, match))
+    return list(located.values())
+
+
+class MessageFindings:
+    """Secrets in commit and annotated-tag messages: per (rule, secret, pseudo-path) the first
+    message holding it, and the secrets of each commit message (for counts and HEAD)."""
+
+    def __init__(self, detector: Detector, allowed: frozenset[str]) -> None:
+        self.detector = detector
+        self.allowed = allowed
+        self.secrets: dict[Oid, set[str]] = {}
+        self._first: dict[Key, tuple[Key, CommitInfo | None, MatchRecord]] = {}
+
+    @property
+    def found(self) -> list[tuple[Key, CommitInfo | None, MatchRecord]]:
+        return list(self._first.values())
+
+    def _detect(self, message: bytes, where: str, result: ScanResult) -> list[MatchRecord]:
+        detection = self.detector.detect(message)
+        result.errors.extend(Failed(where, error) for error in detection.errors)
+        return [
+            MatchRecord.of(m)
+            for m in detection.matches
+            if not self.allowed or m.secret.sha256 not in self.allowed
+        ]
+
+    def scan_commit(self, commit: pygit2.Commit, result: ScanResult) -> None:
+        """Scan one commit's message (commits come oldest first: the first holder is kept)."""
+        oid = commit.id
+        matches = self._detect(commit.raw_message, f"{COMMIT_MESSAGE} {oid}", result)
+        if not matches:
+            return
+        self.secrets[oid] = {m.secret for m in matches}
+        info = commit_info(commit)
+        for match in matches:
+            key = (match.rule_id, match.secret, COMMIT_MESSAGE)
+            self._first.setdefault(key, (key, info, match))
+
+    def scan_tag(self, name: str, message: bytes, tag: CommitInfo, result: ScanResult) -> None:
+        """Scan one annotated tag's message."""
+        path = tag_message_path(name)
+        for match in self._detect(message, path, result):
+            key = (match.rule_id, match.secret, path)
+            self._first.setdefault(key, (key, tag, match))
 
 
 def _notes(

@@ -1,5 +1,6 @@
 """Scanning what is about to be committed: the index version of added and modified files, keeping
-only secrets on lines the staged change adds or modifies (unless whole files are asked for)."""
+only secrets that start in the bytes the staged change adds or modifies (unless whole files are
+asked for)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,16 @@ from leakscan.models import Blob, ScanResult, Skipped
 from leakscan.options import ScanOptions
 from leakscan.rules import Rule
 from leakscan.scan import Scanner, finalize
-from leakscan.sources.git import StagedFile, added_lines, iter_staged, open_repo
+from leakscan.sources.git import (
+    PathFilter,
+    StagedFile,
+    added_ranges,
+    in_ranges,
+    index_ignore_files,
+    iter_staged,
+    open_repo,
+    staged_index,
+)
 
 
 def scan_staged(
@@ -20,13 +30,18 @@ def scan_staged(
     whole_files: bool = False,
     rules: list[Rule] | None = None,
 ) -> ScanResult:
-    """Scan the staged changes of the repository containing ``where``. Paths are repo-relative."""
+    """Scan the staged changes of the repository containing ``where``. Paths are repo-relative;
+    those matching ``options.exclude`` or, unless ignore files are turned off, a staged
+    ``.leakscanignore`` are not scanned."""
     started = time.perf_counter()
     repo = open_repo(where)
+    index = staged_index(repo)
+    ignore_files = index_ignore_files(repo, index) if options.use_ignore_files else None
+    paths = PathFilter(options.exclude, ignore_files)
     scanner = Scanner(options, rules)
     result = ScanResult(kind="staged")
     try:
-        for item in iter_staged(repo, options.max_file_size):
+        for item in iter_staged(repo, index, options.max_file_size, paths):
             if isinstance(item, StagedFile):
                 _scan_file(scanner, item, whole_files, result)
             elif isinstance(item, Skipped):
@@ -55,8 +70,10 @@ def _scan_file(scanner: Scanner, item: StagedFile, whole_files: bool, result: Sc
     if len(result.findings) == before:
         return
     old = to_scannable(item.old, sniff(item.old))
-    changed = added_lines(old, data)
-    result.findings[before:] = [f for f in result.findings[before:] if f.match.line in changed]
+    changed = added_ranges(old, data)
+    result.findings[before:] = [
+        f for f in result.findings[before:] if in_ranges(changed, f.match.start)
+    ]
 
 
 def fix_hint(result: ScanResult) -> str:

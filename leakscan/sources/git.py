@@ -4,12 +4,15 @@ their trees once each, read blobs, and read the staged index. No `git` subproces
 
 from __future__ import annotations
 
+import bisect
+import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pathspec
 import pygit2
 from pygit2.enums import DeltaStatus, DiffOption, FileMode, ObjectType, SortMode
 
@@ -61,28 +64,62 @@ def common_dir(repo: pygit2.Repository) -> Path:
     return git_dir
 
 
+def _signed(oid: Oid, who: pygit2.Signature) -> CommitInfo:
+    zone = timezone(timedelta(minutes=who.offset))
+    date = datetime.fromtimestamp(who.time, zone).isoformat()
+    return CommitInfo(str(oid), who.name, who.email, date)
+
+
 def commit_info(commit: pygit2.Commit) -> CommitInfo:
     """Commit id, author name and email, and author date in ISO 8601 with its UTC offset."""
-    author = commit.author
-    zone = timezone(timedelta(minutes=author.offset))
-    date = datetime.fromtimestamp(author.time, zone).isoformat()
-    return CommitInfo(str(commit.id), author.name, author.email, date)
+    return _signed(commit.id, commit.author)
 
 
 # --------------------------------------------------------------------------- which commits
 
 
+@dataclass(frozen=True, slots=True)
+class RefObject:
+    """A blob or tree a ref points to (directly or through annotated tags), shown at path
+    ``name``; ``tag`` is the annotated tag the ref points to, None for a lightweight ref."""
+
+    name: str
+    oid: Oid
+    is_tree: bool
+    tag: CommitInfo | None
+
+
+@dataclass(frozen=True, slots=True)
+class TagMessage:
+    """The message of an annotated tag, with the tag as its commit information."""
+
+    name: str
+    message: bytes
+    tag: CommitInfo
+
+
 @dataclass(slots=True)
 class Tips:
-    """Commits to start the walk from, and refs that could not be used."""
+    """Commits to start the walk from, blobs and trees refs point to, annotated-tag messages, and
+    refs that could not be used."""
 
     commits: list[Oid] = field(default_factory=list)
+    objects: list[RefObject] = field(default_factory=list)
+    tag_messages: dict[Oid, TagMessage] = field(default_factory=dict)
     skipped: list[Skipped] = field(default_factory=list)
     errors: list[Failed] = field(default_factory=list)
 
 
-def _peel_to_commit(repo: pygit2.Repository, oid: Oid, name: str, tips: Tips) -> None:
-    """Follow annotated tags down to a commit; record what can't be followed."""
+def tag_info(tag: pygit2.Tag) -> CommitInfo:
+    """An annotated tag as commit information: the tag id, tagger name, email and date."""
+    tagger = tag.tagger
+    return _signed(tag.id, tagger) if tagger is not None else CommitInfo(str(tag.id), "", "", "")
+
+
+def peel_ref(repo: pygit2.Repository, oid: Oid, name: str, tips: Tips) -> None:
+    """Follow annotated tags (keeping their messages) down to a commit, a blob or a tree; record
+    what can't be followed."""
+    outer: CommitInfo | None = None
     seen = 0
     while seen < 64:
         seen += 1
@@ -95,9 +132,17 @@ def _peel_to_commit(repo: pygit2.Repository, oid: Oid, name: str, tips: Tips) ->
             if oid not in tips.commits:
                 tips.commits.append(oid)
             return
+        if obj.type in (ObjectType.BLOB, ObjectType.TREE):
+            is_tree = obj.type == ObjectType.TREE
+            tips.objects.append(RefObject(name, oid, is_tree, outer))
+            return
         if not isinstance(obj, pygit2.Tag):
             tips.skipped.append(Skipped(name, f"ref points to a {obj.type_str}, not a commit"))
             return
+        if oid not in tips.tag_messages:
+            tips.tag_messages[oid] = TagMessage(obj.name or name, obj.raw_message or b"", tag_info(obj))
+        if outer is None:
+            outer = tips.tag_messages[oid].tag
         oid = obj.target
     tips.errors.append(Failed(name, "tag chain too long"))
 
@@ -114,13 +159,45 @@ def default_tips(repo: pygit2.Repository) -> Tips:
         if not isinstance(target, Oid):
             tips.skipped.append(Skipped(name, "dangling symbolic ref"))
             continue
-        _peel_to_commit(repo, target, name, tips)
+        peel_ref(repo, target, name, tips)
     for index, stash in enumerate(repo.listall_stashes()):
-        _peel_to_commit(repo, stash.commit_id, f"stash@{{{index}}}", tips)
+        peel_ref(repo, stash.commit_id, f"stash@{{{index}}}", tips)
     head = head_commit(repo)
     if head is not None:
-        _peel_to_commit(repo, head, "HEAD", tips)
+        peel_ref(repo, head, "HEAD", tips)
     return tips
+
+
+def head_tips(repo: pygit2.Repository) -> Tips:
+    """HEAD alone (nothing for an unborn branch)."""
+    tips = Tips()
+    head = head_commit(repo)
+    if head is not None:
+        tips.commits.append(head)
+    return tips
+
+
+def named_tips(repo: pygit2.Repository, names: Sequence[str]) -> Tips:
+    """The given branches, tags or commits (``--branch``); a tag may point to a blob or tree."""
+    tips = Tips()
+    for name in names:
+        try:
+            obj = repo.revparse_single(name)
+        except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError) as exc:
+            raise UsageError(
+                f"--branch {name!r}: no such branch, tag or commit in {repo.path}"
+            ) from exc
+        peel_ref(repo, obj.id, _full_ref_name(repo, name), tips)
+    return tips
+
+
+def _full_ref_name(repo: pygit2.Repository, name: str) -> str:
+    """``refs/tags/v1`` for ``v1`` (as in a scan of every ref); other revisions as given."""
+    try:
+        full: str = repo.lookup_reference_dwim(name).name
+    except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
+        return name
+    return full
 
 
 def head_commit(repo: pygit2.Repository) -> Oid | None:
@@ -217,19 +294,77 @@ class BlobRef:
     path: str
 
 
+class PathFilter:
+    """Which repo-relative paths to leave out: the ``exclude`` patterns and the ignore files of
+    the folders above a path (gitignore syntax; a path is left out when it or a folder above it
+    is, and among ignore files the deepest, last matching pattern decides)."""
+
+    def __init__(
+        self, exclude: Sequence[str], ignore_file: Callable[[str], bytes | None] | None = None
+    ) -> None:
+        self.exclude = pathspec.GitIgnoreSpec.from_lines(exclude) if exclude else None
+        self.ignore_file = ignore_file
+        self._levels: dict[str, pathspec.GitIgnoreSpec | None] = {}
+        self._decided: dict[str, bool] = {}
+
+    @property
+    def active(self) -> bool:
+        """Whether any path can be left out at all."""
+        return self.exclude is not None or self.ignore_file is not None
+
+    def excluded(self, path: str, is_dir: bool = False) -> bool:
+        """Whether the file (or folder) at ``path`` is left out."""
+        key = path + "/" if is_dir else path
+        decided = self._decided.get(key)
+        if decided is None:
+            slash = path.rfind("/")
+            parent = path[:slash] if slash >= 0 else ""
+            decided = (bool(parent) and self.excluded(parent, True)) or self._matches(path, is_dir)
+            self._decided[key] = decided
+        return decided
+
+    def _matches(self, path: str, is_dir: bool) -> bool:
+        key = path + "/" if is_dir else path
+        if self.exclude is not None and self.exclude.match_file(key):
+            return True
+        if self.ignore_file is None:
+            return False
+        decision = False
+        parts = path.split("/")
+        for depth in range(len(parts)):
+            base = "".join(part + "/" for part in parts[:depth])
+            spec = self._level(base)
+            if spec is not None:
+                result = spec.check_file(key[len(base) :])
+                if result.include is not None:
+                    decision = result.include
+        return decision
+
+    def _level(self, base: str) -> pathspec.GitIgnoreSpec | None:
+        if base not in self._levels:
+            assert self.ignore_file is not None, "only called with ignore files"
+            data = self.ignore_file(base)
+            lines = data.decode("utf-8", errors="replace").splitlines() if data else []
+            self._levels[base] = pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
+        return self._levels[base]
+
+
 class TreeEnumerator:
     """Walks trees, yielding each blob not seen before exactly once.
 
     Remembers the ids of trees and blobs already visited, so a subtree that did not change
     between commits is skipped at once: the cost is proportional to the number of distinct
-    trees, not to commits × files.
+    trees, not to commits × files. With a path filter, what a tree holds to scan depends on
+    where it sits, so a tree counts as seen per (id, path), and a blob at a path left out is not
+    marked as seen: the same blob met later at another path is still yielded.
     """
 
-    def __init__(self, repo: pygit2.Repository) -> None:
+    def __init__(self, repo: pygit2.Repository, paths: PathFilter | None = None) -> None:
         self.repo = repo
-        self.seen_trees: set[Oid] = set()
+        self.seen_trees: set[Oid | tuple[Oid, str]] = set()
         self.seen_blobs: set[Oid] = set()
         self.submodules: set[str] = set()
+        self.filter = paths if paths is not None and paths.active else None
         self._paths: dict[str, str] = {}
 
     def mark_known(self, root: Oid) -> None:
@@ -238,13 +373,23 @@ class TreeEnumerator:
             if isinstance(item, Failed):
                 continue
 
-    def iter_new(self, root: Oid) -> Iterator[BlobRef | Skipped | Failed]:
-        """Blobs under tree ``root`` not yielded before; Skipped for submodules, Failed for
-        missing trees."""
-        if root in self.seen_trees:
+    def new_blob(self, oid: Oid, path: str) -> BlobRef | None:
+        """A single blob (one a ref points to) at ``path``, unless seen before or left out."""
+        if oid in self.seen_blobs or (self.filter is not None and self.filter.excluded(path)):
+            return None
+        self.seen_blobs.add(oid)
+        return BlobRef(oid, path)
+
+    def iter_new(self, root: Oid, prefix: str = "") -> Iterator[BlobRef | Skipped | Failed]:
+        """Blobs under tree ``root`` (shown under ``prefix``, e.g. ``"name/"``) not yielded
+        before; Skipped for submodules, Failed for missing trees."""
+        excluded = self.filter.excluded if self.filter is not None else None
+        seen_trees = self.seen_trees
+        key = root if excluded is None else (root, prefix)
+        if key in seen_trees:
             return
-        self.seen_trees.add(root)
-        stack: list[tuple[Oid, str]] = [(root, "")]
+        seen_trees.add(key)
+        stack: list[tuple[Oid, str]] = [(root, prefix)]
         while stack:
             oid, prefix = stack.pop()
             tree = load_tree(self.repo, oid)
@@ -258,16 +403,24 @@ class TreeEnumerator:
                 name = entry.name or ""
                 if kind == GITLINK_ENTRY:
                     path = prefix + name
-                    if path not in self.submodules:
+                    if path not in self.submodules and not (excluded and excluded(path, True)):
                         self.submodules.add(path)
                         yield Skipped(path, "submodule")
                 elif kind == TREE_ENTRY:
-                    if entry_id not in self.seen_trees:
-                        self.seen_trees.add(entry_id)
-                        stack.append((entry_id, prefix + name + "/"))
+                    if excluded is None:
+                        if entry_id not in seen_trees:
+                            seen_trees.add(entry_id)
+                            stack.append((entry_id, prefix + name + "/"))
+                    else:
+                        sub = prefix + name + "/"
+                        if (entry_id, sub) not in seen_trees and not excluded(sub[:-1], True):
+                            seen_trees.add((entry_id, sub))
+                            stack.append((entry_id, sub))
                 elif entry_id not in self.seen_blobs:
-                    self.seen_blobs.add(entry_id)
                     path = prefix + name
+                    if excluded is not None and excluded(path):
+                        continue
+                    self.seen_blobs.add(entry_id)
                     yield BlobRef(entry_id, self._paths.setdefault(path, path))
 
 
@@ -358,26 +511,75 @@ class StagedFile:
     old: bytes | None
 
 
-def iter_staged(repo: pygit2.Repository, max_size: int) -> Iterator[StagedFile | Skipped | Failed]:
-    """Added and modified files of the index, compared with HEAD (renames followed)."""
+IGNORE_FILE = ".leakscanignore"
+MAX_IGNORE_FILE = 1024 * 1024
+
+
+def staged_index(repo: pygit2.Repository) -> pygit2.Index:
+    """The index the next commit is made from: the file named by ``$GIT_INDEX_FILE`` when set
+    (git sets it for hooks; ``git commit -a`` and ``git commit PATH`` use a temporary index), a
+    relative name being relative to the current folder as for git; else the repository's index."""
     if repo.is_bare:
         raise InputError(f"{repo.path}: bare repository: there is no index to scan")
-    index = repo.index
+    name = os.environ.get("GIT_INDEX_FILE")
+    if not name:
+        index: pygit2.Index = repo.index
+        return index
+    path = os.path.abspath(name)
+    if not os.path.isfile(path):
+        raise InputError(f"GIT_INDEX_FILE={name}: no such index file")
+    try:
+        return pygit2.Index(path)
+    except (pygit2.GitError, OSError, ValueError) as exc:
+        raise InputError(f"GIT_INDEX_FILE={name}: cannot read the index: {exc}") from exc
+
+
+def index_ignore_files(
+    repo: pygit2.Repository, index: pygit2.Index
+) -> Callable[[str], bytes | None]:
+    """Reads the ``.leakscanignore`` of a folder (``""`` or ``"dir/"``) as staged in ``index``."""
+
+    def read(base: str) -> bytes | None:
+        path = base + IGNORE_FILE
+        if path not in index:
+            return None
+        try:
+            data = read_blob(repo, index[path].id, MAX_IGNORE_FILE)
+        except ObjectError:
+            return None
+        return data if isinstance(data, bytes) else None
+
+    return read
+
+
+def iter_staged(
+    repo: pygit2.Repository, index: pygit2.Index, max_size: int, paths: PathFilter | None = None
+) -> Iterator[StagedFile | Skipped | Failed]:
+    """Added and modified files of ``index`` (see ``staged_index``), compared with HEAD (renames
+    followed); files ``paths`` leaves out are passed over."""
+
+    def keep(path: str) -> bool:
+        return paths is None or not paths.excluded(path)
+
     if repo.head_is_unborn:
         for entry in index:
+            if not keep(entry.path):
+                continue
             if entry.mode == GITLINK:
                 yield Skipped(entry.path, "submodule")
             else:
                 yield _staged_file(repo, entry.path, entry.id, None, max_size)
         return
     head_tree = repo.head.peel(pygit2.Commit).tree
-    diff = index.diff_to_tree(head_tree)
+    diff = head_tree.diff_to_index(index)
     diff.find_similar()
     for delta in diff.deltas:
         status = delta.status
         if status in (DeltaStatus.DELETED, DeltaStatus.UNMODIFIED, DeltaStatus.IGNORED):
             continue
         new = delta.new_file
+        if not keep(new.path):
+            continue
         if status == DeltaStatus.CONFLICTED:
             yield Skipped(new.path, "merge conflict")
             continue
@@ -402,9 +604,21 @@ def _staged_file(
     return StagedFile(path, data, old if isinstance(old, bytes) else None)
 
 
-def added_lines(old: bytes, new: bytes) -> set[int]:
-    """1-based line numbers of ``new`` that are added or changed relative to ``old``."""
+def added_ranges(old: bytes, new: bytes) -> list[tuple[int, int]]:
+    """Byte ranges ``(start, end)`` of ``new``, in order, that are added or changed relative to
+    ``old``: git's lines, which end at LF only, so a lone CR never shifts them."""
     patch = pygit2.Patch.create_from(
         old, new, flag=DiffOption.FORCE_TEXT, context_lines=0, interhunk_lines=0
     )
-    return {line.new_lineno for hunk in patch.hunks for line in hunk.lines if line.origin == "+"}
+    return [
+        (line.content_offset, line.content_offset + len(line.raw_content))
+        for hunk in patch.hunks
+        for line in hunk.lines
+        if line.origin == "+"
+    ]
+
+
+def in_ranges(ranges: Sequence[tuple[int, int]], offset: int) -> bool:
+    """Whether ``offset`` falls inside one of the sorted, disjoint ``ranges``."""
+    at = bisect.bisect_right(ranges, (offset, math.inf)) - 1
+    return at >= 0 and ranges[at][0] <= offset < ranges[at][1]

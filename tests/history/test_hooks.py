@@ -16,12 +16,16 @@ from tests.gitrepo import GitRepo, MakeRepo, git_env, run_git
 
 
 def commit(
-    repo: GitRepo, message: str, env: dict[str, str] | None = None
+    repo: GitRepo,
+    message: str,
+    env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """`git commit` as a developer runs it: hooks enabled, output captured."""
     return subprocess.run(
-        ["git", "commit", "-m", message],
-        cwd=repo.path,
+        ["git", "commit", "-m", message, *args],
+        cwd=cwd or repo.path,
         env=git_env(env),
         capture_output=True,
         text=True,
@@ -36,7 +40,7 @@ def test_hook_definition() -> None:
     assert hook["entry"] == "leakscan scan --staged"
     assert hook["pass_filenames"] is False
     assert hook["require_serial"] is True
-    assert hook["stages"] == ["pre-commit", "pre-merge-commit", "pre-push", "manual"]
+    assert hook["stages"] == ["pre-commit", "pre-merge-commit", "manual"]
     assert hook["minimum_pre_commit_version"] == "3.2.0"
 
 
@@ -109,6 +113,49 @@ def test_plain_hook_blocks_a_commit_with_a_token(
     repo.stage({"ci/sonar.env": "SONAR_TOKEN=${SONAR_TOKEN}\n"})
     clean = commit(repo, "use the CI secret")
     assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert repo.git("rev-list", "--count", "HEAD") == "2"
+
+
+@pytest.mark.parametrize(
+    ("args", "where"),
+    [(("-a",), ""), (("--", "ci/sonar.env"), ""), (("sonar.env",), "ci")],
+    ids=["commit-all", "commit-path", "commit-path-from-subfolder"],
+)
+def test_plain_hook_sees_the_temporary_index(
+    make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli, args: tuple[str, ...], where: str
+) -> None:
+    """`git commit -a` and `git commit PATH` commit from a temporary index ($GIT_INDEX_FILE),
+    not from .git/index, where the token was never staged."""
+    token = tokens.sqco()
+    repo = make_repo()
+    repo.commit({"ci/sonar.env": "SONAR_TOKEN=\n", "README.md": "hello\n"})
+    assert run_cli("install-hook", cwd=repo.path).returncode == 0
+    repo.write({"ci/sonar.env": f"SONAR_TOKEN={token}\n"})
+    blocked = commit(repo, "add sonar token", args=args, cwd=repo.path / where)
+    output = blocked.stdout + blocked.stderr
+    assert blocked.returncode != 0, output
+    assert "ci/sonar.env:1:13  S7791 SonarQube Cloud Scoped Organization Token" in output
+    assert repo.git("rev-list", "--count", "HEAD") == "1"
+    repo.write({"ci/sonar.env": "SONAR_TOKEN=${SONAR_TOKEN}\n"})
+    clean = commit(repo, "use the CI secret", args=args, cwd=repo.path / where)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert repo.git("rev-list", "--count", "HEAD") == "2"
+
+
+def test_plain_hook_lets_ignored_fixtures_through(
+    make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli
+) -> None:
+    repo = make_repo()
+    repo.commit({"README.md": "hello\n"})
+    assert run_cli("install-hook", cwd=repo.path).returncode == 0
+    repo.stage(
+        {
+            "tests/.leakscanignore": "fixtures/\n",
+            "tests/fixtures/leaked.env": f"SONAR_TOKEN={tokens.sqco()}\n",
+        }
+    )
+    done = commit(repo, "add a test fixture")
+    assert done.returncode == 0, done.stdout + done.stderr
     assert repo.git("rev-list", "--count", "HEAD") == "2"
 
 

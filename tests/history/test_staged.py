@@ -168,3 +168,108 @@ def test_clean_staged_change_with_click_runner(make_repo: MakeRepo, monkeypatch:
     outcome = CliRunner().invoke(cli, ["scan", "--staged"])
     assert outcome.exit_code == 0, outcome.output
     assert outcome.stdout.startswith("leakscan: 0 finding(s), 1 scanned")
+
+
+def test_lone_cr_before_the_added_token(
+    make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli
+) -> None:
+    """git's lines end at LF only; the reported line counts a lone CR as a line end too."""
+    token = tokens.sqco()
+    repo = make_repo()
+    repo.commit({"notes.txt": "title\rsubtitle\nA=1\n"})
+    repo.stage({"notes.txt": f"title\rsubtitle\nA=1\nSONAR_TOKEN={token}\n"})
+    proc, report = staged(run_cli, repo)
+    assert proc.returncode == 1
+    assert located(report) == [(token, "notes.txt", 4, 13)]
+
+
+def test_file_with_only_cr_line_endings(
+    make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli
+) -> None:
+    token = tokens.sqco()
+    repo = make_repo()
+    repo.commit({"classic-mac.cfg": "A=1\rB=2\r"})
+    repo.stage({"classic-mac.cfg": f"A=1\rB=2\rSONAR_TOKEN={token}\r"})
+    proc, report = staged(run_cli, repo)
+    assert proc.returncode == 1
+    assert located(report) == [(token, "classic-mac.cfg", 3, 13)]
+
+
+def test_crlf_file_only_the_added_token(
+    make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli
+) -> None:
+    old, new = tokens.sqco(), tokens.sqco()
+    repo = make_repo()
+    repo.commit({"win.env": f"OLD={old}\r\nA=1\r\n"})
+    repo.stage({"win.env": f"OLD={old}\r\nA=2\r\nSONAR_TOKEN={new}\r\nB=3\r\n"})
+    proc, report = staged(run_cli, repo)
+    assert proc.returncode == 1
+    assert located(report) == [(new, "win.env", 3, 13)]
+
+
+def test_exclude_patterns_apply_to_staged_files(
+    make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli
+) -> None:
+    kept = tokens.sqco()
+    repo = make_repo()
+    repo.stage(
+        {
+            "tests/fixtures/sample.env": f"SONAR_TOKEN={tokens.sqco()}\n",
+            "docs/example.min.js": f"var t='{tokens.sqco()}';\n",
+            "app/ci.env": f"SONAR_TOKEN={kept}\n",
+        }
+    )
+    proc, report = staged(run_cli, repo, "--exclude", "tests/fixtures/", "--exclude", "*.min.js")
+    assert proc.returncode == 1
+    assert located(report) == [(kept, "app/ci.env", 1, 13)]
+    assert report["stats"]["files_scanned"] == 1
+    repo.write({".leakscan.toml": 'exclude = ["tests/fixtures/", "*.min.js"]\n'})
+    proc, report = staged(run_cli, repo)
+    assert located(report) == [(kept, "app/ci.env", 1, 13)]
+
+
+def test_staged_leakscanignore_files_honoured(
+    make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli
+) -> None:
+    under_tests, at_root = tokens.sqco(), tokens.sqco()
+    repo = make_repo()
+    repo.commit({".leakscanignore": "*.sample\n", "tests/.leakscanignore": "fixtures/\n"})
+    repo.stage(
+        {
+            "tests/fixtures/deep/token.env": f"SONAR_TOKEN={tokens.sqco()}\n",
+            "config/app.sample": f"SONAR_TOKEN={tokens.sqco()}\n",
+            "tests/unit.env": f"SONAR_TOKEN={under_tests}\n",
+            # tests/.leakscanignore applies under tests/ only.
+            "fixtures/real.env": f"SONAR_TOKEN={at_root}\n",
+        }
+    )
+    proc, report = staged(run_cli, repo)
+    assert proc.returncode == 1
+    assert located(report) == [
+        (at_root, "fixtures/real.env", 1, 13),
+        (under_tests, "tests/unit.env", 1, 13),
+    ]
+    _, report = staged(run_cli, repo, "--no-ignore")
+    assert len(report["findings"]) == 4
+
+
+def test_leakscanignore_judged_as_staged(
+    make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli
+) -> None:
+    """The ignore files are read from the index: a new one counts once staged, not before."""
+    repo = make_repo()
+    repo.commit({"README.md": "hello\n"})
+    repo.stage({"tests/fixtures/token.env": f"SONAR_TOKEN={tokens.sqco()}\n"})
+    repo.write({".leakscanignore": "tests/fixtures/\n"})
+    proc, report = staged(run_cli, repo)
+    assert (proc.returncode, len(report["findings"])) == (1, 1)
+    repo.stage({".leakscanignore": "tests/fixtures/\n"})
+    proc, report = staged(run_cli, repo)
+    assert (proc.returncode, report["findings"]) == (0, [])
+
+
+def test_unreadable_git_index_file_is_an_error(make_repo: MakeRepo, run_cli: RunCli) -> None:
+    repo = make_repo()
+    proc = run_cli("scan", "--staged", cwd=repo.path, env={"GIT_INDEX_FILE": "no-such-index"})
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "Error: GIT_INDEX_FILE=no-such-index: no such index file"
