@@ -100,7 +100,8 @@ connection_options = _options(
     click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                  help="Trust the CA certificates in this PEM file (default: SSL_CERT_FILE, else certifi)."),
     click.option("--validate-timeout", type=click.FloatRange(0, min_open=True), default=10.0,
-                 show_default=True, help="Seconds to wait for connecting and for each read."),
+                 show_default=True,
+                 help="Seconds a request may take in all (connect, headers, body)."),
     click.option("--validate-rate", type=click.FloatRange(0, min_open=True), default=5.0,
                  show_default=True, help="At most this many requests per second, in all."),
 )

@@ -6,6 +6,7 @@ import io
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from leakscan.progress import token_progress
 from leakscan.synthetic import TokenGenerator
 from tests.conftest import RunCli
-from tests.validation.conftest import FakeSonarHost, MakeHost
+from tests.validation.conftest import FakeSonarHost, MakeHost, TrickleHost
 
 PROBE = "/api/projects/search"
 CONFIRM = "/api/authentication/validate"
@@ -339,3 +340,22 @@ def test_progress_on_a_terminal_for_more_than_a_handful() -> None:
         "\rleakscan: validating 5/6 token(s)\rleakscan: validating 6/6 token(s)\n"
     )
     assert token_progress(io.StringIO()) is None
+
+
+@pytest.mark.parametrize("stage", ["headers", "body"])
+def test_validate_timeout_bounds_the_whole_request(
+    make_trickle_host: Callable[[str], TrickleHost],
+    tokens: TokenGenerator,
+    run_cli: RunCli,
+    stage: str,
+) -> None:
+    """A 403 trickled a byte every 0.5 s used to hang `validate --validate-timeout 1` forever."""
+    host = make_trickle_host(stage)
+    token = tokens.sqco()
+    proc = run_cli("validate", token, "--validate-timeout", "1", "--cloud-url", host.url, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == (
+        f"{token[:9]}********  unknown     sonarqube-cloud-scoped-org-token  "
+        f"control probe failed: timeout: no complete answer within 1s [{host.url}]\n"
+    )
+    assert proc.stderr == ""
