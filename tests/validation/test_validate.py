@@ -582,6 +582,28 @@ def test_rejected_urls(url: str, message: str) -> None:
         ValidationConfig(sonar_urls=(url,))
 
 
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (
+            "https://admin:s3cret-pass@sonar.example.com",
+            "invalid URL 'https://admin:***@sonar.example.com': no user info, query or fragment "
+            "allowed",
+        ),
+        ("https://admin:s3cret-pass@[::1", "invalid URL 'https://admin:***@[::1': Invalid IPv6 URL"),
+        (
+            "admin:s3cret-pass@sonar.example.com",
+            "invalid URL 'admin:***@sonar.example.com': expected https://HOST[:PORT][/PATH]",
+        ),
+    ],
+    ids=["user-info", "unparsable", "no-scheme"],
+)
+def test_url_messages_never_show_the_password(url: str, message: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        ValidationConfig(cloud_urls=(url,))
+    assert str(caught.value) == message
+
+
 def test_missing_ca_bundle_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(
         UsageError, match=re.escape(f"CA bundle {tmp_path / 'nope.pem'}: cannot load")
