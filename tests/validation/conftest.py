@@ -331,7 +331,7 @@ def tunnel_proxy() -> Iterator[TunnelProxy]:
 
 @dataclass
 class TrickleHost:
-    """A plain-HTTP host on 127.0.0.1 that answers every request a byte at a time, forever.
+    """A host on 127.0.0.1 that answers every request a byte at a time, forever.
 
     ``stage`` is where the trickle starts: ``headers`` (status line, then one header byte per
     ``interval``) or ``body`` (a 403 with JSON headers at once, then one body byte per interval).
@@ -345,13 +345,22 @@ class TrickleHost:
     hung_up: int = 0
 
 
+MakeTrickleHost = Callable[..., TrickleHost]
+
+
 @pytest.fixture
-def make_trickle_host() -> Iterator[Callable[[str], TrickleHost]]:
+def make_trickle_host(server_context: ssl.SSLContext) -> Iterator[MakeTrickleHost]:
+    """``make_trickle_host(stage, tls=False)``: HTTPS (test CA) when ``tls``."""
     stop = threading.Event()
     listeners: list[socket.socket] = []
     threads: list[threading.Thread] = []
 
-    def serve(host: TrickleHost, client: socket.socket) -> None:
+    def serve(host: TrickleHost, raw: socket.socket, tls: bool) -> None:
+        try:
+            client = server_context.wrap_socket(raw, server_side=True) if tls else raw
+        except (ssl.SSLError, OSError):
+            raw.close()
+            return
         with client:
             head = b""
             while b"\r\n\r\n" not in head:
@@ -377,11 +386,12 @@ def make_trickle_host() -> Iterator[Callable[[str], TrickleHost]]:
             except OSError:
                 host.hung_up += 1
 
-    def make(stage: str) -> TrickleHost:
+    def make(stage: str, tls: bool = False) -> TrickleHost:
         listener = socket.create_server(("127.0.0.1", 0))
         listener.settimeout(0.1)
         listeners.append(listener)
-        host = TrickleHost(stage, url=f"http://127.0.0.1:{listener.getsockname()[1]}")
+        scheme = "https" if tls else "http"
+        host = TrickleHost(stage, url=f"{scheme}://127.0.0.1:{listener.getsockname()[1]}")
 
         def accept_loop() -> None:
             while not stop.is_set():
@@ -391,7 +401,8 @@ def make_trickle_host() -> Iterator[Callable[[str], TrickleHost]]:
                     continue
                 except OSError:
                     return
-                thread = threading.Thread(target=serve, args=(host, client), daemon=True)
+                client.settimeout(None)
+                thread = threading.Thread(target=serve, args=(host, client, tls), daemon=True)
                 threads.append(thread)
                 thread.start()
 

@@ -6,7 +6,6 @@ import io
 import json
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from leakscan.progress import token_progress
 from leakscan.synthetic import TokenGenerator
 from tests.conftest import RunCli
 from tests.gitrepo import MakeRepo
-from tests.validation.conftest import FakeSonarHost, MakeHost, RecordingProxy, TrickleHost
+from tests.validation.conftest import FakeSonarHost, MakeHost, MakeTrickleHost, RecordingProxy
 
 PROBE = "/api/projects/search"
 CONFIRM = "/api/authentication/validate"
@@ -345,7 +344,7 @@ def test_progress_on_a_terminal_for_more_than_a_handful() -> None:
 
 @pytest.mark.parametrize("stage", ["headers", "body"])
 def test_validate_timeout_bounds_the_whole_request(
-    make_trickle_host: Callable[[str], TrickleHost],
+    make_trickle_host: MakeTrickleHost,
     tokens: TokenGenerator,
     run_cli: RunCli,
     stage: str,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,8 +27,8 @@ from tests.validation.conftest import (
     PROXIED_NAME,
     FakeSonarHost,
     MakeHost,
+    MakeTrickleHost,
     RecordingProxy,
-    TrickleHost,
     TunnelProxy,
 )
 
@@ -640,21 +640,25 @@ def test_retry_after(header: str | None, seconds: float | None) -> None:
     assert _retry_after(header) == seconds
 
 
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
 @pytest.mark.parametrize("stage", ["headers", "body"])
 def test_a_trickling_host_is_cut_off_at_the_deadline(
-    make_trickle_host: Callable[[str], TrickleHost],
+    make_trickle_host: MakeTrickleHost,
+    ca_bundle: Path,
     tokens: TokenGenerator,
     caplog: pytest.LogCaptureFixture,
     stage: str,
+    tls: bool,
 ) -> None:
     """One byte every 0.2 s never trips a per-read timeout of 1 s; the request deadline does.
 
     Without it this test would hang (the CLI test below guards the same with a time limit).
     """
-    host = make_trickle_host(stage)
+    host = make_trickle_host(stage, tls=tls)
     host.interval = 0.2
     token = tokens.sqco()
-    outcome = run(config(None, host.url, timeout=1.0), [(CLOUD, token)], caplog).of(CLOUD, token)
+    settings = config(ca_bundle, host.url, timeout=1.0)
+    outcome = run(settings, [(CLOUD, token)], caplog).of(CLOUD, token)
     assert (outcome.status, outcome.host, outcome.reason) == (
         Liveness.UNKNOWN,
         host.url,
