@@ -100,7 +100,8 @@ connection_options = _options(
     click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                  help="Trust the CA certificates in this PEM file (default: SSL_CERT_FILE, else certifi)."),
     click.option("--validate-timeout", type=click.FloatRange(0, min_open=True), default=10.0,
-                 show_default=True, help="Seconds to wait for connecting and for each read."),
+                 show_default=True,
+                 help="Seconds a request may take in all (connect, headers, body)."),
     click.option("--validate-rate", type=click.FloatRange(0, min_open=True), default=5.0,
                  show_default=True, help="At most this many requests per second, in all."),
 )
@@ -125,16 +126,17 @@ def _pick(ctx: click.Context, name: str, configured: Any) -> Any:
     """The command-line value if the user gave one, else the configured one, else the default."""
     if name not in ctx.params:
         return configured
-    source = ctx.get_parameter_source(name)
-    explicit = source not in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
-    return ctx.params[name] if explicit or configured is None else configured
+    return ctx.params[name] if _explicit(ctx, name) or configured is None else configured
 
 
 def _validation_config(ctx: click.Context, config: Config, fail_on: str) -> ValidationConfig | None:
     from leakscan.options import CLOUD_URLS, ValidationConfig
     from leakscan.progress import token_progress
 
-    if not (ctx.params.get("validate") or fail_on == "live" or ctx.command.name == "validate"):
+    # Only commands with the validation options validate: `baseline` never sends a token out,
+    # whatever `fail_on` the configuration sets.
+    wanted = "validate" in ctx.params and (ctx.params["validate"] or fail_on == "live")
+    if not (wanted or ctx.command.name == "validate"):
         return None
     return ValidationConfig(
         cloud_urls=tuple(_pick(ctx, "cloud_urls", config.cloud_urls or None) or CLOUD_URLS),
@@ -156,12 +158,15 @@ def load_settings(ctx: click.Context, paths: Sequence[str]) -> Settings:
     start = next((Path(p) for p in targets if p != "-"), Path.cwd())
     config = discover_config(ctx.params.get("config_file"), start)
     fail_on = _pick(ctx, "fail_on", config.fail_on) or "any"
+    extra_rules = tuple(_pick(ctx, "extra_rules", config.rules) or ())
+    disable_rules = tuple(_pick(ctx, "disable_rules", config.disable_rules) or ())
+    check_disabled_rules(ctx, config, extra_rules, disable_rules)
     # `baseline create` writes the configured baseline; only the other commands read it.
     baseline_file = _pick(ctx, "baseline_file", config.baseline) if "baseline_file" in ctx.params else None
     options = ScanOptions(
         paths=targets,
-        extra_rules=tuple(_pick(ctx, "extra_rules", config.rules) or ()),
-        disable_rules=tuple(_pick(ctx, "disable_rules", config.disable_rules) or ()),
+        extra_rules=extra_rules,
+        disable_rules=disable_rules,
         exclude=tuple(_pick(ctx, "exclude", config.exclude) or ()),
         use_ignore_files=not ctx.params.get("no_ignore", False),
         max_file_size=_pick(ctx, "max_file_size", config.max_file_size),
@@ -172,6 +177,35 @@ def load_settings(ctx: click.Context, paths: Sequence[str]) -> Settings:
         baseline=load_baseline(baseline_file) if baseline_file is not None else None,
     )
     return Settings(options, config, _pick(ctx, "fmt", config.format) or "text", fail_on)
+
+
+def check_disabled_rules(
+    ctx: click.Context, config: Config, extra_rules: Sequence[Path], disable_rules: Sequence[str]
+) -> None:
+    """Every rule id to disable must exist; the error names where the id came from: the
+    ``--disable-rule`` option, or the configuration file and its key."""
+    from leakscan.config import config_location
+    from leakscan.errors import ConfigError, UsageError
+    from leakscan.rules import load_rules
+
+    if not disable_rules:
+        return
+    known = {rule.id for rule in load_rules(extra_rules, check_examples=False)}
+    unknown = ", ".join(sorted(set(disable_rules) - known))
+    if not unknown:
+        return
+    if "disable_rules" in ctx.params and _explicit(ctx, "disable_rules"):
+        raise UsageError(f"--disable-rule: unknown rule id(s): {unknown} (see `leakscan rules list`)")
+    assert config.source is not None
+    raise ConfigError(
+        f"{config_location(config.source)}: key 'disable_rules': unknown rule id(s): {unknown}"
+    )
+
+
+def _explicit(ctx: click.Context, name: str) -> bool:
+    """Did the user give this option (rather than click filling in its default)?"""
+    source = ctx.get_parameter_source(name)
+    return source not in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
 
 
 def _use_color(stream: Any) -> bool:
@@ -223,7 +257,8 @@ def emit_report(result: ScanResult, fmt: str, output: Path | None, show_secrets:
 
 
 def exit_code_for(result: ScanResult, findings_code: int, fail_on: str = "any") -> int:
-    """Findings that ``fail_on`` counts win over errors; an incomplete scan is an error.
+    """Findings that ``fail_on`` counts win over errors when their code is non-zero; otherwise an
+    incomplete scan is an error (``--exit-code 0`` silences findings, not read errors).
 
     ``fail_on``: ``any`` finding, only ``live`` ones (then an unknown outcome, with no live one,
     is an error: the check is incomplete), or ``none``.
@@ -233,9 +268,12 @@ def exit_code_for(result: ScanResult, findings_code: int, fail_on: str = "any") 
     if result.interrupted:
         return ExitCode.INTERRUPTED
     statuses = {finding.validation.status for finding in result.findings}
-    if (fail_on == "any" and result.findings) or (fail_on == "live" and Liveness.LIVE in statuses):
+    failing = (fail_on == "any" and bool(result.findings)) or (
+        fail_on == "live" and Liveness.LIVE in statuses
+    )
+    if failing and findings_code != ExitCode.CLEAN:
         return findings_code
-    if fail_on == "live" and Liveness.UNKNOWN in statuses:
+    if fail_on == "live" and not failing and Liveness.UNKNOWN in statuses:
         return ExitCode.ERROR
     if result.errors:
         return ExitCode.ERROR
@@ -329,6 +367,9 @@ def _run_history(options: ScanOptions, repo: str, params: dict[str, Any]) -> Sca
 @cli.command("validate")
 @click.argument("tokens", nargs=-1)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Configuration file (default: .leakscan.toml or pyproject.toml [tool.leakscan], "
+              "looked up from the current folder to the repository root).")
 @click.option("--rules", "extra_rules", multiple=True, type=click.Path(exists=True, path_type=Path),
               help="Extra rule file or folder (repeatable).")
 @connection_options
@@ -340,7 +381,7 @@ def validate_command(ctx: click.Context, /, tokens: tuple[str, ...], **params: A
     not checked or not a recognised token (and none is live).
     """
     from leakscan.check import check_tokens, checks_exit_code, render_checks
-    from leakscan.config import Config
+    from leakscan.config import discover_config
     from leakscan.errors import UsageError
     from leakscan.rules import load_rules
 
@@ -352,9 +393,13 @@ def validate_command(ctx: click.Context, /, tokens: tuple[str, ...], **params: A
             given.append(token.strip())
     if not given:
         raise UsageError("validate: no token given (pass TOKEN arguments, or '-' to read stdin)")
-    config = _validation_config(ctx, Config(), "any")
+    settings = discover_config(params["config_file"], Path.cwd())
+    extra_rules = tuple(_pick(ctx, "extra_rules", settings.rules) or ())
+    disable_rules = settings.disable_rules or ()
+    check_disabled_rules(ctx, settings, extra_rules, disable_rules)
+    config = _validation_config(ctx, settings, "any")
     assert config is not None
-    checks = check_tokens(given, load_rules(params["extra_rules"]), config)
+    checks = check_tokens(given, load_rules(extra_rules, disable=disable_rules), config)
     click.echo(render_checks(checks, params["fmt"], __version__), nl=False)
     raise SystemExit(checks_exit_code(checks))
 

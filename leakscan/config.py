@@ -14,12 +14,11 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pathspec
 
 from leakscan.errors import ConfigError, UsageError
-from leakscan.options import parse_size
+from leakscan.options import check_base_url, parse_size
 from leakscan.report import FORMATS
 from leakscan.sources.files import find_repo_root
 
@@ -80,7 +79,21 @@ def find_config(start: Path) -> Path | None:
 
 
 def _has_tool_section(pyproject: Path) -> bool:
-    return "leakscan" in _read_toml(pyproject).get("tool", {})
+    return "leakscan" in _tool_table(_read_toml(pyproject), pyproject)
+
+
+def _tool_table(data: dict[str, Any], pyproject: Path) -> dict[str, Any]:
+    """The ``[tool]`` table of a pyproject.toml (empty if absent); an error if it isn't a table."""
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError(f"{pyproject}: key 'tool': must be a table ([tool]), not {_kind(tool)}")
+    return tool
+
+
+def _kind(value: Any) -> str:
+    """A TOML value's kind, for messages (never the value itself)."""
+    kinds = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "an array"}
+    return next((name for kind, name in kinds.items() if isinstance(value, kind)), "a date or time")
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -97,11 +110,11 @@ def load_config(path: Path) -> Config:
     """Read one configuration file (`[tool.leakscan]` if it is a pyproject.toml)."""
     data = _read_toml(path)
     if path.name == PYPROJECT:
-        table = data.get("tool", {}).get("leakscan")
+        table = _tool_table(data, path).get("leakscan")
         if table is None:
             raise ConfigError(f"{path}: no [tool.leakscan] table")
         if not isinstance(table, dict):
-            raise ConfigError(f"{path}: [tool.leakscan] must be a table")
+            raise ConfigError(f"{path}: key 'tool.leakscan': must be a table, not {_kind(table)}")
         data = table
     return parse_config(data, path)
 
@@ -114,7 +127,7 @@ def discover_config(explicit: Path | None, start: Path) -> Config:
 
 def parse_config(data: dict[str, Any], source: Path) -> Config:
     """Check every key of a configuration table; raise ConfigError listing every problem."""
-    where = f"{source}: [tool.leakscan]" if source.name == PYPROJECT else str(source)
+    where = config_location(source)
     base = source.parent
     problems: list[str] = []
     values: dict[str, Any] = {}
@@ -133,6 +146,11 @@ def parse_config(data: dict[str, Any], source: Path) -> Config:
     if problems:
         raise ConfigError(f"{where}: " + "; ".join(problems))
     return Config(source=source, **values)
+
+
+def config_location(source: Path) -> str:
+    """How messages name a configuration: the file, and the table in a pyproject.toml."""
+    return f"{source}: [tool.leakscan]" if source.name == PYPROJECT else str(source)
 
 
 class _KeyProblem(Exception):
@@ -215,12 +233,12 @@ def _check_fail_on(value: Any, base: Path) -> str:
 
 
 def _check_urls(value: Any, base: Path) -> tuple[str, ...]:
-    urls = _strings(value)
-    for url in urls:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise _KeyProblem(f"not an http(s) URL: {url!r}")
-    return tuple(urls)
+    """The same check as for --sonar-url/--cloud-url: https, or http only on loopback; no user
+    info, query or fragment (a password is never repeated in the message)."""
+    try:
+        return tuple(check_base_url(url) for url in _strings(value))
+    except UsageError as exc:
+        raise _KeyProblem(str(exc)) from exc
 
 
 _CHECKS = {

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 DEFAULT_MAX_FILE_SIZE = 50 * 1024 * 1024
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:([KMGT])(i?))?B?\s*$", re.IGNORECASE)
 _POWERS = {"": 0, "K": 1, "M": 2, "G": 3, "T": 4}
+_USER_INFO = re.compile(r"^(\s*(?:[^:/?#]*://)?)([^/?#@]*:[^/?#]*)@")
 
 CLOUD_URLS = ("https://sonarcloud.io", "https://sonarqube.us")
 
@@ -82,23 +83,32 @@ def parse_size(text: str) -> int:
 
 
 def check_base_url(url: str) -> str:
-    """A validation host URL without trailing slash; HTTPS, or HTTP only on a loopback address."""
+    """A validation host URL without trailing slash; HTTPS, or HTTP only on a loopback address.
+
+    Messages show the URL with any password masked.
+    """
+    shown = repr(mask_password(url))
     try:
         parts = urlsplit(url.strip())
         host = parts.hostname or ""
         _ = parts.port  # raises ValueError for a port out of range
     except ValueError as exc:
-        raise UsageError(f"invalid URL {url!r}: {exc}") from exc
+        raise UsageError(f"invalid URL {shown}: {exc}") from exc
     if parts.scheme not in ("https", "http") or not host:
-        raise UsageError(f"invalid URL {url!r}: expected https://HOST[:PORT][/PATH]")
+        raise UsageError(f"invalid URL {shown}: expected https://HOST[:PORT][/PATH]")
     if parts.username is not None or parts.password is not None or parts.query or parts.fragment:
-        raise UsageError(f"invalid URL {url!r}: no user info, query or fragment allowed")
+        raise UsageError(f"invalid URL {shown}: no user info, query or fragment allowed")
     if parts.scheme == "http" and not is_loopback(host):
         raise UsageError(
-            f"invalid URL {url!r}: plain http:// is only allowed for loopback addresses "
+            f"invalid URL {shown}: plain http:// is only allowed for loopback addresses "
             "(127.0.0.0/8, ::1, localhost); use https://"
         )
     return f"{parts.scheme}://{parts.netloc}{parts.path}".rstrip("/")
+
+
+def mask_password(url: str) -> str:
+    """``url`` with the password of its user info (``user:password@``) replaced by ``***``."""
+    return _USER_INFO.sub(lambda m: m.group(1) + m.group(2).split(":", 1)[0] + ":***@", url)
 
 
 def is_loopback(host: str) -> bool:

@@ -11,7 +11,9 @@ For each host a token is tried on, leakscan sends (README, "Live validation"):
 Before the first token goes to a host, a control probe sends a freshly generated random token of
 the same shape; a host that accepts it does not discriminate, and no real token is sent to it.
 Tokens travel only in the Authorization header, only to the configured hosts; redirects are not
-followed. Network trouble, 429, 5xx, redirects and non-JSON answers give ``unknown``, never
+followed; loopback hosts are never reached through a proxy. Each request has one deadline for the
+whole exchange (connect, headers, body), so a host that trickles its answer cannot stall the run.
+Network trouble, timeouts, 429, 5xx, redirects and non-JSON answers give ``unknown``, never
 ``live`` or ``inactive``.
 """
 
@@ -21,6 +23,7 @@ import email.utils
 import json
 import re
 import secrets as random_source
+import socket
 import ssl
 import threading
 import time
@@ -31,13 +34,16 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import Enum
 from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 
 from leakscan import __version__
 from leakscan.errors import UsageError
 from leakscan.models import Liveness, ScanResult, Secret, Validation
-from leakscan.options import ValidationConfig
+from leakscan.options import ValidationConfig, is_loopback
 from leakscan.synthetic import BASE62, HEX, TokenGenerator
 
 PROBE_PATH = "/api/projects/search"
@@ -110,7 +116,9 @@ class RateLimiter:
 
 def make_client(config: ValidationConfig) -> httpx.Client:
     """HTTP/1.1 client: verification on (``ca_bundle``, else SSL_CERT_FILE/SSL_CERT_DIR, else
-    certifi), proxies from the standard environment variables, no redirects, bounded pool."""
+    certifi), proxies from the standard environment variables except for loopback hosts, no
+    redirects, bounded pool, a new connection per request (so that the request deadline can
+    always reach its socket)."""
     verify: ssl.SSLContext | bool = True
     try:
         if config.ca_bundle is not None:
@@ -118,16 +126,81 @@ def make_client(config: ValidationConfig) -> httpx.Client:
         return httpx.Client(
             verify=verify,
             trust_env=True,
+            mounts=direct_mounts(config.cloud_urls + config.sonar_urls),
             follow_redirects=False,
             timeout=httpx.Timeout(config.timeout),
-            limits=httpx.Limits(
-                max_connections=config.concurrency, max_keepalive_connections=config.concurrency
-            ),
+            limits=httpx.Limits(max_connections=config.concurrency, max_keepalive_connections=0),
             headers={"User-Agent": f"leakscan/{__version__}", "Accept": "application/json"},
         )
     except (OSError, ssl.SSLError) as exc:
         where = f"CA bundle {config.ca_bundle}" if config.ca_bundle else "TLS set-up"
         raise UsageError(f"{where}: cannot load certificates: {exc}") from exc
+
+
+def direct_mounts(urls: Iterable[str]) -> dict[str, httpx.BaseTransport | None]:
+    """httpx mounts sending every loopback host among ``urls`` direct, never through a proxy
+    from the environment (a plain-http request would show the token to the proxy)."""
+    mounts: dict[str, httpx.BaseTransport | None] = {}
+    for url in urls:
+        host = urlsplit(url).hostname or ""
+        if is_loopback(host):
+            mounts[f"all://[{host}]" if ":" in host else f"all://{host}"] = None
+    return mounts
+
+
+class RequestDeadline:
+    """One deadline for a whole request (connect, headers, body).
+
+    httpx's timeouts apply to each network operation, so a host that sends one byte at a time
+    never trips them. Passed as the request's ``trace`` extension, this object learns each socket
+    httpcore opens for the request (TCP connect, TLS start) and shuts them down when the time is
+    up; the blocked read then fails at once and ``expired`` says why.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self.expired = False
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> RequestDeadline:
+        self._timer.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._timer.cancel()
+
+    def trace(self, event: str, info: dict[str, Any]) -> None:
+        if event.endswith((".connect_tcp.complete", ".start_tls.complete")):
+            self.watch(info.get("return_value"))
+
+    def watch(self, stream: object) -> None:
+        """Cut ``stream`` (an httpcore network stream) off at the deadline."""
+        if not isinstance(stream, httpcore.NetworkStream):
+            return
+        sock = stream.get_extra_info("socket")
+        if not isinstance(sock, socket.socket):
+            return
+        with self._lock:
+            self._sockets.append(sock)
+            if self.expired:
+                _shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the TCP socket even under TLS
+    except OSError:
+        pass  # already closed, or detached when TLS wrapped it
 
 
 def now_iso() -> str:
@@ -311,12 +384,24 @@ class TokenValidator:
         """One GET with retries on 429 and 5xx; trouble becomes an UNKNOWN answer."""
         attempts = self.config.max_retries + 1
         attempt = 0
+        timed_out = HostAnswer(
+            Answer.UNKNOWN, host, f"timeout: no complete answer within {self.config.timeout:g}s"
+        )
         while True:
             self._limiter.wait()
+            deadline = RequestDeadline(self.config.timeout)
             try:
-                with self._client.stream(
-                    "GET", host + path, params=params, headers={"Authorization": f"Bearer {token}"}
-                ) as response:
+                with (
+                    deadline,
+                    self._client.stream(
+                        "GET",
+                        host + path,
+                        params=params,
+                        headers={"Authorization": f"Bearer {token}"},
+                        extensions={"trace": deadline.trace},
+                    ) as response,
+                ):
+                    deadline.watch(response.extensions.get("network_stream"))
                     status = response.status_code
                     if 300 <= status < 400:
                         return HostAnswer(
@@ -324,14 +409,17 @@ class TokenValidator:
                         )
                     if status != 429 and status < 500:
                         body = _read_capped(response)
+                        if deadline.expired:
+                            return timed_out
                         if body is None:
                             return HostAnswer(Answer.UNKNOWN, host, "answer larger than 1 MiB")
                         return _Reply(status, body)
                     retry_after = _retry_after(response.headers.get("Retry-After"))
-            except httpx.TimeoutException as exc:
-                reason = f"timeout after {self.config.timeout:g}s ({type(exc).__name__})"
-                return HostAnswer(Answer.UNKNOWN, host, reason)
+            except httpx.TimeoutException:
+                return timed_out
             except httpx.HTTPError as exc:
+                if deadline.expired:
+                    return timed_out
                 return HostAnswer(Answer.UNKNOWN, host, _network_reason(exc, token))
             what = "rate-limited (HTTP 429)" if status == 429 else f"server error (HTTP {status})"
             if retry_after is not None and retry_after > self.config.max_retry_after:

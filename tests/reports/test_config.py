@@ -17,6 +17,8 @@ from leakscan.synthetic import TokenGenerator
 from tests.conftest import RunCli
 from tests.reports.conftest import write_tree
 
+MakeRepoFiles = Callable[[dict[str, str]], Path]
+
 CLOUD = "sonarqube-cloud-scoped-org-token"
 SERVER = "sonarqube-server-token"
 
@@ -109,7 +111,26 @@ def test_all_keys_parsed_and_paths_resolved_against_the_file(tmp_path: Path) -> 
         ('fail_on = "sometimes"', "key 'fail_on': 'sometimes' is not one of any, live, none"),
         (
             'sonar_urls = ["sonar.example.com"]',
-            "key 'sonar_urls': not an http(s) URL: 'sonar.example.com'",
+            "key 'sonar_urls': invalid URL 'sonar.example.com': expected https://HOST[:PORT][/PATH]",
+        ),
+        (
+            'cloud_urls = ["http://gateway.example.com"]',
+            "key 'cloud_urls': invalid URL 'http://gateway.example.com': plain http:// is only "
+            "allowed for loopback addresses (127.0.0.0/8, ::1, localhost); use https://",
+        ),
+        (
+            'sonar_urls = ["https://admin:hunter2@sonar.example.com"]',
+            "key 'sonar_urls': invalid URL 'https://admin:***@sonar.example.com': no user info, "
+            "query or fragment allowed",
+        ),
+        (
+            'cloud_urls = ["https://gateway.example.com/?org=x"]',
+            "key 'cloud_urls': invalid URL 'https://gateway.example.com/?org=x': no user info, "
+            "query or fragment allowed",
+        ),
+        (
+            'sonar_urls = ["https://sonar.example.com:99999"]',
+            "key 'sonar_urls': invalid URL 'https://sonar.example.com:99999': Port out of range",
         ),
         ('rules = ["missing-rules"]', "key 'rules': no such rule file or folder"),
         ("baseline = 3", "key 'baseline': expected a string"),
@@ -124,7 +145,11 @@ def test_all_keys_parsed_and_paths_resolved_against_the_file(tmp_path: Path) -> 
         "size-text",
         "format",
         "fail-on",
-        "url",
+        "url-scheme",
+        "url-http-not-loopback",
+        "url-password-masked",
+        "url-query",
+        "url-port",
         "rules-missing",
         "baseline-type",
     ],
@@ -136,6 +161,87 @@ def test_bad_configuration_names_file_and_key(tmp_path: Path, body: str, message
     text = str(caught.value)
     assert text.startswith(f"{tmp_path.resolve() / 'pyproject.toml'}: [tool.leakscan]: ")
     assert message in text
+    assert "hunter2" not in text
+
+
+def test_urls_are_normalized_like_the_command_line_options(tmp_path: Path) -> None:
+    (tmp_path / ".leakscan.toml").write_text(
+        'sonar_urls = ["https://sonar.example.com/sonar/", "http://[::1]:9000"]\n'
+    )
+    assert discover_config(None, tmp_path).sonar_urls == (
+        "https://sonar.example.com/sonar",
+        "http://[::1]:9000",
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("tool = 1", "key 'tool': must be a table ([tool]), not an integer"),
+        ('tool = "leakscan"', "key 'tool': must be a table ([tool]), not a string"),
+        ("[tool]\nleakscan = [1]", "key 'tool.leakscan': must be a table, not an array"),
+    ],
+    ids=["tool-integer", "tool-string", "leakscan-array"],
+)
+@pytest.mark.parametrize("how", ["discovered", "explicit"])
+def test_pyproject_with_a_tool_key_that_is_not_a_table(
+    tmp_path: Path, body: str, message: str, how: str
+) -> None:
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(f'{body}\n\n[project]\nname = "x"\n')
+    with pytest.raises(ConfigError) as caught:
+        discover_config(pyproject if how == "explicit" else None, tmp_path)
+    found = pyproject if how == "explicit" else pyproject.resolve()
+    assert str(caught.value) == f"{found}: {message}"
+
+
+def test_pyproject_tool_not_a_table_exit_2(tmp_path: Path, run_cli: RunCli) -> None:
+    (tmp_path / "pyproject.toml").write_text("tool = 1\n")
+    proc = run_cli("scan", str(tmp_path))
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr == (
+        f"Error: {tmp_path.resolve() / 'pyproject.toml'}: key 'tool': must be a table ([tool]), "
+        "not an integer\n"
+    )
+
+
+@pytest.mark.parametrize("command", ["scan", "history", "validate", "baseline create"])
+def test_unknown_rule_to_disable_in_the_configuration_names_file_and_key(
+    tmp_path: Path, tokens: TokenGenerator, run_cli: RunCli, make_repo: MakeRepoFiles, command: str
+) -> None:
+    repo = make_repo(
+        {"pyproject.toml": '[tool.leakscan]\ndisable_rules = ["npm-access-token", "no-such-rule"]\n'}
+    )
+    target = [tokens.sqco()] if command == "validate" else ["."]
+    proc = run_cli(*command.split(), *target, cwd=repo)
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr == (
+        f"Error: {repo.resolve() / 'pyproject.toml'}: [tool.leakscan]: key 'disable_rules': "
+        "unknown rule id(s): no-such-rule\n"
+    )
+
+
+@pytest.mark.parametrize("command", ["scan", "history", "baseline prune"])
+def test_unknown_rule_to_disable_on_the_command_line_names_the_option(
+    tmp_path: Path, run_cli: RunCli, make_repo: MakeRepoFiles, command: str
+) -> None:
+    repo = make_repo({"pyproject.toml": '[tool.leakscan]\ndisable_rules = ["npm-access-token"]\n'})
+    args = ["--disable-rule", "no-such-rule", "--disable-rule", "zz", "."]
+    proc = run_cli(*command.split(), *args, cwd=repo)
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr == (
+        "Error: --disable-rule: unknown rule id(s): no-such-rule, zz (see `leakscan rules list`)\n"
+    )
+
+
+def test_rule_to_disable_may_come_from_an_extra_rule_file(
+    tmp_path: Path, tokens: TokenGenerator, run_cli: RunCli
+) -> None:
+    rules = Path(__file__).resolve().parents[1] / "core" / "data" / "rules" / "custom"
+    tree = write_tree(tmp_path / "tree", {"a.env": f"SONAR_TOKEN={tokens.sqco()}\n"})
+    (tree / ".leakscan.toml").write_text(f'rules = ["{rules}"]\ndisable_rules = ["acme-internal-token"]\n')
+    proc = run_cli("scan", str(tree))
+    assert proc.returncode == 1, proc.stderr
 
 
 def test_invalid_toml_is_an_error(tmp_path: Path) -> None:

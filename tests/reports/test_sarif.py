@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import jsonschema
 import pytest
 
-from leakscan.models import Failed, Skipped
+from leakscan.models import Failed, Liveness, Skipped, Validation
 from leakscan.synthetic import TokenGenerator
 from tests.conftest import RunCli
 from tests.reports.conftest import (
@@ -233,3 +234,28 @@ def test_rule_without_sonar_key(tmp_path: Path, tokens: TokenGenerator) -> None:
     assert descriptor["shortDescription"]["text"] == "npm Access Token"
     assert descriptor["properties"]["security-severity"] == "8.0"
     assert descriptor["properties"]["tags"] == ["security", "secret", "external/cwe/cwe-798"]
+
+
+def test_live_finding_keeps_the_rules_security_severity(tmp_path: Path, tokens: TokenGenerator) -> None:
+    """GitHub reads security-severity from the rule only: it stays the rule's value, one rule
+    descriptor serves live and other findings alike, and the result says "live" (README)."""
+    write_tree(
+        tmp_path,
+        {
+            "a/.npmrc": f"//registry.npmjs.org/:_authToken={tokens.checksummed('npm_')}\n",
+            "b/.npmrc": f"//registry.npmjs.org/:_authToken={tokens.checksummed('npm_')}\n",
+        },
+    )
+    result = scan_tree(tmp_path)
+    live, other = result.findings
+    result.findings = [replace(live, validation=Validation(Liveness.LIVE, host="h")), other]
+    sarif = json.loads(render(result, "sarif"))
+    validate(sarif, SARIF_SCHEMA)
+    run = sarif["runs"][0]
+    [descriptor] = run["tool"]["driver"]["rules"]
+    assert descriptor["properties"]["security-severity"] == "8.0"
+    first, second = run["results"]
+    assert (first["ruleIndex"], second["ruleIndex"]) == (0, 0)
+    assert (first["level"], first["properties"]["validation"]["status"]) == ("error", "live")
+    assert "Validation: live (h)." in first["message"]["text"]
+    assert "properties" not in second

@@ -28,6 +28,9 @@ import trustme
 
 SLOW_S = 1.0
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+# A host name that is not loopback (so requests to it may use a proxy); the tunnel proxy below
+# connects it to 127.0.0.1, and the test certificates name it.
+PROXIED_NAME = "sonar.test"
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,7 +222,7 @@ def ca_bundle(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def server_context(ca: trustme.CA) -> ssl.SSLContext:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    ca.issue_cert("127.0.0.1", "localhost", PROXIED_NAME).configure_cert(context)
     return context
 
 
@@ -266,7 +269,8 @@ def no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @dataclass
 class TunnelProxy:
-    """A minimal HTTP CONNECT proxy on 127.0.0.1 that records what it is asked to connect to."""
+    """A minimal HTTP CONNECT proxy on 127.0.0.1 that records what it is asked to connect to;
+    it connects every target name to 127.0.0.1 (so ``PROXIED_NAME`` reaches the local hosts)."""
 
     connects: list[str] = field(default_factory=list)
     seen: bytearray = field(default_factory=bytearray)
@@ -292,8 +296,8 @@ def tunnel_proxy() -> Iterator[TunnelProxy]:
             proxy.seen.extend(head)
             target = head.split(b" ", 2)[1].decode()
             proxy.connects.append(target)
-            host, port = target.rsplit(":", 1)
-            with socket.create_connection((host, int(port))) as upstream:
+            port = target.rsplit(":", 1)[1]
+            with socket.create_connection(("127.0.0.1", int(port))) as upstream:
                 client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
                 sockets = [client, upstream]
                 while not stop.is_set():
@@ -316,6 +320,137 @@ def tunnel_proxy() -> Iterator[TunnelProxy]:
             except OSError:
                 return
             threading.Thread(target=serve_one, args=(client,), daemon=True).start()
+
+    thread = threading.Thread(target=accept_loop, daemon=True)
+    thread.start()
+    yield proxy
+    stop.set()
+    thread.join()
+    listener.close()
+
+
+@dataclass
+class TrickleHost:
+    """A host on 127.0.0.1 that answers every request a byte at a time, forever.
+
+    ``stage`` is where the trickle starts: ``headers`` (status line, then one header byte per
+    ``interval``) or ``body`` (a 403 with JSON headers at once, then one body byte per interval).
+    ``hung_up`` counts connections the client closed.
+    """
+
+    stage: str
+    interval: float = 0.5
+    url: str = ""
+    requests: int = 0
+    hung_up: int = 0
+
+
+MakeTrickleHost = Callable[..., TrickleHost]
+
+
+@pytest.fixture
+def make_trickle_host(server_context: ssl.SSLContext) -> Iterator[MakeTrickleHost]:
+    """``make_trickle_host(stage, tls=False)``: HTTPS (test CA) when ``tls``."""
+    stop = threading.Event()
+    listeners: list[socket.socket] = []
+    threads: list[threading.Thread] = []
+
+    def serve(host: TrickleHost, raw: socket.socket, tls: bool) -> None:
+        try:
+            client = server_context.wrap_socket(raw, server_side=True) if tls else raw
+        except (ssl.SSLError, OSError):
+            raw.close()
+            return
+        with client:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = client.recv(4096)
+                if not chunk:
+                    return
+                head += chunk
+            host.requests += 1
+            if host.stage == "headers":
+                start, endless = b"HTTP/1.1 403 Forbidden\r\n", b"X-Padding: " + b"a" * 10_000
+            else:
+                start = (
+                    b"HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: 10000\r\n\r\n"
+                )
+                endless = b'{"errors": [' + b" " * 10_000
+            try:
+                client.sendall(start)
+                for byte in endless:
+                    if stop.wait(host.interval):
+                        return
+                    client.sendall(bytes([byte]))
+            except OSError:
+                host.hung_up += 1
+
+    def make(stage: str, tls: bool = False) -> TrickleHost:
+        listener = socket.create_server(("127.0.0.1", 0))
+        listener.settimeout(0.1)
+        listeners.append(listener)
+        scheme = "https" if tls else "http"
+        host = TrickleHost(stage, url=f"{scheme}://127.0.0.1:{listener.getsockname()[1]}")
+
+        def accept_loop() -> None:
+            while not stop.is_set():
+                try:
+                    client, _ = listener.accept()
+                except TimeoutError:
+                    continue
+                except OSError:
+                    return
+                client.settimeout(None)
+                thread = threading.Thread(target=serve, args=(host, client, tls), daemon=True)
+                threads.append(thread)
+                thread.start()
+
+        thread = threading.Thread(target=accept_loop, daemon=True)
+        threads.append(thread)
+        thread.start()
+        return host
+
+    yield make
+    stop.set()
+    for thread in threads:
+        thread.join()
+    for listener in listeners:
+        listener.close()
+
+
+@dataclass
+class RecordingProxy:
+    """A forward proxy on 127.0.0.1 that must receive nothing: it records and closes."""
+
+    received: bytearray = field(default_factory=bytearray)
+    connections: int = 0
+    url: str = ""
+
+
+@pytest.fixture
+def recording_proxy() -> Iterator[RecordingProxy]:
+    proxy = RecordingProxy()
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)
+    proxy.url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    stop = threading.Event()
+
+    def accept_loop() -> None:
+        while not stop.is_set():
+            try:
+                client, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with client:
+                proxy.connections += 1
+                client.settimeout(1.0)
+                try:
+                    proxy.received.extend(client.recv(65536))
+                except OSError:
+                    pass
 
     thread = threading.Thread(target=accept_loop, daemon=True)
     thread.start()

@@ -13,7 +13,8 @@ import pytest
 from leakscan.progress import token_progress
 from leakscan.synthetic import TokenGenerator
 from tests.conftest import RunCli
-from tests.validation.conftest import FakeSonarHost, MakeHost
+from tests.gitrepo import MakeRepo
+from tests.validation.conftest import FakeSonarHost, MakeHost, MakeTrickleHost, RecordingProxy
 
 PROBE = "/api/projects/search"
 CONFIRM = "/api/authentication/validate"
@@ -339,3 +340,134 @@ def test_progress_on_a_terminal_for_more_than_a_handful() -> None:
         "\rleakscan: validating 5/6 token(s)\rleakscan: validating 6/6 token(s)\n"
     )
     assert token_progress(io.StringIO()) is None
+
+
+@pytest.mark.parametrize("stage", ["headers", "body"])
+def test_validate_timeout_bounds_the_whole_request(
+    make_trickle_host: MakeTrickleHost,
+    tokens: TokenGenerator,
+    run_cli: RunCli,
+    stage: str,
+) -> None:
+    """A 403 trickled a byte every 0.5 s used to hang `validate --validate-timeout 1` forever."""
+    host = make_trickle_host(stage)
+    token = tokens.sqco()
+    proc = run_cli("validate", token, "--validate-timeout", "1", "--cloud-url", host.url, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == (
+        f"{token[:9]}********  unknown     sonarqube-cloud-scoped-org-token  "
+        f"control probe failed: timeout: no complete answer within 1s [{host.url}]\n"
+    )
+    assert proc.stderr == ""
+
+
+def _write_config(folder: Path, body: str) -> Path:
+    (folder / ".git").mkdir(exist_ok=True)
+    path = folder / ".leakscan.toml"
+    path.write_text(body)
+    return path
+
+
+@pytest.mark.parametrize("how", ["discovered", "explicit"])
+def test_validate_uses_the_configured_hosts(
+    make_host: MakeHost,
+    ca_bundle: Path,
+    tokens: TokenGenerator,
+    run_cli: RunCli,
+    recording_proxy: RecordingProxy,
+    tmp_path: Path,
+    how: str,
+) -> None:
+    """A repository that set a gateway never sends its tokens to the public hosts.
+
+    HTTPS_PROXY catches any request to a public host (sonarcloud.io), so nothing leaves the machine.
+    """
+    gateway, server = make_host("gateway"), make_host("server")
+    cloud, squ = tokens.sqco(), tokens.server("u")
+    gateway.script(cloud, "forbidden")
+    server.script(squ, "ok")
+    repo, elsewhere = tmp_path / "repo", tmp_path / "elsewhere"
+    (repo / "sub").mkdir(parents=True)
+    elsewhere.mkdir()
+    config = _write_config(
+        repo, f'cloud_urls = ["{gateway.url}"]\nsonar_urls = ["{server.url}/"]\n'
+    )
+    args = ["validate", cloud, squ, "--ca-bundle", str(ca_bundle), "--validate-rate", "200"]
+    if how == "explicit":
+        args += ["--config", str(config)]
+    cwd = repo / "sub" if how == "discovered" else elsewhere
+    proc = run_cli(*args, cwd=cwd, env={"HTTPS_PROXY": recording_proxy.url})
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stdout.splitlines() == [
+        f"{cloud[:9]}********  live        sonarqube-cloud-scoped-org-token  "
+        f"accepted: HTTP 403 from projects/search (authenticated, lacks permission) [{gateway.url}]",
+        f"{squ[:8]}********  live        sonarqube-server-token  "
+        f"accepted: HTTP 200 from projects/search (authenticated) [{server.url}]",
+    ]
+    assert (gateway.count(cloud), server.count(squ)) == (1, 1)
+    assert (recording_proxy.connections, bytes(recording_proxy.received)) == (0, b"")
+
+
+def test_validate_command_line_hosts_override_the_configuration(
+    make_host: MakeHost, ca_bundle: Path, tokens: TokenGenerator, run_cli: RunCli, tmp_path: Path
+) -> None:
+    configured, given = make_host("configured"), make_host("given")
+    token = tokens.sqco()
+    given.script(token, "ok")
+    _write_config(tmp_path, f'cloud_urls = ["{configured.url}"]\n')
+    proc = run_cli("validate", token, *host_args(ca_bundle, given), cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert (configured.requests, given.count(token)) == ([], 1)
+
+
+def test_validate_reports_a_bad_configuration(
+    tokens: TokenGenerator, run_cli: RunCli, tmp_path: Path
+) -> None:
+    config = _write_config(tmp_path, 'cloud_urls = ["http://gateway.example.com"]\n')
+    proc = run_cli("validate", tokens.sqco(), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        f"Error: {config}: key 'cloud_urls': invalid URL 'http://gateway.example.com': plain "
+        "http:// is only allowed for loopback addresses (127.0.0.0/8, ::1, localhost); use https://\n"
+    )
+    assert proc.stdout == ""
+
+
+@pytest.mark.parametrize("command", ["create", "prune"])
+@pytest.mark.parametrize("history", [False, True], ids=["files", "history"])
+def test_baseline_never_validates_even_with_fail_on_live(
+    eu: FakeSonarHost,
+    ca_bundle: Path,
+    tokens: TokenGenerator,
+    run_cli: RunCli,
+    recording_proxy: RecordingProxy,
+    make_repo: MakeRepo,
+    command: str,
+    history: bool,
+) -> None:
+    """`baseline` has no validation options: the configuration's fail_on = "live" must not make
+    it send accepted tokens anywhere."""
+    token = tokens.sqco()
+    eu.script(token, "ok")
+    repo = make_repo()
+    repo.commit(
+        {
+            ".leakscan.toml": f'fail_on = "live"\ncloud_urls = ["{eu.url}"]\n'
+            'baseline = "accepted.json"\n',
+            "x.properties": f"sonar.token={token}\n",
+        }
+    )
+    extra = ["--history", "--no-progress"] if history else []
+    env = {"HTTPS_PROXY": recording_proxy.url, "SSL_CERT_FILE": str(ca_bundle)}
+    if command == "prune":
+        created = run_cli("baseline", "create", *extra, ".", cwd=repo.path, env=env)
+        assert created.returncode == 0, created.stderr
+    proc = run_cli("baseline", command, *extra, ".", cwd=repo.path, env=env)
+    assert proc.returncode == 0, proc.stderr
+    entries = json.loads((repo.path / "accepted.json").read_text())["entries"]
+    assert [(e["path"], e["rule_id"]) for e in entries] == [
+        ("x.properties", "sonarqube-cloud-scoped-org-token")
+    ]
+    assert "validation" not in proc.stderr
+    assert eu.requests == []
+    assert (recording_proxy.connections, bytes(recording_proxy.received)) == (0, b"")

@@ -15,8 +15,22 @@ from leakscan.models import Liveness, Secret, Validation
 from leakscan.options import CLOUD_URLS, ValidationConfig, check_base_url
 from leakscan.rules import KNOWN_VALIDATORS, load_rules
 from leakscan.synthetic import TokenGenerator
-from leakscan.validate import VALIDATORS, RateLimiter, TokenValidator, _retry_after, make_client
-from tests.validation.conftest import FakeSonarHost, MakeHost, TunnelProxy
+from leakscan.validate import (
+    VALIDATORS,
+    RateLimiter,
+    TokenValidator,
+    _retry_after,
+    direct_mounts,
+    make_client,
+)
+from tests.validation.conftest import (
+    PROXIED_NAME,
+    FakeSonarHost,
+    MakeHost,
+    MakeTrickleHost,
+    RecordingProxy,
+    TunnelProxy,
+)
 
 CLOUD = "sonarqube-cloud"
 SERVER = "sonarqube-server"
@@ -186,7 +200,7 @@ def test_default_cloud_hosts_are_eu_then_us() -> None:
             None,
             Liveness.UNKNOWN,
             "eu",
-            "timeout after 0.3s (ReadTimeout); rejected by {us}",
+            "timeout: no complete answer within 0.3s; rejected by {us}",
             1,
             2,
         ),
@@ -477,12 +491,52 @@ def test_proxy_from_environment_is_used(
     monkeypatch.setenv("HTTPS_PROXY", tunnel_proxy.url)
     token = tokens.sqco()
     eu.script(token, "ok")
-    assert (
-        run(config(ca_bundle, eu.url), [(CLOUD, token)], caplog).of(CLOUD, token).status
-        is Liveness.LIVE
-    )
-    assert set(tunnel_proxy.connects) == {eu.url.removeprefix("https://")}
+    named = eu.url.replace("127.0.0.1", PROXIED_NAME)
+    outcome = run(config(ca_bundle, named), [(CLOUD, token)], caplog).of(CLOUD, token)
+    assert (outcome.status, outcome.host) == (Liveness.LIVE, named)
+    assert set(tunnel_proxy.connects) == {named.removeprefix("https://")}
     assert token.encode() not in tunnel_proxy.seen
+
+
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"])
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
+@pytest.mark.parametrize("address", ["127.0.0.1", "localhost"])
+def test_loopback_hosts_never_go_through_a_proxy(
+    make_host: MakeHost,
+    ca_bundle: Path,
+    tokens: TokenGenerator,
+    recording_proxy: RecordingProxy,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    variable: str,
+    tls: bool,
+    address: str,
+) -> None:
+    """A plain-http request through a proxy would hand it the token in clear."""
+    monkeypatch.setenv(variable, recording_proxy.url)
+    local = make_host("local", tls=tls)
+    url = local.url.replace("127.0.0.1", address)
+    token = tokens.sqco()
+    local.script(token, "ok")
+    outcome = run(config(ca_bundle, url), [(CLOUD, token)], caplog).of(CLOUD, token)
+    assert (outcome.status, outcome.host) == (Liveness.LIVE, url)
+    assert (recording_proxy.connections, bytes(recording_proxy.received)) == (0, b"")
+    assert local.count(token, PROBE) == 1
+
+
+def test_direct_mounts_cover_every_loopback_form() -> None:
+    urls = (
+        "https://sonarcloud.io",
+        "http://127.8.9.10:9000",
+        "http://[::1]:9000/sonar",
+        "http://localhost",
+        "https://sonar.example.com",
+    )
+    assert direct_mounts(urls) == {
+        "all://127.8.9.10": None,
+        "all://[::1]": None,
+        "all://localhost": None,
+    }
 
 
 def test_plain_http_on_loopback(
@@ -528,6 +582,28 @@ def test_rejected_urls(url: str, message: str) -> None:
         ValidationConfig(sonar_urls=(url,))
 
 
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (
+            "https://admin:s3cret-pass@sonar.example.com",
+            "invalid URL 'https://admin:***@sonar.example.com': no user info, query or fragment "
+            "allowed",
+        ),
+        ("https://admin:s3cret-pass@[::1", "invalid URL 'https://admin:***@[::1': Invalid IPv6 URL"),
+        (
+            "admin:s3cret-pass@sonar.example.com",
+            "invalid URL 'admin:***@sonar.example.com': expected https://HOST[:PORT][/PATH]",
+        ),
+    ],
+    ids=["user-info", "unparsable", "no-scheme"],
+)
+def test_url_messages_never_show_the_password(url: str, message: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        ValidationConfig(cloud_urls=(url,))
+    assert str(caught.value) == message
+
+
 def test_missing_ca_bundle_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(
         UsageError, match=re.escape(f"CA bundle {tmp_path / 'nope.pem'}: cannot load")
@@ -562,3 +638,30 @@ def test_rate_limiter_spaces_requests(monkeypatch: pytest.MonkeyPatch) -> None:
 )
 def test_retry_after(header: str | None, seconds: float | None) -> None:
     assert _retry_after(header) == seconds
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
+@pytest.mark.parametrize("stage", ["headers", "body"])
+def test_a_trickling_host_is_cut_off_at_the_deadline(
+    make_trickle_host: MakeTrickleHost,
+    ca_bundle: Path,
+    tokens: TokenGenerator,
+    caplog: pytest.LogCaptureFixture,
+    stage: str,
+    tls: bool,
+) -> None:
+    """One byte every 0.2 s never trips a per-read timeout of 1 s; the request deadline does.
+
+    Without it this test would hang (the CLI test below guards the same with a time limit).
+    """
+    host = make_trickle_host(stage, tls=tls)
+    host.interval = 0.2
+    token = tokens.sqco()
+    settings = config(ca_bundle, host.url, timeout=1.0)
+    outcome = run(settings, [(CLOUD, token)], caplog).of(CLOUD, token)
+    assert (outcome.status, outcome.host, outcome.reason) == (
+        Liveness.UNKNOWN,
+        host.url,
+        "control probe failed: timeout: no complete answer within 1s",
+    )
+    assert host.requests == 1
