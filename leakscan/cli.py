@@ -332,6 +332,8 @@ def _scan_staged(
 @history_options
 @click.option("--workers", type=click.IntRange(0, 256), default=0, show_default=True,
               help="Processes scanning blobs; 0 = automatic (2 on a large history).")
+@click.option("--exclude", multiple=True, metavar="PATTERN",
+              help="Skip paths matching this gitignore-style pattern (repeatable).")
 @report_options
 @rule_options
 @validation_options

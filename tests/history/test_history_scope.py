@@ -72,6 +72,13 @@ def test_exclude_patterns_apply_to_history(
         (same_tree, "b/secret.env", 1, 13, same),
     ]
     assert report["findings"][0]["commits_count"] == 3
+    # And from the command line.
+    repo.commit({".leakscan.toml": None}, "no config")
+    proc, report = history(run_cli, "--exclude", "tests/fixtures/", "--exclude", "/a/", str(repo.path))
+    assert found(report) == [
+        (copied, "app/ci.env", 1, 13, copy),
+        (same_tree, "b/secret.env", 1, 13, same),
+    ]
 
 
 def _tag_date(repo: GitRepo, name: str) -> str:
