@@ -16,12 +16,13 @@ small) and reported at the pseudo-paths ``<commit message>`` and ``<tag message:
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import signal
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 
@@ -68,6 +69,7 @@ from leakscan.sources.git import (
 
 AUTO_PARALLEL_BLOBS = 2000
 BATCH_BLOBS = 256
+IN_FLIGHT_PER_WORKER = 4
 SHALLOW_NOTE = "history truncated (shallow clone): commits before the shallow boundary are missing"
 COMMIT_MESSAGE = "<commit message>"
 
@@ -155,18 +157,20 @@ def _scan_in_worker(oids: Sequence[str]) -> list[BlobOutcome]:
     return _worker_scanner.scan_batch(oids)
 
 
-def _batches(pending: Sequence[BlobRef]) -> Iterator[list[BlobRef]]:
-    for start in range(0, len(pending), BATCH_BLOBS):
-        yield list(pending[start : start + BATCH_BLOBS])
+def _batches(pending: Iterable[BlobRef]) -> Iterator[list[BlobRef]]:
+    refs = iter(pending)
+    while batch := list(itertools.islice(refs, BATCH_BLOBS)):
+        yield batch
 
 
 def iter_outcomes(
-    scanner: BlobScanner, rules: Sequence[Rule], pending: Sequence[BlobRef], workers: int
+    scanner: BlobScanner, rules: Sequence[Rule], pending: Iterable[BlobRef], workers: int
 ) -> Iterator[tuple[BlobRef, BlobOutcome]]:
     """Scan ``pending`` blobs, in order, in this process or across ``workers`` processes.
 
-    At most two batches per worker are in flight, so memory stays bounded; results come back in
-    the order of ``pending`` whatever the number of workers.
+    ``pending`` is consumed lazily (the tree walk goes on between submissions); at most
+    IN_FLIGHT_PER_WORKER batches per worker are in flight, so memory stays bounded; results come
+    back in the order of ``pending`` whatever the number of workers.
     """
     if workers <= 1:
         for batch in _batches(pending):
@@ -186,7 +190,7 @@ def iter_outcomes(
         try:
             for batch in batches:
                 in_flight.append((batch, pool.submit(_scan_in_worker, [str(r.oid) for r in batch])))
-                if len(in_flight) >= 2 * workers:
+                if len(in_flight) >= IN_FLIGHT_PER_WORKER * workers:
                     done_batch, future = in_flight.popleft()
                     yield from zip(done_batch, future.result(), strict=True)
             while in_flight:
@@ -341,36 +345,16 @@ def scan_history(
         if root is not None:
             enumerator.mark_known(root)
     known = frozenset(enumerator.seen_blobs)
-    pending: list[BlobRef] = []
-    for oid in walk.commits:
-        if oid in trees:
-            for item in enumerator.iter_new(trees[oid]):
-                if isinstance(item, BlobRef):
-                    pending.append(item)
-                elif isinstance(item, Skipped):
-                    result.skipped.append(item)
-                else:
-                    result.errors.append(item)
-    for ref in tips.objects:
-        if ref.is_tree:
-            for item in enumerator.iter_new(ref.oid, ref.name + "/"):
-                if isinstance(item, BlobRef):
-                    pending.append(item)
-                elif isinstance(item, Skipped):
-                    result.skipped.append(item)
-                else:
-                    result.errors.append(item)
-        else:
-            blob = enumerator.new_blob(ref.oid, ref.name)
-            if blob is not None:
-                pending.append(blob)
-    workers = _worker_count(history.workers, len(pending))
+    pending = PendingBlobs(_iter_new_blobs(enumerator, walk.commits, trees, tips.objects, result))
+    # Blobs are scanned while the trees are still being walked; both cores are used once the
+    # history turns out to be large enough to pay for starting the workers.
+    large = pending.prefetch(AUTO_PARALLEL_BLOBS) >= AUTO_PARALLEL_BLOBS
+    workers = history.workers or (_cores() if large else 1)
     try:
         targets = _scan_blobs(scanner, rules, pending, workers, options, result, progress)
     except KeyboardInterrupt:
         result.interrupted = True
         targets = {}
-    del pending
     for tag in tips.tag_messages.values():
         messages.scan_tag(tag.name, tag.message, tag.tag, result)
     if targets or messages.found:
@@ -409,17 +393,66 @@ def _base_commits(
     return frozenset(base)
 
 
-def _worker_count(requested: int, blobs: int) -> int:
-    if requested > 0:
-        return requested
-    cores = os.cpu_count() or 1
-    return min(2, cores) if blobs >= AUTO_PARALLEL_BLOBS else 1
+def _cores() -> int:
+    return min(2, os.cpu_count() or 1)
+
+
+class PendingBlobs:
+    """The blobs still to scan, produced lazily by the tree walk; counts how many it has made."""
+
+    def __init__(self, source: Iterator[BlobRef]) -> None:
+        self._source = source
+        self._head: list[BlobRef] = []
+        self.count = 0
+
+    def prefetch(self, limit: int) -> int:
+        """Walk ahead until ``limit`` blobs are known (or the walk ends); return how many."""
+        self._head = list(itertools.islice(self._counted(), limit))
+        return len(self._head)
+
+    def __iter__(self) -> Iterator[BlobRef]:
+        head, self._head = self._head, []
+        yield from head
+        yield from self._counted()
+
+    def _counted(self) -> Iterator[BlobRef]:
+        for ref in self._source:
+            self.count += 1
+            yield ref
+
+
+def _iter_new_blobs(
+    enumerator: TreeEnumerator,
+    commits: Sequence[Oid],
+    trees: dict[Oid, Oid],
+    objects: Sequence[RefObject],
+    result: ScanResult,
+) -> Iterator[BlobRef]:
+    """Each blob not seen before, from the commits' trees, then from refs to trees and blobs;
+    skipped entries (submodules) and unreadable trees go to ``result``."""
+    for item in itertools.chain.from_iterable(
+        [
+            *(enumerator.iter_new(trees[oid]) for oid in commits if oid in trees),
+            *(enumerator.iter_new(ref.oid, ref.name + "/") for ref in objects if ref.is_tree),
+        ]
+    ):
+        if isinstance(item, BlobRef):
+            yield item
+        elif isinstance(item, Skipped):
+            result.skipped.append(item)
+        else:
+            result.errors.append(item)
+    for ref in objects:
+        if not ref.is_tree:
+            blob = enumerator.new_blob(ref.oid, ref.name)
+            if blob is not None:
+                yield blob
 
 
 def _scan_blobs(
     scanner: BlobScanner,
     rules: Sequence[Rule],
-    pending: Sequence[BlobRef],
+    pending: PendingBlobs,
     workers: int,
     options: ScanOptions,
     result: ScanResult,
@@ -456,8 +489,10 @@ def _scan_blobs(
             if (ref.path, status) not in skipped:
                 skipped.add((ref.path, status))
                 result.skipped.append(Skipped(ref.path, reason))
-        if progress is not None and (done % 64 == 0 or done == len(pending)):
-            progress(Progress(done, len(pending), stats.bytes_scanned))
+        if progress is not None and done % 64 == 0:
+            progress(Progress(done, max(done, pending.count), stats.bytes_scanned))
+    if progress is not None:
+        progress(Progress(done, done, stats.bytes_scanned))
     return targets
 
 
