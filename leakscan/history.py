@@ -438,10 +438,8 @@ def _iter_new_blobs(
     ):
         if isinstance(item, BlobRef):
             yield item
-        elif isinstance(item, Skipped):
-            result.skipped.append(item)
         else:
-            result.errors.append(item)
+            result.record(item)
     for ref in objects:
         if not ref.is_tree:
             blob = enumerator.new_blob(ref.oid, ref.name)

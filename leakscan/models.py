@@ -223,6 +223,13 @@ class ScanResult:
     interrupted: bool = False
     kind: str = "scan"
 
+    def record(self, item: Skipped | Failed) -> None:
+        """Keep an input that was not scanned: skipped by policy, or failed."""
+        if isinstance(item, Skipped):
+            self.skipped.append(item)
+        else:
+            self.errors.append(item)
+
     @property
     def complete(self) -> bool:
         """True when every input was read and the scan ran to the end."""

@@ -171,10 +171,8 @@ class Scanner:
         for item in items:
             if isinstance(item, Blob):
                 self.scan_blob(item, result)
-            elif isinstance(item, Skipped):
-                result.skipped.append(item)
             else:
-                result.errors.append(item)
+                result.record(item)
 
     def scan_files(self, walker: FileWalker, result: ScanResult) -> None:
         """Read and detect while walking; fork workers once there is enough data to pay off."""
@@ -205,17 +203,12 @@ class Scanner:
         for item in walker:
             if isinstance(item, FileRef):
                 yield item
-            elif isinstance(item, Skipped):
-                result.skipped.append(item)
             else:
-                result.errors.append(item)
+                result.record(item)
 
     def _merge(self, ref: FileRef, outcome: FileOutcome, result: ScanResult) -> None:
-        if isinstance(outcome.problem, Skipped):
-            result.skipped.append(outcome.problem)
-            return
-        if isinstance(outcome.problem, Failed):
-            result.errors.append(outcome.problem)
+        if outcome.problem is not None:
+            result.record(outcome.problem)
             return
         result.stats.files_scanned += 1
         result.stats.bytes_scanned += outcome.scanned_bytes

@@ -44,10 +44,8 @@ def scan_staged(
         for item in iter_staged(repo, index, options.max_file_size, paths):
             if isinstance(item, StagedFile):
                 _scan_file(scanner, item, whole_files, result)
-            elif isinstance(item, Skipped):
-                result.skipped.append(item)
             else:
-                result.errors.append(item)
+                result.record(item)
     except KeyboardInterrupt:
         result.interrupted = True
     finalize(result, options)
