@@ -13,14 +13,15 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import pathspec
+from typing import TYPE_CHECKING, Any
 
 from leakscan.errors import ConfigError, UsageError
 from leakscan.options import check_base_url, parse_size
 from leakscan.report import FORMATS
 from leakscan.sources.files import find_repo_root
+
+if TYPE_CHECKING:
+    import pathspec
 
 CONFIG_FILE = ".leakscan.toml"
 PYPROJECT = "pyproject.toml"
@@ -185,7 +186,7 @@ def _check_exclude(value: Any, base: Path) -> tuple[str, ...]:
     patterns = _strings(value)
     for pattern in patterns:
         try:
-            spec = pathspec.GitIgnoreSpec.from_lines([pattern])
+            spec = _gitignore_spec([pattern])
         except ValueError as exc:
             raise _KeyProblem(f"bad pattern {pattern!r}: {exc}") from exc
         if not spec.patterns or any(p.regex is None for p in spec.patterns):
@@ -253,3 +254,9 @@ _CHECKS = {
     "sonar_urls": _check_urls,
     "cloud_urls": _check_urls,
 }
+
+
+def _gitignore_spec(patterns: list[str]) -> pathspec.GitIgnoreSpec:
+    import pathspec  # only when the file has `exclude`: start-up time matters
+
+    return pathspec.GitIgnoreSpec.from_lines(patterns)
