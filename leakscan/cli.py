@@ -70,7 +70,7 @@ rule_options = _options(
                  help="Extra rule file or folder (repeatable)."),
     click.option("--disable-rule", "disable_rules", multiple=True, metavar="RULE_ID",
                  help="Turn a rule off (repeatable)."),
-    click.option("--max-file-size", callback=_size, default="50MiB", show_default=True,
+    click.option("--max-file-size", callback=_size, default="50MiB", show_default=True, metavar="SIZE",
                  help="Larger files or blobs are skipped (bytes, or 10MB / 10MiB)."),
 )
 file_options = _options(
