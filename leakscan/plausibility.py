@@ -50,18 +50,27 @@ def longest_run(text: str) -> int:
 
 
 def longest_sequence(text: str) -> int:
-    """Length of the longest ascending or descending run of consecutive code points (abc, 321)."""
+    """Length of the longest ascending or descending run of consecutive code points, read
+    character by character (abc, 321) or every other character (a1b2c3 → 123)."""
     best = 1 if text else 0
-    up = down = 1
-    for a, b in zip(text, text[1:], strict=False):
-        step = ord(b) - ord(a)
-        up = up + 1 if step == 1 else 1
-        down = down + 1 if step == -1 else 1
-        best = max(best, up, down)
+    for stride in (1, 2):
+        for start in range(stride):
+            part = text[start::stride]
+            up = down = 1
+            for a, b in zip(part, part[1:], strict=False):
+                step = ord(b) - ord(a)
+                up = up + 1 if step == 1 else 1
+                down = down + 1 if step == -1 else 1
+                best = max(best, up, down)
     return best
 
 
-def longest_repeat(text: str, max_period: int = 8) -> int:
+def count_steps(text: str) -> int:
+    """How many neighbours differ by one code point (typed sequences such as Abcd1234Efgh)."""
+    return sum(abs(ord(b) - ord(a)) == 1 for a, b in zip(text, text[1:], strict=False))
+
+
+def longest_repeat(text: str, max_period: int = 20) -> int:
     """Longest stretch where the text repeats itself with a short period (abcabcabc → 6)."""
     best = 0
     for period in range(2, max_period + 1):
@@ -80,9 +89,12 @@ def check_checksum(body: str, checksum: Checksum) -> bool:
     return True
 
 
-def _may_sequence(trigrams: set[tuple[str, str, str]] | None, limit: int) -> bool:
-    """False only when no sequence can be longer than ``limit``: one of 3+ has a step trigram."""
-    return trigrams is None or limit < 2 or not trigrams.isdisjoint(_STEP_TRIGRAMS)
+def _may_sequence(body: str, trigrams: set[tuple[str, str, str]] | None, limit: int) -> bool:
+    """False only when no sequence can be longer than ``limit``: one of 3+ has a step trigram,
+    read character by character or every other character."""
+    if trigrams is None or limit < 2 or not trigrams.isdisjoint(_STEP_TRIGRAMS):
+        return True
+    return not _STEP_TRIGRAMS.isdisjoint(zip(body, body[2:], body[4:], strict=False))
 
 
 def _may_repeat(trigrams: set[tuple[str, str, str]] | None, length: int, limit: int) -> bool:
@@ -105,7 +117,7 @@ def check_plausibility(body: str, settings: Plausibility) -> str:
         return "long run of one character"
     if (
         settings.max_sequence
-        and _may_sequence(trigrams, settings.max_sequence)
+        and _may_sequence(body, trigrams, settings.max_sequence)
         and longest_sequence(body) > settings.max_sequence
     ):
         return "long ascending or descending sequence"
@@ -115,6 +127,8 @@ def check_plausibility(body: str, settings: Plausibility) -> str:
         and longest_repeat(body) > settings.max_repeat
     ):
         return "short pattern repeated"
+    if settings.max_steps and count_steps(body) > settings.max_steps:
+        return "too many consecutive characters (typed pattern)"
     if settings.min_entropy and shannon_entropy(body) < settings.min_entropy:
         return f"entropy below {settings.min_entropy}"
     return ""

@@ -40,6 +40,7 @@ class Plausibility:
     max_sequence: int = 0
     max_repeat: int = 0
     placeholder_words: tuple[str, ...] = ()
+    max_steps: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +111,7 @@ _PLAUSIBILITY_FIELDS = {
     "max_run": int,
     "max_sequence": int,
     "max_repeat": int,
+    "max_steps": int,
     "placeholder_words": list,
 }
 _EXAMPLE_FIELDS = {"text": str, "secret": str, "path": str}

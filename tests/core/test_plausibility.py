@@ -56,6 +56,8 @@ def test_longest_run(text: str, expected: int) -> None:
         ("98765a", 5),
         ("abcba", 3),
         ("abcdefgh", 8),
+        ("a1b2c3d4", 4),
+        ("9z8y7x6w5", 5),
     ],
 )
 def test_longest_sequence(text: str, expected: int) -> None:
@@ -72,7 +74,9 @@ def test_longest_sequence(text: str, expected: int) -> None:
         ("xAb1Ab1Ab1y", 6),
         ("a1b2c3", 0),
         ("abcdefghabcdefgh", 8),
-        ("abcdefghiabcdefghi", 0),
+        ("abcdefghiabcdefghi", 9),
+        ("0123456789abcdef0123456789abcdef0123", 20),
+        ("abcdefghijklmnopqrstuabcdefghijklmnopqrstu", 0),
     ],
 )
 def test_longest_repeat(text: str, expected: int) -> None:
@@ -93,18 +97,23 @@ def _ref_run(text: str) -> int:
 
 def _ref_sequence(text: str) -> int:
     best = 0
-    for i in range(len(text)):
-        for step in (1, -1):
-            j = i + 1
-            while j < len(text) and ord(text[j]) - ord(text[j - 1]) == step:
-                j += 1
-            best = max(best, j - i)
+    for stride in (1, 2):
+        for i in range(len(text)):
+            for step in (1, -1):
+                j = i + stride
+                while j < len(text) and ord(text[j]) - ord(text[j - stride]) == step:
+                    j += stride
+                best = max(best, (j - i) // stride)
     return best
+
+
+def _ref_steps(text: str) -> int:
+    return sum(1 for i in range(1, len(text)) if abs(ord(text[i]) - ord(text[i - 1])) == 1)
 
 
 def _ref_repeat(text: str) -> int:
     best = 0
-    for period in range(2, 9):
+    for period in range(2, 21):
         run = 0
         for i in range(len(text) - period):
             run = run + 1 if text[i] == text[i + period] else 0
@@ -127,6 +136,8 @@ def _ref_verdict(body: str, settings: Plausibility) -> str:
         return "long ascending or descending sequence"
     if settings.max_repeat and _ref_repeat(body) > settings.max_repeat:
         return "short pattern repeated"
+    if settings.max_steps and _ref_steps(body) > settings.max_steps:
+        return "too many consecutive characters (typed pattern)"
     if settings.min_entropy and _ref_entropy(body) < settings.min_entropy:
         return f"entropy below {settings.min_entropy}"
     return ""
