@@ -523,7 +523,8 @@ def rules() -> None:
 
 
 @rules.command("list")
-@click.option("--rules", "extra_rules", multiple=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--rules", "extra_rules", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="Also list the rules of this file or folder (repeatable).")
 def rules_list(extra_rules: tuple[Path, ...]) -> None:
     """Show the loaded rules."""
     from leakscan.rules import load_rules
