@@ -54,11 +54,6 @@ def iter_example_cases(rules: Sequence[Rule]) -> Iterator[tuple[Rule, Example, s
         for n, example in enumerate(rule.negative_examples, 1):
             yield rule, example, f"{rule.id}/negative-{n}"
 
-
-def run_examples(rules: Sequence[Rule]) -> list[ExampleOutcome]:
-    return [check_example(rule, ex, case_id) for rule, ex, case_id in iter_example_cases(rules)]
-
-
 def example_field(case_id: str) -> str:
     """The rule-file field of an example case: ``r/example-2`` → ``examples[2]``."""
     kind, _, number = case_id.rpartition("/")[2].rpartition("-")

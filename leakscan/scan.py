@@ -26,7 +26,7 @@ from leakscan.models import (
 from leakscan.options import ScanOptions
 from leakscan.parallel import default_workers, map_batches
 from leakscan.rules import Rule, load_rules
-from leakscan.sources import SourceItem
+from leakscan.sources import Source
 from leakscan.sources.files import FileRef, FileWalker, open_stream, read_file
 from leakscan.sources.stdin import StdinSource
 
@@ -167,7 +167,7 @@ class Scanner:
         result.errors.extend(Failed(blob.path, error) for error in detection.errors)
         self.add_matches(detection.matches, blob.path, blob.stable_path, result)
 
-    def consume(self, items: Iterable[SourceItem], result: ScanResult) -> None:
+    def consume(self, items: Source, result: ScanResult) -> None:
         for item in items:
             if isinstance(item, Blob):
                 self.scan_blob(item, result)

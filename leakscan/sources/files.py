@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 from leakscan.content import SNIFF_BYTES, Kind, sniff, to_scannable
 from leakscan.models import Blob, Failed, Skipped
-from leakscan.sources import SourceItem
 
 if TYPE_CHECKING:
     import pathspec
@@ -278,14 +277,3 @@ def open_stream(ref: FileRef) -> tuple[int, Callable[[int], bytes]] | Skipped | 
 
         return fd, read_utf16
     return fd, lambda size: os.read(fd, size)
-
-
-class FileSource:
-    """Walk and read: yields blobs, Skipped and Failed records."""
-
-    def __init__(self, walker: FileWalker) -> None:
-        self.walker = walker
-
-    def __iter__(self) -> Iterator[SourceItem]:
-        for item in self.walker:
-            yield read_file(item) if isinstance(item, FileRef) else item

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from leakscan.models import Blob, Failed, Skipped
-from leakscan.sources.files import FileRef, FileSource, FileWalker, find_repo_root, read_file
+from leakscan.sources.files import FileRef, FileWalker, find_repo_root, read_file
 from leakscan.sources.stdin import STDIN_PATH, StdinSource
 
 GIT_ENV = {
@@ -44,7 +44,8 @@ def write(root: Path, files: dict[str, str | bytes]) -> None:
 def walk(root: str | Path, **options: object) -> list[tuple[str, ...]]:
     """Everything the file source yields, as (kind, path[, reason or key path])."""
     out: list[tuple[str, ...]] = []
-    for item in FileSource(FileWalker([str(root)], **options)):  # type: ignore[arg-type]
+    for found in FileWalker([str(root)], **options):  # type: ignore[arg-type]
+        item = read_file(found) if isinstance(found, FileRef) else found
         if isinstance(item, Blob):
             out.append(("blob", item.path, item.key_path))
         elif isinstance(item, Skipped):
@@ -289,7 +290,8 @@ def test_unreadable_file_and_folder(tmp_path: Path) -> None:
 def test_utf16_file_is_decoded(tmp_path: Path) -> None:
     text = "sonar.token = x\n"
     (tmp_path / "w.txt").write_bytes(codecs.BOM_UTF16_LE + text.encode("utf-16-le"))
-    [blob] = list(FileSource(FileWalker([str(tmp_path)])))
+    [ref] = list(FileWalker([str(tmp_path)]))
+    blob = read_file(ref)  # type: ignore[arg-type]
     assert isinstance(blob, Blob) and blob.data == text.encode()
 
 
