@@ -30,14 +30,18 @@ Oid = pygit2.Oid
 
 # libgit2 keeps parsed objects in a cache and maps pack files in large windows; both count in the
 # resident memory of a history scan, which reads every object about once. Measured on git/git's
-# full history (30,000 commits): peak 756 MiB by default, 171 MiB with these limits, 3% slower.
+# full history: peak 1.09 GB with libgit2's defaults, 323 MiB with these limits (264 MiB with no
+# cache at all, but the small cache keeps the trees attribution reads again: 0.36 s → 0.22 s on
+# the history benchmark).
+OBJECT_CACHE_BYTES = 32 * 1024 * 1024
 PACK_WINDOW_BYTES = 32 * 1024 * 1024
 PACK_MAPPED_LIMIT = 128 * 1024 * 1024
 
 
 def limit_libgit2_memory() -> None:
     """Bound libgit2's object cache and pack mappings (process-wide libgit2 settings)."""
-    pygit2.settings.enable_caching(False)
+    pygit2.settings.enable_caching(True)
+    pygit2.settings.cache_max_size(OBJECT_CACHE_BYTES)
     pygit2.settings.mwindow_size = PACK_WINDOW_BYTES
     pygit2.settings.mwindow_mapped_limit = PACK_MAPPED_LIMIT
 
