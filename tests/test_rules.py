@@ -44,10 +44,12 @@ def test_repository_rule_files_lint_clean() -> None:
         "sonarqube-cloud-scoped-org-token",
         "sonarqube-server-token",
         "sonarqube-legacy-token",
+        "sonarqube-legacy-token-in-section",
+        "sonarqube-legacy-token-basic-auth",
     ]
     keys = {rule.id: rule.key for rule in rules}
     assert keys["sonarqube-cloud-scoped-org-token"] == "S7791"
-    assert keys["sonarqube-server-token"] == keys["sonarqube-legacy-token"] == "S6702"
+    assert {keys[rule] for rule in keys if rule.startswith("sonarqube-") and "cloud" not in rule} == {"S6702"}
 
 
 def test_packaged_rule_files_are_the_repository_ones() -> None:
@@ -169,6 +171,8 @@ def test_disable_rules(tmp_path: Path) -> None:
         "sonarqube-cloud-scoped-org-token",
         "sonarqube-server-token",
         "sonarqube-legacy-token",
+        "sonarqube-legacy-token-in-section",
+        "sonarqube-legacy-token-basic-auth",
     ]
     with pytest.raises(RuleFileError) as caught:
         load_rules(disable=["no-such-rule"])
@@ -181,7 +185,7 @@ def test_disable_rules(tmp_path: Path) -> None:
 def test_rules_check_builtin(run_cli: RunCli) -> None:
     proc = run_cli("rules", "check")
     assert (proc.returncode, proc.stderr) == (0, "")
-    assert proc.stdout == f"5 rule(s), {len(CASES)} example(s), 0 failure(s)\n"
+    assert proc.stdout == f"7 rule(s), {len(CASES)} example(s), 0 failure(s)\n"
 
 
 def test_rules_check_custom_file_passes(run_cli: RunCli) -> None:
@@ -233,12 +237,14 @@ def test_rules_list(run_cli: RunCli) -> None:
         ("sonarqube-cloud-scoped-org-token", "S7791", "critical"),
         ("sonarqube-server-token", "S6702", "critical"),
         ("sonarqube-legacy-token", "S6702", "critical"),
+        ("sonarqube-legacy-token-in-section", "S6702", "critical"),
+        ("sonarqube-legacy-token-basic-auth", "S6702", "critical"),
         ("acme-internal-token", "-", "medium"),
     ]
     assert proc.stdout.splitlines()[2].endswith(
         "SonarQube Cloud Scoped Organization Token  (rules/sonarqube-cloud.toml)"
     )
-    assert proc.stdout.splitlines()[5].endswith(f"ACME Internal Token  ({CUSTOM})")
+    assert proc.stdout.splitlines()[-1].endswith(f"ACME Internal Token  ({CUSTOM})")
 
 
 def test_scan_with_custom_rules_folder(
