@@ -172,12 +172,13 @@ class Detector:
             result.rejected.append((rule, verdict.reason))
             return
         line = _line_number(data, span[0])
-        column = len(data[line_start : span[0]].decode("utf-8", "replace")) + 1
-        end_line, end_column = line, column + len(secret.value)
+        column, utf16_column = _widths(data[line_start : span[0]])
+        secret_width, secret_utf16 = _widths(raw)
+        end_line, end_column, utf16_end = line, column + secret_width, utf16_column + secret_utf16
         if b"\n" in raw or b"\r" in raw:  # a custom rule's secret may span lines
             end_line = _line_number(data, span[1])
             end_start = max(data.rfind(b"\n", 0, span[1]), data.rfind(b"\r", 0, span[1])) + 1
-            end_column = len(data[end_start : span[1]].decode("utf-8", "replace")) + 1
+            end_column, utf16_end = _widths(data[end_start : span[1]])
         result.matches.append(
             Match(
                 rule=rule,
@@ -185,10 +186,12 @@ class Detector:
                 start=span[0],
                 end=span[1],
                 line=line,
-                column=column,
+                column=column + 1,
                 end_line=end_line,
-                end_column=end_column,
+                end_column=end_column + 1,
                 checksum=verdict.checksum,
+                utf16_column=utf16_column + 1,
+                utf16_end_column=utf16_end + 1,
             )
         )
 
@@ -232,24 +235,34 @@ def _line_number(data: bytes, at: int) -> int:
     return newlines + returns - crlf + 1
 
 
+def _widths(data: bytes) -> tuple[int, int]:
+    """Width of UTF-8 text in characters and in UTF-16 code units (undecodable bytes count one)."""
+    text = data.decode("utf-8", "replace")
+    if text.isascii():
+        return len(text), len(text)
+    return len(text), len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
 def _count_breaks(data: bytes) -> int:
     return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
 
 
-def _shift(match: Match, offset: int, line_base: int, column_base: int) -> Match:
-    """Move a match found in a chunk to its place in the whole stream."""
-    column = match.column + column_base if match.line == 1 else match.column
-    end_column = match.end_column + column_base if match.line == 1 else match.end_column
+def _shift(match: Match, offset: int, line_base: int, bases: tuple[int, int]) -> Match:
+    """Move a match found in a chunk to its place in the whole stream; ``bases`` are the widths
+    (characters, UTF-16 units) of the chunk's first, partial line before the chunk."""
+    first, first_end = match.line == 1, match.end_line == 1
     return Match(
         rule=match.rule,
         secret=match.secret,
         start=match.start + offset,
         end=match.end + offset,
         line=match.line + line_base - 1,
-        column=column,
+        column=match.column + (bases[0] if first else 0),
         end_line=match.end_line + line_base - 1,
-        end_column=end_column,
+        end_column=match.end_column + (bases[0] if first_end else 0),
         checksum=match.checksum,
+        utf16_column=match.utf16_column + (bases[1] if first else 0),
+        utf16_end_column=match.utf16_end_column + (bases[1] if first_end else 0),
     )
 
 
@@ -263,14 +276,14 @@ def detect_stream(
     the buffer that owns its start, with the offsets, lines and columns a whole-buffer scan gives.
     """
     result = Detection()
-    offset, own_from, line_base, column_base = 0, 0, 1, 0
+    offset, own_from, line_base, bases = 0, 0, 1, (0, 0)
     buffer = read(chunk_size + overlap)
     while buffer:
         more = read(chunk_size)
         limit = len(buffer) - overlap if more else len(buffer)
         detection = detector.detect(buffer)
         result.matches.extend(
-            _shift(m, offset, line_base, column_base)
+            _shift(m, offset, line_base, bases)
             for m in detection.matches
             if own_from <= m.start < limit
         )
@@ -289,9 +302,10 @@ def detect_stream(
         if breaks:
             line_base += breaks
             last_break = max(head.rfind(b"\n"), head.rfind(b"\r"))
-            column_base = len(head[last_break + 1 :].decode("utf-8", "replace"))
+            bases = _widths(head[last_break + 1 :])
         else:
-            column_base += len(head.decode("utf-8", "replace"))
+            width, utf16 = _widths(head)
+            bases = (bases[0] + width, bases[1] + utf16)
         offset += cut
         own_from = limit - cut
         buffer = buffer[cut:] + more

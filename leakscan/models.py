@@ -91,6 +91,10 @@ class Match:
     end_line: int
     end_column: int
     checksum: ChecksumStatus
+    # The columns again in UTF-16 code units, as SonarQube (Java) counts them; they differ from
+    # ``column`` only after characters outside the Basic Multilingual Plane (emoji).
+    utf16_column: int
+    utf16_end_column: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +110,8 @@ class MatchRecord:
     end_line: int
     end_column: int
     checksum: str
+    utf16_column: int
+    utf16_end_column: int
 
     @classmethod
     def of(cls, match: Match) -> MatchRecord:
@@ -119,6 +125,8 @@ class MatchRecord:
             match.end_line,
             match.end_column,
             match.checksum.value,
+            match.utf16_column,
+            match.utf16_end_column,
         )
 
     def to_match(self, rule: Rule) -> Match:
@@ -132,6 +140,8 @@ class MatchRecord:
             end_line=self.end_line,
             end_column=self.end_column,
             checksum=ChecksumStatus(self.checksum),
+            utf16_column=self.utf16_column,
+            utf16_end_column=self.utf16_end_column,
         )
 
 

@@ -67,8 +67,8 @@ def issue_entry(finding: Finding, show_secrets: bool) -> dict[str, Any]:
             "textRange": {
                 "startLine": match.line,
                 "endLine": match.end_line,
-                "startColumn": match.column - 1,
-                "endColumn": match.end_column - 1,
+                "startColumn": match.utf16_column - 1,
+                "endColumn": match.utf16_end_column - 1,
             },
         },
     }

@@ -13,7 +13,19 @@ from leakscan.rules import load_rules
 from leakscan.synthetic import TokenGenerator
 
 DETECTOR = Detector(load_rules())
-SEPARATORS = [b" ", b"\n", b"\r\n", b"\r", b"\0", b"\xc3\xa9", b"\xe2\x82\xac", b"\xff", b"=", b'"']
+SEPARATORS = [
+    b" ",
+    b"\n",
+    b"\r\n",
+    b"\r",
+    b"\0",
+    b"\xc3\xa9",
+    b"\xe2\x82\xac",
+    b"\xf0\x9f\x98\x80",
+    b"\xff",
+    b"=",
+    b'"',
+]
 
 
 def _token(kind: int, seed: int) -> bytes:
@@ -68,9 +80,15 @@ def test_exactly_the_planted_tokens(case: tuple[bytes, list[tuple[bytes, int]]])
 @given(planted_buffers(), st.integers(1, 200))
 def test_streamed_in_chunks_gives_the_same(case: tuple[bytes, list[tuple[bytes, int]]], chunk: int) -> None:
     data, planted = case
-    whole = [(m.secret.value, m.start, m.line, m.column) for m in DETECTOR.detect(data).matches]
+    whole = [
+        (m.secret.value, m.start, m.line, m.column, m.utf16_column, m.utf16_end_column)
+        for m in DETECTOR.detect(data).matches
+    ]
     streamed = detect_stream(DETECTOR, io.BytesIO(data).read, chunk, 128)
-    assert [(m.secret.value, m.start, m.line, m.column) for m in streamed.matches] == whole
+    assert [
+        (m.secret.value, m.start, m.line, m.column, m.utf16_column, m.utf16_end_column)
+        for m in streamed.matches
+    ] == whole
     assert [(m.secret.value.encode(), m.start) for m in streamed.matches] == planted
 
 

@@ -125,9 +125,7 @@ def test_report_meets_the_scanner_rules(tmp_path: Path, tokens: TokenGenerator) 
         "severity": "BLOCKER",
         "impacts": [{"softwareQuality": "SECURITY", "severity": "HIGH"}],
     }
-    assert (
-        "Remediation: Revoke the token" in rules["sonarqube-cloud-scoped-org-token"]["description"]
-    )
+    assert "Remediation: Revoke the token" in rules["sonarqube-cloud-scoped-org-token"]["description"]
     assert (
         rules["npm-access-token"]["severity"],
         rules["npm-access-token"]["impacts"][0]["severity"],
@@ -145,6 +143,21 @@ def test_report_meets_the_scanner_rules(tmp_path: Path, tokens: TokenGenerator) 
             "textRange": {"startLine": 2, "endLine": 2, "startColumn": 12, "endColumn": 76},
         },
     }
+
+
+def test_columns_are_utf16_code_units(tmp_path: Path, tokens: TokenGenerator) -> None:
+    """SonarQube counts line offsets in Java chars: an emoji before the token is two of them."""
+    token = tokens.sqco()
+    write_tree(tmp_path, {"notes.md": f"\U0001f512 é token = {token}\n"})
+    result = scan_tree(tmp_path)
+    [finding] = result.findings
+    assert (finding.match.column, finding.match.utf16_column) == (13, 14)
+    report = json.loads(render(result, "sonarqube"))
+    [issue] = report["issues"]
+    text_range = issue["primaryLocation"]["textRange"]
+    assert (text_range["startColumn"], text_range["endColumn"]) == (13, 13 + len(token))
+    line = f"\U0001f512 é token = {token}".encode("utf-16-le")
+    assert line[2 * text_range["startColumn"] : 2 * text_range["endColumn"]].decode("utf-16-le") == token
 
 
 def test_history_issue_message_names_the_commit(tmp_path: Path, tokens: TokenGenerator) -> None:
@@ -189,15 +202,11 @@ def test_checker_catches_what_the_scanner_rejects(
     assert any(problem in p for p in check_sonarqube_report(report))
 
 
-def test_cli_sonarqube_with_exit_code_zero(
-    tmp_path: Path, tokens: TokenGenerator, run_cli: RunCli
-) -> None:
+def test_cli_sonarqube_with_exit_code_zero(tmp_path: Path, tokens: TokenGenerator, run_cli: RunCli) -> None:
     """The SonarQube recipe: findings go to the report, not to the exit status."""
     write_tree(tmp_path, {"a.txt": f"x={tokens.sqco()}\n"})
     out = tmp_path / "leakscan-sonarqube.json"
-    proc = run_cli(
-        "scan", "--format", "sonarqube", "--exit-code", "0", "-o", str(out), str(tmp_path)
-    )
+    proc = run_cli("scan", "--format", "sonarqube", "--exit-code", "0", "-o", str(out), str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     report = json.loads(out.read_text())
     assert check_sonarqube_report(report) == []
