@@ -311,14 +311,7 @@ def tunnel_proxy() -> Iterator[TunnelProxy]:
                         (upstream if sock is client else client).sendall(data)
 
     def accept_loop() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                client, _ = listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
+        for client in accepted(listener, stop):
             threading.Thread(target=serve_one, args=(client,), daemon=True).start()
 
     thread = threading.Thread(target=accept_loop, daemon=True)
@@ -388,19 +381,12 @@ def make_trickle_host(server_context: ssl.SSLContext) -> Iterator[MakeTrickleHos
 
     def make(stage: str, tls: bool = False) -> TrickleHost:
         listener = socket.create_server(("127.0.0.1", 0))
-        listener.settimeout(0.1)
         listeners.append(listener)
         scheme = "https" if tls else "http"
         host = TrickleHost(stage, url=f"{scheme}://127.0.0.1:{listener.getsockname()[1]}")
 
         def accept_loop() -> None:
-            while not stop.is_set():
-                try:
-                    client, _ = listener.accept()
-                except TimeoutError:
-                    continue
-                except OSError:
-                    return
+            for client in accepted(listener, stop):
                 client.settimeout(None)
                 thread = threading.Thread(target=serve, args=(host, client, tls), daemon=True)
                 threads.append(thread)
@@ -432,18 +418,11 @@ class RecordingProxy:
 def recording_proxy() -> Iterator[RecordingProxy]:
     proxy = RecordingProxy()
     listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.1)
     proxy.url = f"http://127.0.0.1:{listener.getsockname()[1]}"
     stop = threading.Event()
 
     def accept_loop() -> None:
-        while not stop.is_set():
-            try:
-                client, _ = listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
+        for client in accepted(listener, stop):
             with client:
                 proxy.connections += 1
                 client.settimeout(1.0)
@@ -458,3 +437,16 @@ def recording_proxy() -> Iterator[RecordingProxy]:
     stop.set()
     thread.join()
     listener.close()
+
+
+def accepted(listener: socket.socket, stop: threading.Event) -> Iterator[socket.socket]:
+    """Connections accepted on ``listener`` until ``stop`` is set or the listener is closed."""
+    listener.settimeout(0.1)
+    while not stop.is_set():
+        try:
+            client, _ = listener.accept()
+        except TimeoutError:
+            continue
+        except OSError:
+            return
+        yield client
