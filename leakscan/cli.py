@@ -417,18 +417,23 @@ def install_hook(repo: str, force: bool) -> None:
     click.echo(f"leakscan: installed {target}")
 
 
+baseline_inputs = _options(
+    click.argument("paths", nargs=-1, type=click.Path(path_type=str)),
+    rule_options,
+    file_options,
+    click.option("--history", "from_history", is_flag=True,
+                 help="Use the findings of `leakscan history` on the repository PATH instead."),
+    history_options,
+)
+
+
 @cli.group()
 def baseline() -> None:
     """Record the current findings as accepted, or drop entries that no longer match."""
 
 
 @baseline.command("create")
-@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
-@rule_options
-@file_options
-@click.option("--history", "from_history", is_flag=True,
-              help="Record the findings of `leakscan history` on the repository PATH instead.")
-@history_options
+@baseline_inputs
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help=f"Baseline file to write (default: the configured `baseline`, else {DEFAULT_BASELINE}).")
 @click.pass_context
@@ -456,12 +461,7 @@ def baseline_create(ctx: click.Context, /, paths: tuple[str, ...], **params: Any
 
 
 @baseline.command("prune")
-@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
-@rule_options
-@file_options
-@click.option("--history", "from_history", is_flag=True,
-              help="Match against the findings of `leakscan history` on the repository PATH.")
-@history_options
+@baseline_inputs
 @click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Baseline file to prune (default: the configured `baseline`).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),

@@ -26,6 +26,20 @@ def tokens(request: pytest.FixtureRequest) -> TokenGenerator:
 RunCli = Callable[..., subprocess.CompletedProcess[str]]
 
 
+def read_terminal(leader: int) -> str:
+    """Everything written to a pseudo-terminal until its other end is closed."""
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO once the child has closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks).decode()
+
+
 @pytest.fixture
 def run_cli() -> RunCli:
     """Run ``python -m leakscan ARGS`` in a subprocess; returns the completed process."""

@@ -20,7 +20,7 @@ from leakscan import __version__
 from leakscan.cli import cli, main
 from leakscan.rules import load_rules
 from leakscan.synthetic import TokenGenerator
-from tests.conftest import RunCli
+from tests.conftest import RunCli, read_terminal
 
 SQCO = "sonarqube-cloud-scoped-org-token"
 RULES = {rule.id: rule for rule in load_rules()}
@@ -450,19 +450,11 @@ def _run_on_tty(args: list[str], env: dict[str, str]) -> str:
             env=full_env,
         )
         os.close(follower)
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
+        output = read_terminal(leader)
         proc.wait(timeout=60)
     finally:
         os.close(leader)
-    return b"".join(chunks).decode()
+    return output
 
 
 def test_colour_only_on_a_terminal_and_never_with_no_color(tree: tuple[Path, str]) -> None:

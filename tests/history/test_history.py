@@ -12,7 +12,7 @@ import pytest
 from leakscan.history import HistoryOptions, scan_history
 from leakscan.options import ScanOptions
 from leakscan.synthetic import TokenGenerator
-from tests.conftest import RunCli
+from tests.conftest import RunCli, read_terminal
 from tests.gitrepo import BOB, GitRepo, MakeRepo, run_git
 
 RULE = "sonarqube-cloud-scoped-org-token"
@@ -431,18 +431,10 @@ def _run_with_tty_stderr(args: list[str], cwd: Path) -> tuple[int, str]:
         stdin=subprocess.DEVNULL,
     ) as proc:
         os.close(follower)
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(leader, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
+        output = read_terminal(leader)
         code = proc.wait(timeout=120)
     os.close(leader)
-    return code, b"".join(chunks).decode()
+    return code, output
 
 
 def test_progress_bar_only_on_a_terminal(
