@@ -65,9 +65,7 @@ def check_tokens(
     for token, (rule, problem) in identified.items():
         secret = Secret(token)
         if rule is None:
-            checks.append(
-                TokenCheck(secret, None, Validation(Liveness.NOT_CHECKED, reason=problem))
-            )
+            checks.append(TokenCheck(secret, None, Validation(Liveness.NOT_CHECKED, reason=problem)))
         else:
             checks.append(TokenCheck(secret, rule, outcomes[(rule.validation, secret)]))
     return checks
@@ -97,9 +95,7 @@ def render_checks(checks: Sequence[TokenCheck], fmt: str, version: str) -> str:
         outcome = check.validation
         rule = check.rule.id if check.rule else "-"
         host = f" [{outcome.host}]" if outcome.host else ""
-        lines.append(
-            f"{check.secret.redacted()}  {outcome.status.value:<11} {rule}  {outcome.reason}{host}"
-        )
+        lines.append(f"{check.secret.redacted()}  {outcome.status.value:<11} {rule}  {outcome.reason}{host}")
     return "\n".join(lines) + "\n"
 
 

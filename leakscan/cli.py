@@ -52,64 +52,153 @@ def _options(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 
 report_options = _options(
-    click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
-                 help="Report format."),
-    click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-                 help="Write the report to this file instead of stdout."),
+    click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(FORMATS),
+        default="text",
+        show_default=True,
+        help="Report format.",
+    ),
+    click.option(
+        "-o",
+        "--output",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Write the report to this file instead of stdout.",
+    ),
     click.option("--show-secrets", is_flag=True, help="Print secrets whole (redacted by default)."),
-    click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False, path_type=Path),
-                 help="Suppress the findings recorded in this baseline file."),
-    click.option("--exit-code", "findings_code", type=click.IntRange(0, 255), default=1,
-                 show_default=True, help="Exit code when there are findings."),
+    click.option(
+        "--baseline",
+        "baseline_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Suppress the findings recorded in this baseline file.",
+    ),
+    click.option(
+        "--exit-code",
+        "findings_code",
+        type=click.IntRange(0, 255),
+        default=1,
+        show_default=True,
+        help="Exit code when there are findings.",
+    ),
 )
 rule_options = _options(
-    click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                 help="Configuration file (default: .leakscan.toml or pyproject.toml [tool.leakscan], "
-                 "looked up from the scanned path to the repository root)."),
-    click.option("--rules", "extra_rules", multiple=True, type=click.Path(exists=True, path_type=Path),
-                 help="Extra rule file or folder (repeatable)."),
-    click.option("--disable-rule", "disable_rules", multiple=True, metavar="RULE_ID",
-                 help="Turn a rule off (repeatable)."),
-    click.option("--max-file-size", callback=_size, default="50MiB", show_default=True, metavar="SIZE",
-                 help="Larger files or blobs are skipped (bytes, or 10MB / 10MiB)."),
+    click.option(
+        "--config",
+        "config_file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="Configuration file (default: .leakscan.toml or pyproject.toml [tool.leakscan], "
+        "looked up from the scanned path to the repository root).",
+    ),
+    click.option(
+        "--rules",
+        "extra_rules",
+        multiple=True,
+        type=click.Path(exists=True, path_type=Path),
+        help="Extra rule file or folder (repeatable).",
+    ),
+    click.option(
+        "--disable-rule",
+        "disable_rules",
+        multiple=True,
+        metavar="RULE_ID",
+        help="Turn a rule off (repeatable).",
+    ),
+    click.option(
+        "--max-file-size",
+        callback=_size,
+        default="50MiB",
+        show_default=True,
+        metavar="SIZE",
+        help="Larger files or blobs are skipped (bytes, or 10MB / 10MiB).",
+    ),
 )
 file_options = _options(
-    click.option("--exclude", multiple=True, metavar="PATTERN",
-                 help="Skip paths matching this gitignore-style pattern (repeatable)."),
+    click.option(
+        "--exclude",
+        multiple=True,
+        metavar="PATTERN",
+        help="Skip paths matching this gitignore-style pattern (repeatable).",
+    ),
     click.option("--no-ignore", is_flag=True, help="Ignore .gitignore/.leakscanignore: scan everything."),
-    click.option("--large-files", type=click.Choice(["skip", "scan"]), default="skip", show_default=True,
-                 help="Files over --max-file-size: skip (and report), or stream them in chunks."),
-    click.option("--workers", type=click.IntRange(0, 256), default=0, show_default=True,
-                 help="Worker processes for large scans (0 = one per core)."),
+    click.option(
+        "--large-files",
+        type=click.Choice(["skip", "scan"]),
+        default="skip",
+        show_default=True,
+        help="Files over --max-file-size: skip (and report), or stream them in chunks.",
+    ),
+    click.option(
+        "--workers",
+        type=click.IntRange(0, 256),
+        default=0,
+        show_default=True,
+        help="Worker processes for large scans (0 = one per core).",
+    ),
 )
 history_options = _options(
-    click.option("--branch", "branches", multiple=True, metavar="NAME",
-                 help="Scan only what this branch, tag or commit reaches (repeatable)."),
-    click.option("--since-commit", metavar="REV",
-                 help="Scan only commits not reachable from REV (e.g. origin/main)."),
-    click.option("--max-commits", type=click.IntRange(1), metavar="N",
-                 help="Scan at most the newest N commits."),
-    click.option("--no-progress", is_flag=True,
-                 help="No progress bar (there is none when stderr is not a terminal)."),
+    click.option(
+        "--branch",
+        "branches",
+        multiple=True,
+        metavar="NAME",
+        help="Scan only what this branch, tag or commit reaches (repeatable).",
+    ),
+    click.option(
+        "--since-commit", metavar="REV", help="Scan only commits not reachable from REV (e.g. origin/main)."
+    ),
+    click.option(
+        "--max-commits", type=click.IntRange(1), metavar="N", help="Scan at most the newest N commits."
+    ),
+    click.option(
+        "--no-progress", is_flag=True, help="No progress bar (there is none when stderr is not a terminal)."
+    ),
 )
 connection_options = _options(
-    click.option("--sonar-url", "sonar_urls", multiple=True, metavar="URL",
-                 help="SonarQube Server to check server tokens against (repeatable)."),
-    click.option("--cloud-url", "cloud_urls", multiple=True, metavar="URL",
-                 help="Replaces the SonarQube Cloud hosts sonarcloud.io and sonarqube.us (repeatable)."),
-    click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                 help="Trust the CA certificates in this PEM file (default: SSL_CERT_FILE, else certifi)."),
-    click.option("--validate-timeout", type=click.FloatRange(0, min_open=True), default=10.0,
-                 show_default=True,
-                 help="Seconds a request may take in all (connect, headers, body)."),
-    click.option("--validate-rate", type=click.FloatRange(0, min_open=True), default=5.0,
-                 show_default=True, help="At most this many requests per second, in all."),
+    click.option(
+        "--sonar-url",
+        "sonar_urls",
+        multiple=True,
+        metavar="URL",
+        help="SonarQube Server to check server tokens against (repeatable).",
+    ),
+    click.option(
+        "--cloud-url",
+        "cloud_urls",
+        multiple=True,
+        metavar="URL",
+        help="Replaces the SonarQube Cloud hosts sonarcloud.io and sonarqube.us (repeatable).",
+    ),
+    click.option(
+        "--ca-bundle",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="Trust the CA certificates in this PEM file (default: SSL_CERT_FILE, else certifi).",
+    ),
+    click.option(
+        "--validate-timeout",
+        type=click.FloatRange(0, min_open=True),
+        default=10.0,
+        show_default=True,
+        help="Seconds a request may take in all (connect, headers, body).",
+    ),
+    click.option(
+        "--validate-rate",
+        type=click.FloatRange(0, min_open=True),
+        default=5.0,
+        show_default=True,
+        help="At most this many requests per second, in all.",
+    ),
 )
 validation_options = _options(
     click.option("--validate", is_flag=True, help="Ask the SonarQube API whether each token is live."),
     connection_options,
-    click.option("--fail-on", type=click.Choice(FAIL_ON_NAMES), default="any", show_default=True,
-                 help="Which findings make the exit code 1; 'live' implies --validate."),
+    click.option(
+        "--fail-on",
+        type=click.Choice(FAIL_ON_NAMES),
+        default="any",
+        show_default=True,
+        help="Which findings make the exit code 1; 'live' implies --validate.",
+    ),
 )
 
 
@@ -197,9 +286,7 @@ def check_disabled_rules(
     if "disable_rules" in ctx.params and _explicit(ctx, "disable_rules"):
         raise UsageError(f"--disable-rule: unknown rule id(s): {unknown} (see `leakscan rules list`)")
     assert config.source is not None
-    raise ConfigError(
-        f"{config_location(config.source)}: key 'disable_rules': unknown rule id(s): {unknown}"
-    )
+    raise ConfigError(f"{config_location(config.source)}: key 'disable_rules': unknown rule id(s): {unknown}")
 
 
 def _explicit(ctx: click.Context, name: str) -> bool:
@@ -292,10 +379,12 @@ def cli(debug: bool) -> None:
 @report_options
 @rule_options
 @file_options
-@click.option("--staged", is_flag=True,
-              help="Scan the staged changes (git index) of the repository containing PATH.")
-@click.option("--whole-files", is_flag=True,
-              help="With --staged: scan staged files whole, not only the changed lines.")
+@click.option(
+    "--staged", is_flag=True, help="Scan the staged changes (git index) of the repository containing PATH."
+)
+@click.option(
+    "--whole-files", is_flag=True, help="With --staged: scan staged files whole, not only the changed lines."
+)
 @validation_options
 @click.pass_context
 def scan(ctx: click.Context, /, paths: tuple[str, ...], **params: Any) -> None:
@@ -315,9 +404,7 @@ def scan(ctx: click.Context, /, paths: tuple[str, ...], **params: Any) -> None:
     raise SystemExit(exit_code_for(result, params["findings_code"], settings.fail_on))
 
 
-def _scan_staged(
-    options: ScanOptions, paths: tuple[str, ...], staged: bool, whole_files: bool
-) -> ScanResult:
+def _scan_staged(options: ScanOptions, paths: tuple[str, ...], staged: bool, whole_files: bool) -> ScanResult:
     from leakscan.staged import scan_staged
 
     if not staged:
@@ -330,10 +417,19 @@ def _scan_staged(
 @cli.command()
 @click.argument("repo", default=".", type=click.Path(path_type=str))
 @history_options
-@click.option("--workers", type=click.IntRange(0, 256), default=0, show_default=True,
-              help="Processes scanning blobs; 0 = automatic (2 on a large history).")
-@click.option("--exclude", multiple=True, metavar="PATTERN",
-              help="Skip paths matching this gitignore-style pattern (repeatable).")
+@click.option(
+    "--workers",
+    type=click.IntRange(0, 256),
+    default=0,
+    show_default=True,
+    help="Processes scanning blobs; 0 = automatic (2 on a large history).",
+)
+@click.option(
+    "--exclude",
+    multiple=True,
+    metavar="PATTERN",
+    help="Skip paths matching this gitignore-style pattern (repeatable).",
+)
 @report_options
 @rule_options
 @validation_options
@@ -369,11 +465,20 @@ def _run_history(options: ScanOptions, repo: str, params: dict[str, Any]) -> Sca
 @cli.command("validate")
 @click.argument("tokens", nargs=-1)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Configuration file (default: .leakscan.toml or pyproject.toml [tool.leakscan], "
-              "looked up from the current folder to the repository root).")
-@click.option("--rules", "extra_rules", multiple=True, type=click.Path(exists=True, path_type=Path),
-              help="Extra rule file or folder (repeatable).")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Configuration file (default: .leakscan.toml or pyproject.toml [tool.leakscan], "
+    "looked up from the current folder to the repository root).",
+)
+@click.option(
+    "--rules",
+    "extra_rules",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Extra rule file or folder (repeatable).",
+)
 @connection_options
 @click.pass_context
 def validate_command(ctx: click.Context, /, tokens: tuple[str, ...], **params: Any) -> None:
@@ -421,8 +526,12 @@ baseline_inputs = _options(
     click.argument("paths", nargs=-1, type=click.Path(path_type=str)),
     rule_options,
     file_options,
-    click.option("--history", "from_history", is_flag=True,
-                 help="Use the findings of `leakscan history` on the repository PATH instead."),
+    click.option(
+        "--history",
+        "from_history",
+        is_flag=True,
+        help="Use the findings of `leakscan history` on the repository PATH instead.",
+    ),
     history_options,
 )
 
@@ -434,8 +543,12 @@ def baseline() -> None:
 
 @baseline.command("create")
 @baseline_inputs
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help=f"Baseline file to write (default: the configured `baseline`, else {DEFAULT_BASELINE}).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=f"Baseline file to write (default: the configured `baseline`, else {DEFAULT_BASELINE}).",
+)
 @click.pass_context
 def baseline_create(ctx: click.Context, /, paths: tuple[str, ...], **params: Any) -> None:
     """Scan PATHS (default '.') and record every finding in a baseline file."""
@@ -462,10 +575,18 @@ def baseline_create(ctx: click.Context, /, paths: tuple[str, ...], **params: Any
 
 @baseline.command("prune")
 @baseline_inputs
-@click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Baseline file to prune (default: the configured `baseline`).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the pruned baseline here instead of in place.")
+@click.option(
+    "--baseline",
+    "baseline_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Baseline file to prune (default: the configured `baseline`).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the pruned baseline here instead of in place.",
+)
 @click.pass_context
 def baseline_prune(ctx: click.Context, /, paths: tuple[str, ...], **params: Any) -> None:
     """Scan PATHS (default '.') and remove baseline entries that no longer match a finding."""
@@ -523,8 +644,13 @@ def rules() -> None:
 
 
 @rules.command("list")
-@click.option("--rules", "extra_rules", multiple=True, type=click.Path(exists=True, path_type=Path),
-              help="Also list the rules of this file or folder (repeatable).")
+@click.option(
+    "--rules",
+    "extra_rules",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Also list the rules of this file or folder (repeatable).",
+)
 def rules_list(extra_rules: tuple[Path, ...]) -> None:
     """Show the loaded rules."""
     from leakscan.rules import load_rules

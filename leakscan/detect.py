@@ -283,9 +283,7 @@ def detect_stream(
         limit = len(buffer) - overlap if more else len(buffer)
         detection = detector.detect(buffer)
         result.matches.extend(
-            _shift(m, offset, line_base, bases)
-            for m in detection.matches
-            if own_from <= m.start < limit
+            _shift(m, offset, line_base, bases) for m in detection.matches if own_from <= m.start < limit
         )
         result.rejected.extend(detection.rejected)
         result.errors.extend(f"{error} (stream offset {offset})" for error in detection.errors)

@@ -54,6 +54,7 @@ def iter_example_cases(rules: Sequence[Rule]) -> Iterator[tuple[Rule, Example, s
         for n, example in enumerate(rule.negative_examples, 1):
             yield rule, example, f"{rule.id}/negative-{n}"
 
+
 def example_field(case_id: str) -> str:
     """The rule-file field of an example case: ``r/example-2`` → ``examples[2]``."""
     kind, _, number = case_id.rpartition("/")[2].rpartition("-")

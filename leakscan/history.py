@@ -309,22 +309,14 @@ def scan_history(
 ) -> ScanResult:
     """Scan everything reachable from the chosen refs; each unique blob once."""
     started = time.perf_counter()
-    rules = (
-        rules
-        if rules is not None
-        else load_rules(options.extra_rules, disable=options.disable_rules)
-    )
+    rules = rules if rules is not None else load_rules(options.extra_rules, disable=options.disable_rules)
     limit_libgit2_memory()
     repo = open_repo(history.repo)
     result = ScanResult(kind="history")
     tips = _tips(repo, history)
     result.skipped.extend(tips.skipped)
     result.errors.extend(tips.errors)
-    hidden = (
-        [resolve_commit(repo, history.since_commit, "--since-commit")]
-        if history.since_commit
-        else []
-    )
+    hidden = [resolve_commit(repo, history.since_commit, "--since-commit")] if history.since_commit else []
     walk = walk_commits(repo, tips.commits, hidden, history.max_commits)
     result.errors.extend(walk.errors)
     scanner = BlobScanner(repo, Detector(rules), options.max_file_size)
@@ -379,17 +371,13 @@ def _tips(repo: pygit2.Repository, history: HistoryOptions) -> Tips:
     return default_tips(repo)
 
 
-def _base_commits(
-    repo: pygit2.Repository, commits: Sequence[Oid], trees: dict[Oid, Oid]
-) -> frozenset[Oid]:
+def _base_commits(repo: pygit2.Repository, commits: Sequence[Oid], trees: dict[Oid, Oid]) -> frozenset[Oid]:
     """Parents of walked commits that were left out of the walk (by --since-commit or
     --max-commits): the range is compared with them. A shallow boundary has no parents at all."""
     base: set[Oid] = set()
     for oid in commits:
         if oid in trees:
-            base.update(
-                p for p in parent_ids(repo, oid) if p not in trees and tree_id(repo, p) is not None
-            )
+            base.update(p for p in parent_ids(repo, oid) if p not in trees and tree_id(repo, p) is not None)
     return frozenset(base)
 
 
@@ -480,9 +468,7 @@ def _scan_blobs(
             result.errors.extend(Failed(ref.path, error) for error in outcome.errors)
         else:
             reason = (
-                f"too large ({outcome.size} bytes > {scanner.max_size})"
-                if status == "too-large"
-                else status
+                f"too large ({outcome.size} bytes > {scanner.max_size})" if status == "too-large" else status
             )
             if (ref.path, status) not in skipped:
                 skipped.add((ref.path, status))
@@ -608,8 +594,6 @@ def _notes(
     if repo.is_shallow:
         notes.append(SHALLOW_NOTE)
     if truncated:
-        notes.append(
-            f"history limited to the newest {history.max_commits} commit(s) (--max-commits)"
-        )
+        notes.append(f"history limited to the newest {history.max_commits} commit(s) (--max-commits)")
     if enumerator.submodules:
         notes.append("submodules not entered: " + ", ".join(sorted(enumerator.submodules)))

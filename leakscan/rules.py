@@ -226,9 +226,7 @@ def _compile_rule(entry: object, where: str, source: str, problems: list[str]) -
         if key not in entry:
             if required:
                 problems.append(f"{where}: missing field '{key}'")
-        elif not isinstance(entry[key], types) or isinstance(entry[key], bool) is not (
-            bool in types
-        ):
+        elif not isinstance(entry[key], types) or isinstance(entry[key], bool) is not (bool in types):
             expected = " or ".join(t.__name__ for t in types)
             problems.append(f"{where}: field '{key}': expected {expected}")
     if len(problems) > before:
@@ -304,9 +302,7 @@ def _compile_rule(entry: object, where: str, source: str, problems: list[str]) -
     )
 
 
-def _compile_pattern(
-    text: str, group: str, where: str, problems: list[str]
-) -> regex.Pattern[bytes] | None:
+def _compile_pattern(text: str, group: str, where: str, problems: list[str]) -> regex.Pattern[bytes] | None:
     try:
         compiled = regex.compile(text.encode("utf-8"))
     except regex.error as exc:
@@ -384,4 +380,3 @@ def _parse_examples(
             )
         )
     return examples
-

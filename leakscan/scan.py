@@ -39,7 +39,6 @@ STREAM_CHUNK = 8 * 1024 * 1024
 STREAM_OVERLAP = 64 * 1024
 
 
-
 @dataclass(frozen=True, slots=True)
 class FileOutcome:
     """What scanning one file gave, in a form that crosses process boundaries cheaply."""
@@ -143,16 +142,12 @@ class Scanner:
     def __init__(self, options: ScanOptions, rules: list[Rule] | None = None) -> None:
         self.options = options
         self.rules = (
-            rules
-            if rules is not None
-            else load_rules(options.extra_rules, disable=options.disable_rules)
+            rules if rules is not None else load_rules(options.extra_rules, disable=options.disable_rules)
         )
         self.rules_by_id = {rule.id: rule for rule in self.rules}
         self.detector = Detector(self.rules)
 
-    def add_matches(
-        self, matches: Iterable[Match], path: str, stable_path: str, result: ScanResult
-    ) -> None:
+    def add_matches(self, matches: Iterable[Match], path: str, stable_path: str, result: ScanResult) -> None:
         """Turn matches into findings, dropping allow-listed secrets."""
         allowed = self.options.allow_secrets
         for match in matches:

@@ -69,9 +69,7 @@ def _scan_file(scanner: Scanner, item: StagedFile, whole_files: bool, result: Sc
         return
     old = to_scannable(item.old, sniff(item.old))
     changed = added_ranges(old, data)
-    result.findings[before:] = [
-        f for f in result.findings[before:] if in_ranges(changed, f.match.start)
-    ]
+    result.findings[before:] = [f for f in result.findings[before:] if in_ranges(changed, f.match.start)]
 
 
 def fix_hint(result: ScanResult) -> str:
@@ -79,12 +77,9 @@ def fix_hint(result: ScanResult) -> str:
     count = len(result.findings)
     return "\n".join(
         [
-            f"leakscan: commit blocked: {count} secret(s) in the staged changes "
-            "(path:line:column above).",
-            "  - Remove the token from the file and `git add` it again: the index is what gets "
-            "committed.",
-            "  - Revoke or rotate the token if it was ever pushed, shared or used "
-            "(see 'fix' above).",
+            f"leakscan: commit blocked: {count} secret(s) in the staged changes (path:line:column above).",
+            "  - Remove the token from the file and `git add` it again: the index is what gets committed.",
+            "  - Revoke or rotate the token if it was ever pushed, shared or used (see 'fix' above).",
             "  - A false positive? Add `leakscan:allow` in a comment on that line.",
             "  - An old, accepted finding? Record it in a baseline "
             "(`leakscan baseline create`, then `--baseline`).",

@@ -72,9 +72,7 @@ class TokenGenerator:
         }
         for prefix in ("ghp", "gho", "ghu", "ghs", "ghr", "npm"):
             makers[prefix] = functools.partial(self.checksummed, prefix + "_")
-            makers[f"{prefix}_bad_checksum"] = functools.partial(
-                self.checksummed, prefix + "_", valid=False
-            )
+            makers[f"{prefix}_bad_checksum"] = functools.partial(self.checksummed, prefix + "_", valid=False)
         return makers
 
 

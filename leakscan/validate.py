@@ -271,9 +271,7 @@ class TokenValidator:
         if not hosts:
             return Validation(Liveness.NOT_CHECKED, reason=spec.no_hosts)
         if not _HEADER_SAFE.match(secret.value):
-            return Validation(
-                Liveness.NOT_CHECKED, reason="the token cannot be sent in an HTTP header"
-            )
+            return Validation(Liveness.NOT_CHECKED, reason="the token cannot be sent in an HTTP header")
         answers: list[HostAnswer] = []
         for host in hosts:
             answer = self._ask(host, secret.value)
@@ -344,12 +342,8 @@ class TokenValidator:
         if meaning is None:
             return HostAnswer(Answer.UNKNOWN, host, f"unexpected HTTP {reply.status}")
         if _parse_json(reply.body) is _NOT_JSON:
-            return HostAnswer(
-                Answer.UNKNOWN, host, f"HTTP {reply.status} with an answer that is not JSON"
-            )
-        return HostAnswer(
-            Answer.ACCEPTED, host, f"HTTP {reply.status} from projects/search ({meaning})"
-        )
+            return HostAnswer(Answer.UNKNOWN, host, f"HTTP {reply.status} with an answer that is not JSON")
+        return HostAnswer(Answer.ACCEPTED, host, f"HTTP {reply.status} from projects/search ({meaning})")
 
     def _confirm(self, host: str, token: str) -> HostAnswer:
         """After a 401: ``valid: false`` from authentication/validate makes the rejection sure."""
@@ -369,8 +363,7 @@ class TokenValidator:
             return HostAnswer(
                 Answer.UNKNOWN,
                 host,
-                "answers disagree: HTTP 401 from projects/search, valid=true from "
-                "authentication/validate",
+                "answers disagree: HTTP 401 from projects/search, valid=true from authentication/validate",
             )
         return HostAnswer(
             Answer.REJECTED,
@@ -378,9 +371,7 @@ class TokenValidator:
             "HTTP 401 from projects/search, valid=false from authentication/validate",
         )
 
-    def _get(
-        self, host: str, path: str, params: dict[str, str] | None, token: str
-    ) -> _Reply | HostAnswer:
+    def _get(self, host: str, path: str, params: dict[str, str] | None, token: str) -> _Reply | HostAnswer:
         """One GET with retries on 429 and 5xx; trouble becomes an UNKNOWN answer."""
         attempts = self.config.max_retries + 1
         attempt = 0
@@ -404,9 +395,7 @@ class TokenValidator:
                     deadline.watch(response.extensions.get("network_stream"))
                     status = response.status_code
                     if 300 <= status < 400:
-                        return HostAnswer(
-                            Answer.UNKNOWN, host, f"redirect (HTTP {status}) not followed"
-                        )
+                        return HostAnswer(Answer.UNKNOWN, host, f"redirect (HTTP {status}) not followed")
                     if status != 429 and status < 500:
                         body = _read_capped(response)
                         if deadline.expired:
@@ -426,8 +415,7 @@ class TokenValidator:
                 return HostAnswer(
                     Answer.UNKNOWN,
                     host,
-                    f"{what}; Retry-After {retry_after:g}s exceeds the "
-                    f"{self.config.max_retry_after:g}s cap",
+                    f"{what}; Retry-After {retry_after:g}s exceeds the {self.config.max_retry_after:g}s cap",
                 )
             attempt += 1
             if attempt == attempts:
@@ -513,9 +501,7 @@ def apply_validation(
             for finding, key in zip(result.findings, keys, strict=True)
         ]
     if keys:
-        outcomes = {
-            key: finding.validation for key, finding in zip(keys, result.findings, strict=True)
-        }
+        outcomes = {key: finding.validation for key, finding in zip(keys, result.findings, strict=True)}
         result.stats.notes.append(summarize(outcomes))
 
 

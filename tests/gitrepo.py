@@ -101,9 +101,7 @@ class GitRepo:
         if files:
             self.git("add", "-A", "--", *files)
 
-    def commit(
-        self, files: Files | None = None, message: str = "change", author: Person = ALICE
-    ) -> str:
+    def commit(self, files: Files | None = None, message: str = "change", author: Person = ALICE) -> str:
         """Stage ``files`` (if any) and commit everything staged; returns the commit id."""
         self.stage(files or {})
         env, when = self._dated_env(author)
@@ -112,9 +110,7 @@ class GitRepo:
         self.dates[sha] = when
         return sha
 
-    def merge(
-        self, branch: str, message: str = "merge", author: Person = ALICE, commit: bool = True
-    ) -> str:
+    def merge(self, branch: str, message: str = "merge", author: Person = ALICE, commit: bool = True) -> str:
         env, when = self._dated_env(author)
         args = ["merge", "-q", "--no-ff", "-m", message, branch]
         if not commit:

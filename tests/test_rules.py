@@ -85,9 +85,7 @@ INVALID_CASES = {
     "unknown-severity": [
         f"{_RULE}: field 'severity': 'urgent' is not one of info, low, medium, high, critical"
     ],
-    "bad-known-examples": [
-        f"{_RULE}: field 'known_examples_sha256': each must be 64 lowercase hex"
-    ],
+    "bad-known-examples": [f"{_RULE}: field 'known_examples_sha256': each must be 64 lowercase hex"],
     "duplicate-id": [f"{_RULE}: field 'id': already defined in {{file}}"],
     "failing-example": [
         f"{_RULE}: field 'examples[1]': expected the secret at 11-57, found nothing",
@@ -204,9 +202,7 @@ def test_rules_check_failing_examples(run_cli: RunCli) -> None:
     lines = proc.stdout.splitlines()
     assert lines[-1] == "1 rule(s), 2 example(s), 2 failure(s)"
     assert all(line.startswith("FAIL ") for line in lines[:-1])
-    _assert_problems(
-        [line.removeprefix("FAIL ") for line in lines[:-1]], "failing-example", str(path)
-    )
+    _assert_problems([line.removeprefix("FAIL ") for line in lines[:-1]], "failing-example", str(path))
 
 
 def test_rules_check_malformed_file(run_cli: RunCli) -> None:
@@ -247,9 +243,7 @@ def test_rules_list(run_cli: RunCli) -> None:
     assert proc.stdout.splitlines()[-1].endswith(f"ACME Internal Token  ({CUSTOM})")
 
 
-def test_scan_with_custom_rules_folder(
-    tmp_path: Path, tokens: TokenGenerator, run_cli: RunCli
-) -> None:
+def test_scan_with_custom_rules_folder(tmp_path: Path, tokens: TokenGenerator, run_cli: RunCli) -> None:
     acme = "acme_" + tokens.hex40()
     sqco = tokens.sqco()
     tree = tmp_path / "tree"

@@ -43,13 +43,9 @@ def _time(moment: datetime) -> str:
 
 def _identifiers(finding: Finding) -> list[dict[str, str]]:
     rule = finding.rule
-    identifiers = [
-        {"type": "leakscan_rule_id", "name": f"leakscan rule ID {rule.id}", "value": rule.id}
-    ]
+    identifiers = [{"type": "leakscan_rule_id", "name": f"leakscan rule ID {rule.id}", "value": rule.id}]
     if rule.key:
-        identifiers.append(
-            {"type": "sonar_rule_key", "name": f"Sonar rule {rule.key}", "value": rule.key}
-        )
+        identifiers.append({"type": "sonar_rule_key", "name": f"Sonar rule {rule.key}", "value": rule.key})
     identifiers.append({"type": "cwe", "name": "CWE-798", "value": "798"})
     return identifiers
 
@@ -146,8 +142,7 @@ def render(result: ScanResult, context: ReportContext) -> str:
             "messages": _messages(result),
         },
         "vulnerabilities": [
-            _vulnerability(f, key, context.show_secrets)
-            for f, key in zip(result.findings, keys, strict=True)
+            _vulnerability(f, key, context.show_secrets) for f, key in zip(result.findings, keys, strict=True)
         ],
     }
     return json.dumps(report, indent=2) + "\n"

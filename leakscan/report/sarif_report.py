@@ -91,9 +91,7 @@ def _result(finding: Finding, key: str, index: int, context: ReportContext) -> d
             date=finding.commit.date,
         )
     if finding.commits_count is not None:
-        properties.update(
-            commits_count=finding.commits_count, present_at_head=finding.present_at_head
-        )
+        properties.update(commits_count=finding.commits_count, present_at_head=finding.present_at_head)
     if finding.validation.status is not Liveness.NOT_CHECKED:
         validation = finding.validation
         properties["validation"] = {

@@ -188,9 +188,7 @@ def named_tips(repo: pygit2.Repository, names: Sequence[str]) -> Tips:
         try:
             obj = repo.revparse_single(name)
         except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError) as exc:
-            raise UsageError(
-                f"--branch {name!r}: no such branch, tag or commit in {repo.path}"
-            ) from exc
+            raise UsageError(f"--branch {name!r}: no such branch, tag or commit in {repo.path}") from exc
         peel_ref(repo, obj.id, _full_ref_name(repo, name), tips)
     return tips
 
@@ -538,9 +536,7 @@ def staged_index(repo: pygit2.Repository) -> pygit2.Index:
         raise InputError(f"GIT_INDEX_FILE={name}: cannot read the index: {exc}") from exc
 
 
-def index_ignore_files(
-    repo: pygit2.Repository, index: pygit2.Index
-) -> Callable[[str], bytes | None]:
+def index_ignore_files(repo: pygit2.Repository, index: pygit2.Index) -> Callable[[str], bytes | None]:
     """Reads the ``.leakscanignore`` of a folder (``""`` or ``"dir/"``) as staged in ``index``."""
 
     def read(base: str) -> bytes | None:
@@ -611,9 +607,7 @@ def _staged_file(
 def added_ranges(old: bytes, new: bytes) -> list[tuple[int, int]]:
     """Byte ranges ``(start, end)`` of ``new``, in order, that are added or changed relative to
     ``old``: git's lines, which end at LF only, so a lone CR never shifts them."""
-    patch = pygit2.Patch.create_from(
-        old, new, flag=DiffOption.FORCE_TEXT, context_lines=0, interhunk_lines=0
-    )
+    patch = pygit2.Patch.create_from(old, new, flag=DiffOption.FORCE_TEXT, context_lines=0, interhunk_lines=0)
     return [
         (line.content_offset, line.content_offset + len(line.raw_content))
         for hunk in patch.hunks

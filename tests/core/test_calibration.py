@@ -60,9 +60,7 @@ def test_calibration_tokens_are_matched_by_the_pattern(rules: dict[str, Rule]) -
     }
     for rule_id, token in samples.items():
         text = f"sonar.login={token}\n".encode()
-        found = [
-            (m.rule.id, m.secret.value) for m in Detector([rules[rule_id]]).detect(text).matches
-        ]
+        found = [(m.rule.id, m.secret.value) for m in Detector([rules[rule_id]]).detect(text).matches]
         assert found == [(rule_id, token)]
 
 
@@ -132,9 +130,7 @@ def test_doc_example_is_not_reported_by_the_detector(rules: dict[str, Rule]) -> 
     text = f"sonar.token={''.join(_DOC_EXAMPLE_PARTS)}\n".encode()
     detection = Detector([rules[SQCO]]).detect(text)
     assert detection.matches == []
-    assert [(r.id, reason) for r, reason in detection.rejected] == [
-        (SQCO, "known public example token")
-    ]
+    assert [(r.id, reason) for r, reason in detection.rejected] == [(SQCO, "known public example token")]
 
 
 @pytest.mark.parametrize(

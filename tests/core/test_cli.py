@@ -40,8 +40,7 @@ def summary(text: str) -> tuple[str, ...]:
 
 def findings(stdout: str) -> list[tuple[Any, ...]]:
     return [
-        (f["rule_id"], f["path"], f["line"], f["column"], f["secret"])
-        for f in json.loads(stdout)["findings"]
+        (f["rule_id"], f["path"], f["line"], f["column"], f["secret"]) for f in json.loads(stdout)["findings"]
     ]
 
 
@@ -105,9 +104,7 @@ def test_ignored_files_and_dot_git_are_not_scanned(tree: tuple[Path, str], run_c
 def test_relative_path_as_typed(tree: tuple[Path, str], run_cli: RunCli) -> None:
     root, token = tree
     proc = run_cli("scan", "--format", "json", "config", cwd=root)
-    assert findings(proc.stdout) == [
-        (SQCO, "config/sonar-project.properties", 2, 13, redacted(token))
-    ]
+    assert findings(proc.stdout) == [(SQCO, "config/sonar-project.properties", 2, 13, redacted(token))]
     default = run_cli("scan", "--format", "json", cwd=root)
     assert [f[1] for f in findings(default.stdout)] == ["./config/sonar-project.properties"]
 
@@ -148,9 +145,7 @@ def test_missing_path(tmp_path: Path, run_cli: RunCli) -> None:
     as_json = run_cli("scan", "--format", "json", str(missing))
     assert as_json.returncode == 2
     stats = json.loads(as_json.stdout)["stats"]
-    assert stats["errors"] == [
-        {"path": str(missing), "error": "cannot read: No such file or directory"}
-    ]
+    assert stats["errors"] == [{"path": str(missing), "error": "cannot read: No such file or directory"}]
     assert stats["complete"] is False
 
 
@@ -162,12 +157,8 @@ def test_findings_win_over_errors(tree: tuple[Path, str], tmp_path: Path, run_cl
     assert run_cli("scan", "--exit-code", "3", str(root), str(tmp_path / "nope")).returncode == 3
 
 
-@pytest.mark.parametrize(
-    ("option", "code"), [([], 1), (["--exit-code", "3"], 3), (["--exit-code", "0"], 0)]
-)
-def test_exit_code_option(
-    tree: tuple[Path, str], run_cli: RunCli, option: list[str], code: int
-) -> None:
+@pytest.mark.parametrize(("option", "code"), [([], 1), (["--exit-code", "3"], 3), (["--exit-code", "0"], 0)])
+def test_exit_code_option(tree: tuple[Path, str], run_cli: RunCli, option: list[str], code: int) -> None:
     root, _ = tree
     assert run_cli("scan", *option, str(root)).returncode == code
 
@@ -217,13 +208,9 @@ def test_unreadable_file_and_folder(tmp_path: Path, tokens: TokenGenerator) -> N
     command = [sys.executable, "-m", "leakscan", "scan", "--format", "json", str(tmp_path)]
     preexec = _drop_dac_override if os.geteuid() == 0 else None
     try:
-        proc = subprocess.run(
-            command, capture_output=True, text=True, preexec_fn=preexec, timeout=60
-        )
+        proc = subprocess.run(command, capture_output=True, text=True, preexec_fn=preexec, timeout=60)
         (tmp_path / "ok.txt").write_text(f"t={tokens.sqco()}\n")
-        with_finding = subprocess.run(
-            command, capture_output=True, text=True, preexec_fn=preexec, timeout=60
-        )
+        with_finding = subprocess.run(command, capture_output=True, text=True, preexec_fn=preexec, timeout=60)
     finally:
         (tmp_path / "closed").chmod(0o755)
     assert proc.returncode == 2, proc.stderr
@@ -243,9 +230,7 @@ def test_fifo_does_not_hang_and_is_counted(tmp_path: Path, run_cli: RunCli) -> N
     assert summary(proc.stdout) == ("0", "1", "1", "1 not a regular file", "0")
 
 
-def test_summary_counts_skipped_by_reason(
-    tmp_path: Path, tokens: TokenGenerator, run_cli: RunCli
-) -> None:
+def test_summary_counts_skipped_by_reason(tmp_path: Path, tokens: TokenGenerator, run_cli: RunCli) -> None:
     (tmp_path / "a.bin").write_bytes(b"\x00\x01\x02\x03\xff" * 10)
     (tmp_path / "b.bin").write_bytes(b"\x00\x01\x02\x03\xff" * 10)
     (tmp_path / "big.txt").write_text(f"t={tokens.sqco()}\n" + "x" * 2000)
@@ -396,9 +381,7 @@ def test_fingerprint_is_the_same_across_runs_and_places(
         padding = "\n" * (3 if name == "two" else 0)
         (repo / "src" / "c.env").write_text(f"{padding}T={token}\n")
     one = json.loads(run_cli("scan", "--format", "json", str(tmp_path / "one")).stdout)["findings"]
-    two = json.loads(run_cli("scan", "--format", "json", "src", cwd=tmp_path / "two").stdout)[
-        "findings"
-    ]
+    two = json.loads(run_cli("scan", "--format", "json", "src", cwd=tmp_path / "two").stdout)["findings"]
     assert (one[0]["line"], two[0]["line"]) == (1, 4)
     assert one[0]["fingerprint"] == two[0]["fingerprint"]
 
@@ -425,9 +408,7 @@ def test_output_file(tree: tuple[Path, str], tmp_path: Path, run_cli: RunCli) ->
     assert token not in text_out.read_text()
 
 
-def test_output_to_unwritable_place(
-    tree: tuple[Path, str], tmp_path: Path, run_cli: RunCli
-) -> None:
+def test_output_to_unwritable_place(tree: tuple[Path, str], tmp_path: Path, run_cli: RunCli) -> None:
     root, _ = tree
     proc = run_cli("scan", "--output", str(tmp_path / "missing-dir" / "r.txt"), str(root))
     assert proc.returncode == 2
@@ -498,9 +479,7 @@ def test_clirunner_errors(tmp_path: Path) -> None:
     assert "invalid size '10XB'" in result.stderr
 
 
-def test_main_turns_rule_errors_into_lines(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_main_turns_rule_errors_into_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = Path(__file__).parent / "data" / "rules" / "invalid" / "unknown-severity.toml"
     assert main(["scan", "--rules", str(bad), str(tmp_path)]) == 2
     captured = capsys.readouterr()

@@ -24,9 +24,7 @@ def detector(rules: dict[str, Rule]) -> Detector:
     return Detector(list(rules.values()))
 
 
-def make_rule(
-    pattern: str, keywords: list[str], *, rule_id: str = "custom", extra: str = ""
-) -> Rule:
+def make_rule(pattern: str, keywords: list[str], *, rule_id: str = "custom", extra: str = "") -> Rule:
     """A rule from a small rule file (its examples are not run here)."""
     text = f"""
 version = 1
@@ -163,17 +161,13 @@ def test_word_boundaries(
 @pytest.mark.parametrize(
     "key", ["sonar.login", "SONAR_TOKEN", "Sonar.Login", "SONARQUBE_TOKEN", "sonar.token"]
 )
-def test_legacy_keyword_is_case_insensitive(
-    detector: Detector, tokens: TokenGenerator, key: str
-) -> None:
+def test_legacy_keyword_is_case_insensitive(detector: Detector, tokens: TokenGenerator, key: str) -> None:
     value = tokens.hex40()
     data = f"{key}={value}\n".encode()
     assert found(detector, data) == [(LEGACY, value, 1, len(key) + 2, len(key) + 42, len(key) + 1)]
 
 
-def test_legacy_rule_ignores_prefixed_server_token(
-    detector: Detector, tokens: TokenGenerator
-) -> None:
+def test_legacy_rule_ignores_prefixed_server_token(detector: Detector, tokens: TokenGenerator) -> None:
     token = tokens.server("p")
     assert found(detector, f"sonar.login={token}".encode()) == [
         ("sonarqube-server-token", token, 1, 13, 57, 12)
@@ -197,9 +191,7 @@ def test_mixed_newlines(detector: Detector, tokens: TokenGenerator) -> None:
     assert [(m.line, m.column) for m in detector.detect(data).matches] == [(7, 1)]
 
 
-def test_multibyte_characters_count_as_one_column(
-    detector: Detector, tokens: TokenGenerator
-) -> None:
+def test_multibyte_characters_count_as_one_column(detector: Detector, tokens: TokenGenerator) -> None:
     token = tokens.sqco()
     prefix = "clé = «€𝄞» "
     data = f"ligne\n{prefix}{token}".encode()
@@ -218,18 +210,14 @@ def test_invalid_utf8_does_not_stop_detection(detector: Detector, tokens: TokenG
 def test_allow_comment_suppresses_only_its_line(detector: Detector, tokens: TokenGenerator) -> None:
     allowed, kept, also_allowed = tokens.sqco(), tokens.sqco(), tokens.sqco()
     data = (
-        f"a = '{allowed}'  # leakscan:allow\r\n"
-        f"b = '{kept}'\r\n"
-        f"/* leakscan:allow */ c = '{also_allowed}'\r\n"
+        f"a = '{allowed}'  # leakscan:allow\r\nb = '{kept}'\r\n/* leakscan:allow */ c = '{also_allowed}'\r\n"
     ).encode()
     detection = detector.detect(data)
     assert [(m.secret.value, m.line) for m in detection.matches] == [(kept, 2)]
     assert [reason for _, reason in detection.rejected] == ["leakscan:allow comment"] * 2
 
 
-def test_allow_comment_on_previous_line_does_not_apply(
-    detector: Detector, tokens: TokenGenerator
-) -> None:
+def test_allow_comment_on_previous_line_does_not_apply(detector: Detector, tokens: TokenGenerator) -> None:
     token = tokens.sqco()
     data = f"# leakscan:allow\n{token}\n".encode()
     assert [(m.secret.value, m.line) for m in detector.detect(data).matches] == [(token, 2)]

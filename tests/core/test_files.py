@@ -120,8 +120,7 @@ def test_tracked_files_are_scanned_even_when_ignored(repo: Path) -> None:
     (repo / "build" / "other.txt").write_text("x\n")
     git(repo, "add", "-f", "build/out.txt", "debug.log")
     expected = sorted(
-        set(git(repo, "ls-files", "--cached", "--others", "--exclude-standard").split())
-        - {"docs/draft.md"}
+        set(git(repo, "ls-files", "--cached", "--others", "--exclude-standard").split()) - {"docs/draft.md"}
     )
     found = sorted(Path(p).relative_to(repo).as_posix() for p in blob_paths(repo))
     assert found == expected
@@ -130,9 +129,7 @@ def test_tracked_files_are_scanned_even_when_ignored(repo: Path) -> None:
 
 
 def test_no_ignore_scans_everything_but_dot_git(repo: Path) -> None:
-    found = sorted(
-        Path(p).relative_to(repo).as_posix() for p in blob_paths(repo, use_ignore_files=False)
-    )
+    found = sorted(Path(p).relative_to(repo).as_posix() for p in blob_paths(repo, use_ignore_files=False))
     assert len(found) == 18
     assert "build/out.txt" in found and "src/deep/local.cfg" in found and "docs/draft.md" in found
     assert not [p for p in found if p.startswith(".git/")]
@@ -170,9 +167,7 @@ def test_named_file_is_scanned_even_if_ignored(repo: Path) -> None:
 
 
 def test_exclude_patterns(repo: Path) -> None:
-    found = sorted(
-        Path(p).relative_to(repo).as_posix() for p in blob_paths(repo, exclude=["src/", "*.md"])
-    )
+    found = sorted(Path(p).relative_to(repo).as_posix() for p in blob_paths(repo, exclude=["src/", "*.md"]))
     assert found == [".gitignore", ".leakscanignore", "app.py", "keep.log"]
 
 
@@ -267,9 +262,7 @@ def test_missing_root_is_an_error(tmp_path: Path) -> None:
 @pytest.mark.skipif(not os.path.exists("/proc/self/mem"), reason="needs Linux /proc")
 def test_file_that_cannot_be_read_even_by_root() -> None:
     """/proc/self/mem is a regular file whose read fails at offset 0, for every user."""
-    assert walk("/proc/self/mem") == [
-        ("failed", "/proc/self/mem", "cannot read: Input/output error")
-    ]
+    assert walk("/proc/self/mem") == [("failed", "/proc/self/mem", "cannot read: Input/output error")]
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")

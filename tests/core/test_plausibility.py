@@ -178,9 +178,7 @@ def _tricky_bodies(rng: random.Random, alphabet: str, length: int) -> list[str]:
     ],
     ids=["sqco", "hex", "limits-2", "limits-1", "tiny-alphabet", "non-ascii"],
 )
-def test_check_plausibility_equals_reference(
-    settings: Plausibility, alphabet: str, length: int
-) -> None:
+def test_check_plausibility_equals_reference(settings: Plausibility, alphabet: str, length: int) -> None:
     rng = random.Random(f"{settings}{alphabet}")
     bodies = (
         ["".join(rng.choices(alphabet, k=length)) for _ in range(2000)]

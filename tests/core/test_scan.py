@@ -22,9 +22,7 @@ SQCO = "sonarqube-cloud-scoped-org-token"
 def test_fingerprint_is_stable_and_reveals_nothing(tokens: TokenGenerator) -> None:
     token = tokens.sqco()
     blob_a = Blob("./a/config.yml", f"x: 1\ntoken: {token}\n".encode(), "a/config.yml")
-    blob_b = Blob(
-        "/elsewhere/a/config.yml", f"\n\n\nmoved: yes\ntoken: {token}\n".encode(), "a/config.yml"
-    )
+    blob_b = Blob("/elsewhere/a/config.yml", f"\n\n\nmoved: yes\ntoken: {token}\n".encode(), "a/config.yml")
     scanner = Scanner(ScanOptions())
     first, second = ScanResult(), ScanResult()
     scanner.scan_blob(blob_a, first)
@@ -65,9 +63,7 @@ def test_scan_files_and_stdin(tmp_path: Path, tokens: TokenGenerator) -> None:
         ScanOptions(paths=(str(tmp_path), "-")),
         stdin=io.BytesIO(f"\n\nsonar.login={stdin_token}".encode()),
     )
-    assert [
-        (f.rule.id, f.path, f.match.line, f.match.column, f.secret.value) for f in result.findings
-    ] == [
+    assert [(f.rule.id, f.path, f.match.line, f.match.column, f.secret.value) for f in result.findings] == [
         (SQCO, f"{tmp_path}/a.txt", 1, 3, token),
         ("sonarqube-server-token", "<stdin>", 3, 13, stdin_token),
     ]
@@ -79,9 +75,7 @@ def test_scan_files_and_stdin(tmp_path: Path, tokens: TokenGenerator) -> None:
 def test_allow_secrets_by_sha256(tmp_path: Path, tokens: TokenGenerator) -> None:
     allowed, kept = tokens.sqco(), tokens.sqco()
     (tmp_path / "a.txt").write_text(f"{allowed}\n{kept}\n")
-    result = scan(
-        ScanOptions(paths=(str(tmp_path),), allow_secrets=frozenset({Secret(allowed).sha256}))
-    )
+    result = scan(ScanOptions(paths=(str(tmp_path),), allow_secrets=frozenset({Secret(allowed).sha256})))
     assert [f.secret.value for f in result.findings] == [kept]
 
 

@@ -9,13 +9,9 @@ from leakscan.synthetic import TokenGenerator
 from tests.conftest import RunCli
 
 
-def test_planted_token_found_and_redacted(
-    tmp_path: Path, tokens: TokenGenerator, run_cli: RunCli
-) -> None:
+def test_planted_token_found_and_redacted(tmp_path: Path, tokens: TokenGenerator, run_cli: RunCli) -> None:
     token = tokens.sqco()
-    (tmp_path / "sonar-project.properties").write_text(
-        f"sonar.organization=acme\nsonar.token={token}\n"
-    )
+    (tmp_path / "sonar-project.properties").write_text(f"sonar.organization=acme\nsonar.token={token}\n")
     proc = run_cli("scan", "--format", "json", str(tmp_path))
     assert proc.returncode == 1, proc.stderr
     report = json.loads(proc.stdout)

@@ -54,9 +54,7 @@ def test_thousands_of_refs(make_repo: MakeRepo, tokens: TokenGenerator, run_cli:
     assert (finding["secret"], finding["commit"], finding["path"]) == (token, leak, "leak.txt")
 
 
-def test_commit_with_thousands_of_files(
-    make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli
-) -> None:
+def test_commit_with_thousands_of_files(make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli) -> None:
     repo = make_repo()
     token = tokens.sqco()
     files: dict[str, str | bytes | None] = {f"d{n % 50}/f{n}.txt": f"value {n}\n" for n in range(5000)}

@@ -27,9 +27,7 @@ def history(run_cli: RunCli, *args: str) -> tuple[subprocess.CompletedProcess[st
 
 def found(report: dict[str, Any]) -> list[tuple[str, str, int, int, str | None]]:
     """(secret, path, line, column, commit) of every finding, in report order."""
-    return [
-        (f["secret"], f["path"], f["line"], f["column"], f["commit"]) for f in report["findings"]
-    ]
+    return [(f["secret"], f["path"], f["line"], f["column"], f["commit"]) for f in report["findings"]]
 
 
 def properties(token: str) -> str:
@@ -135,9 +133,7 @@ def test_same_token_in_several_commits_and_paths(
     assert report["stats"]["files_scanned"] == 4
 
 
-def test_renamed_file_blob_scanned_once(
-    make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli
-) -> None:
+def test_renamed_file_blob_scanned_once(make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli) -> None:
     token = tokens.sqco()
     repo = make_repo()
     added = repo.commit({"old.properties": properties(token)}, "add")
@@ -172,9 +168,7 @@ def test_merge_commit(make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunC
     assert [f["commits_count"] for f in report["findings"]] == [2, 1]
 
 
-def test_bare_clone(
-    make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli, tmp_path: Path
-) -> None:
+def test_bare_clone(make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli, tmp_path: Path) -> None:
     token = tokens.sqco()
     repo = make_repo()
     introduced = repo.commit({CONFIG: properties(token)}, "add")
@@ -204,9 +198,7 @@ def test_linked_worktree(
     assert from_main["findings"][0]["present_at_head"] is False
 
 
-def test_shallow_clone(
-    make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli, tmp_path: Path
-) -> None:
+def test_shallow_clone(make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli, tmp_path: Path) -> None:
     old, recent = tokens.sqco(), tokens.sqco()
     repo = make_repo()
     repo.commit({"old.env": f"SONAR_TOKEN={old}\n"}, "old")
@@ -279,9 +271,7 @@ def test_missing_blob_object(
     lost = repo.git("rev-parse", "HEAD:lost.txt")
     _delete_loose_object(repo, lost)
     proc, report = history(run_cli, str(repo.path))
-    assert report["stats"]["errors"] == [
-        {"path": "lost.txt", "error": f"missing blob object {lost}"}
-    ]
+    assert report["stats"]["errors"] == [{"path": "lost.txt", "error": f"missing blob object {lost}"}]
     assert report["stats"]["complete"] is False
     assert report["stats"]["files_scanned"] == (2 if with_finding else 1)
     assert len(report["findings"]) == (1 if with_finding else 0)
@@ -312,9 +302,7 @@ def test_submodule_skipped_and_named(make_repo: MakeRepo, run_cli: RunCli) -> No
     assert "submodules not entered: vendor/lib" in proc.stderr
 
 
-def test_lfs_pointer_and_binary_skipped(
-    make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli
-) -> None:
+def test_lfs_pointer_and_binary_skipped(make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli) -> None:
     token = tokens.sqco()
     pointer = (
         "version https://git-lfs.github.com/spec/v1\n"
@@ -332,9 +320,7 @@ def test_lfs_pointer_and_binary_skipped(
     assert report["stats"]["files_scanned"] == 0
 
 
-def test_stash_entries_scanned(
-    make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli
-) -> None:
+def test_stash_entries_scanned(make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli) -> None:
     older, newer = tokens.sqco(), tokens.sqco()
     repo = make_repo()
     repo.commit({"app.properties": "sonar.organization=acme\n"})

@@ -194,9 +194,7 @@ def test_pre_commit_framework_blocks_a_commit_with_a_token(
     assert blocked.returncode != 0, output
     assert "leakscan (leaked SonarQube tokens in staged changes)" in output
     assert "Failed" in output
-    assert (
-        "sonar-project.properties:2:13  S7791 SonarQube Cloud Scoped Organization Token" in output
-    )
+    assert "sonar-project.properties:2:13  S7791 SonarQube Cloud Scoped Organization Token" in output
     assert "commit blocked: 1 secret(s)" in output
     assert token not in output
     repo.stage({"sonar-project.properties": "sonar.organization=acme\n"})

@@ -26,9 +26,7 @@ def located(report: dict[str, Any]) -> list[tuple[str, str, int, int]]:
     return [(f["secret"], f["path"], f["line"], f["column"]) for f in report["findings"]]
 
 
-def test_token_in_staged_lines_blocks(
-    make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli
-) -> None:
+def test_token_in_staged_lines_blocks(make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli) -> None:
     token = tokens.sqco()
     repo = make_repo()
     repo.commit({"app/settings.properties": "sonar.organization=acme\n"})
@@ -41,9 +39,7 @@ def test_token_in_staged_lines_blocks(
     assert "leakscan:allow" in proc.stderr and "baseline" in proc.stderr and "Revoke" in proc.stderr
 
 
-def test_text_report_names_the_place(
-    make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli
-) -> None:
+def test_text_report_names_the_place(make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli) -> None:
     token = tokens.sqco()
     repo = make_repo()
     repo.stage({"deploy.sh": f"#!/bin/sh\nexport SONAR_TOKEN={token}\n"})
@@ -86,9 +82,7 @@ def test_token_only_in_working_tree_not_reported(
     assert "commit blocked" not in proc.stderr
 
 
-def test_old_token_in_untouched_lines(
-    make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli
-) -> None:
+def test_old_token_in_untouched_lines(make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli) -> None:
     old = tokens.sqco()
     repo = make_repo()
     repo.commit({"legacy.properties": f"sonar.token={old}\nretries=1\n"})
@@ -100,9 +94,7 @@ def test_old_token_in_untouched_lines(
     assert located(report) == [(old, "legacy.properties", 1, 13)]
 
 
-def test_new_token_next_to_old_one(
-    make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli
-) -> None:
+def test_new_token_next_to_old_one(make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli) -> None:
     old, new = tokens.sqco(), tokens.sqco()
     repo = make_repo()
     repo.commit({"tokens.env": f"OLD={old}\n"})
@@ -122,9 +114,7 @@ def test_renamed_file_with_old_token_not_reported(
     assert (proc.returncode, report["findings"]) == (0, [])
 
 
-def test_first_commit_of_a_repository(
-    make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli
-) -> None:
+def test_first_commit_of_a_repository(make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli) -> None:
     token = tokens.sqco()
     repo = make_repo()
     repo.stage({"x/y.env": f"\nSONAR_TOKEN={token}\n", "logo.png": b"\x89PNG\0\0\0"})
@@ -170,9 +160,7 @@ def test_clean_staged_change_with_click_runner(make_repo: MakeRepo, monkeypatch:
     assert outcome.stdout.startswith("leakscan: 0 finding(s), 1 scanned")
 
 
-def test_lone_cr_before_the_added_token(
-    make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli
-) -> None:
+def test_lone_cr_before_the_added_token(make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli) -> None:
     """git's lines end at LF only; the reported line counts a lone CR as a line end too."""
     token = tokens.sqco()
     repo = make_repo()
@@ -183,9 +171,7 @@ def test_lone_cr_before_the_added_token(
     assert located(report) == [(token, "notes.txt", 4, 13)]
 
 
-def test_file_with_only_cr_line_endings(
-    make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli
-) -> None:
+def test_file_with_only_cr_line_endings(make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli) -> None:
     token = tokens.sqco()
     repo = make_repo()
     repo.commit({"classic-mac.cfg": "A=1\rB=2\r"})
@@ -195,9 +181,7 @@ def test_file_with_only_cr_line_endings(
     assert located(report) == [(token, "classic-mac.cfg", 3, 13)]
 
 
-def test_crlf_file_only_the_added_token(
-    make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli
-) -> None:
+def test_crlf_file_only_the_added_token(make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli) -> None:
     old, new = tokens.sqco(), tokens.sqco()
     repo = make_repo()
     repo.commit({"win.env": f"OLD={old}\r\nA=1\r\n"})

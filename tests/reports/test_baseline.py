@@ -151,9 +151,7 @@ def test_parse_keeps_entries() -> None:
             "entries": [{"path": "a.txt", "line": 4, "rule_id": CLOUD, "fingerprint": GOOD_FP}],
         }
     )
-    assert parse_baseline(text, "b.json") == Baseline(
-        (BaselineEntry("a.txt", 4, CLOUD, GOOD_FP),), "b.json"
-    )
+    assert parse_baseline(text, "b.json") == Baseline((BaselineEntry("a.txt", 4, CLOUD, GOOD_FP),), "b.json")
 
 
 # --- end to end -------------------------------------------------------------------------------
@@ -182,9 +180,7 @@ def test_adopt_with_committed_baseline_then_new_leak_fails(
     git(repo, "add", ".leakscan-baseline.json")
     git(repo, "commit", "-q", "-m", "Adopt leakscan with a baseline")
 
-    clean = run_cli(
-        "scan", "--baseline", ".leakscan-baseline.json", "--format", "json", ".", cwd=repo
-    )
+    clean = run_cli("scan", "--baseline", ".leakscan-baseline.json", "--format", "json", ".", cwd=repo)
     assert clean.returncode == 0, clean.stderr
     stats = json.loads(clean.stdout)["stats"]
     assert (stats["baseline_suppressed"], stats["baseline_stale"]) == (2, 0)
@@ -197,9 +193,7 @@ def test_adopt_with_committed_baseline_then_new_leak_fails(
 
     # A new leak fails the build, and only the new one is reported.
     (repo / "app.env").write_text(f"SONAR_TOKEN={new}\n")
-    failed = run_cli(
-        "scan", "--baseline", ".leakscan-baseline.json", "--format", "json", ".", cwd=repo
-    )
+    failed = run_cli("scan", "--baseline", ".leakscan-baseline.json", "--format", "json", ".", cwd=repo)
     assert failed.returncode == 1, failed.stderr
     findings = json.loads(failed.stdout)["findings"]
     assert [(f["path"], f["line"], f["rule_id"]) for f in findings] == [("./app.env", 1, CLOUD)]
@@ -208,9 +202,7 @@ def test_adopt_with_committed_baseline_then_new_leak_fails(
     (repo / "app.env").unlink()
     replacement = tokens.sqco()
     (repo / "legacy" / "sonar-project.properties").write_text(f"sonar.token={replacement}\n")
-    swapped = run_cli(
-        "scan", "--baseline", ".leakscan-baseline.json", "--format", "json", ".", cwd=repo
-    )
+    swapped = run_cli("scan", "--baseline", ".leakscan-baseline.json", "--format", "json", ".", cwd=repo)
     assert swapped.returncode == 1
     assert [f["path"] for f in json.loads(swapped.stdout)["findings"]] == [
         "./legacy/sonar-project.properties"
@@ -218,12 +210,8 @@ def test_adopt_with_committed_baseline_then_new_leak_fails(
     assert json.loads(swapped.stdout)["stats"]["baseline_stale"] == 1
 
 
-def test_stale_entries_reported_then_pruned(
-    tmp_path: Path, tokens: TokenGenerator, run_cli: RunCli
-) -> None:
-    tree = write_tree(
-        tmp_path / "tree", {"a.txt": f"x={tokens.sqco()}\n", "b.txt": f"y={tokens.sqco()}\n"}
-    )
+def test_stale_entries_reported_then_pruned(tmp_path: Path, tokens: TokenGenerator, run_cli: RunCli) -> None:
+    tree = write_tree(tmp_path / "tree", {"a.txt": f"x={tokens.sqco()}\n", "b.txt": f"y={tokens.sqco()}\n"})
     baseline = tmp_path / "baseline.json"
     assert run_cli("baseline", "create", str(tree), "-o", str(baseline)).returncode == 0
     (tree / "b.txt").write_text("fixed\n")
@@ -249,13 +237,9 @@ def test_prune_refuses_after_an_incomplete_scan(
     baseline = tmp_path / "baseline.json"
     assert run_cli("baseline", "create", str(tree), "-o", str(baseline)).returncode == 0
     before = baseline.read_text()
-    proc = run_cli(
-        "baseline", "prune", "--baseline", str(baseline), str(tree), str(tmp_path / "missing")
-    )
+    proc = run_cli("baseline", "prune", "--baseline", str(baseline), str(tree), str(tmp_path / "missing"))
     assert proc.returncode == 2
-    assert proc.stderr.startswith(
-        f"Error: baseline prune: scan incomplete, {baseline} left unchanged:"
-    )
+    assert proc.stderr.startswith(f"Error: baseline prune: scan incomplete, {baseline} left unchanged:")
     assert baseline.read_text() == before
 
 

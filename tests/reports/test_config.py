@@ -34,9 +34,7 @@ def test_found_by_walking_up_to_the_repository_root(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     (repo / ".git").mkdir(parents=True)
     (repo / "pkg" / "sub").mkdir(parents=True)
-    (repo / "pyproject.toml").write_text(
-        '[project]\nname = "x"\n\n[tool.leakscan]\nformat = "json"\n'
-    )
+    (repo / "pyproject.toml").write_text('[project]\nname = "x"\n\n[tool.leakscan]\nformat = "json"\n')
     assert find_config(repo / "pkg" / "sub") == (repo / "pyproject.toml").resolve()
     assert discover_config(None, repo / "pkg" / "sub").format == "json"
 
@@ -298,9 +296,7 @@ def test_pyproject_changes_what_a_scan_reports(
     assert after.returncode == 0, after.stderr
     report = json.loads(after.stdout)
     assert report["findings"] == []
-    assert report["stats"]["skipped"] == [
-        {"path": "./vendor.js", "reason": "too large (3074 bytes > 2048)"}
-    ]
+    assert report["stats"]["skipped"] == [{"path": "./vendor.js", "reason": "too large (3074 bytes > 2048)"}]
 
     # Scanning a subfolder still finds the configuration at the repository root.
     (repo / "svc").mkdir()
@@ -310,13 +306,10 @@ def test_pyproject_changes_what_a_scan_reports(
     assert _paths(sub.stdout) == [("x.env", CLOUD)]
 
 
-def test_command_line_overrides_the_file(
-    tmp_path: Path, tokens: TokenGenerator, run_cli: RunCli
-) -> None:
+def test_command_line_overrides_the_file(tmp_path: Path, tokens: TokenGenerator, run_cli: RunCli) -> None:
     _leaky_tree(tmp_path, tokens)
     (tmp_path / ".leakscan.toml").write_text(
-        'format = "sarif"\nmax_file_size = "2KiB"\nexclude = ["tests/"]\n'
-        f'disable_rules = ["{SERVER}"]\n'
+        f'format = "sarif"\nmax_file_size = "2KiB"\nexclude = ["tests/"]\ndisable_rules = ["{SERVER}"]\n'
     )
     from_file = run_cli("scan", str(tmp_path))
     assert json.loads(from_file.stdout)["version"] == "2.1.0"
@@ -366,8 +359,7 @@ def test_bad_config_exit_2_with_file_and_key(tmp_path: Path, run_cli: RunCli) ->
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert proc.stderr.startswith(
-        f"Error: {tmp_path.resolve() / 'pyproject.toml'}: [tool.leakscan]: "
-        "key 'exclude': bad pattern"
+        f"Error: {tmp_path.resolve() / 'pyproject.toml'}: [tool.leakscan]: key 'exclude': bad pattern"
     )
     assert proc.stderr.count("\n") == 1
 
@@ -378,6 +370,5 @@ def test_cli_runner_unknown_key(tmp_path: Path) -> None:
     assert outcome.exit_code != 0
     assert isinstance(outcome.exception, ConfigError)
     assert str(outcome.exception) == (
-        f"{(tmp_path / '.leakscan.toml').resolve()}: "
-        "unknown key 'allow' (did you mean 'allow_secrets'?)"
+        f"{(tmp_path / '.leakscan.toml').resolve()}: unknown key 'allow' (did you mean 'allow_secrets'?)"
     )

@@ -49,9 +49,7 @@ def test_exit_code(
     write_tree(tmp_path, {"a.txt": f"x={tokens.sqco()}\n"})
     result = scan_tree(tmp_path)
     if live:
-        result.findings = [
-            replace(result.findings[0], validation=Validation(Liveness.LIVE, host="h"))
-        ]
+        result.findings = [replace(result.findings[0], validation=Validation(Liveness.LIVE, host="h"))]
     if errors:
         result.errors.append(Failed("b.txt", "cannot open: Permission denied"))
     result.interrupted = interrupted

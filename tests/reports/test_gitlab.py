@@ -69,9 +69,7 @@ def test_working_tree_report(tmp_path: Path, tokens: TokenGenerator) -> None:
     assert token not in json.dumps(report)
 
 
-def test_ids_are_deterministic_and_survive_moving_lines(
-    tmp_path: Path, tokens: TokenGenerator
-) -> None:
+def test_ids_are_deterministic_and_survive_moving_lines(tmp_path: Path, tokens: TokenGenerator) -> None:
     token = tokens.sqco()
     target = tmp_path / "a.txt"
     target.write_text(f"x={token}\ny={token}\n")
@@ -102,10 +100,7 @@ def test_history_finding_carries_its_commit(tmp_path: Path, tokens: TokenGenerat
     }
     assert vulnerability["details"]["commits_count"]["value"] == 3
     assert vulnerability["details"]["present_at_head"]["value"] is False
-    assert (
-        vulnerability["details"]["validation"]["value"]
-        == "Validation: live (https://sonarcloud.io)."
-    )
+    assert vulnerability["details"]["validation"]["value"] == "Validation: live (https://sonarcloud.io)."
     assert "Introduced in commit 0123456789ab by Ada Author" in vulnerability["description"]
 
 

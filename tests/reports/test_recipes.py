@@ -112,13 +112,8 @@ def test_github_workflow_shape() -> None:
         ("audit", "leakscan-history.sarif"),
     ):
         steps = jobs[job_name]["steps"]
-        assert (
-            steps[0]["uses"].startswith("actions/checkout@")
-            and steps[0]["with"]["fetch-depth"] == 0
-        )
-        [upload] = [
-            s for s in steps if s.get("uses", "").startswith("github/codeql-action/upload-sarif@")
-        ]
+        assert steps[0]["uses"].startswith("actions/checkout@") and steps[0]["with"]["fetch-depth"] == 0
+        [upload] = [s for s in steps if s.get("uses", "").startswith("github/codeql-action/upload-sarif@")]
         assert upload["with"]["sarif_file"] == sarif
         [scan] = [s["run"] for s in steps if "leakscan " in s.get("run", "")]
         assert f"--format sarif -o {sarif}" in scan

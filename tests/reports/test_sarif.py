@@ -25,9 +25,7 @@ from tests.reports.conftest import (
 
 def test_results_rules_and_regions(tmp_path: Path, tokens: TokenGenerator) -> None:
     sqco, squ = tokens.sqco(), tokens.server("u")
-    write_tree(
-        tmp_path, {"conf/app.properties": f"a=1\nsonar.token={sqco}\n", "b.txt": f"t {squ}\n"}
-    )
+    write_tree(tmp_path, {"conf/app.properties": f"a=1\nsonar.token={sqco}\n", "b.txt": f"t {squ}\n"})
     sarif = json.loads(render(scan_tree(tmp_path), "sarif"))
     validate(sarif, SARIF_SCHEMA)
     assert sarif["$schema"] == "https://json.schemastore.org/sarif-2.1.0.json"
@@ -102,9 +100,7 @@ def test_fingerprint_stable_when_lines_move_but_not_for_a_new_secret(
     assert len(hashes) == 2
 
 
-def test_same_secret_twice_in_a_file_gets_two_fingerprints(
-    tmp_path: Path, tokens: TokenGenerator
-) -> None:
+def test_same_secret_twice_in_a_file_gets_two_fingerprints(tmp_path: Path, tokens: TokenGenerator) -> None:
     token = tokens.sqco()
     write_tree(tmp_path, {"a.txt": f"x={token}\ny={token}\n"})
     results = json.loads(render(scan_tree(tmp_path), "sarif"))["runs"][0]["results"]
@@ -139,9 +135,7 @@ def test_history_and_validation_properties(tmp_path: Path, tokens: TokenGenerato
     assert "Validation: live (https://sonarcloud.io)." in item["message"]["text"]
 
 
-def test_skips_errors_and_interruption_become_notifications(
-    tmp_path: Path, tokens: TokenGenerator
-) -> None:
+def test_skips_errors_and_interruption_become_notifications(tmp_path: Path, tokens: TokenGenerator) -> None:
     write_tree(tmp_path, {"a.txt": f"x={tokens.sqco()}\n"})
     result = scan_tree(tmp_path)
     result.skipped.append(Skipped("big file.bin", "too large (10 bytes > 5)"))
@@ -174,9 +168,7 @@ def test_skips_errors_and_interruption_become_notifications(
     result.interrupted = True
     interrupted = json.loads(render(result, "sarif"))["runs"][0]["invocations"][0]
     assert interrupted["executionSuccessful"] is False
-    assert interrupted["toolExecutionNotifications"][-1]["descriptor"] == {
-        "id": "leakscan/interrupted"
-    }
+    assert interrupted["toolExecutionNotifications"][-1]["descriptor"] == {"id": "leakscan/interrupted"}
 
 
 def test_information_uri_when_known(tmp_path: Path) -> None:
@@ -223,12 +215,8 @@ def test_uri_is_repository_relative_from_a_subfolder(
 
 def test_rule_without_sonar_key(tmp_path: Path, tokens: TokenGenerator) -> None:
     """npm tokens have no Sonar rule key: the title is the name alone; high severity is 8.0."""
-    write_tree(
-        tmp_path, {".npmrc": f"//registry.npmjs.org/:_authToken={tokens.checksummed('npm_')}\n"}
-    )
-    [descriptor] = json.loads(render(scan_tree(tmp_path), "sarif"))["runs"][0]["tool"]["driver"][
-        "rules"
-    ]
+    write_tree(tmp_path, {".npmrc": f"//registry.npmjs.org/:_authToken={tokens.checksummed('npm_')}\n"})
+    [descriptor] = json.loads(render(scan_tree(tmp_path), "sarif"))["runs"][0]["tool"]["driver"]["rules"]
     assert descriptor["id"] == "npm-access-token"
     assert descriptor["name"] == "NpmAccessToken"
     assert descriptor["shortDescription"]["text"] == "npm Access Token"

@@ -86,9 +86,7 @@ class FakeSonarHost:
         path = request.path.split("?", 1)[0]
         with self.lock:
             self.requests.append(
-                Recorded(
-                    request.path, path, token, tuple(request.headers.items()), time.monotonic()
-                )
+                Recorded(request.path, path, token, tuple(request.headers.items()), time.monotonic())
             )
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)

@@ -20,9 +20,7 @@ PROBE = "/api/projects/search"
 CONFIRM = "/api/authentication/validate"
 
 
-def host_args(
-    ca_bundle: Path, *cloud: FakeSonarHost, sonar: tuple[FakeSonarHost, ...] = ()
-) -> list[str]:
+def host_args(ca_bundle: Path, *cloud: FakeSonarHost, sonar: tuple[FakeSonarHost, ...] = ()) -> list[str]:
     args = ["--ca-bundle", str(ca_bundle), "--validate-timeout", "0.3", "--validate-rate", "200"]
     for host in cloud:
         args += ["--cloud-url", host.url]
@@ -131,9 +129,7 @@ def test_validate_rejects_placeholders(run_cli: RunCli, eu: FakeSonarHost, ca_bu
     assert proc.returncode == 2
     [result] = json.loads(proc.stdout)["results"]
     assert (result["status"], result["rule_id"]) == ("not_checked", None)
-    assert result["reason"].startswith(
-        "not a plausible token (rule sonarqube-cloud-scoped-org-token: "
-    )
+    assert result["reason"].startswith("not a plausible token (rule sonarqube-cloud-scoped-org-token: ")
     assert eu.requests == []
 
 
@@ -160,10 +156,7 @@ def test_bad_url_is_a_usage_error(
 def test_validate_needs_a_token(run_cli: RunCli) -> None:
     proc = run_cli("validate", "-", input="\n\n")
     assert proc.returncode == 2
-    assert (
-        proc.stderr
-        == "Error: validate: no token given (pass TOKEN arguments, or '-' to read stdin)\n"
-    )
+    assert proc.stderr == "Error: validate: no token given (pass TOKEN arguments, or '-' to read stdin)\n"
 
 
 def write_tree(root: Path, files: dict[str, str]) -> None:
@@ -314,9 +307,7 @@ def test_ssl_cert_file_in_the_environment(
 
 
 def test_httpx_is_imported_only_when_validating() -> None:
-    modules = (
-        "leakscan.cli, leakscan.scan, leakscan.report.text_report, leakscan.report.json_report"
-    )
+    modules = "leakscan.cli, leakscan.scan, leakscan.report.text_report, leakscan.report.json_report"
     code = f"import sys, {modules}; print('httpx' in sys.modules)"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout == "False\n"
@@ -389,9 +380,7 @@ def test_validate_uses_the_configured_hosts(
     repo, elsewhere = tmp_path / "repo", tmp_path / "elsewhere"
     (repo / "sub").mkdir(parents=True)
     elsewhere.mkdir()
-    config = _write_config(
-        repo, f'cloud_urls = ["{gateway.url}"]\nsonar_urls = ["{server.url}/"]\n'
-    )
+    config = _write_config(repo, f'cloud_urls = ["{gateway.url}"]\nsonar_urls = ["{server.url}/"]\n')
     args = ["validate", cloud, squ, "--ca-bundle", str(ca_bundle), "--validate-rate", "200"]
     if how == "explicit":
         args += ["--config", str(config)]
@@ -452,8 +441,7 @@ def test_baseline_never_validates_even_with_fail_on_live(
     repo = make_repo()
     repo.commit(
         {
-            ".leakscan.toml": f'fail_on = "live"\ncloud_urls = ["{eu.url}"]\n'
-            'baseline = "accepted.json"\n',
+            ".leakscan.toml": f'fail_on = "live"\ncloud_urls = ["{eu.url}"]\nbaseline = "accepted.json"\n',
             "x.properties": f"sonar.token={token}\n",
         }
     )

@@ -81,9 +81,7 @@ def assert_never_exposed(token: str, result: Run, *hosts: FakeSonarHost) -> None
     for host in hosts:
         for request in host.requests:
             assert token not in request.target
-            assert all(
-                token not in value for name, value in request.headers if name != "Authorization"
-            )
+            assert all(token not in value for name, value in request.headers if name != "Authorization")
 
 
 def controls(host: FakeSonarHost, real: set[str]) -> list[str]:
@@ -301,9 +299,7 @@ def test_host_that_accepts_everything_is_caught_by_the_control_probe(
     liar, us = make_host("liar", accept_all=True), make_host("us")
     live_on_us, nowhere = tokens.sqco(), tokens.sqco()
     us.script(live_on_us, "ok")
-    result = run(
-        config(ca_bundle, liar.url, us.url), [(CLOUD, live_on_us), (CLOUD, nowhere)], caplog
-    )
+    result = run(config(ca_bundle, liar.url, us.url), [(CLOUD, live_on_us), (CLOUD, nowhere)], caplog)
     assert result.of(CLOUD, live_on_us).status is Liveness.LIVE
     assert result.of(CLOUD, live_on_us).host == us.url
     unknown = result.of(CLOUD, nowhere)
@@ -333,9 +329,7 @@ def test_control_probe_once_per_host_and_shape(
     settings = config(ca_bundle, eu.url, sonar=(us.url,))
     items = [(CLOUD, t) for t in cloud] + [(SERVER, t) for t in server]
     result = run(settings, items, caplog)
-    assert [result.of(CLOUD, t).status for t in cloud] == [Liveness.LIVE] * 3 + [
-        Liveness.INACTIVE
-    ] * 3
+    assert [result.of(CLOUD, t).status for t in cloud] == [Liveness.LIVE] * 3 + [Liveness.INACTIVE] * 3
     assert [result.of(SERVER, t).status for t in server] == [Liveness.LIVE] * 4
     [eu_control] = controls(eu, set(cloud))
     assert re.fullmatch(r"sqco_[A-Za-z0-9]{59}", eu_control)
@@ -402,9 +396,7 @@ def test_cache_keeps_outcomes_across_calls(
     assert eu.count(token) == 1
 
 
-def test_concurrency_is_bounded(
-    make_host: MakeHost, ca_bundle: Path, tokens: TokenGenerator
-) -> None:
+def test_concurrency_is_bounded(make_host: MakeHost, ca_bundle: Path, tokens: TokenGenerator) -> None:
     eu = make_host("eu")
     eu.delay = 0.05
     items = [(CLOUD, Secret(tokens.sqco())) for _ in range(12)]
@@ -432,9 +424,7 @@ def test_server_tokens_need_a_sonar_url(
     eu: FakeSonarHost, ca_bundle: Path, tokens: TokenGenerator, caplog: pytest.LogCaptureFixture
 ) -> None:
     token = tokens.server("u")
-    result = run(
-        config(ca_bundle, eu.url), [(SERVER, token), (None, tokens.checksummed("ghp_"))], caplog
-    )
+    result = run(config(ca_bundle, eu.url), [(SERVER, token), (None, tokens.checksummed("ghp_"))], caplog)
     assert result.of(SERVER, token) == Validation(
         Liveness.NOT_CHECKED, reason="no SonarQube Server URL given (--sonar-url)"
     )
@@ -475,9 +465,7 @@ def test_ssl_cert_file_is_honoured(
     monkeypatch.setenv("SSL_CERT_FILE", str(ca_bundle))
     token = tokens.sqco()
     eu.script(token, "ok")
-    assert (
-        run(config(None, eu.url), [(CLOUD, token)], caplog).of(CLOUD, token).status is Liveness.LIVE
-    )
+    assert run(config(None, eu.url), [(CLOUD, token)], caplog).of(CLOUD, token).status is Liveness.LIVE
 
 
 def test_proxy_from_environment_is_used(
@@ -587,8 +575,7 @@ def test_rejected_urls(url: str, message: str) -> None:
     [
         (
             "https://admin:s3cret-pass@sonar.example.com",
-            "invalid URL 'https://admin:***@sonar.example.com': no user info, query or fragment "
-            "allowed",
+            "invalid URL 'https://admin:***@sonar.example.com': no user info, query or fragment allowed",
         ),
         ("https://admin:s3cret-pass@[::1", "invalid URL 'https://admin:***@[::1': Invalid IPv6 URL"),
         (
@@ -605,9 +592,7 @@ def test_url_messages_never_show_the_password(url: str, message: str) -> None:
 
 
 def test_missing_ca_bundle_is_a_usage_error(tmp_path: Path) -> None:
-    with pytest.raises(
-        UsageError, match=re.escape(f"CA bundle {tmp_path / 'nope.pem'}: cannot load")
-    ):
+    with pytest.raises(UsageError, match=re.escape(f"CA bundle {tmp_path / 'nope.pem'}: cannot load")):
         make_client(ValidationConfig(ca_bundle=tmp_path / "nope.pem"))
 
 
@@ -615,9 +600,7 @@ def test_rate_limiter_spaces_requests(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [100.0]
     starts: list[float] = []
     monkeypatch.setattr("leakscan.validate.time.monotonic", lambda: clock[0])
-    monkeypatch.setattr(
-        "leakscan.validate.time.sleep", lambda s: clock.__setitem__(0, clock[0] + s)
-    )
+    monkeypatch.setattr("leakscan.validate.time.sleep", lambda s: clock.__setitem__(0, clock[0] + s))
     limiter = RateLimiter(4.0)
     for _ in range(5):
         limiter.wait()
