@@ -233,6 +233,7 @@ def scan(
                     scan_large_files=options.scan_large_files,
                 )
                 scanner.scan_files(walker, result)
+                result.stats.notes.extend(walker.notes)
     except KeyboardInterrupt:
         result.interrupted = True
     finalize(result, options)

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import pathspec
 import pygit2
 from pygit2.enums import DeltaStatus, DiffOption, FileMode, ObjectType, SortMode
 
 from leakscan.errors import InputError, UsageError
 from leakscan.models import CommitInfo, Failed, Skipped
+from leakscan.sources.ignore import IgnoreMatcher, compile_exclude, compile_lines
 
 GITLINK = int(FileMode.COMMIT)
 TREE = int(FileMode.TREE)
@@ -299,14 +299,16 @@ class BlobRef:
 class PathFilter:
     """Which repo-relative paths to leave out: the ``exclude`` patterns and the ignore files of
     the folders above a path (gitignore syntax; a path is left out when it or a folder above it
-    is, and among ignore files the deepest, last matching pattern decides)."""
+    is, and among ignore files the deepest, last matching pattern decides). Each ignore file is
+    compiled once; invalid lines in it are left out with a note in ``notes``."""
 
     def __init__(
         self, exclude: Sequence[str], ignore_file: Callable[[str], bytes | None] | None = None
     ) -> None:
-        self.exclude = pathspec.GitIgnoreSpec.from_lines(exclude) if exclude else None
+        self.exclude = compile_exclude(exclude) if exclude else None
         self.ignore_file = ignore_file
-        self._levels: dict[str, pathspec.GitIgnoreSpec | None] = {}
+        self.notes: list[str] = []
+        self._levels: dict[str, tuple[tuple[str, IgnoreMatcher], ...]] = {}
         self._decided: dict[str, bool] = {}
 
     @property
@@ -315,40 +317,55 @@ class PathFilter:
         return self.exclude is not None or self.ignore_file is not None
 
     def excluded(self, path: str, is_dir: bool = False) -> bool:
-        """Whether the file (or folder) at ``path`` is left out."""
+        """Whether the file (or folder) at ``path`` is left out: its folders are decided top
+        down (memoised, no recursion over the depth), then the path itself."""
         key = path + "/" if is_dir else path
         decided = self._decided.get(key)
-        if decided is None:
-            slash = path.rfind("/")
-            parent = path[:slash] if slash >= 0 else ""
-            decided = (bool(parent) and self.excluded(parent, True)) or self._matches(path, is_dir)
-            self._decided[key] = decided
+        if decided is not None:
+            return decided
+        levels = self._folder_levels("")
+        start = 0
+        while (slash := path.find("/", start)) >= 0:
+            folder = path[: slash + 1]
+            known = self._decided.get(folder)
+            if known is None:
+                known = self._matches(levels, folder[:-1], True)
+                self._decided[folder] = known
+            if known:
+                self._decided[key] = True
+                return True
+            levels = self._folder_levels(folder, levels)
+            start = slash + 1
+        decided = self._matches(levels, path, is_dir)
+        self._decided[key] = decided
         return decided
 
-    def _matches(self, path: str, is_dir: bool) -> bool:
-        key = path + "/" if is_dir else path
-        if self.exclude is not None and self.exclude.match_file(key):
+    def _matches(self, levels: tuple[tuple[str, IgnoreMatcher], ...], path: str, is_dir: bool) -> bool:
+        if self.exclude is not None and self.exclude.ignored(path, is_dir):
             return True
-        if self.ignore_file is None:
-            return False
         decision = False
-        parts = path.split("/")
-        for depth in range(len(parts)):
-            base = "".join(part + "/" for part in parts[:depth])
-            spec = self._level(base)
-            if spec is not None:
-                result = spec.check_file(key[len(base) :])
-                if result.include is not None:
-                    decision = result.include
+        for base, matcher in levels:
+            result = matcher.decide(path[len(base) :], is_dir)
+            if result is not None:
+                decision = result
         return decision
 
-    def _level(self, base: str) -> pathspec.GitIgnoreSpec | None:
-        if base not in self._levels:
-            assert self.ignore_file is not None, "only called with ignore files"
-            data = self.ignore_file(base)
-            lines = data.decode("utf-8", errors="replace").splitlines() if data else []
-            self._levels[base] = pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
-        return self._levels[base]
+    def _folder_levels(
+        self, base: str, above: tuple[tuple[str, IgnoreMatcher], ...] = ()
+    ) -> tuple[tuple[str, IgnoreMatcher], ...]:
+        """The ignore files that apply inside folder ``base`` (``""`` or ``"dir/"``), given
+        those that apply in its parent."""
+        levels = self._levels.get(base)
+        if levels is None:
+            levels = above
+            if self.ignore_file is not None and (data := self.ignore_file(base)):
+                lines = data.decode("utf-8", errors="replace").splitlines()
+                matcher, notes = compile_lines(lines, base + IGNORE_FILE)
+                self.notes.extend(notes)
+                if matcher:
+                    levels = (*above, (base, matcher))
+            self._levels[base] = levels
+        return levels
 
 
 class TreeEnumerator:

@@ -1,0 +1,241 @@
+"""Hostile inputs to the sources and the CLI (audit of December 2026): ignore files, deep paths,
+unreadable indexes, odd path arguments. Each case keeps the report and says what happened."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from leakscan.cli import cli
+from leakscan.sources.git import PathFilter
+from leakscan.sources.ignore import IgnoreMatcher, compile_lines
+from leakscan.synthetic import TokenGenerator
+from tests.conftest import RunCli
+from tests.gitrepo import MakeRepo, run_git
+
+INVALID_LINES = ["!", "\\", "foo\\", "[z-a]", "x" * 100_000]
+
+
+def _json(output: str) -> dict[str, object]:
+    report = json.loads(output)
+    assert isinstance(report, dict)
+    return report
+
+
+def _paths(report: dict[str, object]) -> list[str]:
+    findings = report["findings"]
+    assert isinstance(findings, list)
+    return [f["path"] for f in findings]
+
+
+# --------------------------------------------------------------------------- ignore files (D-7, D-27)
+
+
+@pytest.mark.parametrize(
+    "line", INVALID_LINES, ids=["bang", "backslash", "trailing-backslash", "range", "long"]
+)
+def test_invalid_ignore_line_is_left_out_with_a_note(
+    tmp_path: Path, tokens: TokenGenerator, line: str
+) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / ".gitignore").write_text(f"{line}\n*.log\n")
+    (tmp_path / "sub" / "x.log").write_text(f"token={tokens.sqco()}\n")
+    (tmp_path / "a.txt").write_text(f"token={tokens.sqco()}\n")
+    result = CliRunner().invoke(cli, ["scan", "--format", "json", str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    report = _json(result.stdout)
+    assert _paths(report) == [str(tmp_path / "a.txt")]  # the valid line after it still applies
+    stats = report["stats"]
+    assert isinstance(stats, dict)
+    [note] = stats["notes"]
+    assert note.startswith(f"{tmp_path / 'sub' / '.gitignore'}:1: invalid pattern")
+    assert len(note) < 300
+
+
+def test_invalid_line_in_staged_leakscanignore(make_repo: MakeRepo, tokens: TokenGenerator) -> None:
+    repo = make_repo()
+    repo.commit({"readme.txt": "hi\n"})
+    repo.stage({".leakscanignore": "!\n[z-a]\nfixtures/\n", "fixtures/f.env": f"t={tokens.sqco()}\n"})
+    repo.stage({"top.properties": f"sonar.token={tokens.sqco()}\n"})
+    result = CliRunner().invoke(cli, ["scan", "--staged", "--format", "json", str(repo.path)])
+    assert result.exit_code == 1, result.output
+    report = _json(result.stdout)
+    assert _paths(report) == ["top.properties"]
+    stats = report["stats"]
+    assert isinstance(stats, dict)
+    assert [n.split(":")[:2] for n in stats["notes"]] == [[".leakscanignore", "1"], [".leakscanignore", "2"]]
+
+
+@pytest.mark.parametrize("pattern", ["!", "[z-a]", "foo\\", "#comment"])
+def test_invalid_exclude_is_a_one_line_usage_error(tmp_path: Path, run_cli: RunCli, pattern: str) -> None:
+    (tmp_path / "a.txt").write_text("nothing\n")
+    proc = run_cli("scan", "--exclude", pattern, str(tmp_path))
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("Error: --exclude: bad pattern"), proc.stderr
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_matcher_follows_gitignore_semantics() -> None:
+    lines = ["*.py", "!keep.py", "build/", "/top.txt", "docs/*.md", "**/deep/x", "a/**/b", "lit", "f?o"]
+    lines += ["\\!bang", "in/**", "[!a]b", "[[:digit:]]x"]
+    matcher, notes = compile_lines(lines, "t")
+    assert notes == []
+    cases = {
+        ("a.py", False): True,
+        ("s/keep.py", False): False,
+        ("build", True): True,
+        ("build", False): None,
+        ("top.txt", False): True,
+        ("s/top.txt", False): None,
+        ("docs/a.md", False): True,
+        ("docs/s/a.md", False): None,
+        ("q/deep/x", False): True,
+        ("a/b", False): True,
+        ("a/x/y/b", False): True,
+        ("z/lit", False): True,
+        ("fzo", False): True,
+        ("!bang", False): True,
+        ("in", True): None,
+        ("in/x", False): True,
+        ("bb", False): True,
+        ("ab", False): None,
+        ("7x", False): True,
+    }
+    assert {case: matcher.decide(*case) for case in cases} == cases
+
+
+def test_last_matching_pattern_decides_across_kinds() -> None:
+    matcher, _ = compile_lines(["*.log", "!debug.log", "debug.*", "!debug.l?g"], "t")
+    assert matcher.decide("debug.log", False) is False
+    assert matcher.decide("debug.txt", False) is True
+    assert matcher.decide("x.log", False) is True
+
+
+def test_many_patterns_are_one_regex_not_one_per_pattern() -> None:
+    """D-27: 4,000 patterns of every kind compile to dictionaries plus one combined regex."""
+    lines = [f"name{n}" for n in range(1000)] + [f"*.e{n}" for n in range(1000)]
+    lines += [f"dir{n}/*.tmp" for n in range(1000)] + [f"g{n}?[ab]" for n in range(1000)]
+    matcher, notes = compile_lines(lines, "t")
+    assert notes == []
+    assert isinstance(matcher, IgnoreMatcher)
+    assert matcher.combined_regexes() == 2
+    assert matcher.decide("sub/name999", False) is True
+    assert matcher.decide("x.e500", False) is True
+    assert matcher.decide("dir7/a.tmp", False) is True
+    assert matcher.decide("g12xa", False) is True
+    assert matcher.decide("other.txt", False) is None
+
+
+# --------------------------------------------------------------------------- deep paths (D-5)
+
+
+def test_deep_folders_do_not_recurse(tmp_path: Path, tokens: TokenGenerator) -> None:
+    deep = tmp_path / "d"
+    middle = deep.joinpath(*["a"] * 50)
+    current = deep.joinpath(*["a"] * 1100)
+    subprocess.run(["mkdir", "-p", str(current)], check=True)  # Path.mkdir recurses too
+    (current / "t.txt").write_text(f"token={tokens.sqco()}\n")
+    (middle / "m.txt").write_text(f"token={tokens.sqco()}\n")
+    (deep / ".gitignore").write_text("*.log\n")
+    result = CliRunner().invoke(cli, ["scan", "--format", "json", str(deep)])
+    assert result.exit_code == 1, result.output
+    assert sorted(len(p) for p in _paths(_json(result.stdout))) == [
+        len(str(middle / "m.txt")),
+        len(str(current / "t.txt")),
+    ]
+
+
+def test_deep_staged_path_does_not_recurse(make_repo: MakeRepo, tokens: TokenGenerator) -> None:
+    repo = make_repo()
+    repo.commit({"readme.txt": "hi\n"})
+    repo.stage({"top.properties": f"sonar.token={tokens.sqco()}\n", ".leakscanignore": "*.log\n"})
+    blob = (
+        subprocess.run(
+            ["git", "hash-object", "-w", "--stdin"],
+            cwd=repo.path,
+            input=f"sonar.token={tokens.sqco()}\n".encode(),
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .strip()
+    )
+    deep_path = "a/" * 1500 + "t.properties"
+    run_git(repo.path, "update-index", "--add", "--cacheinfo", f"100644,{blob},{deep_path}")
+    for extra in ([], ["--exclude", "*.bin"]):
+        result = CliRunner().invoke(cli, ["scan", "--staged", "--format", "json", *extra, str(repo.path)])
+        assert result.exit_code == 1, result.output
+        assert sorted(_paths(_json(result.stdout))) == sorted([deep_path, "top.properties"])
+
+
+def test_path_filter_decides_deep_paths_iteratively() -> None:
+    files = {"": b"keep/\n", "x/": b"*.txt\n!ok.txt\n"}
+    paths = PathFilter(("*.bin",), files.get)
+    deep = "x/" + "a/" * 5000
+    assert paths.excluded(deep + "t.txt") is True
+    assert paths.excluded(deep + "ok.txt") is False
+    assert paths.excluded(deep + "t.bin") is True
+    assert paths.excluded("keep/" + "a/" * 3000 + "ok.txt") is True
+
+
+# --------------------------------------------------------------------------- unreadable index (D-12)
+
+
+def test_tracked_ignored_file_scanned_when_libgit2_cannot_read_the_index(
+    make_repo: MakeRepo, tokens: TokenGenerator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = make_repo()
+    repo.commit({".env": f"sonar.token={tokens.sqco()}\n", "build/keep.txt": "x\n"})
+    repo.commit({".gitignore": ".env\nbuild/\n"})
+    (repo.path / "build" / "untracked.env").write_text(f"sonar.token={tokens.sqco()}\n")
+    import pygit2
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise pygit2.GitError("unknown object format 'sha256'")
+
+    monkeypatch.setattr(pygit2, "Repository", refuse)
+    result = CliRunner().invoke(cli, ["scan", "--format", "json", str(repo.path)])
+    assert result.exit_code == 1, result.output
+    assert _paths(_json(result.stdout)) == [str(repo.path / ".env")]
+
+
+def test_sha256_repository_tracked_ignored_file_is_scanned(
+    tmp_path: Path, tokens: TokenGenerator, run_cli: RunCli
+) -> None:
+    repo = tmp_path / "r"
+    repo.mkdir()
+    try:
+        run_git(repo, "init", "-q", "--object-format=sha256")
+    except AssertionError:
+        pytest.skip("this git cannot create SHA-256 repositories")
+    (repo / ".env").write_text(f"sonar.token={tokens.sqco()}\n")
+    run_git(repo, "add", ".env")
+    run_git(repo, "commit", "-qm", "e")
+    (repo / ".gitignore").write_text(".env\n")
+    run_git(repo, "add", ".gitignore")
+    run_git(repo, "commit", "-qm", "i")
+    proc = run_cli("scan", "--format", "json", str(repo))
+    assert proc.returncode == 1, proc.stderr
+    assert _paths(_json(proc.stdout)) == [str(repo / ".env")]
+
+
+def test_unreadable_index_without_git_scans_ignored_files_and_says_why(
+    make_repo: MakeRepo, tokens: TokenGenerator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = make_repo()
+    repo.commit({".env": f"sonar.token={tokens.sqco()}\n"})
+    repo.commit({".gitignore": ".env\n"})
+    (repo.path / ".git" / "index").write_bytes(b"garbage")
+    monkeypatch.setenv("PATH", os.devnull)
+    result = CliRunner().invoke(cli, ["scan", "--format", "json", str(repo.path)])
+    assert result.exit_code == 1, result.output
+    report = _json(result.stdout)
+    assert _paths(report) == [str(repo.path / ".env")]
+    stats = report["stats"]
+    assert isinstance(stats, dict)
+    assert any("cannot read the git index" in note for note in stats["notes"])
