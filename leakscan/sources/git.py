@@ -7,6 +7,7 @@ from __future__ import annotations
 import bisect
 import math
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -68,18 +69,32 @@ def common_dir(repo: pygit2.Repository) -> Path:
     return git_dir
 
 
-def _signed(oid: Oid, who: pygit2.Signature) -> CommitInfo:
-    zone = timezone(timedelta(minutes=who.offset))
-    date = datetime.fromtimestamp(who.time, zone).isoformat()
-    return CommitInfo(str(oid), who.name, who.email, date)
+_RAW_DATE = re.compile(rb"> (-?\d+) ([+-])(\d\d)(\d\d)$")
+
+
+def _signed(obj: pygit2.Commit | pygit2.Tag, who: pygit2.Signature, header: bytes) -> CommitInfo:
+    """Name, email and date of ``who``; the date is read from the raw ``header`` line (libgit2
+    resets offsets it does not like, such as ``+2359``, to UTC). A date no calendar can show
+    (a hostile timestamp) is given in git's raw form, ``@<seconds> <offset>``."""
+    seconds, offset = who.time, who.offset
+    sign, hours, minutes = ("-" if offset < 0 else "+"), abs(offset) // 60, abs(offset) % 60
+    for line in obj.read_raw().split(b"\n\n", 1)[0].split(b"\n"):
+        found = _RAW_DATE.search(line) if line.startswith(header + b" ") else None
+        if found is not None:
+            seconds, sign = int(found[1]), found[2].decode()
+            hours, minutes = int(found[3]), int(found[4])
+            break
+    try:
+        zone = timezone((-1 if sign == "-" else 1) * timedelta(hours=hours, minutes=minutes))
+        date = datetime.fromtimestamp(seconds, zone).isoformat()
+    except (ValueError, OverflowError, OSError):
+        date = f"@{seconds} {sign}{hours:02d}{minutes:02d}"
+    return CommitInfo(str(obj.id), who.name, who.email, date)
 
 
 def commit_info(commit: pygit2.Commit) -> CommitInfo:
     """Commit id, author name and email, and author date in ISO 8601 with its UTC offset."""
-    return _signed(commit.id, commit.author)
-
-
-# --------------------------------------------------------------------------- which commits
+    return _signed(commit, commit.author, b"author")
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +132,7 @@ class Tips:
 def tag_info(tag: pygit2.Tag) -> CommitInfo:
     """An annotated tag as commit information: the tag id, tagger name, email and date."""
     tagger = tag.tagger
-    return _signed(tag.id, tagger) if tagger is not None else CommitInfo(str(tag.id), "", "", "")
+    return _signed(tag, tagger, b"tagger") if tagger is not None else CommitInfo(str(tag.id), "", "", "")
 
 
 def peel_ref(repo: pygit2.Repository, oid: Oid, name: str, tips: Tips) -> None:
@@ -155,7 +170,9 @@ def default_tips(repo: pygit2.Repository) -> Tips:
     """Every ref (branches, remote-tracking branches, tags, notes, stash), every stash entry of
     the stash reflog, and HEAD."""
     tips = Tips()
-    for name in sorted(repo.listall_references()):
+    listed = repo.listall_references()
+    tips.errors.extend(_broken_loose_refs(repo, set(listed)))
+    for name in sorted(listed):
         try:
             target = repo.references[name].resolve().target
         except (KeyError, pygit2.GitError):
@@ -170,6 +187,24 @@ def default_tips(repo: pygit2.Repository) -> Tips:
     if head is not None:
         peel_ref(repo, head, "HEAD", tips)
     return tips
+
+
+def _broken_loose_refs(repo: pygit2.Repository, listed: set[str]) -> list[Failed]:
+    """Loose ref files libgit2 passed over (git says "ignoring broken ref"): their commits
+    would go unscanned, so each is an error."""
+    refs = common_dir(repo) / "refs"
+    broken: list[Failed] = []
+    for folder, _, files in os.walk(refs):
+        for file in files:
+            name = Path(folder, file).relative_to(refs.parent).as_posix()
+            if name in listed or file.endswith(".lock"):
+                continue
+            try:
+                content = Path(folder, file).read_bytes()[:200].decode("utf-8", errors="replace").strip()
+            except OSError as exc:
+                content = f"cannot read: {exc.strerror or exc}"
+            broken.append(Failed(name, f"broken ref ({content[:80]!r}): its commits are not scanned"))
+    return broken
 
 
 def head_tips(repo: pygit2.Repository) -> Tips:

@@ -139,15 +139,18 @@ def test_deep_folders_do_not_recurse(tmp_path: Path, tokens: TokenGenerator) -> 
     middle = deep.joinpath(*["a"] * 50)
     current = deep.joinpath(*["a"] * 1100)
     subprocess.run(["mkdir", "-p", str(current)], check=True)  # Path.mkdir recurses too
-    (current / "t.txt").write_text(f"token={tokens.sqco()}\n")
-    (middle / "m.txt").write_text(f"token={tokens.sqco()}\n")
-    (deep / ".gitignore").write_text("*.log\n")
-    result = CliRunner().invoke(cli, ["scan", "--format", "json", str(deep)])
-    assert result.exit_code == 1, result.output
-    assert sorted(len(p) for p in _paths(_json(result.stdout))) == [
-        len(str(middle / "m.txt")),
-        len(str(current / "t.txt")),
-    ]
+    try:
+        (current / "t.txt").write_text(f"token={tokens.sqco()}\n")
+        (middle / "m.txt").write_text(f"token={tokens.sqco()}\n")
+        (deep / ".gitignore").write_text("*.log\n")
+        result = CliRunner().invoke(cli, ["scan", "--format", "json", str(deep)])
+        assert result.exit_code == 1, result.output
+        assert sorted(len(p) for p in _paths(_json(result.stdout))) == [
+            len(str(middle / "m.txt")),
+            len(str(current / "t.txt")),
+        ]
+    finally:
+        subprocess.run(["rm", "-rf", str(deep)], check=True)  # so does pytest's tmp_path cleanup
 
 
 def test_deep_staged_path_does_not_recurse(make_repo: MakeRepo, tokens: TokenGenerator) -> None:
@@ -239,3 +242,61 @@ def test_unreadable_index_without_git_scans_ignored_files_and_says_why(
     stats = report["stats"]
     assert isinstance(stats, dict)
     assert any("cannot read the git index" in note for note in stats["notes"])
+
+
+# --------------------------------------------------------------------------- hostile commits and refs
+
+
+def _raw_commit(repo: Path, author_date: str) -> str:
+    tree = run_git(repo, "write-tree")
+    body = f"tree {tree}\nauthor A <a@e> {author_date}\ncommitter C <c@e> 1700000000 +0000\n\nm\n"
+    commit = (
+        subprocess.run(
+            ["git", "hash-object", "-t", "commit", "-w", "--stdin", "--literally"],
+            cwd=repo,
+            input=body.encode(),
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .strip()
+    )
+    run_git(repo, "update-ref", "refs/heads/main", commit)
+    run_git(repo, "symbolic-ref", "HEAD", "refs/heads/main")
+    return commit
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("999999999999999 +0100", "@999999999999999 +0100"),
+        ("-99999999999 +0000", "@-99999999999 +0000"),
+        ("1700000000 +2359", "2023-11-15T22:12:20+23:59"),
+        ("1700000000 -0130", "2023-11-14T20:43:20-01:30"),
+    ],
+)
+def test_commit_dates_never_crash_history(
+    make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli, raw: str, shown: str
+) -> None:
+    repo = make_repo()
+    repo.stage({"a.properties": f"sonar.token={tokens.sqco()}\n"})
+    _raw_commit(repo.path, raw)
+    proc = run_cli("history", "--format", "json", str(repo.path))
+    assert proc.returncode == 1, proc.stderr
+    [finding] = _json(proc.stdout)["findings"]  # type: ignore[misc]
+    assert finding["date"] == shown
+
+
+def test_corrupt_loose_ref_is_an_error(make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli) -> None:
+    repo = make_repo()
+    repo.commit({"readme.txt": "hi\n"})
+    good = run_git(repo.path, "rev-parse", "HEAD")
+    (repo.path / ".git" / "refs" / "heads" / "broken").write_text(good[:39] + "\n")
+    proc = run_cli("history", "--format", "json", str(repo.path))
+    assert proc.returncode == 2, proc.stderr
+    report = _json(proc.stdout)
+    stats = report["stats"]
+    assert isinstance(stats, dict)
+    [error] = stats["errors"]
+    assert error["path"] == "refs/heads/broken"
+    assert error["error"].startswith("broken ref")
