@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -17,7 +18,9 @@ from click.core import ParameterSource
 
 from leakscan import __version__
 from leakscan.errors import ExitCode, LeakscanError
+from leakscan.output import write_atomically
 from leakscan.report import FORMATS
+from leakscan.report.text_report import escape
 
 if TYPE_CHECKING:
     from leakscan.config import Config
@@ -145,7 +148,10 @@ history_options = _options(
         help="Scan only what this branch, tag or commit reaches (repeatable).",
     ),
     click.option(
-        "--since-commit", metavar="REV", help="Scan only commits not reachable from REV (e.g. origin/main)."
+        "--since-commit",
+        metavar="REV",
+        callback=lambda ctx, param, value: _non_empty(value, "--since-commit"),
+        help="Scan only commits not reachable from REV (e.g. origin/main).",
     ),
     click.option(
         "--max-commits", type=click.IntRange(1), metavar="N", help="Scan at most the newest N commits."
@@ -315,6 +321,12 @@ def _information_uri() -> str:
     return ""
 
 
+def _non_empty(value: str | None, option: str) -> str | None:
+    if value is not None and not value.strip():
+        raise click.UsageError(f"{option}: empty revision (give a branch, tag or commit)")
+    return value
+
+
 def emit_report(result: ScanResult, fmt: str, output: Path | None, show_secrets: bool) -> None:
     """Render ``result`` to stdout or ``output``; a one-line summary goes to stderr as well
     unless the text report is on stdout (it has the summary)."""
@@ -334,11 +346,11 @@ def emit_report(result: ScanResult, fmt: str, output: Path | None, show_secrets:
             sys.stdout.flush()
         except BrokenPipeError:
             _silence_broken_pipe()
+        except OSError as exc:  # a full disk behind a redirection
+            _silence_broken_pipe()
+            raise LeakscanError(f"stdout: cannot write report: {exc.strerror or exc}") from exc
     else:
-        try:
-            output.write_text(text, encoding="utf-8", errors="surrogateescape")
-        except OSError as exc:
-            raise LeakscanError(f"{output}: cannot write report: {exc.strerror or exc}") from exc
+        write_atomically(output, text)
     if fmt != "text" or output is not None:
         click.echo(render_summary(result), err=True)
 
@@ -375,7 +387,7 @@ def cli(debug: bool) -> None:
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.argument("paths", nargs=-1, type=click.Path(readable=False, path_type=str))
 @report_options
 @rule_options
 @file_options
@@ -523,7 +535,7 @@ def install_hook(repo: str, force: bool) -> None:
 
 
 baseline_inputs = _options(
-    click.argument("paths", nargs=-1, type=click.Path(path_type=str)),
+    click.argument("paths", nargs=-1, type=click.Path(readable=False, path_type=str)),
     rule_options,
     file_options,
     click.option(
@@ -632,10 +644,7 @@ def _entries(count: int) -> str:
 def _write_baseline(baseline: Any, target: Path) -> None:
     from leakscan.baseline import render_baseline
 
-    try:
-        target.write_text(render_baseline(baseline), encoding="utf-8", errors="surrogateescape")
-    except OSError as exc:
-        raise LeakscanError(f"{target}: cannot write baseline: {exc.strerror or exc}") from exc
+    write_atomically(target, render_baseline(baseline), "baseline")
 
 
 @cli.group()
@@ -683,6 +692,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         cli.main(args=args, prog_name="leakscan", standalone_mode=False)
     except SystemExit as exc:
+        if type(sys.stdout).__name__.endswith("PacifyFlushWrapper"):  # click's answer to a broken pipe
+            sys.stdout = getattr(sys.stdout, "wrapped", sys.stdout)
+            sys.stderr = getattr(sys.stderr, "wrapped", sys.stderr)
+            _silence_broken_pipe()
+            return ExitCode.CLEAN  # the reader stopped reading (`| head`): not an error
         return int(exc.code or 0)
     except click.exceptions.Abort:
         click.echo("leakscan: interrupted", err=True)
@@ -692,17 +706,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.ERROR
     except LeakscanError as exc:
         if debug:
-            raise
+            traceback.print_exc()
         for line in getattr(exc, "problems", None) or [str(exc)]:
-            click.echo(f"Error: {line}", err=True)
+            click.echo(f"Error: {escape(line)}", err=True)
         return exc.exit_code
     except KeyboardInterrupt:
         click.echo("leakscan: interrupted", err=True)
         return ExitCode.INTERRUPTED
     except Exception as exc:
         if debug:
-            raise
-        click.echo(f"Error: unexpected {type(exc).__name__}: {exc} (re-run with --debug)", err=True)
+            traceback.print_exc()
+        click.echo(
+            f"Error: unexpected {type(exc).__name__}: {escape(str(exc))} (re-run with --debug)", err=True
+        )
         return ExitCode.ERROR
     return ExitCode.CLEAN
 

@@ -9,6 +9,7 @@ folder of the file. Command-line options override what the file says (the CLI de
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from dataclasses import dataclass
@@ -62,7 +63,10 @@ def find_config(start: Path) -> Path | None:
     In each folder `.leakscan.toml` wins over pyproject.toml. The walk stops at the repository
     root; outside a repository only the starting folder is looked at.
     """
-    start = start.resolve()
+    try:
+        start = start.resolve()
+    except (RuntimeError, OSError):  # a symlink loop: the scan reports it; look from where it is
+        start = Path(os.path.abspath(start))
     folder = start if start.is_dir() else start.parent
     root = find_repo_root(folder)
     depth = 0 if root is None else len(folder.parts) - len(root.parts)

@@ -143,8 +143,10 @@ class FileWalker:
         exclude: Sequence[str] = (),
         max_file_size: int = 50 * 1024 * 1024,
         scan_large_files: bool = False,
+        seen: set[tuple[int, int]] | None = None,
     ) -> None:
         self.roots = roots
+        self.seen = seen if seen is not None else set()
         self.use_ignore_files = use_ignore_files
         self.exclude = compile_exclude(exclude) if exclude else None
         self.max_file_size = max_file_size
@@ -250,7 +252,8 @@ class FileWalker:
             yield Skipped(shown, "not a regular file")
         elif st.st_size > self.max_file_size and not self.scan_large_files:
             yield Skipped(shown, f"too large ({st.st_size} bytes > {self.max_file_size})")
-        else:
+        elif (st.st_dev, st.st_ino) not in self.seen:  # named twice (`scan d d/sub`): once
+            self.seen.add((st.st_dev, st.st_ino))
             yield FileRef(fs_path, shown, key, st.st_size)
 
 
@@ -259,8 +262,10 @@ def _rel_base(anchor: Path, folder: Path) -> str:
     return "" if rel == "." else rel + "/"
 
 
-def read_file(ref: FileRef) -> Blob | Skipped | Failed:
-    """Read one file without following a swapped-in FIFO or device; classify its content."""
+def read_file(ref: FileRef, max_size: int) -> Blob | Skipped | Failed:
+    """Read one file without following a swapped-in FIFO or device; classify its content.
+    At most ``max_size + 1`` bytes are read: a file that grew past the limit after it was
+    listed is skipped as too large, not read whole."""
     try:
         fd = os.open(ref.fs_path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
     except OSError as exc:
@@ -269,25 +274,29 @@ def read_file(ref: FileRef) -> Blob | Skipped | Failed:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             return Skipped(ref.path, "not a regular file")
-        data = _read_all(fd, st.st_size)
+        data = _read_at_most(fd, st.st_size, max_size + 1)
     except OSError as exc:
         return Failed(ref.path, f"cannot read: {exc.strerror or exc}")
     finally:
         os.close(fd)
+    if len(data) > max_size:
+        return Skipped(ref.path, f"too large (grew past {max_size} bytes while being read)")
     kind = sniff(data)
     if kind is Kind.BINARY:
         return Skipped(ref.path, "binary")
     return Blob(ref.path, to_scannable(data, kind), ref.key_path)
 
 
-def _read_all(fd: int, size_hint: int) -> bytes:
-    """Read to the end with as few system calls (and copies) as possible."""
-    data = os.read(fd, size_hint + 1)
-    if len(data) <= size_hint:
+def _read_at_most(fd: int, size_hint: int, limit: int) -> bytes:
+    """Read to the end, or ``limit`` bytes, with as few system calls (and copies) as possible."""
+    data = os.read(fd, min(size_hint + 1, limit))
+    if len(data) <= size_hint or len(data) >= limit:
         return data
     chunks = [data]
-    while chunk := os.read(fd, READ_CHUNK):
+    total = len(data)
+    while total < limit and (chunk := os.read(fd, min(READ_CHUNK, limit - total))):
         chunks.append(chunk)
+        total += len(chunk)
     return b"".join(chunks)
 
 

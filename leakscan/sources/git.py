@@ -145,7 +145,7 @@ def peel_ref(repo: pygit2.Repository, oid: Oid, name: str, tips: Tips) -> None:
         try:
             obj = repo[oid]
         except (KeyError, ValueError, pygit2.GitError):
-            tips.errors.append(Failed(name, f"missing object {oid}"))
+            tips.errors.append(Failed(name, object_problem(repo, oid, "object")))
             return
         if obj.type == ObjectType.COMMIT:
             if oid not in tips.commits:
@@ -297,6 +297,15 @@ def load_commit(repo: pygit2.Repository, oid: Oid) -> pygit2.Commit | None:
     except (KeyError, ValueError, pygit2.GitError):
         return None
     return commit if isinstance(commit, pygit2.Commit) else None
+
+
+def object_problem(repo: pygit2.Repository, oid: Oid, kind: str) -> str:
+    """Why an object could not be loaded: missing, or present but not parseable."""
+    try:
+        present = repo.odb.exists(oid)
+    except (ValueError, pygit2.GitError):
+        present = False
+    return f"{kind} {oid} is there but cannot be parsed" if present else f"missing {kind} {oid}"
 
 
 def tree_id(repo: pygit2.Repository, commit_oid: Oid) -> Oid | None:
@@ -582,6 +591,13 @@ def staged_index(repo: pygit2.Repository) -> pygit2.Index:
     path = os.path.abspath(name)
     if not os.path.isfile(path):
         raise InputError(f"GIT_INDEX_FILE={name}: no such index file")
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(8)
+    except OSError as exc:
+        raise InputError(f"GIT_INDEX_FILE={name}: cannot read the index: {exc.strerror or exc}") from exc
+    if header[:4] != b"DIRC" or int.from_bytes(header[4:8], "big") not in (2, 3, 4):
+        raise InputError(f"GIT_INDEX_FILE={name}: not a git index file")
     try:
         return pygit2.Index(path)
     except (pygit2.GitError, OSError, ValueError) as exc:

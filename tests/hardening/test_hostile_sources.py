@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from leakscan.cli import cli
+from leakscan.cli import cli, main
+from leakscan.models import Blob, Skipped
 from leakscan.sources.git import PathFilter
 from leakscan.sources.ignore import IgnoreMatcher, compile_lines
 from leakscan.synthetic import TokenGenerator
@@ -300,3 +302,263 @@ def test_corrupt_loose_ref_is_an_error(make_repo: MakeRepo, tokens: TokenGenerat
     [error] = stats["errors"]
     assert error["path"] == "refs/heads/broken"
     assert error["error"].startswith("broken ref")
+
+
+def test_unparseable_commit_is_reported_as_such(make_repo: MakeRepo, run_cli: RunCli) -> None:
+    repo = make_repo()
+    repo.commit({"readme.txt": "hi\n"})
+    tree = run_git(repo.path, "write-tree")
+    bad = (
+        subprocess.run(
+            ["git", "hash-object", "-t", "commit", "-w", "--stdin", "--literally"],
+            cwd=repo.path,
+            input=f"tree {tree}\nauthor garbage\n\nm\n".encode(),
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .strip()
+    )
+    run_git(repo.path, "update-ref", "refs/heads/bad", bad)
+    proc = run_cli("history", "--format", "json", str(repo.path))
+    assert proc.returncode == 2
+    stats = _json(proc.stdout)["stats"]
+    assert isinstance(stats, dict)
+    assert [e["error"] for e in stats["errors"]] == [f"object {bad} is there but cannot be parsed"]
+
+
+# --------------------------------------------------------------------------- path arguments
+
+
+def test_symlink_loop_as_first_path(tmp_path: Path, tokens: TokenGenerator, run_cli: RunCli) -> None:
+    (tmp_path / "loop1").symlink_to(tmp_path / "loop2")
+    (tmp_path / "loop2").symlink_to(tmp_path / "loop1")
+    (tmp_path / "a.txt").write_text(f"token={tokens.sqco()}\n")
+    proc = run_cli("scan", "--format", "json", str(tmp_path / "loop1"), str(tmp_path / "a.txt"))
+    assert proc.returncode == 1, proc.stderr
+    report = _json(proc.stdout)
+    assert _paths(report) == [str(tmp_path / "a.txt")]
+    stats = report["stats"]
+    assert isinstance(stats, dict)
+    assert [e["path"] for e in stats["errors"]] == [str(tmp_path / "loop1")]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
+def test_unreadable_path_argument_is_a_per_input_error(
+    tmp_path: Path, tokens: TokenGenerator, run_cli: RunCli
+) -> None:
+    locked = tmp_path / "locked.txt"
+    locked.write_text("x\n")
+    locked.chmod(0)
+    (tmp_path / "a.txt").write_text(f"token={tokens.sqco()}\n")
+    proc = run_cli("scan", "--format", "json", str(locked), str(tmp_path / "a.txt"))
+    assert proc.returncode == 1, proc.stderr
+    report = _json(proc.stdout)
+    assert _paths(report) == [str(tmp_path / "a.txt")]
+    stats = report["stats"]
+    assert isinstance(stats, dict)
+    assert [e["path"] for e in stats["errors"]] == [str(locked)]
+
+
+def test_path_arguments_are_not_checked_for_readability_by_click() -> None:
+    [scan] = [c for name, c in cli.commands.items() if name == "scan"]
+    [paths] = [p for p in scan.params if p.name == "paths"]
+    assert paths.type.readable is False  # type: ignore[attr-defined]
+
+
+def test_duplicate_and_overlapping_paths_scanned_once(tmp_path: Path, tokens: TokenGenerator) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.txt").write_text(f"token={tokens.sqco()}\n")
+    (tmp_path / "b.txt").write_text(f"token={tokens.sqco()}\n")
+    args = [str(tmp_path), str(tmp_path / "sub"), str(tmp_path), str(tmp_path / "b.txt")]
+    result = CliRunner().invoke(cli, ["scan", "--format", "json", *args])
+    assert result.exit_code == 1, result.output
+    report = _json(result.stdout)
+    assert sorted(_paths(report)) == [str(tmp_path / "b.txt"), str(tmp_path / "sub" / "a.txt")]
+    stats = report["stats"]
+    assert isinstance(stats, dict)
+    assert stats["files_scanned"] == 2
+
+
+def test_named_fifo_is_read_as_a_stream(tmp_path: Path, tokens: TokenGenerator) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    token = tokens.sqco()
+    script = f"import sys; open(sys.argv[1], 'w').write('sonar.token={token}\\n')"
+    writer = subprocess.Popen(["python3", "-c", script, str(fifo)])
+    try:
+        result = CliRunner().invoke(cli, ["scan", "--format", "json", str(fifo)])
+    finally:
+        writer.wait(timeout=30)
+    assert result.exit_code == 1, result.output
+    assert _paths(_json(result.stdout)) == [str(fifo)]
+
+
+def test_dev_stdin_named_explicitly(tokens: TokenGenerator, run_cli: RunCli) -> None:
+    proc = run_cli("scan", "--format", "json", "/dev/stdin", input=f"sonar.token={tokens.sqco()}\n")
+    assert proc.returncode == 1, proc.stderr
+    assert _paths(_json(proc.stdout)) == ["/dev/stdin"]
+
+
+def test_max_file_size_bounds_stdin_and_devices(run_cli: RunCli, tokens: TokenGenerator) -> None:
+    proc = run_cli("scan", "--format", "json", "--max-file-size", "1KiB", "-", input="x" * 5000)
+    assert proc.returncode == 0, proc.stderr
+    stats = _json(proc.stdout)["stats"]
+    assert isinstance(stats, dict)
+    assert stats["skipped"] == [{"path": "<stdin>", "reason": "too large (more than 1024 bytes)"}]
+    proc = run_cli("scan", "--format", "json", "--max-file-size", "1MiB", "/dev/zero", timeout=60)
+    stats = _json(proc.stdout)["stats"]
+    assert isinstance(stats, dict)
+    assert stats["skipped"] == [{"path": "/dev/zero", "reason": f"too large (more than {1 << 20} bytes)"}]
+
+
+def test_file_grown_after_listing_is_read_at_most_to_the_limit(tmp_path: Path) -> None:
+    from leakscan.sources.files import FileRef, read_file
+
+    path = tmp_path / "grows.txt"
+    path.write_bytes(b"x" * 10)
+    ref = FileRef(str(path), "grows.txt", "grows.txt", 10)
+    path.write_bytes(b"y" * 5000)  # grew after the walker's stat
+    assert read_file(ref, 1000) == Skipped("grows.txt", "too large (grew past 1000 bytes while being read)")
+    path.write_bytes(b"z" * 900)
+    blob = read_file(ref, 1000)
+    assert isinstance(blob, Blob) and blob.data == b"z" * 900
+
+
+# --------------------------------------------------------------------------- baseline (D-14 c)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "large"])
+def test_baseline_must_be_a_bounded_regular_file(
+    tmp_path: Path,
+    run_cli: RunCli,
+    kind: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    (tmp_path / "a.txt").write_text("nothing\n")
+    if kind == "fifo":
+        baseline = tmp_path / "b.json"
+        os.mkfifo(baseline)
+        expected = "baseline must be a regular file"
+    elif kind == "device":
+        baseline = Path("/dev/zero")
+        expected = "baseline must be a regular file"
+    else:
+        import leakscan.baseline
+
+        baseline = tmp_path / "big.json"
+        baseline.write_bytes(b" " * 2000)
+        monkeypatch.setattr(leakscan.baseline, "MAX_BASELINE_BYTES", 1000)
+        assert main(["scan", "--baseline", str(baseline), str(tmp_path / "a.txt")]) == 2
+        assert capsys.readouterr().err == f"Error: {baseline}: baseline larger than 1000 bytes\n"
+        return
+    proc = run_cli("scan", "--baseline", str(baseline), str(tmp_path / "a.txt"), timeout=30)
+    assert proc.returncode == 2
+    assert proc.stderr == f"Error: {baseline}: {expected} (not a pipe or device)\n"
+
+
+# --------------------------------------------------------------------------- CLI and output
+
+
+def test_debug_keeps_the_exit_code(tmp_path: Path, run_cli: RunCli) -> None:
+    rules = tmp_path / "bad.toml"
+    rules.write_text('version = 1\n[[rules]]\nid="x"\n')
+    proc = run_cli("--debug", "scan", "--rules", str(rules), str(tmp_path))
+    assert proc.returncode == 2
+    assert "Traceback" in proc.stderr
+    assert "Error: " in proc.stderr
+
+
+def test_rules_list_into_a_closed_pipe_exits_0(tmp_path: Path) -> None:
+    reader = subprocess.Popen(["true"], stdin=subprocess.PIPE)
+    reader.wait(timeout=30)
+    assert reader.stdin is not None
+    proc = subprocess.run(
+        [sys.executable, "-m", "leakscan", "rules", "list"],
+        stdout=reader.stdin,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    reader.stdin.close()
+    assert (proc.returncode, proc.stderr) == (0, "")
+
+
+def test_empty_since_commit_is_a_usage_error(make_repo: MakeRepo, run_cli: RunCli) -> None:
+    repo = make_repo()
+    repo.commit({"a.txt": "x\n"})
+    proc = run_cli("history", "--since-commit", "", str(repo.path))
+    assert proc.returncode == 2
+    assert (
+        proc.stderr.splitlines()[-1] == "Error: --since-commit: empty revision (give a branch, tag or commit)"
+    )
+
+
+def test_garbage_git_index_file_is_one_clean_line(
+    make_repo: MakeRepo, tmp_path: Path, run_cli: RunCli
+) -> None:
+    repo = make_repo()
+    repo.commit({"a.txt": "x\n"})
+    garbage = tmp_path / "index"
+    garbage.write_bytes(b"garbage\n")
+    proc = run_cli("scan", "--staged", str(repo.path), env={"GIT_INDEX_FILE": str(garbage)})
+    assert proc.returncode == 2
+    assert proc.stderr == f"Error: GIT_INDEX_FILE={garbage}: not a git index file\n"
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_stdout_on_a_full_disk_is_one_line(tmp_path: Path, tokens: TokenGenerator) -> None:
+    (tmp_path / "a.txt").write_text(f"token={tokens.sqco()}\n")
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "leakscan", "scan", "--format", "sarif", str(tmp_path)],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines()[0] == "Error: stdout: cannot write report: No space left on device"
+    assert "Traceback" not in proc.stderr and "unexpected" not in proc.stderr
+
+
+def test_report_written_atomically(
+    tmp_path: Path, tokens: TokenGenerator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import leakscan.output
+
+    (tmp_path / "a.txt").write_text(f"token={tokens.sqco()}\n")
+    out = tmp_path / "out" / "report.sarif"
+    out.parent.mkdir()
+    out.write_text("previous\n")
+    real_fsync = os.fsync
+
+    def full_disk(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(leakscan.output.os, "fsync", full_disk)
+    assert main(["scan", "--format", "sarif", "--output", str(out), str(tmp_path / "a.txt")]) == 2
+    assert out.read_text() == "previous\n"  # untouched, and no temporary file left beside it
+    assert sorted(p.name for p in out.parent.iterdir()) == ["report.sarif"]
+    monkeypatch.setattr(leakscan.output.os, "fsync", real_fsync)
+    assert main(["scan", "--format", "sarif", "--output", str(out), str(tmp_path / "a.txt")]) == 1
+    assert json.loads(out.read_text())["version"] == "2.1.0"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["report.sarif"]
+
+
+def test_text_report_and_error_lines_escape_invisible_characters(
+    tmp_path: Path, tokens: TokenGenerator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = "a\u202etxt.exe\u200b"
+    (tmp_path / name).write_text(f"token={tokens.sqco()}\n")
+    result = CliRunner().invoke(cli, ["scan", str(tmp_path / name)])
+    assert "\u202e" not in result.output and "\u200b" not in result.output
+    assert "a\\u202etxt.exe\\u200b" in result.output
+    rules = tmp_path / "r\x1b[2J\u202e.toml"
+    assert main(["scan", "--rules", str(rules), str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\u202e" not in err
+    assert "\\x1b[2J\\u202e" in err
