@@ -215,6 +215,7 @@ class Settings(NamedTuple):
     config: Config
     fmt: str
     fail_on: str
+    notes: tuple[str, ...] = ()  # for the report: configuration changes the range makes
 
 
 def _pick(ctx: click.Context, name: str, configured: Any) -> Any:
@@ -251,7 +252,14 @@ def load_settings(ctx: click.Context, paths: Sequence[str]) -> Settings:
 
     targets = tuple(paths) or (".",)
     start = next((Path(p) for p in targets if p != "-"), Path.cwd())
-    config = discover_config(ctx.params.get("config_file"), start)
+    notes: tuple[str, ...] = ()
+    if ctx.params.get("since_commit") and ctx.params.get("config_file") is None:
+        from leakscan.trusted import config_at_base  # the range under review can't configure its scan
+
+        base = config_at_base(str(start), ctx.params["since_commit"])
+        config, notes = base.config, base.notes
+    else:
+        config = discover_config(ctx.params.get("config_file"), start)
     fail_on = _pick(ctx, "fail_on", config.fail_on) or "any"
     extra_rules = tuple(_pick(ctx, "extra_rules", config.rules) or ())
     disable_rules = tuple(_pick(ctx, "disable_rules", config.disable_rules) or ())
@@ -271,7 +279,7 @@ def load_settings(ctx: click.Context, paths: Sequence[str]) -> Settings:
         validation=_validation_config(ctx, config, fail_on),
         baseline=load_baseline(baseline_file) if baseline_file is not None else None,
     )
-    return Settings(options, config, _pick(ctx, "fmt", config.format) or "text", fail_on)
+    return Settings(options, config, _pick(ctx, "fmt", config.format) or "text", fail_on, notes)
 
 
 def check_disabled_rules(
@@ -451,6 +459,7 @@ def history(ctx: click.Context, /, repo: str, **params: Any) -> None:
     branches, tags and stashes); each unique blob is scanned once."""
     settings = load_settings(ctx, (repo,))
     result = _run_history(settings.options, repo, params)
+    result.stats.notes.extend(settings.notes)
     emit_report(result, settings.fmt, params["output"], params["show_secrets"])
     raise SystemExit(exit_code_for(result, params["findings_code"], settings.fail_on))
 

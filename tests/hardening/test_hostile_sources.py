@@ -562,3 +562,67 @@ def test_text_report_and_error_lines_escape_invisible_characters(
     err = capsys.readouterr().err
     assert "\x1b" not in err and "\u202e" not in err
     assert "\\x1b[2J\\u202e" in err
+
+
+# --------------------------------------------------------------------------- trust boundary (D-14 a)
+
+
+@pytest.mark.parametrize(
+    ("hostile", "note_path"),
+    [
+        ({"pyproject.toml": '[project]\nname = "x"\n[tool.leakscan]\nexclude = ["*"]\n'}, "pyproject.toml"),
+        ({".leakscan.toml": 'fail_on = "none"\nexclude = ["*.env"]\n'}, ".leakscan.toml"),
+        ({".leakscanignore": "*\n"}, ".leakscanignore"),
+    ],
+    ids=["pyproject", "leakscan-toml", "leakscanignore"],
+)
+@pytest.mark.parametrize("fmt", ["json", "sarif", "text"])
+def test_since_commit_reads_configuration_at_the_base(
+    make_repo: MakeRepo,
+    tokens: TokenGenerator,
+    run_cli: RunCli,
+    hostile: dict[str, str],
+    note_path: str,
+    fmt: str,
+) -> None:
+    repo = make_repo()
+    repo.commit({"pyproject.toml": '[project]\nname = "x"\n', "readme.txt": "hi\n"})
+    repo.branch("base")
+    repo.commit(hostile, message="configure the scan away")
+    repo.commit({"leak.env": f"SONAR_TOKEN={tokens.sqco()}\n"}, message="the leak")
+    proc = run_cli("history", "--since-commit", "base", "--format", fmt, str(repo.path))
+    assert proc.returncode == 1, proc.stderr
+    if fmt == "json":
+        report = _json(proc.stdout)
+        assert _paths(report) == ["leak.env"]
+        stats = report["stats"]
+        assert isinstance(stats, dict)
+        [note] = stats["notes"]
+        assert note.startswith(f"{note_path}")
+        assert "changed since --since-commit base" in note
+    elif fmt == "sarif":
+        run = json.loads(proc.stdout)["runs"][0]
+        assert [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in run["results"]] == [
+            "leak.env"
+        ]
+        texts = [n["message"]["text"] for n in run["invocations"][0]["toolExecutionNotifications"]]
+        assert any("changed since --since-commit base" in t for t in texts)
+    else:
+        assert "leak.env" in proc.stdout
+        assert f"leakscan: {note_path}" in proc.stdout
+
+
+def test_since_commit_uses_the_base_configuration_and_no_note_when_unchanged(
+    make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli
+) -> None:
+    repo = make_repo()
+    repo.commit({".leakscan.toml": 'exclude = ["fixtures/"]\n'})
+    repo.branch("base")
+    repo.commit({"fixtures/t.env": f"T={tokens.sqco()}\n", "src/a.env": f"T={tokens.sqco()}\n"})
+    proc = run_cli("history", "--since-commit", "base", "--format", "json", str(repo.path))
+    assert proc.returncode == 1, proc.stderr
+    report = _json(proc.stdout)
+    assert _paths(report) == ["src/a.env"]
+    stats = report["stats"]
+    assert isinstance(stats, dict)
+    assert stats["notes"] == []
