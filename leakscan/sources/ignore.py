@@ -256,29 +256,45 @@ class IgnoreMatcher:
         return self.decide(path, is_dir) is True
 
 
-@dataclass(frozen=True, slots=True)
 class _Combined:
-    regex: re.Pattern[str]
-    order: tuple[int, ...]  # pattern index for each group, newest first
+    """Glob patterns as one regex without groups (so the regex engine keeps its fast paths:
+    common prefixes, first-character checks), and, when it matches, a bisection over halves of
+    the patterns (compiled on first use) to find the last matching one in log2(n) steps."""
+
+    def __init__(self, patterns: Sequence[Pattern]) -> None:
+        newest_first = sorted(patterns, key=lambda p: -p.index)
+        self.order = tuple(p.index for p in newest_first)
+        # A folder is matched with a trailing "/", which only dir-only patterns require.
+        self.bodies = tuple(f"{p.body}{'/' if p.dir_only else '/?'}" for p in newest_first)
+        self._nodes: dict[tuple[int, int], re.Pattern[str]] = {}
+        self.root = self._node(0, len(self.bodies))
+
+    def _node(self, lo: int, hi: int) -> re.Pattern[str]:
+        node = self._nodes.get((lo, hi))
+        if node is None:
+            node = self._nodes[(lo, hi)] = re.compile("(?:" + "|".join(self.bodies[lo:hi]) + ")")
+        return node
+
+    def last_match(self, text: str) -> int:
+        """The index of the last pattern that matches ``text`` in full, or -1."""
+        if self.root.fullmatch(text) is None:
+            return -1
+        lo, hi = 0, len(self.bodies)
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if self._node(lo, mid).fullmatch(text) is not None:
+                hi = mid  # a newer pattern matches
+            else:
+                lo = mid
+        return self.order[lo]
 
 
 def _combine(patterns: Sequence[Pattern]) -> _Combined | None:
-    """One regex whose first matching alternative is the last matching pattern; a folder is
-    matched with a trailing ``/``, which only dir-only patterns require."""
-    if not patterns:
-        return None
-    newest_first = sorted(patterns, key=lambda p: -p.index)
-    alternatives = "|".join(f"({p.body}{'/' if p.dir_only else '/?'})" for p in newest_first)
-    return _Combined(re.compile(f"(?:{alternatives})"), tuple(p.index for p in newest_first))
+    return _Combined(patterns) if patterns else None
 
 
 def _search(combined: _Combined | None, text: str, is_dir: bool) -> int:
-    if combined is None:
-        return -1
-    found = combined.regex.fullmatch(text + "/" if is_dir else text)
-    if found is None or found.lastindex is None:
-        return -1
-    return combined.order[found.lastindex - 1]
+    return -1 if combined is None else combined.last_match(text + "/" if is_dir else text)
 
 
 def compile_lines(lines: Iterable[str], source: str) -> tuple[IgnoreMatcher, list[str]]:

@@ -626,3 +626,31 @@ def test_since_commit_uses_the_base_configuration_and_no_note_when_unchanged(
     stats = report["stats"]
     assert isinstance(stats, dict)
     assert stats["notes"] == []
+
+
+def test_combined_matcher_agrees_with_pattern_by_pattern_matching() -> None:
+    """The one-regex-plus-bisection matcher finds the same last pattern as trying each in turn."""
+    import random
+    import re
+
+    from leakscan.sources.ignore import parse_line
+
+    rng = random.Random(13)
+    pieces = ["a", "b", "ab", "*", "?", "[ab]", "[!a]", "x/", "**/", "/y"]
+    lines = []
+    for _ in range(300):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 4)))
+        lines.append(("!" if rng.random() < 0.3 else "") + text + ("/" if rng.random() < 0.2 else ""))
+    matcher, _ = compile_lines(lines, "t")
+    parsed = [p for p in (parse_line(line, i) for i, line in enumerate(lines)) if p is not None]
+    names = ["a", "b", "ab", "ba", "x", "y", "aab", "x/y", "a/x/y", "ab/b", "b/a/b", "bb"]
+    for name in names:
+        for is_dir in (False, True):
+            expected = None
+            for pattern in parsed:
+                subject = name if pattern.anchored else name.rsplit("/", 1)[-1]
+                if pattern.dir_only and not is_dir:
+                    continue
+                if re.fullmatch(pattern.body, subject):
+                    expected = not pattern.negate
+            assert matcher.decide(name, is_dir) == expected, (name, is_dir)
