@@ -114,6 +114,8 @@ class TrackedPaths:
             return {entry.path for entry in pygit2.Repository(str(self.repo)).index}
         except (pygit2.GitError, OSError, ValueError) as exc:
             problem = str(exc)
+        if not self._has_index():
+            return set()  # no index at all (no commit yet, or a stray .git folder): nothing tracked
         try:
             listed = subprocess.run(
                 ["git", "-C", str(self.repo), "ls-files", "-z"],
@@ -129,6 +131,18 @@ class TrackedPaths:
             f"{self.repo}: cannot read the git index ({problem}): files the ignore rules match are scanned"
         )
         return set()
+
+    def _has_index(self) -> bool:
+        dot_git = self.repo / ".git"
+        if dot_git.is_file():  # a linked worktree or submodule: "gitdir: PATH"
+            try:
+                line = dot_git.read_text(encoding="utf-8", errors="replace").strip()
+            except OSError:
+                return True
+            git_dir = self.repo / line.removeprefix("gitdir:").strip()
+        else:
+            git_dir = dot_git
+        return (git_dir / "index").exists()
 
 
 class FileWalker:
