@@ -711,6 +711,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo("leakscan: interrupted", err=True)
         return ExitCode.INTERRUPTED
     except click.ClickException as exc:
+        exc.message = escape(exc.message)  # it may quote a path or value given on the command line
         exc.show()
         return ExitCode.ERROR
     except LeakscanError as exc:

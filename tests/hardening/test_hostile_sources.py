@@ -562,6 +562,9 @@ def test_text_report_and_error_lines_escape_invisible_characters(
     err = capsys.readouterr().err
     assert "\x1b" not in err and "\u202e" not in err
     assert "\\x1b[2J\\u202e" in err
+    assert main(["scan", "--baseline", str(rules), str(tmp_path)]) == 2  # a click usage error
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\u202e" not in err and "\\x1b[2J\\u202e" in err
 
 
 # --------------------------------------------------------------------------- trust boundary (D-14 a)
