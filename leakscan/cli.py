@@ -6,6 +6,7 @@ Nothing else lives here: the logic is in the modules each command imports when i
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 import traceback
@@ -711,8 +712,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo("leakscan: interrupted", err=True)
         return ExitCode.INTERRUPTED
     except click.ClickException as exc:
-        exc.message = escape(exc.message)  # it may quote a path or value given on the command line
-        exc.show()
+        shown = io.StringIO()
+        exc.show(file=shown)  # it may quote a path or value given on the command line: escaped
+        click.echo("".join(escape(line) + "\n" for line in shown.getvalue().splitlines()), err=True, nl=False)
         return ExitCode.ERROR
     except LeakscanError as exc:
         if debug:
