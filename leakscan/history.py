@@ -67,8 +67,19 @@ from leakscan.sources.git import (
     tree_id,
     walk_commits,
 )
+from leakscan.sources.gitobjects import (
+    Listing,
+    ObjectListing,
+    PackOrderScan,
+    RawTreeEnumerator,
+    TreeStream,
+    repo_dir,
+)
 
 AUTO_PARALLEL_BLOBS = 2000
+# From this many blobs in the object store on, blobs are read by id in pack order by workers (each
+# through git) while this process walks the trees; below it, the in-process scan is cheaper.
+PACK_ORDER_MIN_BLOBS = 2000
 BATCH_BLOBS = 256
 IN_FLIGHT_PER_WORKER = 4
 SHALLOW_NOTE = "history truncated (shallow clone): commits before the shallow boundary are missing"
@@ -127,14 +138,26 @@ class BlobScanner:
             return BlobOutcome(str(oid), "unreadable", 0, errors=(str(exc),))
         if isinstance(data, int):
             return BlobOutcome(str(oid), "too-large", data)
+        return self.outcome(str(oid), data)
+
+    def outcome(self, oid: str, data: bytes) -> BlobOutcome:
+        """What scanning the bytes of blob ``oid`` gives."""
         kind = sniff(data)
         if kind is Kind.BINARY:
-            return BlobOutcome(str(oid), "binary", len(data))
+            return BlobOutcome(oid, "binary", len(data))
         if kind is Kind.LFS_POINTER:
-            return BlobOutcome(str(oid), "lfs-pointer", len(data))
+            return BlobOutcome(oid, "lfs-pointer", len(data))
         detection = self.detector.detect(to_scannable(data, kind))
         matches = tuple(MatchRecord.of(m) for m in detection.matches)
-        return BlobOutcome(str(oid), "scanned", len(data), matches, tuple(detection.errors))
+        return BlobOutcome(oid, "scanned", len(data), matches, tuple(detection.errors))
+
+    def notable(self, data: bytes) -> BlobOutcome | None:
+        """The outcome of scanning ``data``, or None when it is scanned text with nothing found
+        (what most blobs are: only the others cross from a worker process)."""
+        outcome = self.outcome("", data)
+        if outcome.status == "scanned" and not outcome.matches and not outcome.errors:
+            return None
+        return outcome
 
     def scan_batch(self, oids: Sequence[str]) -> list[BlobOutcome]:
         return [self.scan(pygit2.Oid(hex=oid)) for oid in oids]
@@ -322,7 +345,9 @@ def scan_history(
     result.errors.extend(walk.errors)
     scanner = BlobScanner(repo, Detector(rules), options.max_file_size)
     paths = PathFilter(options.exclude)
-    enumerator = TreeEnumerator(repo, paths)
+    whole = not paths.active and not history.since_commit and history.max_commits is None
+    listing = Listing(repo_dir(repo)) if whole else None
+    enumerator: TreeEnumerator | RawTreeEnumerator = TreeEnumerator(repo, paths)
     trees: dict[Oid, Oid] = {}
     messages = MessageFindings(scanner.detector, options.allow_secrets)
     for oid in walk.commits:
@@ -338,13 +363,22 @@ def scan_history(
         if root is not None:
             enumerator.mark_known(root)
     known = frozenset(enumerator.seen_blobs)
-    pending = PendingBlobs(_iter_new_blobs(enumerator, walk.commits, trees, tips.objects, result))
-    # Blobs are scanned while the trees are still being walked; both cores are used once the
-    # history turns out to be large enough to pay for starting the workers.
-    large = pending.prefetch(AUTO_PARALLEL_BLOBS) >= AUTO_PARALLEL_BLOBS
-    workers = history.workers or (_cores() if large else 1)
+    listed = listing.result() if listing is not None else None
     try:
-        targets = _scan_blobs(scanner, rules, pending, workers, options, result, progress)
+        if listed is not None and not base and len(listed.blobs) >= PACK_ORDER_MIN_BLOBS:
+            enumerator = RawTreeEnumerator(repo)
+            outcomes = _pack_order_outcomes(
+                scanner, listed, enumerator, walk.commits, trees, tips, history, result
+            )
+            targets = _scan_blobs(scanner, outcomes, options, result, progress)
+        else:
+            pending = PendingBlobs(_iter_new_blobs(enumerator, walk.commits, trees, tips.objects, result))
+            # Blobs are scanned while the trees are still being walked; both cores are used once
+            # the history turns out to be large enough to pay for starting the workers.
+            large = pending.prefetch(AUTO_PARALLEL_BLOBS) >= AUTO_PARALLEL_BLOBS
+            workers = history.workers or (_cores() if large else 1)
+            pairs = iter_outcomes(scanner, rules, pending, workers)
+            targets = _scan_blobs(scanner, pairs, options, result, progress, pending)
     except KeyboardInterrupt:
         result.interrupted = True
         targets = {}
@@ -411,7 +445,7 @@ class PendingBlobs:
 
 
 def _iter_new_blobs(
-    enumerator: TreeEnumerator,
+    enumerator: TreeEnumerator | RawTreeEnumerator,
     commits: Sequence[Oid],
     trees: dict[Oid, Oid],
     objects: Sequence[RefObject],
@@ -436,22 +470,69 @@ def _iter_new_blobs(
                 yield blob
 
 
+def _length(items: Iterable[object]) -> int:
+    return len(items) if isinstance(items, list) else 0
+
+
+def _pack_order_outcomes(
+    scanner: BlobScanner,
+    listed: ObjectListing,
+    enumerator: RawTreeEnumerator,
+    commits: Sequence[Oid],
+    trees: dict[Oid, Oid],
+    tips: Tips,
+    history: HistoryOptions,
+    result: ScanResult,
+) -> list[tuple[BlobRef, BlobOutcome]]:
+    """Every blob of the object store scanned in pack order by worker processes (each reading
+    through git), while this process walks the trees for the blobs to report and their first
+    paths; then each walked blob with its outcome, in walk order. A blob git did not deliver
+    (missing, damaged) is read here through libgit2, as the in-process scan reads it."""
+    workers = history.workers or _cores()
+    scan = PackOrderScan(repo_dir(scanner.repo), listed.blobs, scanner.notable, scanner.max_size, workers)
+    try:
+        stream = TreeStream(repo_dir(scanner.repo), listed.trees)
+        enumerator.stream = stream
+        try:
+            refs = list(_iter_new_blobs(enumerator, commits, trees, tips.objects, result))
+        finally:
+            stream.close()
+        scan.collect()
+    finally:
+        scan.close()
+    sizes = dict(listed.blobs)
+    pairs: list[tuple[BlobRef, BlobOutcome]] = []
+    for ref in refs:
+        oid = str(ref.oid)
+        size = sizes.get(oid, -1)
+        if oid in scan.plain:
+            outcome = BlobOutcome(oid, "scanned", size)
+        elif (found := scan.outcomes.get(oid)) is not None:
+            outcome = BlobOutcome(oid, found.status, found.size, found.matches, found.errors)
+        elif size > scanner.max_size:
+            outcome = BlobOutcome(oid, "too-large", size)
+        else:
+            outcome = scanner.scan(ref.oid)
+        pairs.append((ref, outcome))
+    return pairs
+
+
 def _scan_blobs(
     scanner: BlobScanner,
-    rules: Sequence[Rule],
-    pending: PendingBlobs,
-    workers: int,
+    outcomes: Iterable[tuple[BlobRef, BlobOutcome]],
     options: ScanOptions,
     result: ScanResult,
     progress: Callable[[Progress], None] | None,
+    pending: PendingBlobs | None = None,
 ) -> dict[Oid, tuple[MatchRecord, ...]]:
-    """Scan every pending blob once; keep the matches of the blobs that have any."""
+    """Record the outcome of every blob scanned once; keep the matches of the blobs that have
+    any."""
     targets: dict[Oid, tuple[MatchRecord, ...]] = {}
     skipped: set[tuple[str, str]] = set()
     stats = result.stats
     done = 0
     allowed = options.allow_secrets
-    for ref, outcome in iter_outcomes(scanner, rules, pending, workers):
+    for ref, outcome in outcomes:
         done += 1
         status = outcome.status
         if status == "scanned":
@@ -475,7 +556,10 @@ def _scan_blobs(
                 skipped.add((ref.path, status))
                 result.skipped.append(Skipped(ref.path, reason))
         if progress is not None and done % 64 == 0:
-            progress(Progress(done, max(done, pending.count), stats.bytes_scanned))
+            total = (
+                pending.count if pending is not None else len(outcomes) if isinstance(outcomes, list) else 0
+            )
+            progress(Progress(done, max(done, total), stats.bytes_scanned))
     if progress is not None:
         progress(Progress(done, done, stats.bytes_scanned))
     return targets
@@ -588,7 +672,7 @@ def _notes(
     repo: pygit2.Repository,
     history: HistoryOptions,
     truncated: bool,
-    enumerator: TreeEnumerator,
+    enumerator: TreeEnumerator | RawTreeEnumerator,
     result: ScanResult,
 ) -> None:
     notes = result.stats.notes

@@ -1,0 +1,485 @@
+"""Fast access to a repository's objects: every object listed once in pack order (with its type
+and size) by one ``git cat-file --batch-all-objects`` run, blobs read by id in that order by one
+``git cat-file --batch`` process per reader, and a walk over raw tree objects that yields what
+``TreeEnumerator`` yields (same blobs, same first paths, same order) at a fraction of the cost.
+
+Nothing here decides what a result is: a blob git cannot deliver is reported as undelivered, and
+the caller reads it the usual way (libgit2), so missing or damaged objects are described as before.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pygit2
+
+from leakscan.models import Failed, Skipped
+from leakscan.sources.git import BlobRef
+
+# Every git child: no pager, no prompt, and a bounded pack mapping (counted in resident memory).
+GIT_OPTIONS = ("-c", "core.packedGitWindowSize=32m", "-c", "core.packedGitLimit=256m")
+# Ids per request to a reader: far below a pipe's buffer (64 KiB), so writing a request never
+# waits for the answers to be read.
+MAX_REQUEST = 1000
+
+_TREE_MODE = 0o040000
+_GITLINK_MODE = 0o160000
+_TYPE_BITS = 0o170000
+# One tree entry: octal mode, space, non-empty name, NUL, 20-byte id. Anything else in a tree
+# object is caught by the last alternative (which then runs to the end), so one look at the last
+# match tells whether the whole object parsed.
+_ENTRY = re.compile(rb"([0-7]+) ([^\x00]+)\x00(.{20})|(.+)", re.S)
+
+
+def repo_dir(repo: pygit2.Repository) -> str:
+    """The git directory of ``repo``, as git's ``--git-dir`` takes it."""
+    path: str = repo.path
+    return path
+
+
+def _git(git_dir: str, *args: str) -> list[str]:
+    return ["git", *GIT_OPTIONS, f"--git-dir={git_dir}", *args]
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("GIT_INDEX_FILE", None)
+    env.update(GIT_TERMINAL_PROMPT="0", GIT_PAGER="cat", GIT_NO_REPLACE_OBJECTS="1")
+    return env
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectListing:
+    """The blobs of the object store (hex id, size), in pack order; trees and commits counted."""
+
+    blobs: list[tuple[str, int]]
+    trees: list[str]
+    commits: int
+
+
+class Listing:
+    """``git cat-file --batch-all-objects --unordered --batch-check``, started at once so that it
+    runs while this process does other work; ``result()`` waits for it."""
+
+    def __init__(self, git_dir: str) -> None:
+        self._proc: subprocess.Popen[bytes] | None = None
+        try:
+            self._proc = subprocess.Popen(
+                _git(
+                    git_dir,
+                    "cat-file",
+                    "--batch-all-objects",
+                    "--unordered",
+                    "--batch-check=%(objectname) %(objecttype) %(objectsize)",
+                ),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env=_env(),
+            )
+        except OSError:
+            self._proc = None
+
+    def result(self) -> ObjectListing | None:
+        """The listing, or None when git is not there or could not list every object."""
+        proc = self._proc
+        if proc is None:
+            return None
+        out, _ = proc.communicate()
+        if proc.returncode != 0:
+            return None
+        blobs: list[tuple[str, int]] = []
+        trees: list[str] = []
+        commits = 0
+        for line in out.split(b"\n"):
+            parts = line.split(b" ")
+            if len(parts) != 3:
+                continue
+            kind = parts[1]
+            if kind == b"blob":
+                blobs.append((parts[0].decode("ascii"), int(parts[2])))
+            elif kind == b"tree":
+                trees.append(parts[0].decode("ascii"))
+            elif kind == b"commit":
+                commits += 1
+        return ObjectListing(blobs, trees, commits)
+
+    def close(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+
+
+class BlobReader:
+    """Reads blobs by id through one long-lived ``git cat-file --batch`` process (restarted if it
+    dies). Ids git cannot deliver (missing, damaged, not a blob) come back as None."""
+
+    def __init__(self, git_dir: str) -> None:
+        self.git_dir = git_dir
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def _start(self) -> subprocess.Popen[bytes] | None:
+        if self._proc is None or self._proc.poll() is not None:
+            try:
+                self._proc = subprocess.Popen(
+                    _git(self.git_dir, "cat-file", "--batch"),
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                    env=_env(),
+                )
+            except OSError:
+                self._proc = None
+        return self._proc
+
+    def read(self, ids: Sequence[str]) -> Iterator[tuple[str, bytes | None]]:
+        """Each id with the blob's bytes (None when git does not deliver it), in order."""
+        for start in range(0, len(ids), MAX_REQUEST):
+            yield from self._request(ids[start : start + MAX_REQUEST])
+
+    def _request(self, ids: Sequence[str]) -> Iterator[tuple[str, bytes | None]]:
+        proc = self._start()
+        if proc is None or proc.stdin is None or proc.stdout is None:
+            yield from ((oid, None) for oid in ids)
+            return
+        try:
+            proc.stdin.write("".join(f"{oid}\n" for oid in ids).encode("ascii"))
+            proc.stdin.flush()
+        except OSError:
+            self.close()
+            yield from ((oid, None) for oid in ids)
+            return
+        out = proc.stdout
+        for done, oid in enumerate(ids):
+            header = out.readline().split()
+            if len(header) == 2 and header[0] == oid.encode() and header[1] == b"missing":
+                yield oid, None
+                continue
+            data: bytes | None = None
+            if len(header) == 3 and header[0] == oid.encode():
+                size = int(header[2])
+                data = out.read(size)
+                if len(data) == size and out.read(1) == b"\n":
+                    yield oid, data if header[1] == b"blob" else None
+                    continue
+            # The process died or said something unexpected: the rest is not delivered.
+            self.close()
+            yield from ((rest, None) for rest in ids[done:])
+            return
+
+    def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        if proc.stdin is not None:
+            try:
+                proc.stdin.close()
+            except OSError:
+                pass
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+class TreeStream:
+    """Raw tree objects, read ahead in pack order by one ``git cat-file --batch`` process (fed
+    from a thread) and handed out by id: each tree is asked for once, so it is dropped when taken.
+    A tree the stream never delivers (missing, damaged) is None."""
+
+    def __init__(self, git_dir: str, trees: Sequence[str]) -> None:
+        self._held: dict[bytes, bytes] = {}
+        self._done = False
+        self._proc: subprocess.Popen[bytes] | None = None
+        try:
+            self._proc = subprocess.Popen(
+                _git(git_dir, "cat-file", "--batch"),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env=_env(),
+            )
+        except OSError:
+            self._done = True
+            return
+        self._feeder = threading.Thread(target=self._feed, args=(trees,), daemon=True)
+        self._feeder.start()
+
+    def _feed(self, trees: Sequence[str]) -> None:
+        stdin = self._proc.stdin if self._proc is not None else None
+        if stdin is None:
+            return
+        try:
+            for start in range(0, len(trees), MAX_REQUEST):
+                stdin.write("".join(f"{oid}\n" for oid in trees[start : start + MAX_REQUEST]).encode())
+            stdin.close()
+        except (OSError, ValueError):
+            pass
+
+    def take(self, oid: bytes) -> bytes | None:
+        """The raw tree ``oid`` (20-byte id), or None when the stream does not have it."""
+        data = self._held.pop(oid, None)
+        if data is not None or self._done:
+            return data
+        out = self._proc.stdout if self._proc is not None else None
+        while out is not None:
+            header = out.readline().split()
+            if len(header) == 2 and header[1] == b"missing":
+                continue
+            if len(header) != 3:
+                break
+            size = int(header[2])
+            body = out.read(size)
+            if len(body) != size or out.read(1) != b"\n":
+                break
+            got = bytes.fromhex(header[0].decode("ascii"))
+            if header[1] != b"tree":
+                continue
+            if got == oid:
+                return body
+            self._held[got] = body
+        self.close()
+        return None
+
+    def close(self) -> None:
+        self._done = True
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        for pipe in (proc.stdin, proc.stdout):
+            if pipe is not None:
+                try:
+                    pipe.close()
+                except OSError:
+                    pass
+
+
+class RawTreeEnumerator:
+    """``TreeEnumerator`` without a path filter, parsing raw tree objects: the same blobs with the
+    same first paths in the same order, the same submodules and missing trees. A tree object the
+    parser does not accept whole is read through pygit2 as before."""
+
+    def __init__(self, repo: pygit2.Repository, stream: TreeStream | None = None) -> None:
+        self.repo = repo
+        self.stream = stream
+        self.submodules: set[str] = set()
+        self._paths: dict[str, str] = {}
+        self._seen: set[bytes] = set()  # trees and blobs (their ids never collide)
+        self._blobs: list[bytes] = []
+        self._read = repo.odb.read
+
+    @property
+    def seen_blobs(self) -> frozenset[pygit2.Oid]:
+        """The blobs yielded or marked known so far."""
+        return frozenset(pygit2.Oid(raw=raw) for raw in self._blobs)
+
+    def mark_known(self, root: pygit2.Oid) -> None:
+        """Treat every tree and blob under ``root`` as already seen (the base of --since-commit)."""
+        for _ in self.iter_new(root):
+            pass
+
+    def iter_new(self, root: pygit2.Oid, prefix: str = "") -> Iterator[BlobRef | Skipped | Failed]:
+        seen = self._seen
+        if root.raw in seen:
+            return
+        seen.add(root.raw)
+        stack: list[tuple[bytes, str]] = [(root.raw, prefix)]
+        while stack:
+            oid, prefix = stack.pop()
+            entries = self._entries(oid)
+            if entries is None:
+                yield Failed(prefix.rstrip("/") or "/", f"missing tree object {pygit2.Oid(raw=oid)}")
+                continue
+            yield from self._visit(entries, prefix, stack)
+
+    def _visit(
+        self, entries: list[tuple[bytes, bytes, bytes, bytes]], prefix: str, stack: list[tuple[bytes, str]]
+    ) -> Iterator[BlobRef | Skipped]:
+        seen = self._seen
+        # Most entries of a new tree version were seen in the version before: drop them first.
+        for mode, name, entry_id, _ in [entry for entry in entries if entry[2] not in seen]:
+            if entry_id in seen:  # the same id twice in this tree
+                continue
+            if mode == b"40000":
+                kind = _TREE_MODE
+            elif mode == b"160000":
+                kind = _GITLINK_MODE
+            else:
+                kind = int(mode, 8) & _TYPE_BITS
+            text = name.decode("utf-8", "surrogateescape")
+            if kind == _GITLINK_MODE:
+                path = prefix + text
+                if path not in self.submodules:
+                    self.submodules.add(path)
+                    yield Skipped(path, "submodule")
+            elif kind == _TREE_MODE:
+                seen.add(entry_id)
+                stack.append((entry_id, prefix + text + "/"))
+            else:
+                seen.add(entry_id)
+                self._blobs.append(entry_id)
+                path = prefix + text
+                yield BlobRef(pygit2.Oid(raw=entry_id), self._paths.setdefault(path, path))
+
+    def _entries(self, oid: bytes) -> list[tuple[bytes, bytes, bytes, bytes]] | None:
+        """The entries of a tree (mode, name, id), or None when it is missing or not a tree."""
+        data = self.stream.take(oid) if self.stream is not None else None
+        if data is None:
+            try:
+                kind, data = self._read(pygit2.Oid(raw=oid))
+            except (KeyError, ValueError, pygit2.GitError):
+                return None
+            if kind != pygit2.GIT_OBJECT_TREE:
+                return None
+        found: list[tuple[bytes, bytes, bytes, bytes]] = _ENTRY.findall(data)
+        if found and found[-1][3]:
+            return self._parsed_by_pygit2(oid)
+        return found
+
+    def _parsed_by_pygit2(self, oid: bytes) -> list[tuple[bytes, bytes, bytes, bytes]] | None:
+        """An unusual tree object as libgit2 reads it (or None when libgit2 rejects it)."""
+        try:
+            tree = self.repo[pygit2.Oid(raw=oid)]
+        except (KeyError, ValueError, pygit2.GitError):
+            return None
+        if not isinstance(tree, pygit2.Tree):
+            return None
+        return [
+            (
+                b"%o" % entry.filemode,
+                (entry.name or "").encode("utf-8", "surrogateescape"),
+                entry.id.raw,
+                b"",
+            )
+            for entry in tree
+        ]
+
+    def new_blob(self, oid: pygit2.Oid, path: str) -> BlobRef | None:
+        if oid.raw in self._seen:
+            return None
+        self._seen.add(oid.raw)
+        self._blobs.append(oid.raw)
+        return BlobRef(oid, path)
+
+
+def in_pack_order(listing: ObjectListing, wanted: Iterable[str] | None = None) -> list[tuple[str, int]]:
+    """The listed blobs (all, or those in ``wanted``) in pack order, with their sizes."""
+    if wanted is None:
+        return listing.blobs
+    keep = set(wanted)
+    return [(oid, size) for oid, size in listing.blobs if oid in keep]
+
+
+# --------------------------------------------------------------------------- blobs in pack order
+
+CHUNK_BLOBS = 512
+CHUNK_BYTES = 8 * 1024 * 1024
+
+Chunk = list[str]
+ChunkResult = tuple[list[str], list[tuple[str, Any]]]
+
+
+@dataclass(slots=True)
+class _WorkerState:
+    git_dir: str
+    scan: Callable[[bytes], Any]
+    reader: BlobReader | None = None
+    pid: int = -1
+
+
+_state: _WorkerState | None = None
+
+
+def _scan_chunk(chunk: Chunk) -> ChunkResult:
+    """In a worker: read the chunk's blobs through this process's reader and scan them. Returns
+    the ids whose scan gave nothing to report, and (id, outcome) for the others; ids git did not
+    deliver are in neither."""
+    state = _state
+    assert state is not None, "worker not initialised"
+    if state.reader is None or state.pid != os.getpid():
+        state.reader, state.pid = BlobReader(state.git_dir), os.getpid()
+    plain: list[str] = []
+    special: list[tuple[str, Any]] = []
+    for oid, data in state.reader.read(chunk):
+        if data is None:
+            continue
+        outcome = state.scan(data)
+        if outcome is None:
+            plain.append(oid)
+        else:
+            special.append((oid, outcome))
+    return plain, special
+
+
+def _chunks(blobs: Sequence[tuple[str, int]], max_size: int) -> Iterator[Chunk]:
+    """Consecutive runs of the pack order (deltas and their bases stay together), bounded in
+    count and bytes; blobs over ``max_size`` are not read at all."""
+    chunk: Chunk = []
+    size = 0
+    for oid, length in blobs:
+        if length > max_size:
+            continue
+        chunk.append(oid)
+        size += length
+        if len(chunk) >= CHUNK_BLOBS or size >= CHUNK_BYTES:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
+def _init_worker() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class PackOrderScan:
+    """Scans blobs (hex id, size) in pack order in ``workers`` forked processes, each reading
+    through its own ``git cat-file --batch``, while this process does other work (the tree walk).
+    ``scan(data)`` returns None for a blob with nothing to report, else an outcome (picklable).
+    Only ids and outcomes cross processes."""
+
+    def __init__(
+        self,
+        git_dir: str,
+        blobs: Sequence[tuple[str, int]],
+        scan: Callable[[bytes], Any],
+        max_size: int,
+        workers: int,
+    ) -> None:
+        import multiprocessing  # only when it is used: start-up time matters
+
+        global _state
+        _state = _WorkerState(git_dir, scan)
+        context = multiprocessing.get_context("fork")
+        self._pool = context.Pool(max(1, workers), initializer=_init_worker)
+        self._results = self._pool.imap_unordered(_scan_chunk, _chunks(blobs, max_size))
+        self.plain: set[str] = set()
+        self.outcomes: dict[str, Any] = {}
+
+    def collect(self, progress: Callable[[int], None] | None = None) -> None:
+        """Wait for every chunk; ``progress`` gets the number of blobs done so far."""
+        try:
+            for plain, special in self._results:
+                self.plain.update(plain)
+                self.outcomes.update(special)
+                if progress is not None:
+                    progress(len(self.plain) + len(self.outcomes))
+            self._pool.close()
+        finally:
+            self._pool.terminate()
+            self._pool.join()
+
+    def close(self) -> None:
+        self._pool.terminate()
+        self._pool.join()

@@ -1,0 +1,168 @@
+"""The pack-order history scan (workers reading blobs through git, raw tree walk) gives exactly what
+the in-process scan gives: findings, first paths of skipped blobs, errors, notes, counts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from leakscan import history as history_module
+from leakscan.history import HistoryOptions, scan_history
+from leakscan.models import ScanResult
+from leakscan.options import ScanOptions
+from leakscan.sources.git import TreeEnumerator, open_repo
+from leakscan.sources.gitobjects import BlobReader, Listing, RawTreeEnumerator, TreeStream
+from leakscan.synthetic import TokenGenerator
+from tests.gitrepo import GitRepo, MakeRepo
+
+POINTER = (
+    "version https://git-lfs.github.com/spec/v1\n"
+    "oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\n"
+    "size 12345\n"
+)
+
+
+def _snapshot(result: ScanResult) -> tuple[object, ...]:
+    findings = [
+        (f.rule.id, f.secret.value, f.path, f.match.line, f.commit, f.commits_count, f.present_at_head)
+        for f in result.findings
+    ]
+    stats = result.stats
+    return (
+        findings,
+        result.skipped,
+        result.errors,
+        stats.notes,
+        stats.files_scanned,
+        stats.bytes_scanned,
+        stats.extra,
+    )
+
+
+def _both(repo: GitRepo, monkeypatch: pytest.MonkeyPatch, **options: object) -> tuple[ScanResult, ScanResult]:
+    history = HistoryOptions(repo=str(repo.path), **options)  # type: ignore[arg-type]
+    monkeypatch.setattr(history_module, "PACK_ORDER_MIN_BLOBS", 10**9)
+    in_process = scan_history(ScanOptions(max_file_size=4000), history)
+    monkeypatch.setattr(history_module, "PACK_ORDER_MIN_BLOBS", 0)
+    pack_order = scan_history(ScanOptions(max_file_size=4000), history)
+    return in_process, pack_order
+
+
+def _busy_repo(make_repo: MakeRepo, tokens: TokenGenerator) -> GitRepo:
+    repo = make_repo()
+    same = "shared content\n"
+    for number in range(12):
+        files: dict[str, str | bytes | None] = {
+            f"src/m{number % 3}/mod.py": f"VALUE = {number}\n" * (number + 1),
+            f"copy/{number % 2}.txt": same,
+            "big.txt": "x" * (3000 + 200 * number),
+        }
+        if number % 4 == 1:
+            files[f"conf/{number}.env"] = f"SONAR_TOKEN={tokens.sqco()}\n"
+        if number == 5:
+            files["image.png"] = b"\x89PNG\r\n\x1a\n\0\0" + tokens.sqco().encode()
+            files["model.bin"] = POINTER
+            files["caf\xe9/na\u00efve.txt"] = "non-ascii path\n"
+        if number == 8:
+            files["conf/1.env"] = None
+        repo.commit(files, f"commit {number}")
+    repo.git(
+        "update-index", "--add", "--cacheinfo", "160000,0123456789abcdef0123456789abcdef01234567,vendor/lib"
+    )
+    repo.commit(message="add submodule")
+    repo.git("branch", "side", "HEAD~3")
+    repo.git("tag", "-a", "v1", "-m", "release", "HEAD~6")
+    return repo
+
+
+def test_pack_order_scan_agrees_with_the_in_process_scan(
+    make_repo: MakeRepo, tokens: TokenGenerator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = _busy_repo(make_repo, tokens)
+    in_process, pack_order = _both(repo, monkeypatch)
+    assert len(in_process.findings) == 3
+    assert {(s.path, s.reason) for s in in_process.skipped} >= {
+        ("image.png", "binary"),
+        ("model.bin", "lfs-pointer"),
+        ("vendor/lib", "submodule"),
+    }
+    assert any(s.reason.startswith("too large") for s in in_process.skipped)
+    assert _snapshot(in_process) == _snapshot(pack_order)
+    for workers in (1, 2):
+        monkeypatch.setattr(history_module, "PACK_ORDER_MIN_BLOBS", 0)
+        again = scan_history(
+            ScanOptions(max_file_size=4000), HistoryOptions(repo=str(repo.path), workers=workers)
+        )
+        assert _snapshot(again) == _snapshot(in_process)
+
+
+def test_pack_order_scan_agrees_after_repack_and_with_missing_objects(
+    make_repo: MakeRepo, tokens: TokenGenerator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = _busy_repo(make_repo, tokens)
+    repo.git("repack", "-adq")
+    assert _snapshot(_both(repo, monkeypatch)[0]) == _snapshot(_both(repo, monkeypatch)[1])
+    lost = repo.commit({"lost.txt": "this blob will go missing\n", "lib/deep.txt": "deep\n"}, "loose")
+    del lost
+    for spec in ("HEAD:lost.txt", "HEAD:lib"):
+        sha = repo.git("rev-parse", spec)
+        loose = repo.path / ".git" / "objects" / sha[:2] / sha[2:]
+        loose.chmod(0o644)
+        loose.unlink()
+    in_process, pack_order = _both(repo, monkeypatch)
+    errors = sorted(e.error.split(" ", 1)[0] + " " + e.path for e in in_process.errors)
+    assert errors == ["missing lib", "missing lost.txt"]
+    assert _snapshot(in_process) == _snapshot(pack_order)
+
+
+def test_max_commits_and_branch_agree(
+    make_repo: MakeRepo, tokens: TokenGenerator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = _busy_repo(make_repo, tokens)
+    for options in ({"max_commits": 4}, {"branches": ("side",)}):
+        in_process, pack_order = _both(repo, monkeypatch, **options)
+        assert _snapshot(in_process) == _snapshot(pack_order)
+
+
+def test_raw_tree_walk_yields_what_the_tree_enumerator_yields(
+    make_repo: MakeRepo, tokens: TokenGenerator
+) -> None:
+    repo = _busy_repo(make_repo, tokens)
+    opened = open_repo(repo.path)
+    listing = Listing(opened.path).result()
+    assert listing is not None
+    roots = [opened.revparse_single(f"HEAD~{n}").tree_id for n in range(12, -1, -1)]
+    walks = []
+    for enumerator in (
+        TreeEnumerator(opened),
+        RawTreeEnumerator(opened),
+        RawTreeEnumerator(opened, TreeStream(opened.path, listing.trees)),
+    ):
+        walks.append([item for root in roots for item in enumerator.iter_new(root)])
+    assert walks[0] == walks[1] == walks[2]
+    assert len(walks[0]) > 10
+
+
+def test_blob_reader_reads_by_id_and_reports_what_git_does_not_deliver(
+    tmp_path: Path, make_repo: MakeRepo
+) -> None:
+    repo = make_repo()
+    repo.commit({"a.txt": "alpha\n", "b.txt": "beta\n"})
+    ids = [
+        repo.git("rev-parse", "HEAD:a.txt"),
+        "0" * 40,
+        repo.git("rev-parse", "HEAD:b.txt"),
+        repo.git("rev-parse", "HEAD"),
+    ]
+    reader = BlobReader(str(repo.path / ".git"))
+    try:
+        assert list(reader.read(ids)) == [
+            (ids[0], b"alpha\n"),
+            (ids[1], None),
+            (ids[2], b"beta\n"),
+            (ids[3], None),
+        ]
+        assert list(reader.read(ids[:1])) == [(ids[0], b"alpha\n")]  # restarted after the commit
+    finally:
+        reader.close()
