@@ -133,13 +133,11 @@ def test_raw_tree_walk_yields_what_the_tree_enumerator_yields(
     listing = Listing(opened.path).result()
     assert listing is not None
     roots = [opened.revparse_single(f"HEAD~{n}").tree_id for n in range(12, -1, -1)]
+    stream = TreeStream(opened.path, listing.trees)
     walks = []
-    for enumerator in (
-        TreeEnumerator(opened),
-        RawTreeEnumerator(opened),
-        RawTreeEnumerator(opened, TreeStream(opened.path, listing.trees)),
-    ):
+    for enumerator in (TreeEnumerator(opened), RawTreeEnumerator(opened), RawTreeEnumerator(opened, stream)):
         walks.append([item for root in roots for item in enumerator.iter_new(root)])
+    stream.close()
     assert walks[0] == walks[1] == walks[2]
     assert len(walks[0]) > 10
 
