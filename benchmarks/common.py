@@ -31,14 +31,20 @@ class Timings:
 
 
 def run_measured(
-    argv: list[str], *, stdin_path: Path | None = None, shell: bool = False, cwd: Path | None = None
+    argv: list[str],
+    *,
+    stdin_path: Path | None = None,
+    shell: bool = False,
+    cwd: Path | None = None,
+    keep_output: bool = True,
 ) -> tuple[float, float, bytes, int]:
-    """Run a command, return (wall seconds, peak RSS in MiB, stdout, exit code)."""
+    """Run a command, return (wall seconds, peak RSS in MiB, stdout, exit code). Timed runs
+    discard stdout: holding it here would also inflate the peak RSS of later children."""
     stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
     start = time.perf_counter()
     proc = subprocess.Popen(
         argv,
-        stdout=subprocess.PIPE,
+        stdout=subprocess.PIPE if keep_output else subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         stdin=stdin,
         shell=shell,
@@ -67,23 +73,48 @@ def require(tool: str) -> str:
     return path
 
 
+PEERS_DIR = os.environ.get("LEAKSCAN_BENCH_PEERS", "")
+
+
+def peer(name: str, peers_dir: str | None = None) -> str | None:
+    """A peer scanner's binary (``kingfisher``, ``betterleaks``): in ``peers_dir`` (option, or
+    $LEAKSCAN_BENCH_PEERS) or on PATH; None when it is not installed (its rows are skipped)."""
+    folder = peers_dir if peers_dir is not None else PEERS_DIR
+    if folder and (Path(folder) / name).is_file():
+        return str(Path(folder) / name)
+    return shutil.which(name)
+
+
 def interleave(
     commands: dict[str, list[str]], runs: int, *, shell: bool = False, cwd: Path | None = None
 ) -> dict[str, Timings]:
     """Run each command `runs` times, alternating between them, after one warm-up each."""
     results = {name: Timings(name) for name in commands}
     for argv in commands.values():
-        run_measured(argv, shell=shell, cwd=cwd)
+        run_measured(argv, shell=shell, cwd=cwd, keep_output=False)
     for _ in range(runs):
         for name, argv in commands.items():
-            wall, rss, _, _ = run_measured(argv, shell=shell, cwd=cwd)
+            wall, rss, _, _ = run_measured(argv, shell=shell, cwd=cwd, keep_output=False)
             results[name].walls.append(wall)
             results[name].peak_rss_mb = max(results[name].peak_rss_mb, rss)
     return results
 
 
-def print_table(results: dict[str, Timings], reference: str) -> None:
-    ref = results[reference].median
-    print(f"{'command':<28}{'median s':>10}{'min s':>9}{'ratio':>8}{'peak MiB':>10}")
+def print_table(results: dict[str, Timings], reference: str, target: dict[str, float] | None = None) -> None:
+    """Medians, min-max, the ratio of medians to ``reference`` and the min-max of the ratios of
+    runs made in the same round (the machine's load changes between rounds), peak RSS, and the
+    target ratio where one is given."""
+    ref = results[reference]
+    print(
+        f"{'command':<34}{'median s':>9}{'min-max s':>15}{'ratio':>7}{'ratio min-max':>15}"
+        f"{'peak MiB':>10}{'target':>8}"
+    )
     for name, t in results.items():
-        print(f"{name:<28}{t.median:>10.3f}{min(t.walls):>9.3f}{t.median / ref:>8.2f}{t.peak_rss_mb:>10.1f}")
+        ratios = [wall / base for wall, base in zip(t.walls, ref.walls, strict=True)]
+        goal = (target or {}).get(name)
+        mark = "" if goal is None else f"{goal:>6.2f}{'ok' if t.median / ref.median <= goal else '!!'}"
+        print(
+            f"{name:<34}{t.median:>9.3f}{min(t.walls):>7.3f}-{max(t.walls):<7.3f}"
+            f"{t.median / ref.median:>7.2f}{min(ratios):>8.2f}-{max(ratios):<6.2f}"
+            f"{t.peak_rss_mb:>10.1f}{mark:>8}"
+        )

@@ -1,10 +1,15 @@
 """History benchmark: `leakscan history` against the decompression floor
-(`git cat-file --batch-all-objects --batch | rg PATTERN`) on the same repository.
+(`git cat-file --batch-all-objects --batch --unordered`: every object of the store inflated once)
+on the same repository, interleaved, with the peers (Kingfisher, Betterleaks) where installed.
 
 Usage:
   python benchmarks/history.py                       # generate (once) and time a synthetic repo
-  python benchmarks/history.py --repo PATH            # time an existing repository
+  python benchmarks/history.py PATH                   # a real repository (a bare mirror is fine)
+  python benchmarks/history.py PATH --runs 5 --peers-dir /tmp/peers/bin
   python benchmarks/history.py --commits 5000 --megabytes 300 --runs 3
+
+Prints medians, min-max, the ratio to the floor (and its min-max over rounds), peak RSS, blobs/s,
+and whether the target (1.5x the floor) is met.
 
 The synthetic repository has --commits commits on two branches and a tag, about --megabytes of
 blob content, and planted tokens (some deleted later) whose introducing commits are checked.
@@ -20,11 +25,10 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import WORK, interleave, leakscan_cmd, print_table, require, run_measured  # noqa: E402
+from common import WORK, interleave, leakscan_cmd, peer, print_table, run_measured  # noqa: E402
 
 from leakscan.synthetic import TokenGenerator  # noqa: E402
 
-RG_PATTERN = r"\bsqco_[A-Za-z0-9]{59}\b"
 WORDS = (
     "def class return import from self value config token project build test main string "
     "number list dict result error request response server client user name path file data"
@@ -111,14 +115,16 @@ def repo_stats(path: Path) -> tuple[int, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repo", type=Path, help="an existing repository (default: generate one)")
+    parser.add_argument("path", nargs="?", type=Path, help="an existing repository (default: generate one)")
+    parser.add_argument("--repo", type=Path, help="same as PATH")
     parser.add_argument("--commits", type=int, default=5000)
     parser.add_argument("--megabytes", type=int, default=300)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--peers-dir", help="folder with kingfisher/betterleaks (default: PATH)")
+    parser.add_argument("--no-peers", action="store_true")
     args = parser.parse_args()
-    rg = require("rg")
     planted: dict[str, str] = {}
-    repo = args.repo
+    repo = args.path or args.repo
     if repo is None:
         repo = WORK / "history-repo"
         WORK.mkdir(parents=True, exist_ok=True)
@@ -127,37 +133,52 @@ def main() -> None:
     print(f"repository: {repo} ({blobs} blobs, {size / 1e6:.1f} MB of blob content)")
 
     leakscan = [*leakscan_cmd(), "history", "--no-progress", "--format", "json", "--show-secrets", str(repo)]
-    floor = f"git -C '{repo}' cat-file --batch-all-objects --batch | {rg} -a -c '{RG_PATTERN}'"
+    floor = ["git", "-C", str(repo), "cat-file", "--batch-all-objects", "--batch", "--unordered"]
     wall, rss, out, code = run_measured(leakscan)
     report = json.loads(out)
     stats = report["stats"]
     print(
         f"leakscan: exit {code}, {len(report['findings'])} findings, {stats['files_scanned']} blobs, "
-        f"{stats['bytes_scanned'] / 1e6:.1f} MB scanned, {wall:.2f}s, peak {rss:.0f} MiB"
+        f"{stats['bytes_scanned'] / 1e6:.1f} MB scanned, {len(stats['errors'])} errors, {wall:.2f}s, "
+        f"peak {rss:.0f} MiB"
     )
     if planted:
-        found = {f["secret"]: f for f in report["findings"] if f["rule_id"].startswith("sonarqube-cloud")}
-        if set(found) != set(planted):
-            sys.exit(f"MISMATCH: planted {len(planted)} tokens, found {len(found)}")
-        subjects = dict(
-            line.split(" ", 1)
-            for line in subprocess.run(
-                ["git", "log", "--all", "--format=%H %s"],
-                cwd=repo,
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout.splitlines()
-        )
-        wrong = [t for t in planted if subjects.get(found[t]["commit"]) != planted[t]]
-        if wrong:
-            sys.exit(f"MISMATCH: {len(wrong)} planted token(s) credited to the wrong commit")
-        print(f"all {len(planted)} planted tokens found and credited to the commits that added them")
+        _check_planted(repo, report, planted)
+    commands = {"floor: git cat-file --batch-all": floor, "leakscan history": leakscan}
+    if not args.no_peers:
+        if kingfisher := peer("kingfisher", args.peers_dir):
+            commands["kingfisher scan (full history)"] = [
+                kingfisher,
+                "scan",
+                "--git-history=full",
+                "--no-validate",
+                "--no-update-check",
+                str(repo),
+            ]
+        if betterleaks := peer("betterleaks", args.peers_dir):
+            commands["betterleaks git"] = [betterleaks, "git", "--no-banner", str(repo)]
+    results = interleave(commands, args.runs)
+    print_table(results, "floor: git cat-file --batch-all", {"leakscan history": 1.5})
+    median = results["leakscan history"].median
+    print(f"leakscan history: {blobs / median:,.0f} blobs/s, {size / 1e6 / median:.0f} MB/s of blob content")
 
-    results = interleave(
-        {"git cat-file | rg (floor)": ["bash", "-c", floor], "leakscan history": leakscan}, args.runs
+
+def _check_planted(repo: Path, report: dict[str, object], planted: dict[str, str]) -> None:
+    findings = report["findings"]
+    assert isinstance(findings, list)
+    found = {f["secret"]: f for f in findings if f["rule_id"].startswith("sonarqube-cloud")}
+    if set(found) != set(planted):
+        sys.exit(f"MISMATCH: planted {len(planted)} tokens, found {len(found)}")
+    subjects = dict(
+        line.split(" ", 1)
+        for line in subprocess.run(
+            ["git", "log", "--all", "--format=%H %s"], cwd=repo, capture_output=True, text=True, check=True
+        ).stdout.splitlines()
     )
-    print_table(results, "git cat-file | rg (floor)")
+    wrong = [t for t in planted if subjects.get(found[t]["commit"]) != planted[t]]
+    if wrong:
+        sys.exit(f"MISMATCH: {len(wrong)} planted token(s) credited to the wrong commit")
+    print(f"all {len(planted)} planted tokens found and credited to the commits that added them")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """``python -m leakscan`` → the command line."""
 
-from leakscan.cli import main
+from leakscan.entry import main
 
 raise SystemExit(main())
