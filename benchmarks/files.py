@@ -1,9 +1,13 @@
-"""Files benchmark: `leakscan scan` against ripgrep on a generated tree of source-like files.
+"""Files benchmark: `leakscan scan` against ripgrep, interleaved, with the peers where installed.
 
-Usage: python benchmarks/files.py [--files 2400] [--megabytes 200] [--runs 5]
-Generates (deterministically, once) a tree under benchmarks/.work/files-tree with a few planted
-tokens, checks both tools find exactly the planted sqco_ tokens, then times them interleaved and
-prints medians, the ratio to ripgrep, and peak memory.
+Usage:
+  python benchmarks/files.py                 # generated text trees: 136 MB (400 files) and 4x that
+  python benchmarks/files.py --files 400 --megabytes 136 --growth 4 --runs 5
+  python benchmarks/files.py PATH            # a real work tree (ignore files honoured by both)
+
+A generated tree (made deterministically, once, under benchmarks/.work) has a few planted tokens;
+both tools must find exactly those. Prints medians, min-max, the ratio to ripgrep (and its
+min-max over rounds), peak memory, the target ratio, and how leakscan's cost grows with the data.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import WORK, interleave, leakscan_cmd, print_table, require, run_measured  # noqa: E402
+from common import WORK, interleave, leakscan_cmd, peer, print_table, require, run_measured  # noqa: E402
 
 from leakscan.synthetic import TokenGenerator  # noqa: E402
 
@@ -44,7 +48,7 @@ def generate(root: Path, files: int, megabytes: int, seed: int = 7) -> list[str]
     """Write the tree; return the planted tokens. Reuses an existing tree made with the same spec."""
     spec = {"files": files, "megabytes": megabytes, "seed": seed}
     marker = root / ".spec.json"
-    tokens_file = root.parent / "files-planted.json"
+    tokens_file = root.parent / (root.name + ".planted.json")
     if marker.exists() and json.loads(marker.read_text()) == spec:
         return json.loads(tokens_file.read_text())
     rng = random.Random(seed)
@@ -72,31 +76,82 @@ def generate(root: Path, files: int, megabytes: int, seed: int = 7) -> list[str]
     return sorted(planted)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, default=2400)
-    parser.add_argument("--megabytes", type=int, default=200)
-    parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args()
-    rg = require("rg")
-    root = WORK / "files-tree"
-    root.mkdir(parents=True, exist_ok=True)
-    planted = generate(root, args.files, args.megabytes)
-    total = sum(p.stat().st_size for p in root.rglob("*.py"))
-    print(f"tree: {root} ({args.files} files, {total / 1e6:.1f} MB, {len(planted)} planted tokens)")
+def _commands(root: Path, rg: str, no_ignore: bool, peers_dir: str | None) -> dict[str, list[str]]:
+    flags = ["--no-ignore"] if no_ignore else []
+    commands = {
+        "rg (sqco_ pattern)": [
+            rg,
+            *flags,
+            "--no-heading",
+            "-o",
+            "-N",
+            "--no-filename",
+            RG_PATTERN,
+            str(root),
+        ],
+        "leakscan scan": [*leakscan_cmd(), "scan", *flags, "--format", "json", "--show-secrets", str(root)],
+    }
+    if kingfisher := peer("kingfisher", peers_dir):
+        commands["kingfisher scan"] = [
+            kingfisher,
+            "scan",
+            "--git-history=none",
+            "--no-validate",
+            "--no-update-check",
+            str(root),
+        ]
+    if betterleaks := peer("betterleaks", peers_dir):
+        commands["betterleaks fs"] = [betterleaks, "fs", "--no-banner", str(root)]
+    return commands
 
-    leakscan = [*leakscan_cmd(), "scan", "--no-ignore", "--format", "json", "--show-secrets", str(root)]
-    ripgrep = [rg, "--no-ignore", "--no-heading", "-o", "-N", "--no-filename", RG_PATTERN, str(root)]
-    _, _, out, code = run_measured(leakscan)
-    found_ls = sorted(f["secret"] for f in json.loads(out)["findings"])
-    _, _, out, _ = run_measured(ripgrep)
-    found_rg = sorted(re.findall(RG_PATTERN, out.decode()))
-    print(f"leakscan found {len(found_ls)} (exit {code}), rg found {len(found_rg)}, planted {len(planted)}")
-    if not (found_ls == found_rg == planted):
+
+def _check(commands: dict[str, list[str]], planted: list[str] | None) -> None:
+    _, _, out, code = run_measured(commands["leakscan scan"])
+    found_ls = sorted(f["secret"] for f in json.loads(out)["findings"] if f["secret"].startswith("sqco_"))
+    _, _, out, _ = run_measured(commands["rg (sqco_ pattern)"])
+    found_rg = sorted(re.findall(RG_PATTERN, out.decode(errors="replace")))
+    print(f"leakscan found {len(found_ls)} sqco_ (exit {code}), rg found {len(found_rg)}")
+    if planted is not None and not (found_ls == found_rg == planted):
         sys.exit("MISMATCH: the tools did not find exactly the planted tokens")
 
-    results = interleave({"rg (sqco_ pattern)": ripgrep, "leakscan scan": leakscan}, args.runs)
-    print_table(results, "rg (sqco_ pattern)")
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("path", nargs="?", type=Path, help="a real tree (default: generated trees)")
+    parser.add_argument("--files", type=int, default=400)
+    parser.add_argument("--megabytes", type=int, default=136)
+    parser.add_argument("--growth", type=int, default=4, help="the second tree is this many times larger")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--peers-dir", help="folder with kingfisher/betterleaks (default: PATH)")
+    args = parser.parse_args()
+    rg = require("rg")
+    if args.path is not None:
+        files = sum(1 for p in args.path.rglob("*") if p.is_file() and ".git" not in p.parts)
+        print(f"tree: {args.path} ({files} files outside .git; ignore files honoured by both tools)")
+        commands = _commands(args.path, rg, False, args.peers_dir)
+        _check(commands, None)
+        print_table(interleave(commands, args.runs), "rg (sqco_ pattern)", {"leakscan scan": 3.0})
+        return
+    medians = []
+    for scale, target in ((1, 4.0), (args.growth, 3.0)):
+        root = WORK / f"files-tree-{args.files * scale}-{args.megabytes * scale}"
+        root.mkdir(parents=True, exist_ok=True)
+        planted = generate(root, args.files * scale, args.megabytes * scale)
+        total = sum(p.stat().st_size for p in root.rglob("*.py"))
+        print(
+            f"\ntree: {root} ({args.files * scale} files, {total / 1e6:.1f} MB, "
+            f"{len(planted)} planted tokens)"
+        )
+        commands = _commands(root, rg, True, args.peers_dir)
+        _check(commands, planted)
+        results = interleave(commands, args.runs)
+        print_table(results, "rg (sqco_ pattern)", {"leakscan scan": target})
+        medians.append((results["leakscan scan"].median, results["rg (sqco_ pattern)"].median))
+    (small, rg_small), (large, rg_large) = medians
+    print(
+        f"\ngrowth {args.growth}x data: leakscan {large / small:.2f}x time, "
+        f"rg {rg_large / rg_small:.2f}x time"
+    )
 
 
 if __name__ == "__main__":

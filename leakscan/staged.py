@@ -11,16 +11,15 @@ from leakscan.models import Blob, ScanResult, Skipped
 from leakscan.options import ScanOptions
 from leakscan.rules import Rule
 from leakscan.scan import Scanner, finalize
-from leakscan.sources.git import (
-    PathFilter,
+from leakscan.sources.gitindex import (
     StagedFile,
-    added_ranges,
-    in_ranges,
-    index_ignore_files,
+    StagedRepo,
+    added_lines,
+    ignore_files,
     iter_staged,
-    open_repo,
-    staged_index,
+    open_staged,
 )
+from leakscan.sources.pathfilter import PathFilter, in_ranges
 
 
 def scan_staged(
@@ -34,16 +33,15 @@ def scan_staged(
     those matching ``options.exclude`` or, unless ignore files are turned off, a staged
     ``.leakscanignore`` are not scanned."""
     started = time.perf_counter()
-    repo = open_repo(where)
-    index = staged_index(repo)
-    ignore_files = index_ignore_files(repo, index) if options.use_ignore_files else None
-    paths = PathFilter(options.exclude, ignore_files)
+    repo = open_staged(where)
+    paths = PathFilter(options.exclude, ignore_files(repo) if options.use_ignore_files else None)
     scanner = Scanner(options, rules)
     result = ScanResult(kind="staged")
+    keep = (lambda path: not paths.excluded(path)) if paths.active else None
     try:
-        for item in iter_staged(repo, index, options.max_file_size, paths):
+        for item in iter_staged(repo, options.max_file_size, keep):
             if isinstance(item, StagedFile):
-                _scan_file(scanner, item, whole_files, result)
+                _scan_file(repo, scanner, item, whole_files, result)
             else:
                 result.record(item)
     except KeyboardInterrupt:
@@ -54,7 +52,9 @@ def scan_staged(
     return result
 
 
-def _scan_file(scanner: Scanner, item: StagedFile, whole_files: bool, result: ScanResult) -> None:
+def _scan_file(
+    repo: StagedRepo, scanner: Scanner, item: StagedFile, whole_files: bool, result: ScanResult
+) -> None:
     kind = sniff(item.data)
     if kind in (Kind.BINARY, Kind.LFS_POINTER):
         result.skipped.append(Skipped(item.path, kind.value))
@@ -69,7 +69,12 @@ def _scan_file(scanner: Scanner, item: StagedFile, whole_files: bool, result: Sc
     if len(result.findings) == before:
         return
     old = to_scannable(item.old, sniff(item.old))
-    changed = added_ranges(old, data)
+    if data is item.data and old is item.old:  # bytes as stored: git diffs the blobs themselves
+        changed = added_lines(repo, item.old_id, item.new_id, data)
+    else:  # decoded (UTF-16, a BOM dropped): the decoded texts are compared
+        from leakscan.sources.git import added_ranges
+
+        changed = added_ranges(old, data)
     result.findings[before:] = [f for f in result.findings[before:] if in_ranges(changed, f.match.start)]
 
 

@@ -1,0 +1,131 @@
+"""The git-CLI staged reader (no libgit2 import) gives what the libgit2 one gives: the same files,
+skips and errors, and the same added byte ranges."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+
+import pytest
+
+from leakscan.sources import git as libgit2_staged
+from leakscan.sources import gitindex
+from leakscan.sources.git import added_ranges
+from leakscan.synthetic import TokenGenerator
+from tests.gitrepo import GitRepo, MakeRepo
+
+
+def _both(repo: GitRepo, max_size: int = 10_000) -> tuple[list[object], list[object]]:
+    opened = libgit2_staged.open_repo(repo.path)
+    index = libgit2_staged.staged_index(opened)
+    old = list(libgit2_staged.iter_staged(opened, index, max_size))
+    staged = gitindex.open_staged(str(repo.path))
+    new = [
+        gitindex.StagedFile(i.path, i.data, i.old) if isinstance(i, gitindex.StagedFile) else i
+        for i in gitindex.iter_staged(staged, max_size)
+    ]
+    converted = [
+        gitindex.StagedFile(i.path, i.data, i.old) if isinstance(i, libgit2_staged.StagedFile) else i
+        for i in old
+    ]
+    return sorted(converted, key=repr), sorted(new, key=repr)
+
+
+def test_same_staged_files_skips_and_errors(make_repo: MakeRepo, tokens: TokenGenerator) -> None:
+    repo = make_repo()
+    body = "".join(f"line {n}\n" for n in range(200))
+    repo.commit(
+        {"keep.txt": body, "gone.txt": "bye\n", "move/me.txt": body + "moved\n", "edit.py": "x = 1\n"}
+    )
+    repo.git("rm", "-q", "gone.txt")
+    (repo.path / "moved").mkdir()
+    repo.git("mv", "move/me.txt", "moved/me.txt")
+    repo.stage(
+        {
+            "edit.py": f"x = 1\nTOKEN = '{tokens.sqco()}'\n",
+            "new.bin": b"\0\1\2binary",
+            "big.txt": "y" * 20_000,
+            "caf\xe9.txt": "non-ascii name\n",
+        }
+    )
+    repo.git(
+        "update-index", "--add", "--cacheinfo", "160000,0123456789abcdef0123456789abcdef01234567,vendor/lib"
+    )
+    old, new = _both(repo)
+    assert old == new
+    assert len(old) == 6
+
+
+def test_unborn_branch_and_missing_blob(make_repo: MakeRepo) -> None:
+    repo = make_repo()
+    repo.stage({"a.txt": "alpha\n", "b/c.txt": "gamma\n"})
+    old, new = _both(repo)
+    assert old == new and len(old) == 2
+    sha = repo.git("rev-parse", ":a.txt")
+    loose = repo.path / ".git" / "objects" / sha[:2] / sha[2:]
+    loose.chmod(0o644)
+    loose.unlink()
+    old, new = _both(repo)
+    assert old == new
+    assert any(getattr(item, "error", "") == f"missing blob object {sha}" for item in new)
+
+
+def test_added_lines_match_libgit2(make_repo: MakeRepo) -> None:
+    rng = random.Random(3)
+    repo = make_repo()
+    lines = [f"value_{n} = {rng.randint(0, 9)}\n" for n in range(120)]
+    repo.commit({"f.txt": "".join(lines)})
+    for _ in range(6):
+        changed = list(lines)
+        for _ in range(rng.randint(1, 8)):
+            at = rng.randrange(len(changed))
+            choice = rng.random()
+            if choice < 0.4:
+                changed[at] = f"edited {rng.random()}\n"
+            elif choice < 0.7:
+                changed.insert(at, f"inserted {rng.random()}\n")
+            else:
+                del changed[at]
+        text = "".join(changed).rstrip("\n") if rng.random() < 0.3 else "".join(changed)
+        repo.stage({"f.txt": text})
+        staged = gitindex.open_staged(str(repo.path))
+        [item] = [i for i in gitindex.iter_staged(staged, 10**6) if isinstance(i, gitindex.StagedFile)]
+        assert item.old is not None
+        assert gitindex.added_lines(staged, item.old_id, item.new_id, item.data) == added_ranges(
+            item.old, item.data
+        )
+
+
+def test_scan_staged_does_not_import_libgit2(make_repo: MakeRepo, tokens: TokenGenerator) -> None:
+    repo = make_repo()
+    repo.commit({"a.py": "x = 1\n"})
+    repo.stage({"a.py": f"x = 1\nTOKEN = '{tokens.sqco()}'\n"})
+    code = (
+        "import sys\nfrom leakscan.entry import main\nsys.argv = ['leakscan', 'scan', '--staged']\n"
+        "status = main()\nassert 'pygit2' not in sys.modules, 'pygit2 imported'\nraise SystemExit(status)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=repo.path, capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "a.py:2" in proc.stdout
+
+
+@pytest.mark.parametrize("relative", [False, True])
+def test_git_index_file_honoured(make_repo: MakeRepo, tokens: TokenGenerator, relative: bool) -> None:
+    repo = make_repo()
+    repo.commit({"a.txt": "alpha\n"})
+    other = repo.path / ".git" / "other-index"
+    env = {"GIT_INDEX_FILE": str(other)}
+    repo.git("read-tree", "HEAD", env=env)
+    (repo.path / "b.txt").write_text("beta\n")
+    repo.git("update-index", "--add", "b.txt", env=env)
+    monkey = pytest.MonkeyPatch()
+    try:
+        monkey.chdir(repo.path)
+        monkey.setenv("GIT_INDEX_FILE", ".git/other-index" if relative else str(other))
+        staged = gitindex.open_staged(".")
+        assert [i.path for i in gitindex.iter_staged(staged, 10**6)] == ["b.txt"]
+    finally:
+        monkey.undo()
