@@ -1,8 +1,12 @@
-"""Pre-commit benchmark: `leakscan scan --staged` on a repository of realistic size with one
-staged change, and `leakscan --version` for start-up; `git diff --cached` as the reference.
+"""Pre-commit benchmark: `leakscan scan --staged` on a repository with one staged change (and the
+peers' staged scans where installed) against `git diff --cached`, and `leakscan --version` against
+`python -c pass`, interleaved.
 
-Usage: python benchmarks/precommit.py [--files 3000] [--runs 15]
-Targets: scan --staged under 0.25 s, --version under 0.12 s (medians).
+Usage:
+  python benchmarks/precommit.py                  # generated: 5,053 files in the index
+  python benchmarks/precommit.py PATH             # a real repository with something staged
+  python benchmarks/precommit.py --files 5053 --runs 15 --peers-dir /tmp/peers/bin
+Targets: scan --staged at most 0.12 s and 40 MiB, --version at most 40 ms (medians).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import WORK, interleave, leakscan_cmd, print_table, run_measured  # noqa: E402
+from common import WORK, interleave, leakscan_cmd, peer, print_table, run_measured  # noqa: E402
 
 from leakscan.synthetic import TokenGenerator  # noqa: E402
 
@@ -46,28 +50,58 @@ def generate(path: Path, files: int, seed: int = 5) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, default=3000)
+    parser.add_argument("path", nargs="?", type=Path, help="a repository with staged changes")
+    parser.add_argument("--files", type=int, default=5053)
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--peers-dir", help="folder with kingfisher/betterleaks (default: PATH)")
     args = parser.parse_args()
-    repo = WORK / "precommit-repo"
-    WORK.mkdir(parents=True, exist_ok=True)
-    generate(repo, args.files)
-    print(f"repository: {repo} ({args.files} files, one staged change with a token)")
+    repo = args.path
+    if repo is None:
+        repo = WORK / "precommit-repo"
+        WORK.mkdir(parents=True, exist_ok=True)
+        generate(repo, args.files)
+        print(f"repository: {repo} ({args.files} files, one staged change with a token)")
     staged = [*leakscan_cmd(), "scan", "--staged"]
     _, _, out, code = run_measured(staged, cwd=repo)
-    print(f"leakscan scan --staged: exit {code} (1 expected: the staged token is found)")
-    if code != 1:
+    print(f"leakscan scan --staged: exit {code}")
+    if args.path is None and code != 1:
         sys.exit("MISMATCH: the staged token was not reported")
     commands = {
         "git diff --cached": ["git", "diff", "--cached", "--quiet"],
-        "leakscan --version": [*leakscan_cmd(), "--version"],
         "leakscan scan --staged": staged,
     }
+    if betterleaks := peer("betterleaks", args.peers_dir):
+        commands["betterleaks git --staged"] = [betterleaks, "git", "--staged", "--no-banner", "."]
+    if kingfisher := peer("kingfisher", args.peers_dir):
+        commands["kingfisher scan --staged"] = [
+            kingfisher,
+            "scan",
+            "--staged",
+            "--no-validate",
+            "--no-update-check",
+            ".",
+        ]
     results = interleave(commands, args.runs, cwd=repo)
     print_table(results, "git diff --cached")
-    for name, target in (("leakscan scan --staged", 0.25), ("leakscan --version", 0.12)):
-        median = results[name].median
-        print(f"{name}: median {median:.3f}s, target {target}s: {'met' if median < target else 'NOT met'}")
+    startup = interleave(
+        {
+            "python -c pass": [sys.executable, "-c", "pass"],
+            "leakscan --version": [*leakscan_cmd(), "--version"],
+        },
+        args.runs,
+    )
+    print_table(startup, "python -c pass")
+    for name, table, seconds, mib in (
+        ("leakscan scan --staged", results, 0.12, 40.0),
+        ("leakscan --version", startup, 0.040, None),
+    ):
+        t = table[name]
+        met = t.median <= seconds and (mib is None or t.peak_rss_mb <= mib)
+        limit = f"{seconds}s" + (f", {mib:.0f} MiB" if mib else "")
+        print(
+            f"{name}: median {t.median:.3f}s, peak {t.peak_rss_mb:.1f} MiB; target {limit}: "
+            f"{'met' if met else 'NOT met'}"
+        )
 
 
 if __name__ == "__main__":

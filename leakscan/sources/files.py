@@ -102,20 +102,14 @@ class TrackedPaths:
         """Whether git tracks this file, or (for a folder) any file below it."""
         if self._files is None:
             self._files = self._load()
-            self._dirs = {path[: i + 1] for path in self._files for i, c in enumerate(path) if c == "/"}
+            self._dirs = _folders_of(self._files)
         if self._unknown:
             return True
         return key + "/" in self._dirs if is_dir else key in self._files
 
     def _load(self) -> set[str]:
-        import pygit2
-
-        try:
-            return {entry.path for entry in pygit2.Repository(str(self.repo)).index}
-        except (pygit2.GitError, OSError, ValueError) as exc:
-            problem = str(exc)
-        if not self._has_index():
-            return set()  # no index at all (no commit yet, or a stray .git folder): nothing tracked
+        """``git ls-files`` first (a process start costs less than importing libgit2), then
+        libgit2; the note names both problems when neither can read the index."""
         try:
             listed = subprocess.run(
                 ["git", "-C", str(self.repo), "ls-files", "-z"],
@@ -125,10 +119,19 @@ class TrackedPaths:
             ).stdout
             return {os.fsdecode(path) for path in listed.split(b"\0") if path}
         except (OSError, subprocess.SubprocessError) as exc:
-            problem += f"; git ls-files: {exc}"
+            git_problem = f"git ls-files: {exc}"
+        import pygit2
+
+        try:
+            return {entry.path for entry in pygit2.Repository(str(self.repo)).index}
+        except (pygit2.GitError, OSError, ValueError) as exc:
+            problem = str(exc)
+        if not self._has_index():
+            return set()  # no index at all (no commit yet, or a stray .git folder): nothing tracked
         self._unknown = True
         self.notes.append(
-            f"{self.repo}: cannot read the git index ({problem}): files the ignore rules match are scanned"
+            f"{self.repo}: cannot read the git index ({problem}; {git_problem}): "
+            "files the ignore rules match are scanned"
         )
         return set()
 
@@ -232,27 +235,35 @@ class FileWalker:
             if self.exclude is not None and self.exclude.ignored(key, is_dir):
                 continue
             if is_dir:
-                stack.append(self._entries(_Folder(entry.path, shown, folder.levels, ignored), anchor))
+                stack.append(
+                    self._entries(_Folder(entry.path, shown, folder.levels, ignored), anchor, key + "/")
+                )
             else:
                 yield from self._classify(entry.path, shown, key, st)
 
     def _entries(
-        self, folder: _Folder, anchor: Path
+        self, folder: _Folder, anchor: Path, base: str | None = None
     ) -> Iterator[tuple[os.DirEntry[str], _Folder, str] | Failed]:
-        """The entries of one folder in name order, with the ignore levels that apply in it."""
-        base = _rel_base(anchor, Path(folder.fs_path))
-        if self.use_ignore_files:
-            matcher = _load_matcher(folder.fs_path, IGNORE_FILES, self.notes)
-            if matcher is not None:
-                folder = _Folder(
-                    folder.fs_path, folder.shown, [*folder.levels, _Level(base, matcher)], folder.ignored
-                )
+        """The entries of one folder in name order, with the ignore levels that apply in it. Only
+        the ignore files the listing shows are opened."""
+        if base is None:
+            base = _rel_base(anchor, Path(folder.fs_path))
         try:
             with os.scandir(folder.fs_path) as scanner:
                 entries = sorted(scanner, key=lambda e: e.name)
         except OSError as exc:
+            if self.use_ignore_files:  # notes on its ignore files, as when it can be listed
+                _load_matcher(folder.fs_path, IGNORE_FILES, self.notes)
             yield Failed(folder.shown, f"cannot list folder: {exc.strerror or exc}")
             return
+        if self.use_ignore_files:
+            names = {entry.name for entry in entries}
+            present = [name for name in IGNORE_FILES if name in names]
+            matcher = _load_matcher(folder.fs_path, present, self.notes) if present else None
+            if matcher is not None:
+                folder = _Folder(
+                    folder.fs_path, folder.shown, [*folder.levels, _Level(base, matcher)], folder.ignored
+                )
         for entry in entries:
             if entry.name != ".git":
                 yield entry, folder, base
@@ -269,6 +280,20 @@ class FileWalker:
         elif (st.st_dev, st.st_ino) not in self.seen:  # named twice (`scan d d/sub`): once
             self.seen.add((st.st_dev, st.st_ino))
             yield FileRef(fs_path, shown, key, st.st_size)
+
+
+def _folders_of(paths: set[str]) -> set[str]:
+    """Every folder (``"a/"``, ``"a/b/"``) that holds one of ``paths``."""
+    folders: set[str] = set()
+    for path in paths:
+        at = path.rfind("/")
+        while at >= 0:
+            folder = path[: at + 1]
+            if folder in folders:
+                break
+            folders.add(folder)
+            at = path.rfind("/", 0, at)
+    return folders
 
 
 def _rel_base(anchor: Path, folder: Path) -> str:
