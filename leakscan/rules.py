@@ -163,7 +163,7 @@ def load_rules(
     problems: list[str] = []
     for name, text in sources:
         try:
-            rules.extend(parse_rules(text, name))
+            rules.extend(_parsed(text, name))
         except RuleFileError as exc:
             problems.extend(exc.problems)
     seen: dict[str, str] = {}
@@ -184,6 +184,18 @@ def load_rules(
     if problems:
         raise RuleFileError(problems)
     return [rule for rule in rules if rule.id not in disabled]
+
+
+# Rule files parsed in this process, by (text, name): a command may load the rules twice (checking
+# --disable-rule, then scanning), and rules are immutable.
+_PARSED: dict[tuple[str, str], tuple[Rule, ...]] = {}
+
+
+def _parsed(text: str, source: str) -> tuple[Rule, ...]:
+    found = _PARSED.get((text, source))
+    if found is None:
+        found = _PARSED[(text, source)] = tuple(parse_rules(text, source))
+    return found
 
 
 def parse_rules(text: str, source: str) -> list[Rule]:
