@@ -279,7 +279,7 @@ def check_disabled_rules(
 
     if not disable_rules:
         return
-    known = {rule.id for rule in load_rules(extra_rules, check_examples=False)}
+    known = {rule.id for rule in load_rules(extra_rules)}
     unknown = ", ".join(sorted(set(disable_rules) - known))
     if not unknown:
         return
@@ -490,7 +490,7 @@ def validate_command(ctx: click.Context, /, tokens: tuple[str, ...], **params: A
     from leakscan.check import check_tokens, checks_exit_code, render_checks
     from leakscan.config import discover_config
     from leakscan.errors import UsageError
-    from leakscan.rules import load_rules
+    from leakscan.examples import load_checked_rules
 
     given: list[str] = []
     for token in tokens:
@@ -506,7 +506,7 @@ def validate_command(ctx: click.Context, /, tokens: tuple[str, ...], **params: A
     check_disabled_rules(ctx, settings, extra_rules, disable_rules)
     config = _validation_config(ctx, settings, "any")
     assert config is not None
-    checks = check_tokens(given, load_rules(extra_rules, disable=disable_rules), config)
+    checks = check_tokens(given, load_checked_rules(extra_rules, disable=disable_rules), config)
     click.echo(render_checks(checks, params["fmt"], __version__), nl=False)
     raise SystemExit(checks_exit_code(checks))
 
@@ -653,9 +653,9 @@ def rules() -> None:
 )
 def rules_list(extra_rules: tuple[Path, ...]) -> None:
     """Show the loaded rules."""
-    from leakscan.rules import load_rules
+    from leakscan.examples import load_checked_rules
 
-    for rule in load_rules(extra_rules):
+    for rule in load_checked_rules(extra_rules):
         key = rule.key or "-"
         click.echo(f"{rule.id:<40} {key:<6} {rule.severity.value:<8} {rule.name}  ({rule.source})")
 
@@ -667,7 +667,7 @@ def rules_check(files: tuple[Path, ...]) -> None:
     from leakscan.examples import example_problems
     from leakscan.rules import load_rules
 
-    loaded = load_rules(files, builtin=not files, check_examples=False)
+    loaded = load_rules(files, builtin=not files)
     failures = example_problems(loaded)
     for problem in failures:
         click.echo(f"FAIL {problem}")

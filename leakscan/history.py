@@ -30,6 +30,7 @@ import pygit2
 
 from leakscan.content import Kind, sniff, to_scannable
 from leakscan.detect import Detector
+from leakscan.examples import load_checked_rules
 from leakscan.models import (
     CommitInfo,
     Failed,
@@ -40,7 +41,7 @@ from leakscan.models import (
     Skipped,
 )
 from leakscan.options import ScanOptions
-from leakscan.rules import Rule, load_rules
+from leakscan.rules import Rule
 from leakscan.scan import finalize, fingerprint
 from leakscan.sources.git import (
     BlobRef,
@@ -309,7 +310,9 @@ def scan_history(
 ) -> ScanResult:
     """Scan everything reachable from the chosen refs; each unique blob once."""
     started = time.perf_counter()
-    rules = rules if rules is not None else load_rules(options.extra_rules, disable=options.disable_rules)
+    rules = (
+        rules if rules is not None else load_checked_rules(options.extra_rules, disable=options.disable_rules)
+    )
     limit_libgit2_memory()
     repo = open_repo(history.repo)
     result = ScanResult(kind="history")

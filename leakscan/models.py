@@ -13,6 +13,9 @@ if TYPE_CHECKING:
 
 _PREFIX = re.compile(r"[A-Za-z]{2,6}_")
 
+# The report formats; each is the module ``leakscan.report.<name>_report`` with a ``render``.
+REPORT_FORMATS = ("text", "json", "sarif", "gitlab", "sonarqube")
+
 
 class Severity(StrEnum):
     """How bad a leak of this kind is."""

@@ -13,6 +13,7 @@ from typing import BinaryIO
 
 from leakscan.baseline import Baseline, split_findings
 from leakscan.detect import Detector, detect_stream
+from leakscan.examples import load_checked_rules
 from leakscan.models import (
     Blob,
     Failed,
@@ -25,7 +26,7 @@ from leakscan.models import (
 )
 from leakscan.options import ScanOptions
 from leakscan.parallel import default_workers, map_batches
-from leakscan.rules import Rule, load_rules
+from leakscan.rules import Rule
 from leakscan.sources import Source
 from leakscan.sources.files import FileRef, FileWalker, open_stream, read_file
 from leakscan.sources.stdin import StdinSource
@@ -142,7 +143,9 @@ class Scanner:
     def __init__(self, options: ScanOptions, rules: list[Rule] | None = None) -> None:
         self.options = options
         self.rules = (
-            rules if rules is not None else load_rules(options.extra_rules, disable=options.disable_rules)
+            rules
+            if rules is not None
+            else load_checked_rules(options.extra_rules, disable=options.disable_rules)
         )
         self.rules_by_id = {rule.id: rule for rule in self.rules}
         self.detector = Detector(self.rules)

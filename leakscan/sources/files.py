@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from leakscan.content import SNIFF_BYTES, Kind, sniff, to_scannable
 from leakscan.models import Blob, Failed, Skipped
+from leakscan.paths import find_repo_root
 
 if TYPE_CHECKING:
     import pathspec
@@ -34,15 +35,6 @@ class FileRef:
 class _Level:
     base: str
     spec: pathspec.GitIgnoreSpec
-
-
-def find_repo_root(path: Path) -> Path | None:
-    """The nearest folder at or above ``path`` that holds a ``.git`` entry."""
-    current = path if path.is_dir() else path.parent
-    for folder in (current, *current.parents):
-        if (folder / ".git").exists():
-            return folder
-    return None
 
 
 def _load_spec(folder: str, names: Sequence[str]) -> pathspec.GitIgnoreSpec | None:
