@@ -680,6 +680,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; turn every error into one stderr line and an exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    _stop_on_sigterm()
     try:
         cli.main(args=args, prog_name="leakscan", standalone_mode=False)
     except SystemExit as exc:
@@ -705,6 +706,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo(f"Error: unexpected {type(exc).__name__}: {exc} (re-run with --debug)", err=True)
         return ExitCode.ERROR
     return ExitCode.CLEAN
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM is handled like Ctrl-C: the scan stops (workers too) and reports what it has."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    from leakscan.parallel import Terminated
+
+    raise Terminated()
 
 
 def _silence_broken_pipe() -> None:

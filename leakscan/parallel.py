@@ -1,25 +1,29 @@
 """The one worker pool: batches of work spread over forked processes, results in batch order.
 
 Every source uses it (files, git history). State reaches the workers through fork, not pickling,
-so it may hold compiled databases. Each worker has one batch at a time; the next batches are made
-ready while the workers run. A worker that dies (killed, out of memory) is noticed at once: its
-batch comes back as ``Lost`` and no further batch is started, so the run ends with what it has,
-never hangs. Ctrl-C and SIGTERM stop every worker at once (``KeyboardInterrupt`` in the caller).
-"""
+so it may hold compiled databases. A few batches per worker are in flight, so workers are busy
+while this process makes the next ones (a lazy tree walk, say). A worker that dies (killed, out
+of memory) is noticed at once: its batches come back as ``Lost`` and no further batch is started,
+so the run ends with what it has, never hangs. Ctrl-C and SIGTERM stop every worker at once
+(``KeyboardInterrupt`` in the caller)."""
 
 from __future__ import annotations
 
 import os
+import queue
 import signal
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
     from multiprocessing.process import BaseProcess
+
+# Batches sent ahead to each worker, so none waits while this process makes the next batch.
+IN_FLIGHT_PER_WORKER = 3
 
 S = TypeVar("S")
 T = TypeVar("T")
@@ -67,9 +71,22 @@ def _worker_main(conn: Connection, function: Callable[[Any, Any], Any], state: A
 
 @dataclass(slots=True)
 class _Worker:
+    """One worker process, the indices of its batches in flight (oldest first), and the thread
+    that sends it batches (so this process never blocks on a full pipe while results wait)."""
+
     process: BaseProcess
     conn: Connection
-    task: int | None = None
+    outbox: queue.SimpleQueue[Any]
+    sender: threading.Thread
+    tasks: deque[int] = field(default_factory=deque)
+
+
+def _send_all(conn: Connection, outbox: queue.SimpleQueue[Any]) -> None:
+    while (item := outbox.get()) is not None:
+        try:
+            conn.send(item)
+        except (OSError, ValueError):  # the worker died or the pool is stopping
+            return
 
 
 def map_batches(
@@ -95,6 +112,7 @@ class _Pool(Generic[S, T, R]):
         self.state = state
         self.size = workers
         self.workers: list[_Worker] = []
+        self._gone: list[_Worker] = []
 
     def run(self, batches: Iterator[T]) -> Iterator[R | Lost[T]]:
         previous = _on_sigterm()
@@ -112,85 +130,81 @@ class _Pool(Generic[S, T, R]):
         context = multiprocessing.get_context("fork")
         for _ in range(self.size):
             parent, child = context.Pipe()
-            process = context.Process(
-                target=_worker_main, args=(child, self.function, self.state), daemon=True
-            )
+            args = (child, self.function, self.state)
+            process = context.Process(target=_worker_main, args=args, daemon=True)
             process.start()
             child.close()
-            self.workers.append(_Worker(process, parent))
+            self.workers.append(_Worker(process, parent, queue.SimpleQueue(), threading.Thread()))
+        for worker in self.workers:  # threads only once every worker is forked
+            worker.sender = threading.Thread(target=_send_all, args=(worker.conn, worker.outbox), daemon=True)
+            worker.sender.start()
 
     def _loop(self, batches: Iterator[T]) -> Iterator[R | Lost[T]]:
         from multiprocessing.connection import wait
 
-        ready: deque[tuple[int, T]] = deque()  # made (the source may be a lazy walk), not yet sent
         sent: dict[int, T] = {}
         results: dict[int, R | Lost[T]] = {}
-        counter = 0
+        counter = next_out = 0
         exhausted = stopped = False
-        next_out = 0
         while True:
-            while not exhausted and not stopped and len(ready) < len(self.workers):
+            while not exhausted and not stopped:
+                idle = min(self.workers, key=lambda w: len(w.tasks))
+                if len(idle.tasks) >= IN_FLIGHT_PER_WORKER:
+                    break
                 batch = next(batches, _END)
                 if batch is _END:
                     exhausted = True
-                else:
-                    ready.append((counter, batch))
-                    counter += 1
-            for worker in self.workers:
-                if worker.task is None and ready and not stopped:
-                    index, batch = ready.popleft()
-                    worker.conn.send((index, batch))
-                    worker.task = index
-                    sent[index] = batch
+                    break
+                idle.outbox.put((counter, batch))
+                idle.tasks.append(counter)
+                sent[counter] = batch
+                counter += 1
             while next_out in results:
                 yield results.pop(next_out)
                 next_out += 1
-            busy = [w for w in self.workers if w.task is not None]
+            busy = [w for w in self.workers if w.tasks]
             if not busy:
-                if stopped:
-                    for index, batch in ready:
-                        results[index] = Lost(batch, "not started: a worker process died")
-                    ready.clear()
-                    while next_out in results:
-                        yield results.pop(next_out)
-                        next_out += 1
-                if exhausted or stopped:
-                    return
-                continue
+                return
             handles: list[Any] = [w.conn for w in busy] + [w.process.sentinel for w in busy]
             signalled = set(wait(handles))
             for worker in busy:
-                if worker.conn in signalled or worker.conn.poll():
+                if worker.conn in signalled:
                     try:
                         index, ok, value = worker.conn.recv()
                     except (EOFError, OSError):
-                        stopped |= self._lost(worker, sent, results)
+                        stopped = self._lost(worker, sent, results)
                         continue
+                    worker.tasks.remove(index)
                     batch = sent.pop(index)
                     results[index] = value if ok else Lost(batch, f"worker error: {value}")
-                    worker.task = None
                 elif worker.process.sentinel in signalled:
-                    stopped |= self._lost(worker, sent, results)
+                    stopped = self._lost(worker, sent, results)
 
     def _lost(self, worker: _Worker, sent: dict[int, T], results: dict[int, R | Lost[T]]) -> bool:
-        """A worker died: its batch is lost and the pool starts no further batch."""
-        assert worker.task is not None
+        """A worker died: its batches are lost and the pool starts no further batch."""
         worker.process.join(timeout=1)
         code = worker.process.exitcode
         how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-        results[worker.task] = Lost(sent.pop(worker.task), f"worker process died ({how})")
-        worker.task = None
+        for index in worker.tasks:
+            results[index] = Lost(sent.pop(index), f"worker process died ({how})")
+        worker.tasks.clear()
+        worker.outbox.put(None)
         self.workers.remove(worker)
+        self._gone.append(worker)
         return True
 
     def _stop(self) -> None:
-        for worker in self.workers:
+        workers = self.workers + self._gone
+        for worker in workers:
+            worker.outbox.put(None)
             if worker.process.is_alive():
                 worker.process.kill()
-        for worker in self.workers:
+        for worker in workers:
             worker.process.join()
             worker.conn.close()
-        self.workers = []
+            if worker.sender.is_alive():
+                worker.sender.join(timeout=1)
+        self.workers = self._gone = []
 
 
 _END: Any = object()
