@@ -40,7 +40,7 @@ from leakscan.models import (
     Skipped,
     TagMessageOrigin,
 )
-from leakscan.options import ScanOptions
+from leakscan.options import HistoryOptions, ScanOptions
 from leakscan.parallel import Lost, map_batches
 from leakscan.rules import Rule
 from leakscan.sources.git import (
@@ -77,17 +77,6 @@ SHALLOW_NOTE = "history truncated (shallow clone): commits before the shallow bo
 def tag_message_path(name: str) -> str:
     """The pseudo-path of an annotated tag's message in findings."""
     return TagMessageOrigin(name).path
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryOptions:
-    """What part of a repository's history to scan. ``workers`` 0 means automatic."""
-
-    repo: str = "."
-    branches: tuple[str, ...] = ()
-    since_commit: str | None = None
-    max_commits: int | None = None
-    workers: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from leakscan.cli import exit_code_for
 from leakscan.errors import ExitCode
 from leakscan.models import Blob, Failed, FileOrigin, ScanResult, Secret
 from leakscan.options import ScanOptions
+from leakscan.policy import exit_code_for
 from leakscan.rules import load_rules
 from leakscan.scan import Scanner, fingerprint, scan
 from leakscan.synthetic import TokenGenerator
