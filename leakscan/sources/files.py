@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from leakscan.content import SNIFF_BYTES, Kind, sniff, to_scannable
+from leakscan.content import DECODED, SNIFF_BYTES, Kind, sniff, to_scannable
 from leakscan.models import Blob, Failed, Skipped
 from leakscan.sources.ignore import IgnoreMatcher, compile_exclude, compile_files
 
@@ -331,17 +331,17 @@ def open_stream(ref: FileRef) -> tuple[int, Callable[[int], bytes]] | Skipped | 
     if kind is Kind.BINARY:
         os.close(fd)
         return Skipped(ref.path, "binary")
-    if kind in (Kind.UTF16_LE, Kind.UTF16_BE):
+    if kind in DECODED:
         decoder = codecs.getincrementaldecoder(kind.value)("replace")
         first = True
 
-        def read_utf16(size: int) -> bytes:
+        def read_decoded(size: int) -> bytes:
             nonlocal first
             raw = os.read(fd, size)
             text = decoder.decode(raw, final=not raw)
             if first:
                 text, first = text.lstrip("\ufeff"), False
-            return text.encode("utf-8") if text or not raw else read_utf16(size)
+            return text.encode("utf-8") if text or not raw else read_decoded(size)
 
-        return fd, read_utf16
+        return fd, read_decoded
     return fd, lambda size: os.read(fd, size)
