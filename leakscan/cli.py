@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 FAIL_ON_NAMES = ("any", "live", "none")
 DEFAULT_BASELINE = ".leakscan-baseline.json"
+DISTRIBUTION = "leakscan-sonar"  # pyproject.toml [project] name; a test keeps them equal
 
 
 def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
@@ -305,7 +306,7 @@ def _information_uri() -> str:
     from importlib.metadata import PackageNotFoundError, metadata
 
     try:
-        urls = metadata("leakscan").get_all("Project-URL") or []
+        urls = metadata(DISTRIBUTION).get_all("Project-URL") or []
     except PackageNotFoundError:
         return ""
     for entry in urls:
