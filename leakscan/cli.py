@@ -31,14 +31,18 @@ DISTRIBUTION = "leakscan-sonar"  # pyproject.toml [project] name; a test keeps t
 
 def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
     from leakscan.errors import UsageError
-    from leakscan.options import parse_size
+    from leakscan.options import check_size_limit, parse_size
 
     if value is None:
         return None
     try:
-        return parse_size(value)
+        size = parse_size(value)
     except UsageError as exc:
         raise click.BadParameter(str(exc)) from exc
+    try:
+        return check_size_limit(size, value)
+    except UsageError as exc:  # a size, but no usable limit: one line, as in the configuration
+        raise UsageError(f"--max-file-size: {exc}") from exc
 
 
 def _options(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:

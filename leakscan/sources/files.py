@@ -263,17 +263,22 @@ def open_stream(ref: FileRef) -> tuple[int, Callable[[int], bytes]] | Skipped | 
     if kind is Kind.BINARY:
         os.close(fd)
         return Skipped(ref.path, "binary")
-    if kind in (Kind.UTF16_LE, Kind.UTF16_BE):
-        decoder = codecs.getincrementaldecoder(kind.value)("replace")
-        first = True
+    return fd, decoded_reader(kind, lambda size: os.read(fd, size))
 
-        def read_utf16(size: int) -> bytes:
-            nonlocal first
-            raw = os.read(fd, size)
-            text = decoder.decode(raw, final=not raw)
-            if first:
-                text, first = text.lstrip("\ufeff"), False
-            return text.encode("utf-8") if text or not raw else read_utf16(size)
 
-        return fd, read_utf16
-    return fd, lambda size: os.read(fd, size)
+def decoded_reader(kind: Kind, read: Callable[[int], bytes]) -> Callable[[int], bytes]:
+    """A read function yielding scannable bytes (UTF-16 decoded to UTF-8) from a raw one."""
+    if kind not in (Kind.UTF16_LE, Kind.UTF16_BE):
+        return read
+    decoder = codecs.getincrementaldecoder(kind.value)("replace")
+    first = True
+
+    def read_utf16(size: int) -> bytes:
+        nonlocal first
+        raw = read(size)
+        text = decoder.decode(raw, final=not raw)
+        if first:
+            text, first = text.lstrip("\ufeff"), False
+        return text.encode("utf-8") if text or not raw else read_utf16(size)
+
+    return read_utf16

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import BinaryIO
 
 import pathspec
 import pygit2
@@ -513,6 +514,27 @@ class StagedFile:
     old: bytes | None
 
 
+@dataclass(frozen=True, slots=True)
+class LargeStagedFile:
+    """A staged file over the size limit: read as a stream (``open_blob_stream``), not held."""
+
+    path: str
+    oid: Oid
+    size: int
+
+
+def open_blob_stream(repo: pygit2.Repository, oid: Oid) -> BinaryIO:
+    """A binary stream of a blob's bytes (raw, no filters), read in pieces; ObjectError if the
+    object is missing or damaged."""
+    try:
+        blob = repo[oid]
+    except (KeyError, ValueError, pygit2.GitError) as exc:
+        raise ObjectError(f"unreadable blob object {oid}: {exc}") from exc
+    if not isinstance(blob, pygit2.Blob):
+        raise ObjectError(f"object {oid} is not a blob")
+    return pygit2.BlobIO(blob)
+
+
 IGNORE_FILE = ".leakscanignore"
 MAX_IGNORE_FILE = 1024 * 1024
 
@@ -554,7 +576,7 @@ def index_ignore_files(repo: pygit2.Repository, index: pygit2.Index) -> Callable
 
 def iter_staged(
     repo: pygit2.Repository, index: pygit2.Index, max_size: int, paths: PathFilter | None = None
-) -> Iterator[StagedFile | Skipped | Failed]:
+) -> Iterator[StagedFile | LargeStagedFile | Skipped | Failed]:
     """Added and modified files of ``index`` (see ``staged_index``), compared with HEAD (renames
     followed); files ``paths`` leaves out are passed over."""
 
@@ -593,14 +615,14 @@ def iter_staged(
 
 def _staged_file(
     repo: pygit2.Repository, path: str, oid: Oid, old_oid: Oid | None, max_size: int
-) -> StagedFile | Skipped | Failed:
+) -> StagedFile | LargeStagedFile | Skipped | Failed:
     try:
         data = read_blob(repo, oid, max_size)
         old = read_blob(repo, old_oid, max_size) if old_oid is not None else None
     except ObjectError as exc:
         return Failed(path, str(exc))
     if isinstance(data, int):
-        return Skipped(path, f"too large ({data} bytes > {max_size})")
+        return LargeStagedFile(path, oid, data)
     return StagedFile(path, data, old if isinstance(old, bytes) else None)
 
 
