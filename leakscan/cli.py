@@ -73,6 +73,13 @@ report_options = _options(
     ),
     click.option("--show-secrets", is_flag=True, help="Print secrets whole (redacted by default)."),
     click.option(
+        "--color",
+        type=click.Choice(["auto", "always", "never"]),
+        default="auto",
+        show_default=True,
+        help="Colour the text report: auto = on a terminal, unless NO_COLOR is set (FORCE_COLOR forces it).",
+    ),
+    click.option(
         "--baseline",
         "baseline_file",
         type=click.Path(dir_okay=False, path_type=Path),
@@ -300,8 +307,16 @@ def _explicit(ctx: click.Context, name: str) -> bool:
     return source not in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
 
 
-def _use_color(stream: Any) -> bool:
-    return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
+def _use_color(stream: Any, choice: str = "auto") -> bool:
+    """``--color``; for ``auto``, a non-empty NO_COLOR turns colour off (no-color.org), a
+    non-empty FORCE_COLOR other than ``0`` turns it on, else colour only on a terminal."""
+    if choice != "auto":
+        return choice == "always"
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR", "0") not in ("", "0", "false"):
+        return True
+    return hasattr(stream, "isatty") and stream.isatty()
 
 
 def _information_uri() -> str:
@@ -320,7 +335,9 @@ def _information_uri() -> str:
     return ""
 
 
-def emit_report(result: ScanResult, fmt: str, output: Path | None, show_secrets: bool) -> None:
+def emit_report(
+    result: ScanResult, fmt: str, output: Path | None, show_secrets: bool, color: str = "auto"
+) -> None:
     """Render ``result`` to stdout or ``output``; a one-line summary goes to stderr as well
     unless the text report is on stdout (it has the summary)."""
     from leakscan.report import ReportContext, get_reporter
@@ -328,14 +345,14 @@ def emit_report(result: ScanResult, fmt: str, output: Path | None, show_secrets:
 
     context = ReportContext(
         show_secrets=show_secrets,
-        color=output is None and _use_color(sys.stdout),
+        color=output is None and _use_color(sys.stdout, color),
         version=__version__,
         information_uri=_information_uri() if fmt in ("sarif", "gitlab") else "",
     )
     text = get_reporter(fmt)(result, context)
     if output is None:
         try:
-            click.echo(text, nl=False)
+            click.echo(text, nl=False, color=context.color)  # click strips colour off a terminal
             sys.stdout.flush()
         except BrokenPipeError:
             _silence_broken_pipe()
@@ -401,7 +418,7 @@ def scan(ctx: click.Context, /, paths: tuple[str, ...], **params: Any) -> None:
         from leakscan.scan import scan as run_scan
 
         result = run_scan(settings.options)
-    emit_report(result, settings.fmt, params["output"], params["show_secrets"])
+    emit_report(result, settings.fmt, params["output"], params["show_secrets"], params["color"])
     if params["staged"] and result.findings:
         from leakscan.staged import fix_hint
 
@@ -444,7 +461,7 @@ def history(ctx: click.Context, /, repo: str, **params: Any) -> None:
     branches, tags and stashes); each unique blob is scanned once."""
     settings = load_settings(ctx, (repo,))
     result = _run_history(settings.options, repo, params)
-    emit_report(result, settings.fmt, params["output"], params["show_secrets"])
+    emit_report(result, settings.fmt, params["output"], params["show_secrets"], params["color"])
     raise SystemExit(exit_code_for(result, params["findings_code"], settings.fail_on))
 
 
@@ -518,13 +535,14 @@ def validate_command(ctx: click.Context, /, tokens: tuple[str, ...], **params: A
 
 @cli.command("install-hook")
 @click.argument("repo", default=".", type=click.Path(path_type=str))
-@click.option("--force", is_flag=True, help="Replace an existing pre-commit hook.")
+@click.option("--force", is_flag=True, help="Replace an existing pre-commit hook (kept as pre-commit.bak).")
 def install_hook(repo: str, force: bool) -> None:
     """Write a git pre-commit hook that runs `leakscan scan --staged` (no framework needed)."""
     from leakscan.hook import install_hook as write_hook
 
-    target = write_hook(repo, sys.executable, force=force)
-    click.echo(f"leakscan: installed {target}")
+    target, backup = write_hook(repo, sys.executable, force=force)
+    kept = f" (the previous hook is kept as {backup})" if backup is not None else ""
+    click.echo(f"leakscan: installed {target}{kept}")
 
 
 baseline_inputs = _options(

@@ -522,3 +522,15 @@ def test_console_script_from_unrelated_directory(tmp_path: Path, tokens: TokenGe
     )
     assert proc.returncode == 1, proc.stderr
     assert findings(proc.stdout) == [(SQCO, "./app.env", 1, 13, redacted(token))]
+
+
+def test_color_flag_and_environment(tree: tuple[Path, str], run_cli: RunCli) -> None:
+    """--color always/never win; for auto a non-empty NO_COLOR disables, FORCE_COLOR forces."""
+    root, _ = tree
+    assert "\x1b[31m" in run_cli("scan", "--color", "always", str(root)).stdout
+    assert "\x1b[31m" in run_cli("scan", "--color", "always", str(root), env={"NO_COLOR": "1"}).stdout
+    assert "\x1b[31m" in run_cli("scan", str(root), env={"FORCE_COLOR": "1"}).stdout
+    assert "\x1b[" not in run_cli("scan", str(root), env={"FORCE_COLOR": "0"}).stdout
+    assert "\x1b[" not in run_cli("scan", str(root), env={"FORCE_COLOR": "1", "NO_COLOR": "1"}).stdout
+    assert "\x1b[" not in _run_on_tty(["scan", "--color", "never", str(root)], {})
+    assert "\x1b[31m" in _run_on_tty(["scan", str(root)], {"NO_COLOR": ""})  # empty: not set
