@@ -72,6 +72,13 @@ report_options = _options(
         help="Write the report to this file instead of stdout.",
     ),
     click.option("--show-secrets", is_flag=True, help="Print secrets whole (redacted by default)."),
+    click.option("-q", "--quiet", is_flag=True, help="Text report: the summary only."),
+    click.option(
+        "-v",
+        "--verbose",
+        is_flag=True,
+        help="Text report: every rule message and fix, every skipped and failed input.",
+    ),
     click.option(
         "--color",
         type=click.Choice(["auto", "always", "never"]),
@@ -335,17 +342,18 @@ def _information_uri() -> str:
     return ""
 
 
-def emit_report(
-    result: ScanResult, fmt: str, output: Path | None, show_secrets: bool, color: str = "auto"
-) -> None:
+def emit_report(result: ScanResult, fmt: str, output: Path | None, params: dict[str, Any]) -> None:
     """Render ``result`` to stdout or ``output``; a one-line summary goes to stderr as well
     unless the text report is on stdout (it has the summary)."""
     from leakscan.report import ReportContext, get_reporter
     from leakscan.report.text_report import render_summary
 
+    if params.get("quiet") and params.get("verbose"):
+        raise click.UsageError("--quiet and --verbose exclude each other")
     context = ReportContext(
-        show_secrets=show_secrets,
-        color=output is None and _use_color(sys.stdout, color),
+        show_secrets=params["show_secrets"],
+        color=output is None and _use_color(sys.stdout, params.get("color", "auto")),
+        verbosity=-1 if params.get("quiet") else int(bool(params.get("verbose"))),
         version=__version__,
         information_uri=_information_uri() if fmt in ("sarif", "gitlab") else "",
     )
@@ -410,7 +418,20 @@ def cli(debug: bool) -> None:
 @validation_options
 @click.pass_context
 def scan(ctx: click.Context, /, paths: tuple[str, ...], **params: Any) -> None:
-    """Scan files and folders (default '.'); '-' reads standard input."""
+    """Scan files and folders (default '.'); '-' reads standard input.
+
+    \b
+    Examples:
+      leakscan scan .                          the working tree (ignore files honoured)
+      git diff | leakscan scan -               standard input
+      leakscan scan --staged                   what the next commit adds (pre-commit hook)
+      leakscan scan --format sarif -o x.sarif  a report for code scanning
+
+    \b
+    Exit codes: 0 nothing found (everything scanned or skipped by policy, and listed);
+    1 findings (--exit-code N); 2 usage or configuration error, or an input could not be
+    read and nothing was found; 130 interrupted.
+    """
     settings = load_settings(ctx, paths)
     if params["staged"] or params["whole_files"]:
         result = _scan_staged(settings.options, paths, params["staged"], params["whole_files"])
@@ -418,7 +439,7 @@ def scan(ctx: click.Context, /, paths: tuple[str, ...], **params: Any) -> None:
         from leakscan.scan import scan as run_scan
 
         result = run_scan(settings.options)
-    emit_report(result, settings.fmt, params["output"], params["show_secrets"], params["color"])
+    emit_report(result, settings.fmt, params["output"], params)
     if params["staged"] and result.findings:
         from leakscan.staged import fix_hint
 
@@ -458,10 +479,22 @@ def _scan_staged(options: ScanOptions, paths: tuple[str, ...], staged: bool, who
 @click.pass_context
 def history(ctx: click.Context, /, repo: str, **params: Any) -> None:
     """Scan every commit reachable from the repository's refs (default: all branches, remote
-    branches, tags and stashes); each unique blob is scanned once."""
+    branches, tags and stashes); each unique blob is scanned once.
+
+    \b
+    Examples:
+      leakscan history                              every branch, tag and stash
+      leakscan history --since-commit origin/main   only what a pull request adds
+      leakscan history --branch main --format json  one branch, as JSON
+
+    \b
+    Exit codes: 0 nothing found, everything scanned; 1 findings (--exit-code N); 2 usage
+    error, not a repository, unknown --branch/--since-commit, or an incomplete scan with no
+    findings; 130 interrupted.
+    """
     settings = load_settings(ctx, (repo,))
     result = _run_history(settings.options, repo, params)
-    emit_report(result, settings.fmt, params["output"], params["show_secrets"], params["color"])
+    emit_report(result, settings.fmt, params["output"], params)
     raise SystemExit(exit_code_for(result, params["findings_code"], settings.fail_on))
 
 

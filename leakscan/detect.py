@@ -14,7 +14,10 @@ from leakscan.models import Match, Secret
 from leakscan.plausibility import judge
 from leakscan.rules import Rule
 
-ALLOW_MARKER = b"leakscan:allow"
+# Inline markers that suppress the findings on their line: ours, and those of gitleaks,
+# detect-secrets and SonarQube, so a line already marked for another tool needs no second comment.
+ALLOW_MARKERS = (b"leakscan:allow", b"gitleaks:allow", b"pragma: allowlist secret", b"NOSONAR")
+ALLOW_MARKER = ALLOW_MARKERS[0]
 WINDOW_BEFORE = 256
 WINDOW_AFTER = 1024
 REGEX_TIMEOUT_S = 2.0
@@ -27,6 +30,7 @@ class Detection:
     matches: list[Match] = field(default_factory=list)
     rejected: list[tuple[Rule, str]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    suppressed: list[int] = field(default_factory=list)  # offsets of matches an allow marker dropped
 
 
 class KeywordIndex:
@@ -163,8 +167,11 @@ class Detector:
     def _keep(self, rule: Rule, data: bytes, span: tuple[int, int], raw: bytes, result: Detection) -> None:
         line_start = max(data.rfind(b"\n", 0, span[0]), data.rfind(b"\r", 0, span[0])) + 1
         line_end = _line_end(data, span[1])
-        if ALLOW_MARKER in data[line_start:line_end]:
-            result.rejected.append((rule, "leakscan:allow comment"))
+        line_bytes = data[line_start:line_end]
+        marker = next((m for m in ALLOW_MARKERS if m in line_bytes), None)
+        if marker is not None:
+            result.rejected.append((rule, f"{marker.decode()} comment"))
+            result.suppressed.append(span[0])
             return
         secret = Secret(raw.decode("utf-8", "surrogateescape"))
         verdict = judge(secret.value, secret.sha256, rule)
@@ -286,6 +293,7 @@ def detect_stream(
             _shift(m, offset, line_base, bases) for m in detection.matches if own_from <= m.start < limit
         )
         result.rejected.extend(detection.rejected)
+        result.suppressed.extend(offset + s for s in detection.suppressed if own_from <= s < limit)
         result.errors.extend(f"{error} (stream offset {offset})" for error in detection.errors)
         if not more:
             break

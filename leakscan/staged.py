@@ -107,6 +107,7 @@ def _scan_large_file(
         return
     result.stats.files_scanned += 1
     result.stats.bytes_scanned += item.size
+    result.stats.suppressed += len(detection.suppressed)
     result.errors.extend(Failed(item.path, error) for error in detection.errors)
     scanner.add_matches(detection.matches, item.path, item.path, result)
 

@@ -118,6 +118,9 @@ class FileWalker:
         self.exclude = _compile_patterns(exclude) if exclude else None
         self.max_file_size = max_file_size
         self.scan_large_files = scan_large_files
+        # Untracked files and folders an ignore file left out (not walked into, so not counted inside).
+        self.ignored_files = 0
+        self.ignored_folders = 0
 
     def __iter__(self) -> Iterator[FileRef | Skipped | Failed]:
         for root in self.roots:
@@ -188,6 +191,10 @@ class FileWalker:
             is_dir = stat.S_ISDIR(st.st_mode)
             if levels and _is_ignored(levels, key, is_dir):
                 if tracked is None or not tracked.has(key, is_dir):
+                    if is_dir:
+                        self.ignored_folders += 1
+                    else:
+                        self.ignored_files += 1
                     continue
             if self.exclude is not None and self.exclude.match_file(key + "/" if is_dir else key):
                 continue

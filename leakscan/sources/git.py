@@ -369,6 +369,10 @@ class TreeEnumerator:
         self.submodules: set[str] = set()
         self.filter = paths if paths is not None and paths.active else None
         self._paths: dict[str, str] = {}
+        # Once the base of --since-commit is marked (``known``): blobs of the base met again in a
+        # changed tree, with their path there, since a known blob may sit at a new path (a copy).
+        self.known: frozenset[Oid] = frozenset()
+        self.revisited: dict[tuple[Oid, str], None] = {}
 
     def mark_known(self, root: Oid) -> None:
         """Treat every tree and blob under ``root`` as already seen (the base of --since-commit)."""
@@ -425,6 +429,10 @@ class TreeEnumerator:
                         continue
                     self.seen_blobs.add(entry_id)
                     yield BlobRef(entry_id, self._paths.setdefault(path, path))
+                elif entry_id in self.known:
+                    path = prefix + name
+                    if excluded is None or not excluded(path):
+                        self.revisited[(entry_id, path)] = None
 
 
 class TargetIndex:

@@ -24,6 +24,7 @@ SHIPPED = [
 _INSTALL = re.compile(r"\bpip3? install\b([^`\n]*)")
 _FENCE = re.compile(r"^```.*?^```", re.S | re.M)
 # Local sources: this checkout (README, .ci/run) or the action's own checkout (action.yml).
+_PINNED_GIT = re.compile(r"git\+https://\S+@(<commit sha>|[0-9a-f]{40})$")
 _LOCAL = {".", ".[test]", ".[test,dev]", "$GITHUB_ACTION_PATH"}
 
 
@@ -71,7 +72,8 @@ def test_every_install_line_installs_this_project(source: str, line: str) -> Non
             continue
         name, sep, where = requirement.partition(" @ ")
         assert sep and name == DIST, f"{source}: {line!r}: {requirement!r} is not this project ({DIST})"
-        assert where == "$LEAKSCAN_SOURCE", f"{source}: {line!r}: not the checked, pinned source"
+        pinned = where == "$LEAKSCAN_SOURCE" or _PINNED_GIT.match(where)
+        assert pinned, f"{source}: {line!r}: not pinned to a commit"
 
 
 def test_action_installs_from_its_own_path() -> None:
