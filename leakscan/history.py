@@ -97,6 +97,7 @@ class Progress:
     blobs_done: int
     blobs_total: int
     bytes_done: int
+    total_known: bool = True  # False while the tree walk is still finding blobs
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,6 +397,7 @@ class PendingBlobs:
         self._source = source
         self._head: list[BlobRef] = []
         self.count = 0
+        self.complete = False  # the walk has ended: ``count`` is the total
 
     def prefetch(self, limit: int) -> int:
         """Walk ahead until ``limit`` blobs are known (or the walk ends); return how many."""
@@ -411,6 +413,7 @@ class PendingBlobs:
         for ref in self._source:
             self.count += 1
             yield ref
+        self.complete = True
 
 
 def _iter_new_blobs(
@@ -517,7 +520,7 @@ def _scan_blobs(
                 skipped.add((ref.path, status))
                 result.skipped.append(Skipped(ref.path, reason))
         if progress is not None and done % 64 == 0:
-            progress(Progress(done, max(done, pending.count), stats.bytes_scanned))
+            progress(Progress(done, max(done, pending.count), stats.bytes_scanned, pending.complete))
     if progress is not None:
         progress(Progress(done, done, stats.bytes_scanned))
     return targets
