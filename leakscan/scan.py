@@ -28,7 +28,7 @@ from leakscan.parallel import default_workers, map_batches
 from leakscan.rules import Rule, load_rules
 from leakscan.sources import Source
 from leakscan.sources.files import FileRef, FileWalker, open_stream, read_file
-from leakscan.sources.stdin import StdinSource
+from leakscan.sources.stdin import StdinSource, is_stream, named_stream
 
 # Below this much data, forking workers costs more than it saves.
 PARALLEL_MIN_BYTES = 16 * 1024 * 1024
@@ -103,7 +103,7 @@ def scan_file_batch(state: FileScanState, batch: list[tuple[int, FileRef]]) -> l
         if ref.size > state.max_file_size:
             outcomes.append(_scan_large_file(state.detector, index, ref))
             continue
-        item = read_file(ref)
+        item = read_file(ref, state.max_file_size)
         if not isinstance(item, Blob):
             outcomes.append(FileOutcome(index, 0, item, (), ()))
             continue
@@ -223,11 +223,14 @@ def scan(
     started = time.perf_counter()
     scanner = Scanner(options, rules)
     result = ScanResult()
+    seen: set[tuple[int, int]] = set()  # files already found through another path argument
     try:
         for path in options.paths:
             if path == "-":
                 stream = stdin if stdin is not None else sys.stdin.buffer
-                scanner.consume(StdinSource(stream), result)
+                scanner.consume(StdinSource(stream, options.max_file_size), result)
+            elif is_stream(path):
+                scanner.consume(named_stream(path, options.max_file_size), result)
             else:
                 walker = FileWalker(
                     [path],
@@ -235,14 +238,15 @@ def scan(
                     exclude=options.exclude,
                     max_file_size=options.max_file_size,
                     scan_large_files=options.scan_large_files,
+                    seen=seen,
                 )
                 try:
                     scanner.scan_files(walker, result)
                 finally:
                     _count_ignored(walker, result)
+                result.stats.notes.extend(walker.notes)
     except KeyboardInterrupt:
         result.interrupted = True
-    _note_ignored(result)
     finalize(result, options)
     result.stats.duration_s = time.perf_counter() - started
     return result
@@ -252,23 +256,6 @@ def _count_ignored(walker: FileWalker, result: ScanResult) -> None:
     extra = result.stats.extra
     extra["ignored_files"] = extra.get("ignored_files", 0) + walker.ignored_files
     extra["ignored_folders"] = extra.get("ignored_folders", 0) + walker.ignored_folders
-
-
-def _note_ignored(result: ScanResult) -> None:
-    """Say how much an ignore file left out, as git would not show it either."""
-    files = result.stats.extra.get("ignored_files", 0)
-    folders = result.stats.extra.get("ignored_folders", 0)
-    if not files and not folders:
-        return
-    counted = [
-        f"{n} ignored {what}{'' if n == 1 else 's'}"
-        for n, what in ((files, "file"), (folders, "folder"))
-        if n
-    ]
-    result.stats.notes.append(
-        f"{' and '.join(counted)} not scanned (untracked, matched by an ignore file); "
-        "--no-ignore to scan them"
-    )
 
 
 def finalize(result: ScanResult, options: ScanOptions) -> None:

@@ -10,8 +10,18 @@ from leakscan.report import ReportContext
 _BOLD, _RED, _YELLOW, _DIM, _RESET = "\033[1m", "\033[31m", "\033[33m", "\033[2m", "\033[0m"
 
 
+# Bidi controls (they reorder what a terminal shows: Trojan Source) and zero-width characters.
+_INVISIBLE = frozenset(
+    [0x061C, 0x200B, 0x200C, 0x200D, 0x200E, 0x200F, 0x2028, 0x2029, 0xFEFF]
+    + list(range(0x202A, 0x202F))
+    + list(range(0x2060, 0x2065))
+    + list(range(0x2066, 0x206A))
+)
+
+
 def escape(text: str) -> str:
-    """Make text safe for a terminal: control characters and undecodable bytes become escapes."""
+    """Make text safe for a terminal: control characters, bidi controls, zero-width characters
+    and undecodable bytes become escapes."""
     out = []
     for char in text:
         code = ord(char)
@@ -19,7 +29,7 @@ def escape(text: str) -> str:
             out.append(f"\\x{code:02x}")
         elif 0xDC80 <= code <= 0xDCFF:
             out.append(f"\\x{code - 0xDC00:02x}")
-        elif 0xD800 <= code <= 0xDFFF:
+        elif 0xD800 <= code <= 0xDFFF or code in _INVISIBLE:
             out.append(f"\\u{code:04x}")
         else:
             out.append(char)
@@ -106,12 +116,28 @@ def render_summary(result: ScanResult) -> str:
         f"{stats.duration_s:.2f}s",
     ]
     lines = ["leakscan: " + ", ".join(parts)]
+    ignored = _ignored_line(stats.extra.get("ignored_files", 0), stats.extra.get("ignored_folders", 0))
+    if ignored:
+        lines.append(f"leakscan: {ignored}")
     if stats.suppressed:
         lines.append(f"leakscan: {stats.suppressed} finding(s) suppressed by an inline allow marker")
     if result.interrupted:
         lines.append("leakscan: interrupted: the scan did not finish; results are partial")
     lines.extend(f"leakscan: {escape(note)}" for note in stats.notes)
     return "\n".join(lines)
+
+
+def _ignored_line(files: int, folders: int) -> str:
+    """How much an ignore file left out of a folder scan (git would not show it either)."""
+    counted = [
+        f"{n} ignored {what}{'' if n == 1 else 's'}"
+        for n, what in ((files, "file"), (folders, "folder"))
+        if n
+    ]
+    if not counted:
+        return ""
+    what = " and ".join(counted)
+    return f"{what} not scanned (untracked, matched by an ignore file); --no-ignore to scan them"
 
 
 def _listed(label: str, items: list[tuple[str, str]], verbose: bool) -> list[str]:
