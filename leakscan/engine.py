@@ -33,6 +33,10 @@ from leakscan.options import ScanOptions
 from leakscan.rules import Rule
 from leakscan.sources import Source
 
+# Files (and staged blobs) too large to hold are streamed in chunks that overlap by far more than
+# any rule's match and context.
+STREAM_CHUNK = 8 * 1024 * 1024
+STREAM_OVERLAP = 64 * 1024
 # What the content policy skips, whatever the source.
 NOT_SCANNED = (Kind.BINARY, Kind.LFS_POINTER)
 
@@ -50,6 +54,7 @@ def make_finding(
     commit: CommitInfo | None = None,
     commits_count: int | None = None,
     present_at_head: bool | None = None,
+    in_stash_only: bool = False,
 ) -> Finding:
     """The one place a Finding is made: its fingerprint comes from the origin's stable path."""
     return Finding(
@@ -59,6 +64,7 @@ def make_finding(
         commit=commit,
         commits_count=commits_count,
         present_at_head=present_at_head,
+        in_stash_only=in_stash_only,
     )
 
 
@@ -122,6 +128,7 @@ class Engine:
         detection = self.detector.detect(prepared.data)
         result.stats.files_scanned += 1
         result.stats.bytes_scanned += len(prepared.data)
+        result.stats.suppressed += len(detection.suppressed)
         result.errors.extend(Failed(blob.path, error) for error in detection.errors)
         self.add_matches(detection.matches, blob.origin, result)
 

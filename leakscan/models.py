@@ -326,6 +326,7 @@ class Finding:
     commits_count: int | None = None
     present_at_head: bool | None = None
     validation: Validation = NOT_CHECKED
+    in_stash_only: bool = False  # history: the introducing commit is reachable only from the stash
 
     @property
     def path(self) -> str:
@@ -368,6 +369,7 @@ class Stats:
 
     files_scanned: int = 0
     bytes_scanned: int = 0
+    suppressed: int = 0  # matches dropped by an inline allow marker (leakscan:allow, NOSONAR, …)
     duration_s: float = 0.0
     notes: list[str] = field(default_factory=list)
     extra: dict[str, int] = field(default_factory=dict)

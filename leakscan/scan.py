@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from leakscan.detect import Detector, detect_stream
-from leakscan.engine import Engine, fingerprint, prepare, run
+from leakscan.engine import STREAM_CHUNK, STREAM_OVERLAP, Engine, fingerprint, prepare, run
 from leakscan.models import Failed, FileOrigin, Match, MatchRecord, ScanResult, Skipped
 from leakscan.options import ScanOptions
 from leakscan.parallel import Lost, default_workers, map_batches
@@ -23,10 +23,6 @@ __all__ = ["Scanner", "fingerprint", "scan"]
 # Below this much data, forking workers costs more than it saves.
 PARALLEL_MIN_BYTES = 16 * 1024 * 1024
 BATCH_BYTES = 4 * 1024 * 1024
-# Files over --max-file-size are streamed (with --large-files=scan) in chunks that overlap by far
-# more than any rule's match and context.
-STREAM_CHUNK = 8 * 1024 * 1024
-STREAM_OVERLAP = 64 * 1024
 WORKER_LOST = "<worker>"
 
 
@@ -40,6 +36,7 @@ class FileOutcome:
     problem: Skipped | Failed | None
     matches: tuple[Match, ...] | tuple[MatchRecord, ...]
     errors: tuple[str, ...]
+    suppressed: int = 0
 
 
 def _iter_batches(
@@ -90,9 +87,8 @@ def scan_file_batch(state: FileScanState, batch: list[tuple[int, FileRef]]) -> l
             outcomes.append(FileOutcome(index, 0, Skipped(ref.path, data.value), (), ()))
             continue
         detection = state.detector.detect(data)
-        outcomes.append(
-            FileOutcome(index, len(data), None, _carry(state, detection.matches), tuple(detection.errors))
-        )
+        matches, errors = _carry(state, detection.matches), tuple(detection.errors)
+        outcomes.append(FileOutcome(index, len(data), None, matches, errors, len(detection.suppressed)))
     return outcomes
 
 
@@ -120,7 +116,8 @@ def _scan_large_file(state: FileScanState, index: int, ref: FileRef) -> FileOutc
         return FileOutcome(index, 0, Failed(ref.path, f"cannot read: {exc.strerror or exc}"), (), ())
     finally:
         os.close(fd)
-    return FileOutcome(index, total, None, _carry(state, detection.matches), tuple(detection.errors))
+    matches, errors = _carry(state, detection.matches), tuple(detection.errors)
+    return FileOutcome(index, total, None, matches, errors, len(detection.suppressed))
 
 
 class Scanner(Engine):
@@ -174,6 +171,7 @@ class Scanner(Engine):
             return
         result.stats.files_scanned += 1
         result.stats.bytes_scanned += outcome.scanned_bytes
+        result.stats.suppressed += outcome.suppressed
         result.errors.extend(Failed(ref.path, error) for error in outcome.errors)
         matches = (
             m if isinstance(m, Match) else m.to_match(self.rules_by_id[m.rule_id]) for m in outcome.matches
@@ -204,9 +202,18 @@ def scan(
                     scan_large_files=options.scan_large_files,
                     seen=seen,
                 )
-                scanner.scan_files(walker, result)
+                try:
+                    scanner.scan_files(walker, result)
+                finally:
+                    _count_ignored(walker, result)
                 result.stats.notes.extend(walker.notes)
                 if any(e.path == WORKER_LOST for e in result.errors):
                     return
 
     return run("scan", options, body)
+
+
+def _count_ignored(walker: FileWalker, result: ScanResult) -> None:
+    extra = result.stats.extra
+    extra["ignored_files"] = extra.get("ignored_files", 0) + walker.ignored_files
+    extra["ignored_folders"] = extra.get("ignored_folders", 0) + walker.ignored_folders
