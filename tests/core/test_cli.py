@@ -337,6 +337,7 @@ def test_json_report_fields(tmp_path: Path, tokens: TokenGenerator, run_cli: Run
             "host": None,
             "checked_at": None,
             "reason": "validation off",
+            "evidence": [],
         },
     }
     line = content.splitlines()[0]
