@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from leakscan.models import NOT_CHECKED, Finding, Liveness, ScanResult
+from leakscan.policy import liveness_counts
 from leakscan.report import ReportContext
 
 _BOLD, _RED, _YELLOW, _DIM, _RESET = "\033[1m", "\033[31m", "\033[33m", "\033[2m", "\033[0m"
@@ -77,8 +78,11 @@ def render_summary(result: ScanResult) -> str:
     stats = result.stats
     reasons = Counter(s.reason.split(" (")[0] for s in result.skipped)
     skipped = ", ".join(f"{n} {reason}" for reason, n in sorted(reasons.items()))
+    found = f"{len(result.findings)} finding(s)"
+    if result.findings:
+        found += f" ({liveness_counts(result.findings)})"
     parts = [
-        f"{len(result.findings)} finding(s)",
+        found,
         f"{stats.files_scanned} scanned ({human_size(stats.bytes_scanned)})",
         f"{len(result.skipped)} skipped" + (f" ({skipped})" if skipped else ""),
         f"{len(result.errors)} error(s)",

@@ -267,7 +267,10 @@ def test_scan_without_validate_never_touches_the_network(
     [
         ("ok", "live", 1),
         (None, "live", 0),
-        ("error", "live", 2),
+        ("error", "live", 1),
+        ("ok", "proven-live", 1),
+        (None, "proven-live", 0),
+        ("error", "proven-live", 0),
         (None, "any", 1),
         ("ok", "none", 0),
         (None, "none", 0),
@@ -275,7 +278,10 @@ def test_scan_without_validate_never_touches_the_network(
     ids=[
         "live-fails",
         "inactive-passes",
-        "unknown-is-incomplete",
+        "unknown-fails-closed",
+        "proven-live-fails",
+        "proven-live-inactive-passes",
+        "proven-live-unknown-passes",
         "any-fails",
         "none-live",
         "none-inactive",
@@ -295,11 +301,13 @@ def test_fail_on(
     if action:
         eu.script(token, action)
     write_tree(tmp_path, {"x.properties": f"sonar.token={token}\n"})
-    extra = ["--validate"] if fail_on != "live" else []
+    extra = ["--validate"] if fail_on not in ("live", "proven-live") else []
     proc = run_cli("scan", "--fail-on", fail_on, *extra, *host_args(ca_bundle, eu), str(tmp_path))
     assert proc.returncode == code, proc.stdout + proc.stderr
     assert eu.count(token) >= 1
     assert "leakscan: validation: 1 unique secret(s): " in proc.stdout
+    closed = "leakscan: --fail-on live fails closed on 1 finding(s) that could not be checked (1 unknown"
+    assert (closed in proc.stdout) == (action == "error" and fail_on == "live")
 
 
 def test_ssl_cert_file_in_the_environment(
