@@ -25,7 +25,8 @@ from tests.conftest import RunCli, read_terminal
 SQCO = "sonarqube-cloud-scoped-org-token"
 RULES = {rule.id: rule for rule in load_rules()}
 SUMMARY = re.compile(
-    r"^leakscan: (\d+) finding\(s\)(?: \(\d+ live, \d+ inactive, \d+ unknown, \d+ not checked\))?, (\d+) scanned \([^)]*\), (\d+) skipped(?: \(([^)]*)\))?, "
+    r"^leakscan: (\d+) finding\(s\)(?: \(\d+ live, \d+ inactive, \d+ unknown, \d+ not checked\))?, "
+    r"(\d+) scanned \([^)]*\), (\d+) skipped(?: \(([^)]*)\))?, "
     r"(\d+) error\(s\), \d+\.\d\ds$"
 )
 
