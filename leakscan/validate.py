@@ -219,6 +219,11 @@ def make_client(config: ValidationConfig) -> httpx.Client:
     except (OSError, ssl.SSLError) as exc:
         where = f"CA bundle {config.ca_bundle}" if config.ca_bundle else "TLS set-up"
         raise UsageError(f"{where}: cannot load certificates: {exc}") from exc
+    except ImportError as exc:  # httpx without its optional SOCKS support
+        raise UsageError(
+            "a SOCKS proxy is set in the environment (ALL_PROXY/HTTPS_PROXY), but SOCKS support is "
+            "not installed: pip install 'httpx[socks]', or unset the proxy variable"
+        ) from exc
 
 
 def direct_mounts(urls: Iterable[str]) -> dict[str, httpx.BaseTransport | None]:
