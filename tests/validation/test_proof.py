@@ -20,7 +20,7 @@ from leakscan.options import ValidationConfig
 from leakscan.synthetic import TokenGenerator
 from leakscan.validate import TokenValidator, make_client
 from tests.conftest import RunCli
-from tests.validation.conftest import FakeSonarHost, MakeHost, MakeTrickleHost
+from tests.validation.conftest import MakeHost, MakeTrickleHost
 
 CLOUD = "sonarqube-cloud"
 SERVER = "sonarqube-server"
@@ -266,15 +266,9 @@ def test_a_scanned_configuration_cannot_choose_the_hosts(
     args = ["scan", "--validate", "--ca-bundle", str(ca_bundle), "hostile", "victim"]
     refused = run_cli(*args, cwd=tmp_path)
     assert refused.returncode == 2
-    assert (
-        refused.stderr.strip()
-        == (
-            f"Error: {(tmp_path / 'hostile/.leakscan.toml').resolve()}: key 'cloud_urls': validation hosts "
-            "are not taken from a configuration inside scanned content (only from --config FILE or the "
-            "repository root's); pass --cloud-url or LEAKSCAN_CLOUD_URL, or name the file with --config"
-        )
-        or "key 'cloud_urls': validation hosts are not taken" in refused.stderr
-    )
+    assert refused.stderr.startswith("Error: ") and refused.stderr.count("\n") == 1
+    assert "hostile/.leakscan.toml: key 'cloud_urls': validation hosts are not taken" in refused.stderr
+    assert "pass --cloud-url or LEAKSCAN_CLOUD_URL, or name the file with --config" in refused.stderr
     from_env = run_cli(*args, "--format", "json", cwd=tmp_path, env={"LEAKSCAN_CLOUD_URL": good.url})
     assert from_env.returncode == 1, from_env.stderr
     statuses = {f["path"]: f["validation"]["status"] for f in json.loads(from_env.stdout)["findings"]}
