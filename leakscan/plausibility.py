@@ -134,10 +134,13 @@ def check_plausibility(body: str, settings: Plausibility) -> str:
     return ""
 
 
+KNOWN_EXAMPLE = "known public example token"
+
+
 def judge(secret: str, sha256: str, rule: Rule) -> Verdict:
     """Apply a rule's deny list, known examples, checksum and plausibility to one secret."""
     if sha256 in rule.known_examples_sha256:
-        return Verdict(False, "known public example token")
+        return Verdict(False, KNOWN_EXAMPLE)
     for pattern in rule.deny:
         if pattern.search(secret):
             return Verdict(False, f"matches deny pattern {pattern.pattern!r}")

@@ -48,6 +48,10 @@ class FileOutcome:
     problem: Skipped | Failed | None
     matches: tuple[MatchRecord, ...]
     errors: tuple[str, ...]
+    known_examples: int = 0
+
+
+KNOWN_EXAMPLES_KEY = "suppressed_known_example"
 
 
 def fingerprint(rule_id: str, stable_path: str, secret_sha256: str) -> str:
@@ -108,7 +112,11 @@ def scan_file_batch(state: FileScanState, batch: list[tuple[int, FileRef]]) -> l
             continue
         detection = state.detector.detect(item.data)
         records = tuple(MatchRecord.of(m) for m in detection.matches)
-        outcomes.append(FileOutcome(index, len(item.data), None, records, tuple(detection.errors)))
+        outcomes.append(
+            FileOutcome(
+                index, len(item.data), None, records, tuple(detection.errors), detection.known_examples
+            )
+        )
     return outcomes
 
 
@@ -133,7 +141,7 @@ def _scan_large_file(detector: Detector, index: int, ref: FileRef) -> FileOutcom
     finally:
         os.close(fd)
     records = tuple(MatchRecord.of(m) for m in detection.matches)
-    return FileOutcome(index, total, None, records, tuple(detection.errors))
+    return FileOutcome(index, total, None, records, tuple(detection.errors), detection.known_examples)
 
 
 class Scanner:
@@ -160,6 +168,7 @@ class Scanner:
         result.stats.files_scanned += 1
         result.stats.bytes_scanned += len(blob.data)
         result.errors.extend(Failed(blob.path, error) for error in detection.errors)
+        count_known_examples(result, detection.known_examples)
         self.add_matches(detection.matches, blob.path, blob.stable_path, result)
 
     def consume(self, items: Source, result: ScanResult) -> None:
@@ -208,6 +217,7 @@ class Scanner:
         result.stats.files_scanned += 1
         result.stats.bytes_scanned += outcome.scanned_bytes
         result.errors.extend(Failed(ref.path, error) for error in outcome.errors)
+        count_known_examples(result, outcome.known_examples)
         matches = (record.to_match(self.rules_by_id[record.rule_id]) for record in outcome.matches)
         self.add_matches(matches, ref.path, ref.key_path, result)
 
@@ -240,12 +250,20 @@ def scan(
     return result
 
 
+def count_known_examples(result: ScanResult, count: int) -> None:
+    """Count public documentation example tokens that were suppressed (``suppressed: known example``)."""
+    if count:
+        result.stats.extra[KNOWN_EXAMPLES_KEY] = result.stats.extra.get(KNOWN_EXAMPLES_KEY, 0) + count
+
+
 def finalize(result: ScanResult, options: ScanOptions) -> None:
     """The stages after detection, shared by every kind of scan (files, stdin, staged, history).
 
     Later stages (baseline, validation) plug in here so that every command applies them alike.
     The baseline comes first, so that accepted findings are never sent for validation.
     """
+    if result.stats.extra.get(KNOWN_EXAMPLES_KEY):
+        result.stats.notes.append(f"suppressed: known example: {result.stats.extra[KNOWN_EXAMPLES_KEY]}")
     if options.baseline is not None:
         apply_baseline(result, options.baseline)
     result.findings.sort(key=lambda f: (f.path, f.match.line, f.match.column, f.rule.id))

@@ -7,6 +7,7 @@ from typing import Any
 
 from leakscan.models import Finding, ScanResult, Validation
 from leakscan.report import ReportContext
+from leakscan.revoke import revocation_guidance
 
 TOOL_NAME = "leakscan"
 
@@ -35,6 +36,7 @@ def finding_to_dict(finding: Finding, show_secrets: bool) -> dict[str, Any]:
         "email": commit.email if commit else None,
         "date": commit.date if commit else None,
         "validation": validation_to_dict(finding.validation),
+        "revocation": revocation_guidance(finding) or None,
     }
     if finding.commits_count is not None:
         item["commits_count"] = finding.commits_count

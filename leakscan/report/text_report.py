@@ -7,6 +7,7 @@ from collections import Counter
 from leakscan.models import NOT_CHECKED, Finding, Liveness, ScanResult
 from leakscan.policy import liveness_counts
 from leakscan.report import ReportContext
+from leakscan.revoke import revocation_guidance
 
 _BOLD, _RED, _YELLOW, _DIM, _RESET = "\033[1m", "\033[31m", "\033[33m", "\033[2m", "\033[0m"
 
@@ -59,6 +60,8 @@ def render_finding(finding: Finding, context: ReportContext) -> str:
         if live:
             state = _paint(f"LIVE: revoke it now: {state}", _BOLD + _RED, context.color)
         lines.append(f"  check:   {state}")
+        if live:
+            lines.append(f"  revoke:  {escape(revocation_guidance(finding))}")
     if finding.commit is not None:
         commit = finding.commit
         lines.append(
