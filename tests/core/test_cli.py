@@ -283,6 +283,7 @@ FINDING_FIELDS: dict[str, type | tuple[type, ...]] = {
     "email": type(None),
     "date": type(None),
     "validation": dict,
+    "revocation": type(None),
 }
 STATS_FIELDS: dict[str, type | tuple[type, ...]] = {
     "files_scanned": int,
@@ -340,6 +341,7 @@ def test_json_report_fields(tmp_path: Path, tokens: TokenGenerator, run_cli: Run
             "reason": "validation off",
             "evidence": [],
         },
+        "revocation": None,
     }
     line = content.splitlines()[0]
     assert line[first["column"] - 1 : first["end_column"] - 1] == sqco

@@ -327,3 +327,51 @@ def test_fail_on_with_an_exhausted_budget(
         in proc.stdout
     )
     assert "validation budget exhausted (1 requests or 120s)" in proc.stdout
+
+
+def test_revocation_guidance_badge_tokens_and_known_examples(
+    make_host: MakeHost, ca_bundle: Path, tokens: TokenGenerator, run_cli: RunCli, tmp_path: Path
+) -> None:
+    """A live Server token gets revocation guidance in every format; a badge token is info and
+    fails only with ',info'; SonarSource's documentation examples are suppressed and counted."""
+    server = make_host("server")
+    live, badge = tokens.server("u"), tokens.server("b")
+    server.script(live, "ok")
+    _tree(
+        tmp_path,
+        {
+            "ci.sh": f"export SONAR_TOKEN={live}\n",
+            "README.md": f"![QG]({server.url}/api/project_badges/measure?project=a&token={badge})\n",
+            "docs.properties": "sonar.token=squ_b4556a16fa2d28519d2451a911d2e073024010bc\n"
+            "sonar.login=9acf34ff1e738bcd6d5daf102a8cfcb8a158e44e\n",
+        },
+    )
+    base = ["scan", "--validate", "--sonar-url", server.url, "--ca-bundle", str(ca_bundle), str(tmp_path)]
+    revoke = f"Revoke it on {server.url}: its owner opens My Account > Security"
+    text = run_cli(*base)
+    assert text.returncode == 1, text.stderr
+    assert f"  revoke:  {revoke}" in text.stdout
+    assert f"POST {server.url}/api/user_tokens/revoke with the token's name" in text.stdout
+    assert "leakscan: suppressed: known example: 2" in text.stdout
+    report = json.loads(run_cli(*base, "--format", "json").stdout)
+    by_rule = {f["rule_id"]: f for f in report["findings"]}
+    assert set(by_rule) == {"sonarqube-server-token", "sonarqube-project-badge-token"}
+    assert by_rule["sonarqube-server-token"]["revocation"].startswith(revoke)
+    badge_finding = by_rule["sonarqube-project-badge-token"]
+    assert (badge_finding["severity"], badge_finding["revocation"]) == ("info", None)
+    assert badge_finding["validation"]["reason"] == "no validator for this rule"
+    assert report["stats"]["suppressed_known_example"] == 2
+    assert server.count(badge) == 0
+    sarif = json.loads(run_cli(*base, "--format", "sarif").stdout)
+    results = {r["ruleId"]: r for r in sarif["runs"][0]["results"]}
+    assert results["sonarqube-server-token"]["properties"]["revocation"].startswith(revoke)
+    assert revoke in results["sonarqube-server-token"]["message"]["text"]
+    assert results["sonarqube-project-badge-token"]["level"] == "note"
+    for fmt in ("gitlab", "sonarqube"):
+        assert "sonarqube-project-badge-token" in run_cli(*base, "--format", fmt).stdout
+    only_badge = ["scan", str(tmp_path / "README.md")]
+    assert run_cli(*only_badge).returncode == 0
+    assert run_cli(*only_badge, "--fail-on", "any,info").returncode == 1
+    assert run_cli(*only_badge, "--fail-on", "live").returncode == 0
+    bad = run_cli(*only_badge, "--fail-on", "sometimes")
+    assert bad.returncode == 2 and "invalid --fail-on 'sometimes'" in bad.stderr
