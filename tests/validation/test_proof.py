@@ -375,3 +375,25 @@ def test_revocation_guidance_badge_tokens_and_known_examples(
     assert run_cli(*only_badge, "--fail-on", "live").returncode == 0
     bad = run_cli(*only_badge, "--fail-on", "sometimes")
     assert bad.returncode == 2 and "invalid --fail-on 'sometimes'" in bad.stderr
+
+
+def test_fail_on_live_fails_closed_on_a_server_token_never_checked(
+    tokens: TokenGenerator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first-use audit's D-M4, in process (CliRunner): no --sonar-url, so the squ_ token is
+    not checked; `live` fails on it and says why, `proven-live` lets it pass."""
+    from click.testing import CliRunner
+
+    from leakscan.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dead2.properties").write_text(f"sonar.token={tokens.server('u')}\n")
+    runner = CliRunner()
+    closed = runner.invoke(cli, ["scan", "--fail-on", "live", "dead2.properties"])
+    assert closed.exit_code == 1, closed.output
+    assert "1 finding(s) (0 live, 0 inactive, 0 unknown, 1 not checked)" in closed.output
+    assert (
+        "--fail-on live fails closed on 1 finding(s) that could not be checked (0 unknown, 1 not checked)"
+        in (closed.output)
+    )
+    assert runner.invoke(cli, ["scan", "--fail-on", "proven-live", "dead2.properties"]).exit_code == 0
