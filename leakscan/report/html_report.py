@@ -149,7 +149,7 @@ def render_html(document: dict[str, Any], now: datetime | None = None) -> str:
         csp=csp,
         css=Markup(css),
         js=Markup(js),
-        data=Markup(_script_json({"findings": [_row(f) for f in findings]})),
+        data=Markup(_script_json(_page_data(findings))),
         kind=str(document.get("kind") or "scan"),
         tool=document.get("tool", {}),
         generated_at=when.isoformat(timespec="seconds"),
@@ -160,8 +160,8 @@ def render_html(document: dict[str, Any], now: datetime | None = None) -> str:
         findings=findings,
         summary=_summary(findings),
         choices=_choices(findings),
-        has_repositories=any(f.repository for f in findings),
-        has_history=any(f.introduced for f in findings),
+        has_repositories=_has_repositories(findings),
+        has_history=_has_history(findings),
         timeline=_timeline(findings, when),
         escape=escape,
     )
@@ -295,20 +295,65 @@ def _priority(finding: FindingView) -> tuple[int, int, int, str, str, int]:
     )
 
 
+def _has_repositories(findings: list[FindingView]) -> bool:
+    return any(f.repository for f in findings)
+
+
+def _has_history(findings: list[FindingView]) -> bool:
+    return any(f.introduced for f in findings)
+
+
+def _page_data(findings: list[FindingView]) -> dict[str, Any]:
+    """The embedded JSON the page's script builds the table and the cards from."""
+    return {
+        "findings": [_row(f) for f in findings],
+        "rules": _rules(findings),
+        "repositories": _has_repositories(findings),
+        "history": _has_history(findings),
+    }
+
+
 def _row(finding: FindingView) -> dict[str, Any]:
-    """The sort and filter keys of a table row, for the page's script."""
+    """Everything the page's script shows of a finding, plus its sort and filter keys."""
     return {
         "id": finding.anchor,
         "repository": finding.repository,
         "rule": finding.rule_id,
+        "severity": finding.severity,
         "liveness": finding.liveness,
-        "head": finding.head_state,
+        "live": _LIVENESS_ORDER.get(finding.liveness, 2),
+        "validation": finding.validation,
+        "path": finding.path,
+        "line": finding.line,
+        "column": finding.column,
+        "location": f"{finding.path}:{finding.line:09d}",
+        "origin": finding.origin,
+        "secret": finding.secret,
+        "commit": finding.commit,
+        "author": finding.author,
+        "email": finding.email,
+        "introduced_at": finding.introduced.isoformat() if finding.introduced else "",
         "introduced": finding.introduced.timestamp() if finding.introduced else 0,
         "day": finding.introduced_day,
-        "author": finding.author,
-        "location": f"{finding.path}:{finding.line:09d}",
-        "severity": _SEVERITY_ORDER.get(finding.severity, 5),
+        "removed": finding.removed.isoformat() if finding.removed else "",
+        "head": finding.head_state,
+        "default_branch": {True: "yes", False: "no", None: ""}[finding.present_at_default_branch],
+        "refs": finding.refs or [],
+        "commits": finding.commits_count,
         "days": finding.days_exposed if finding.days_exposed is not None else -1,
+    }
+
+
+def _rules(findings: list[FindingView]) -> dict[str, dict[str, str]]:
+    """What the findings of each rule share: name, key, message, remediation."""
+    return {
+        f.rule_id: {
+            "name": f.rule_name,
+            "key": f.rule_key,
+            "message": f.message,
+            "remediation": f.remediation,
+        }
+        for f in findings
     }
 
 

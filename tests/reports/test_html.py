@@ -89,12 +89,14 @@ def test_scanned_content_is_escaped_everywhere(
     document["findings"][0]["date"] = "2024-01-01T00:00:00+00:00"
     page = render_html(document)
     assert "<img" not in page and "alert(2)</script>" not in page
-    assert "x&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in page
+    assert '<option value="sonarqube-cloud-scoped-org-token">' in page
     data = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', page, re.S)
     assert data is not None
     assert "<" not in data.group(1) and ">" not in data.group(1)
     rows = json.loads(data.group(1))["findings"]
     assert {r["author"] for r in rows} == {"", "</script><!--<script>alert(2)</script>"}
+    assert {r["path"].rsplit("/", 1)[1] for r in rows} == {"a.properties", f"{HOSTILE}.env"}
+    assert page.count('<rect class="bar') == 1  # the one dated finding
 
 
 def test_whole_secret_in_a_document_is_redacted(
@@ -127,9 +129,15 @@ def test_incomplete_scan_and_audit_fields(tmp_path: Path, tokens: TokenGenerator
     page = render_html(document)
     assert 'id="incomplete"' in page and "big&lt;b&gt;.bin</code>: read failed" in page
     assert "<dt>refs</dt><dd>7</dd>" in page and "<code>acme/api</code>: clone failed" in page
-    assert "still reachable from: <code>refs/heads/main</code>, <code>refs/tags/v1</code>" in page
-    assert "exposed 10 day(s)" in page and 'data-filter="repository"' in page
-    assert "Revoke the token" in page  # remediation looked up from the built-in rule
+    data = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', page, re.S)
+    assert data is not None
+    embedded = json.loads(data.group(1))
+    row = next(r for r in embedded["findings"] if r["repository"] == "acme/api")
+    assert row["refs"] == ["refs/heads/main", "refs/tags/v1"] and row["default_branch"] == "yes"
+    assert row["days"] == 10 and row["removed"] == "2024-01-11T00:00:00+00:00"
+    assert embedded["repositories"] and 'data-filter="repository"' in page
+    # The remediation is looked up from the built-in rule when the document has none.
+    assert embedded["rules"][item["rule_id"]]["remediation"].startswith("Revoke the token")
 
 
 def test_no_findings_still_reports_what_was_scanned(tmp_path: Path, run_cli: RunCli) -> None:
