@@ -300,3 +300,32 @@ def test_csp_allows_only_the_inline_assets_the_page_ships(
     assert len(errors) == 1 and "Content Security Policy" in errors[0]
     assert browser.execute_script("return document.body.dataset.injected;") is None
     assert browser.find_element("tag name", "h1").is_displayed()
+
+
+def test_large_report_lists_a_page_at_a_time_and_links_past_it(
+    browser: Any, history_report: Report, tmp_path: Path
+) -> None:
+    document = json.loads(json.dumps(history_report.document))
+    template = document["findings"][0]
+    document["findings"] = [
+        {**template, "fingerprint": f"{n:032x}", "line": n + 1, "path": f"src/f{n:03d}.env"}
+        for n in range(450)
+    ]
+    page = tmp_path / "large.html"
+    page.write_text(render_html(document), encoding="utf-8")
+    report = Report(page, document)
+    open_report(browser, report.url)
+    assert len(visible_rows(browser)) == 200
+    assert browser.find_element(BY_ID, "shown-count").text == "450 of 450 shown (first 200 listed)"
+    assert len(browser.find_elements("css selector", "#timeline-svg rect.bar")) == 450
+    browser.find_element(BY_ID, "show-more").click()
+    assert len(visible_rows(browser)) == 400
+    # A link to a finding past the listed ones lists its page and scrolls to it.
+    target = anchor_of(report, document["findings"][440])
+    open_report(browser, f"{report.url}#{target}")
+    assert len(visible_rows(browser)) == 450 and visible_rows(browser)[440] == target
+    top = browser.execute_script(
+        "return document.getElementById(arguments[0]).getBoundingClientRect().top;", target
+    )
+    assert 0 <= top < 40
+    assert_clean(browser, report)

@@ -168,7 +168,7 @@
       shown = order;
       position = shown.indexOf(byId[id]);
     }
-    if (position >= limit) limit = position + 1;
+    if (position >= limit) limit = Math.ceil((position + 1) / PAGE) * PAGE;
     draw();
     var target = document.getElementById(id);
     target.classList.add("targeted");
