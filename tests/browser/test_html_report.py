@@ -109,6 +109,11 @@ def test_history_report_loads_clean_and_sorts_live_and_reachable_first(
     # Still-reachable leaks come first; the removed one last.
     assert set(rows[:3]) == at_head
     assert browser.find_element(BY_ID, "shown-count").text == "4 of 4 shown"
+    terms = browser.execute_script(
+        "return Array.from(document.querySelectorAll('article.finding'))"
+        ".map(a => Array.from(a.querySelectorAll(':scope > dl > dt')).map(dt => dt.textContent).join(','));"
+    )
+    assert terms == ["Secret,Where,Exposure,Liveness,Why,Fix"] * HISTORY_FINDINGS
     assert_clean(browser, history_report)
 
 

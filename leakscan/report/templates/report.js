@@ -66,7 +66,8 @@
     article.id = item.id;
     add(article, add(el("h3"), link(item, "#" + (item.priority + 1)), " " + rule.name + (rule.key ? " (" + rule.key + ") " : " "),
       el("span", "badge " + item.severity, item.severity), " ", el("span", "badge " + item.liveness, item.liveness)));
-    var dl = add(article, el("dl"));
+    var dl = el("dl");
+    article.appendChild(dl);
     entry(dl, "Secret", add(el("dd"), el("code", "secret", item.secret), " ", el("span", "dim", "(redacted)")));
     var where = el("dd");
     if (item.repository) add(where, el("code", "", item.repository), " · ");
