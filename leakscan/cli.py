@@ -339,7 +339,12 @@ def load_settings(ctx: click.Context, paths: Sequence[str]) -> Settings:
         validation=_validation_config(ctx, config, fail_on, start),
         baseline=load_baseline(baseline_file) if baseline_file is not None else None,
     )
-    return Settings(options, config, _pick(ctx, "fmt", config.format) or "text", fail_on, notes)
+    fmt = _pick(ctx, "fmt", config.format) or "text"
+    if fmt == "html" and ctx.params.get("show_secrets"):
+        from leakscan.errors import UsageError
+
+        raise UsageError("--show-secrets cannot be used with --format html: HTML reports always redact")
+    return Settings(options, config, fmt, fail_on, notes)
 
 
 def check_disabled_rules(

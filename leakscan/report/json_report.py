@@ -82,10 +82,14 @@ def stats_to_dict(result: ScanResult) -> dict[str, Any]:
     return data
 
 
-def render(result: ScanResult, context: ReportContext) -> str:
-    report = {
-        "tool": {"name": TOOL_NAME, "version": context.version},
-        "findings": [finding_to_dict(f, context.show_secrets) for f in result.findings],
+def build_document(result: ScanResult, version: str, show_secrets: bool) -> dict[str, Any]:
+    """The JSON report as a dict (the HTML report renders from it too)."""
+    return {
+        "tool": {"name": TOOL_NAME, "version": version},
+        "findings": [finding_to_dict(f, show_secrets) for f in result.findings],
         "stats": stats_to_dict(result),
     }
-    return json.dumps(report, indent=2) + "\n"
+
+
+def render(result: ScanResult, context: ReportContext) -> str:
+    return json.dumps(build_document(result, context.version, context.show_secrets), indent=2) + "\n"
