@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from leakscan.options import ScanOptions
     from leakscan.settings import Overrides, Settings
 
-FAIL_ON_NAMES = ("any", "live", "none")  # leakscan.policy.FAIL_ON_NAMES (not imported: start-up)
 DEFAULT_BASELINE = ".leakscan-baseline.json"
 DISTRIBUTION = "leakscan-sonar"  # pyproject.toml [project] name; a test keeps them equal
 
@@ -47,6 +46,18 @@ def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int 
         return check_size_limit(size, value)
     except UsageError as exc:  # a size, but no usable limit: one line, as in the configuration
         raise UsageError(f"--max-file-size: {exc}") from exc
+
+
+def _fail_on(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from leakscan.errors import UsageError
+    from leakscan.policy import parse_fail_on
+
+    if value is None:
+        return None
+    try:
+        return str(parse_fail_on(value))
+    except UsageError as exc:
+        raise click.BadParameter(str(exc)) from exc
 
 
 def _options(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -186,14 +197,17 @@ connection_options = _options(
         "sonar_urls",
         multiple=True,
         metavar="URL",
-        help="SonarQube Server to check server tokens against (repeatable).",
+        envvar="LEAKSCAN_SONAR_URL",
+        help="SonarQube Server to check server tokens against (repeatable; env LEAKSCAN_SONAR_URL).",
     ),
     click.option(
         "--cloud-url",
         "cloud_urls",
         multiple=True,
         metavar="URL",
-        help="Replaces the SonarQube Cloud hosts sonarcloud.io and sonarqube.us (repeatable).",
+        envvar="LEAKSCAN_CLOUD_URL",
+        help="Replaces the SonarQube Cloud hosts sonarcloud.io and sonarqube.us "
+        "(repeatable; env LEAKSCAN_CLOUD_URL).",
     ),
     click.option(
         "--ca-bundle",
@@ -214,16 +228,32 @@ connection_options = _options(
         show_default=True,
         help="At most this many requests per second, in all.",
     ),
+    click.option(
+        "--validate-max-requests",
+        type=click.IntRange(0),
+        default=500,
+        show_default=True,
+        help="At most this many requests in all; tokens left are 'unknown' (budget exhausted).",
+    ),
+    click.option(
+        "--validate-deadline",
+        type=click.FloatRange(0, min_open=True),
+        default=120.0,
+        show_default=True,
+        help="Seconds the whole validation may take; tokens left are 'unknown' (budget exhausted).",
+    ),
 )
 validation_options = _options(
     click.option("--validate", is_flag=True, help="Ask the SonarQube API whether each token is live."),
     connection_options,
     click.option(
         "--fail-on",
-        type=click.Choice(FAIL_ON_NAMES),
+        callback=_fail_on,
         default="any",
         show_default=True,
-        help="Which findings make the exit code 1; 'live' implies --validate.",
+        metavar="any|live|proven-live|none[,info]",
+        help="Which findings make the exit code 1: live also fails on unchecked ones, proven-live "
+        "only on proven live ones (both imply --validate); add ',info' to count info findings.",
     ),
 )
 
@@ -267,6 +297,10 @@ def overrides_from(ctx: click.Context) -> Overrides:
         ca_bundle=params.get("ca_bundle"),
         validate_timeout=params.get("validate_timeout", 10.0),
         validate_rate=params.get("validate_rate", 5.0),
+        validate_max_requests=params.get("validate_max_requests", 500),
+        validate_deadline=params.get("validate_deadline", 120.0),
+        cloud_urls_given=_explicit(ctx, "cloud_urls") if "cloud_urls" in params else False,
+        sonar_urls_given=_explicit(ctx, "sonar_urls") if "sonar_urls" in params else False,
     )
 
 
@@ -275,7 +309,12 @@ def load_settings(ctx: click.Context, paths: Sequence[str]) -> Settings:
     from leakscan.progress import token_progress
     from leakscan.settings import resolve
 
-    return resolve(paths, overrides_from(ctx), progress=token_progress(sys.stderr))
+    settings = resolve(paths, overrides_from(ctx), progress=token_progress(sys.stderr))
+    if settings.fmt == "html" and ctx.params.get("show_secrets"):
+        from leakscan.errors import UsageError
+
+        raise UsageError("--show-secrets cannot be used with --format html: HTML reports always redact")
+    return settings
 
 
 def _explicit(ctx: click.Context, name: str) -> bool:
@@ -350,9 +389,19 @@ def emit_report(result: ScanResult, fmt: str, output: Path | None, params: dict[
 
 
 def exit_code_for(result: ScanResult, findings_code: int, fail_on: str = "any") -> int:
-    from leakscan.policy import exit_code_for as policy_exit_code
+    """The exit code under ``--fail-on`` (leakscan/policy.py)."""
+    from leakscan.policy import exit_code, parse_fail_on
 
-    return policy_exit_code(result, findings_code, fail_on)
+    return exit_code(result, findings_code, parse_fail_on(fail_on))
+
+
+def note_fail_on(result: ScanResult, fail_on: str) -> None:
+    """Say in the summary when ``--fail-on live`` fails on findings it could not check."""
+    from leakscan.policy import fail_on_note, parse_fail_on
+
+    note = fail_on_note(result, parse_fail_on(fail_on))
+    if note:
+        result.stats.notes.append(note)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -397,6 +446,7 @@ def scan(ctx: click.Context, /, paths: tuple[str, ...], **params: Any) -> None:
         from leakscan.scan import scan as run_scan
 
         result = run_scan(settings.options)
+    note_fail_on(result, settings.fail_on)
     emit_report(result, settings.fmt, params["output"], params)
     if params["staged"] and result.findings:
         from leakscan.staged import fix_hint
@@ -453,6 +503,7 @@ def history(ctx: click.Context, /, repo: str, **params: Any) -> None:
     settings = load_settings(ctx, (repo,))
     result = _run_history(settings.options, repo, params)
     result.stats.notes.extend(settings.notes)
+    note_fail_on(result, settings.fail_on)
     emit_report(result, settings.fmt, params["output"], params)
     raise SystemExit(exit_code_for(result, params["findings_code"], settings.fail_on))
 
@@ -520,7 +571,7 @@ def validate_command(ctx: click.Context, /, tokens: tuple[str, ...], **params: A
     overrides = overrides_from(ctx)
     settings = discover_config(overrides.config_file, Path.cwd())
     extra_rules, disable_rules = resolve_rules(overrides, settings)
-    config = resolve_validation(overrides, settings, "any", token_progress(sys.stderr))
+    config = resolve_validation(overrides, settings, "any", Path.cwd(), token_progress(sys.stderr))
     assert config is not None
     checks = check_tokens(given, load_checked_rules(extra_rules, disable=disable_rules), config)
     click.echo(render_checks(checks, params["fmt"], __version__), nl=False)

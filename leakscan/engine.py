@@ -129,6 +129,7 @@ class Engine:
         result.stats.files_scanned += 1
         result.stats.bytes_scanned += len(prepared.data)
         result.stats.suppressed += len(detection.suppressed)
+        count_known_examples(result, detection.known_examples)
         result.errors.extend(Failed(blob.path, error) for error in detection.errors)
         self.add_matches(detection.matches, blob.origin, result)
 
@@ -139,6 +140,15 @@ class Engine:
                 self.scan_blob(item, result)
             else:
                 result.record(item)
+
+
+KNOWN_EXAMPLES_KEY = "suppressed_known_example"
+
+
+def count_known_examples(result: ScanResult, count: int) -> None:
+    """Count public documentation example tokens that were suppressed (``suppressed: known example``)."""
+    if count:
+        result.stats.extra[KNOWN_EXAMPLES_KEY] = result.stats.extra.get(KNOWN_EXAMPLES_KEY, 0) + count
 
 
 def run(kind: str, options: ScanOptions, body: Callable[[ScanResult], None]) -> ScanResult:
@@ -160,6 +170,8 @@ def finalize(result: ScanResult, options: ScanOptions) -> None:
 
     The baseline comes first, so that accepted findings are never sent for validation.
     """
+    if result.stats.extra.get(KNOWN_EXAMPLES_KEY):
+        result.stats.notes.append(f"suppressed: known example: {result.stats.extra[KNOWN_EXAMPLES_KEY]}")
     if options.baseline is not None:
         apply_baseline(result, options.baseline)
     result.findings.sort(key=lambda f: (f.path, f.match.line, f.match.column, f.rule.id))

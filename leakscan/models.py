@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 _PREFIX = re.compile(r"[A-Za-z]{2,6}_")
 
 # The report formats; each is the module ``leakscan.report.<name>_report`` with a ``render``.
-REPORT_FORMATS = ("text", "json", "sarif", "gitlab", "sonarqube")
+REPORT_FORMATS = ("text", "json", "sarif", "gitlab", "sonarqube", "html")
 
 
 class Severity(StrEnum):
@@ -303,13 +303,29 @@ class CommitInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class Evidence:
+    """One request of a live check: where it went, with which token, and what came back.
+
+    ``token`` is ``candidate`` (the found secret) or ``control`` (a random token of the same
+    shape); ``status`` is the HTTP status, None when no answer came.
+    """
+
+    host: str
+    endpoint: str
+    token: str
+    status: int | None
+    meaning: str
+
+
+@dataclass(frozen=True, slots=True)
 class Validation:
-    """The outcome of a live check against the SonarQube API."""
+    """The outcome of a live check against the SonarQube API, with the requests behind it."""
 
     status: Liveness
     host: str | None = None
     checked_at: str | None = None
     reason: str = ""
+    evidence: tuple[Evidence, ...] = ()
 
 
 NOT_CHECKED = Validation(Liveness.NOT_CHECKED, reason="validation off")

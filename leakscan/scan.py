@@ -10,7 +10,15 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from leakscan.detect import Detector, detect_stream
-from leakscan.engine import STREAM_CHUNK, STREAM_OVERLAP, Engine, fingerprint, prepare, run
+from leakscan.engine import (
+    STREAM_CHUNK,
+    STREAM_OVERLAP,
+    Engine,
+    count_known_examples,
+    fingerprint,
+    prepare,
+    run,
+)
 from leakscan.models import Failed, FileOrigin, Match, MatchRecord, ScanResult, Skipped
 from leakscan.options import ScanOptions
 from leakscan.parallel import Lost, default_workers, map_batches
@@ -37,6 +45,7 @@ class FileOutcome:
     matches: tuple[Match, ...] | tuple[MatchRecord, ...]
     errors: tuple[str, ...]
     suppressed: int = 0
+    known_examples: int = 0
 
 
 def _iter_batches(
@@ -88,7 +97,11 @@ def scan_file_batch(state: FileScanState, batch: list[tuple[int, FileRef]]) -> l
             continue
         detection = state.detector.detect(data)
         matches, errors = _carry(state, detection.matches), tuple(detection.errors)
-        outcomes.append(FileOutcome(index, len(data), None, matches, errors, len(detection.suppressed)))
+        outcomes.append(
+            FileOutcome(
+                index, len(data), None, matches, errors, len(detection.suppressed), detection.known_examples
+            )
+        )
     return outcomes
 
 
@@ -117,7 +130,9 @@ def _scan_large_file(state: FileScanState, index: int, ref: FileRef) -> FileOutc
     finally:
         os.close(fd)
     matches, errors = _carry(state, detection.matches), tuple(detection.errors)
-    return FileOutcome(index, total, None, matches, errors, len(detection.suppressed))
+    return FileOutcome(
+        index, total, None, matches, errors, len(detection.suppressed), detection.known_examples
+    )
 
 
 class Scanner(Engine):
@@ -173,6 +188,7 @@ class Scanner(Engine):
         result.stats.bytes_scanned += outcome.scanned_bytes
         result.stats.suppressed += outcome.suppressed
         result.errors.extend(Failed(ref.path, error) for error in outcome.errors)
+        count_known_examples(result, outcome.known_examples)
         matches = (
             m if isinstance(m, Match) else m.to_match(self.rules_by_id[m.rule_id]) for m in outcome.matches
         )
