@@ -12,7 +12,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import click
 from click.core import ParameterSource
@@ -24,22 +24,38 @@ from leakscan.report import FORMATS
 from leakscan.report.text_report import escape
 
 if TYPE_CHECKING:
-    from leakscan.config import Config
     from leakscan.models import ScanResult
-    from leakscan.options import ScanOptions, ValidationConfig
+    from leakscan.options import ScanOptions
+    from leakscan.settings import Overrides, Settings
 
-FAIL_ON_NAMES = ("any", "live", "none")
 DEFAULT_BASELINE = ".leakscan-baseline.json"
+DISTRIBUTION = "leakscan-sonar"  # pyproject.toml [project] name; a test keeps them equal
 
 
 def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
     from leakscan.errors import UsageError
-    from leakscan.options import parse_size
+    from leakscan.options import check_size_limit, parse_size
 
     if value is None:
         return None
     try:
-        return parse_size(value)
+        size = parse_size(value)
+    except UsageError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    try:
+        return check_size_limit(size, value)
+    except UsageError as exc:  # a size, but no usable limit: one line, as in the configuration
+        raise UsageError(f"--max-file-size: {exc}") from exc
+
+
+def _fail_on(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from leakscan.errors import UsageError
+    from leakscan.policy import parse_fail_on
+
+    if value is None:
+        return None
+    try:
+        return str(parse_fail_on(value))
     except UsageError as exc:
         raise click.BadParameter(str(exc)) from exc
 
@@ -71,6 +87,20 @@ report_options = _options(
         help="Write the report to this file instead of stdout.",
     ),
     click.option("--show-secrets", is_flag=True, help="Print secrets whole (redacted by default)."),
+    click.option("-q", "--quiet", is_flag=True, help="Text report: the summary only."),
+    click.option(
+        "-v",
+        "--verbose",
+        is_flag=True,
+        help="Text report: every rule message and fix, every skipped and failed input.",
+    ),
+    click.option(
+        "--color",
+        type=click.Choice(["auto", "always", "never"]),
+        default="auto",
+        show_default=True,
+        help="Colour the text report: auto = on a terminal, unless NO_COLOR is set (FORCE_COLOR forces it).",
+    ),
     click.option(
         "--baseline",
         "baseline_file",
@@ -167,14 +197,17 @@ connection_options = _options(
         "sonar_urls",
         multiple=True,
         metavar="URL",
-        help="SonarQube Server to check server tokens against (repeatable).",
+        envvar="LEAKSCAN_SONAR_URL",
+        help="SonarQube Server to check server tokens against (repeatable; env LEAKSCAN_SONAR_URL).",
     ),
     click.option(
         "--cloud-url",
         "cloud_urls",
         multiple=True,
         metavar="URL",
-        help="Replaces the SonarQube Cloud hosts sonarcloud.io and sonarqube.us (repeatable).",
+        envvar="LEAKSCAN_CLOUD_URL",
+        help="Replaces the SonarQube Cloud hosts sonarcloud.io and sonarqube.us "
+        "(repeatable; env LEAKSCAN_CLOUD_URL).",
     ),
     click.option(
         "--ca-bundle",
@@ -195,113 +228,93 @@ connection_options = _options(
         show_default=True,
         help="At most this many requests per second, in all.",
     ),
+    click.option(
+        "--validate-max-requests",
+        type=click.IntRange(0),
+        default=500,
+        show_default=True,
+        help="At most this many requests in all; tokens left are 'unknown' (budget exhausted).",
+    ),
+    click.option(
+        "--validate-deadline",
+        type=click.FloatRange(0, min_open=True),
+        default=120.0,
+        show_default=True,
+        help="Seconds the whole validation may take; tokens left are 'unknown' (budget exhausted).",
+    ),
 )
 validation_options = _options(
     click.option("--validate", is_flag=True, help="Ask the SonarQube API whether each token is live."),
     connection_options,
     click.option(
         "--fail-on",
-        type=click.Choice(FAIL_ON_NAMES),
+        callback=_fail_on,
         default="any",
         show_default=True,
-        help="Which findings make the exit code 1; 'live' implies --validate.",
+        metavar="any|live|proven-live|none[,info]",
+        help="Which findings make the exit code 1: live also fails on unchecked ones, proven-live "
+        "only on proven live ones (both imply --validate); add ',info' to count info findings.",
     ),
 )
 
 
-class Settings(NamedTuple):
-    """A command's options merged with the configuration file (the command line wins)."""
+def overrides_from(ctx: click.Context) -> Overrides:
+    """The settings the user gave on the command line (options left at their default: None)."""
+    from leakscan.settings import Overrides
 
-    options: ScanOptions
-    config: Config
-    fmt: str
-    fail_on: str
-    notes: tuple[str, ...] = ()  # for the report: configuration changes the range makes
+    params = ctx.params
 
+    def given(name: str) -> Any:
+        return params[name] if name in params and _explicit(ctx, name) else None
 
-def _pick(ctx: click.Context, name: str, configured: Any) -> Any:
-    """The command-line value if the user gave one, else the configured one, else the default."""
-    if name not in ctx.params:
-        return configured
-    return ctx.params[name] if _explicit(ctx, name) or configured is None else configured
-
-
-def _validation_config(ctx: click.Context, config: Config, fail_on: str) -> ValidationConfig | None:
-    from leakscan.options import CLOUD_URLS, ValidationConfig
-    from leakscan.progress import token_progress
+    def tupled(name: str) -> Any:
+        value = given(name)
+        return tuple(value) if value is not None else None
 
     # Only commands with the validation options validate: `baseline` never sends a token out,
     # whatever `fail_on` the configuration sets.
-    wanted = "validate" in ctx.params and (ctx.params["validate"] or fail_on == "live")
-    if not (wanted or ctx.command.name == "validate"):
-        return None
-    return ValidationConfig(
-        cloud_urls=tuple(_pick(ctx, "cloud_urls", config.cloud_urls or None) or CLOUD_URLS),
-        sonar_urls=tuple(_pick(ctx, "sonar_urls", config.sonar_urls or None) or ()),
-        ca_bundle=ctx.params.get("ca_bundle"),
-        timeout=ctx.params.get("validate_timeout", 10.0),
-        rate=ctx.params.get("validate_rate", 5.0),
-        progress=token_progress(sys.stderr),
+    validate = (
+        params["validate"] if "validate" in params else (True if ctx.command.name == "validate" else None)
+    )
+    return Overrides(
+        config_file=params.get("config_file"),
+        since_commit=params.get("since_commit"),
+        fmt=given("fmt"),
+        fail_on=given("fail_on"),
+        extra_rules=tupled("extra_rules"),
+        disable_rules=tupled("disable_rules"),
+        exclude=tupled("exclude"),
+        max_file_size=given("max_file_size"),
+        baseline_file=given("baseline_file"),
+        # `baseline create` writes the configured baseline; only the other commands read it.
+        read_baseline="baseline_file" in params,
+        use_ignore_files=not params.get("no_ignore", False),
+        scan_large_files=params.get("large_files") == "scan",
+        workers=params.get("workers", 0),
+        validate=validate,
+        cloud_urls=tupled("cloud_urls"),
+        sonar_urls=tupled("sonar_urls"),
+        ca_bundle=params.get("ca_bundle"),
+        validate_timeout=params.get("validate_timeout", 10.0),
+        validate_rate=params.get("validate_rate", 5.0),
+        validate_max_requests=params.get("validate_max_requests", 500),
+        validate_deadline=params.get("validate_deadline", 120.0),
+        cloud_urls_given=_explicit(ctx, "cloud_urls") if "cloud_urls" in params else False,
+        sonar_urls_given=_explicit(ctx, "sonar_urls") if "sonar_urls" in params else False,
     )
 
 
 def load_settings(ctx: click.Context, paths: Sequence[str]) -> Settings:
     """Find and read the configuration file, then let the command line override it."""
-    from leakscan.baseline import load_baseline
-    from leakscan.config import discover_config
-    from leakscan.options import ScanOptions
+    from leakscan.progress import token_progress
+    from leakscan.settings import resolve
 
-    targets = tuple(paths) or (".",)
-    start = next((Path(p) for p in targets if p != "-"), Path.cwd())
-    notes: tuple[str, ...] = ()
-    if ctx.params.get("since_commit") and ctx.params.get("config_file") is None:
-        from leakscan.trusted import config_at_base  # the range under review can't configure its scan
+    settings = resolve(paths, overrides_from(ctx), progress=token_progress(sys.stderr))
+    if settings.fmt == "html" and ctx.params.get("show_secrets"):
+        from leakscan.errors import UsageError
 
-        base = config_at_base(str(start), ctx.params["since_commit"])
-        config, notes = base.config, base.notes
-    else:
-        config = discover_config(ctx.params.get("config_file"), start)
-    fail_on = _pick(ctx, "fail_on", config.fail_on) or "any"
-    extra_rules = tuple(_pick(ctx, "extra_rules", config.rules) or ())
-    disable_rules = tuple(_pick(ctx, "disable_rules", config.disable_rules) or ())
-    check_disabled_rules(ctx, config, extra_rules, disable_rules)
-    # `baseline create` writes the configured baseline; only the other commands read it.
-    baseline_file = _pick(ctx, "baseline_file", config.baseline) if "baseline_file" in ctx.params else None
-    options = ScanOptions(
-        paths=targets,
-        extra_rules=extra_rules,
-        disable_rules=disable_rules,
-        exclude=tuple(_pick(ctx, "exclude", config.exclude) or ()),
-        use_ignore_files=not ctx.params.get("no_ignore", False),
-        max_file_size=_pick(ctx, "max_file_size", config.max_file_size),
-        scan_large_files=ctx.params.get("large_files") == "scan",
-        allow_secrets=config.allow_secrets or frozenset(),
-        workers=ctx.params.get("workers", 0),
-        validation=_validation_config(ctx, config, fail_on),
-        baseline=load_baseline(baseline_file) if baseline_file is not None else None,
-    )
-    return Settings(options, config, _pick(ctx, "fmt", config.format) or "text", fail_on, notes)
-
-
-def check_disabled_rules(
-    ctx: click.Context, config: Config, extra_rules: Sequence[Path], disable_rules: Sequence[str]
-) -> None:
-    """Every rule id to disable must exist; the error names where the id came from: the
-    ``--disable-rule`` option, or the configuration file and its key."""
-    from leakscan.config import config_location
-    from leakscan.errors import ConfigError, UsageError
-    from leakscan.rules import load_rules
-
-    if not disable_rules:
-        return
-    known = {rule.id for rule in load_rules(extra_rules, check_examples=False)}
-    unknown = ", ".join(sorted(set(disable_rules) - known))
-    if not unknown:
-        return
-    if "disable_rules" in ctx.params and _explicit(ctx, "disable_rules"):
-        raise UsageError(f"--disable-rule: unknown rule id(s): {unknown} (see `leakscan rules list`)")
-    assert config.source is not None
-    raise ConfigError(f"{config_location(config.source)}: key 'disable_rules': unknown rule id(s): {unknown}")
+        raise UsageError("--show-secrets cannot be used with --format html: HTML reports always redact")
+    return settings
 
 
 def _explicit(ctx: click.Context, name: str) -> bool:
@@ -310,8 +323,16 @@ def _explicit(ctx: click.Context, name: str) -> bool:
     return source not in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
 
 
-def _use_color(stream: Any) -> bool:
-    return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
+def _use_color(stream: Any, choice: str = "auto") -> bool:
+    """``--color``; for ``auto``, a non-empty NO_COLOR turns colour off (no-color.org), a
+    non-empty FORCE_COLOR other than ``0`` turns it on, else colour only on a terminal."""
+    if choice != "auto":
+        return choice == "always"
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR", "0") not in ("", "0", "false"):
+        return True
+    return hasattr(stream, "isatty") and stream.isatty()
 
 
 def _information_uri() -> str:
@@ -320,7 +341,7 @@ def _information_uri() -> str:
     from importlib.metadata import PackageNotFoundError, metadata
 
     try:
-        urls = metadata("leakscan").get_all("Project-URL") or []
+        urls = metadata(DISTRIBUTION).get_all("Project-URL") or []
     except PackageNotFoundError:
         return ""
     for entry in urls:
@@ -336,22 +357,25 @@ def _non_empty(value: str | None, option: str) -> str | None:
     return value
 
 
-def emit_report(result: ScanResult, fmt: str, output: Path | None, show_secrets: bool) -> None:
+def emit_report(result: ScanResult, fmt: str, output: Path | None, params: dict[str, Any]) -> None:
     """Render ``result`` to stdout or ``output``; a one-line summary goes to stderr as well
     unless the text report is on stdout (it has the summary)."""
     from leakscan.report import ReportContext, get_reporter
     from leakscan.report.text_report import render_summary
 
+    if params.get("quiet") and params.get("verbose"):
+        raise click.UsageError("--quiet and --verbose exclude each other")
     context = ReportContext(
-        show_secrets=show_secrets,
-        color=output is None and _use_color(sys.stdout),
+        show_secrets=params["show_secrets"],
+        color=output is None and _use_color(sys.stdout, params.get("color", "auto")),
+        verbosity=-1 if params.get("quiet") else int(bool(params.get("verbose"))),
         version=__version__,
         information_uri=_information_uri() if fmt in ("sarif", "gitlab") else "",
     )
     text = get_reporter(fmt)(result, context)
     if output is None:
         try:
-            click.echo(text, nl=False)
+            click.echo(text, nl=False, color=context.color)  # click strips colour off a terminal
             sys.stdout.flush()
         except BrokenPipeError:
             _silence_broken_pipe()
@@ -365,27 +389,19 @@ def emit_report(result: ScanResult, fmt: str, output: Path | None, show_secrets:
 
 
 def exit_code_for(result: ScanResult, findings_code: int, fail_on: str = "any") -> int:
-    """Findings that ``fail_on`` counts win over errors when their code is non-zero; otherwise an
-    incomplete scan is an error (``--exit-code 0`` silences findings, not read errors).
+    """The exit code under ``--fail-on`` (leakscan/policy.py)."""
+    from leakscan.policy import exit_code, parse_fail_on
 
-    ``fail_on``: ``any`` finding, only ``live`` ones (then an unknown outcome, with no live one,
-    is an error: the check is incomplete), or ``none``.
-    """
-    from leakscan.models import Liveness
+    return exit_code(result, findings_code, parse_fail_on(fail_on))
 
-    if result.interrupted:
-        return ExitCode.INTERRUPTED
-    statuses = {finding.validation.status for finding in result.findings}
-    failing = (fail_on == "any" and bool(result.findings)) or (
-        fail_on == "live" and Liveness.LIVE in statuses
-    )
-    if failing and findings_code != ExitCode.CLEAN:
-        return findings_code
-    if fail_on == "live" and not failing and Liveness.UNKNOWN in statuses:
-        return ExitCode.ERROR
-    if result.errors:
-        return ExitCode.ERROR
-    return ExitCode.CLEAN
+
+def note_fail_on(result: ScanResult, fail_on: str) -> None:
+    """Say in the summary when ``--fail-on live`` fails on findings it could not check."""
+    from leakscan.policy import fail_on_note, parse_fail_on
+
+    note = fail_on_note(result, parse_fail_on(fail_on))
+    if note:
+        result.stats.notes.append(note)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -409,7 +425,20 @@ def cli(debug: bool) -> None:
 @validation_options
 @click.pass_context
 def scan(ctx: click.Context, /, paths: tuple[str, ...], **params: Any) -> None:
-    """Scan files and folders (default '.'); '-' reads standard input."""
+    """Scan files and folders (default '.'); '-' reads standard input.
+
+    \b
+    Examples:
+      leakscan scan .                          the working tree (ignore files honoured)
+      git diff | leakscan scan -               standard input
+      leakscan scan --staged                   what the next commit adds (pre-commit hook)
+      leakscan scan --format sarif -o x.sarif  a report for code scanning
+
+    \b
+    Exit codes: 0 nothing found (everything scanned or skipped by policy, and listed);
+    1 findings (--exit-code N); 2 usage or configuration error, or an input could not be
+    read and nothing was found; 130 interrupted.
+    """
     settings = load_settings(ctx, paths)
     if params["staged"] or params["whole_files"]:
         result = _scan_staged(settings.options, paths, params["staged"], params["whole_files"])
@@ -417,7 +446,8 @@ def scan(ctx: click.Context, /, paths: tuple[str, ...], **params: Any) -> None:
         from leakscan.scan import scan as run_scan
 
         result = run_scan(settings.options)
-    emit_report(result, settings.fmt, params["output"], params["show_secrets"])
+    note_fail_on(result, settings.fail_on)
+    emit_report(result, settings.fmt, params["output"], params)
     if params["staged"] and result.findings:
         from leakscan.staged import fix_hint
 
@@ -457,16 +487,30 @@ def _scan_staged(options: ScanOptions, paths: tuple[str, ...], staged: bool, who
 @click.pass_context
 def history(ctx: click.Context, /, repo: str, **params: Any) -> None:
     """Scan every commit reachable from the repository's refs (default: all branches, remote
-    branches, tags and stashes); each unique blob is scanned once."""
+    branches, tags and stashes); each unique blob is scanned once.
+
+    \b
+    Examples:
+      leakscan history                              every branch, tag and stash
+      leakscan history --since-commit origin/main   only what a pull request adds
+      leakscan history --branch main --format json  one branch, as JSON
+
+    \b
+    Exit codes: 0 nothing found, everything scanned; 1 findings (--exit-code N); 2 usage
+    error, not a repository, unknown --branch/--since-commit, or an incomplete scan with no
+    findings; 130 interrupted.
+    """
     settings = load_settings(ctx, (repo,))
     result = _run_history(settings.options, repo, params)
     result.stats.notes.extend(settings.notes)
-    emit_report(result, settings.fmt, params["output"], params["show_secrets"])
+    note_fail_on(result, settings.fail_on)
+    emit_report(result, settings.fmt, params["output"], params)
     raise SystemExit(exit_code_for(result, params["findings_code"], settings.fail_on))
 
 
 def _run_history(options: ScanOptions, repo: str, params: dict[str, Any]) -> ScanResult:
-    from leakscan.history import HistoryOptions, scan_history
+    from leakscan.history import scan_history
+    from leakscan.options import HistoryOptions
     from leakscan.progress import ProgressBar, is_terminal
 
     wanted = HistoryOptions(
@@ -512,7 +556,9 @@ def validate_command(ctx: click.Context, /, tokens: tuple[str, ...], **params: A
     from leakscan.check import check_tokens, checks_exit_code, render_checks
     from leakscan.config import discover_config
     from leakscan.errors import UsageError
-    from leakscan.rules import load_rules
+    from leakscan.examples import load_checked_rules
+    from leakscan.progress import token_progress
+    from leakscan.settings import resolve_rules, resolve_validation
 
     given: list[str] = []
     for token in tokens:
@@ -522,26 +568,26 @@ def validate_command(ctx: click.Context, /, tokens: tuple[str, ...], **params: A
             given.append(token.strip())
     if not given:
         raise UsageError("validate: no token given (pass TOKEN arguments, or '-' to read stdin)")
-    settings = discover_config(params["config_file"], Path.cwd())
-    extra_rules = tuple(_pick(ctx, "extra_rules", settings.rules) or ())
-    disable_rules = settings.disable_rules or ()
-    check_disabled_rules(ctx, settings, extra_rules, disable_rules)
-    config = _validation_config(ctx, settings, "any")
+    overrides = overrides_from(ctx)
+    settings = discover_config(overrides.config_file, Path.cwd())
+    extra_rules, disable_rules = resolve_rules(overrides, settings)
+    config = resolve_validation(overrides, settings, "any", Path.cwd(), token_progress(sys.stderr))
     assert config is not None
-    checks = check_tokens(given, load_rules(extra_rules, disable=disable_rules), config)
+    checks = check_tokens(given, load_checked_rules(extra_rules, disable=disable_rules), config)
     click.echo(render_checks(checks, params["fmt"], __version__), nl=False)
     raise SystemExit(checks_exit_code(checks))
 
 
 @cli.command("install-hook")
 @click.argument("repo", default=".", type=click.Path(path_type=str))
-@click.option("--force", is_flag=True, help="Replace an existing pre-commit hook.")
+@click.option("--force", is_flag=True, help="Replace an existing pre-commit hook (kept as pre-commit.bak).")
 def install_hook(repo: str, force: bool) -> None:
     """Write a git pre-commit hook that runs `leakscan scan --staged` (no framework needed)."""
     from leakscan.hook import install_hook as write_hook
 
-    target = write_hook(repo, sys.executable, force=force)
-    click.echo(f"leakscan: installed {target}")
+    target, backup = write_hook(repo, sys.executable, force=force)
+    kept = f" (the previous hook is kept as {backup})" if backup is not None else ""
+    click.echo(f"leakscan: installed {target}{kept}")
 
 
 baseline_inputs = _options(
@@ -672,9 +718,9 @@ def rules() -> None:
 )
 def rules_list(extra_rules: tuple[Path, ...]) -> None:
     """Show the loaded rules."""
-    from leakscan.rules import load_rules
+    from leakscan.examples import load_checked_rules
 
-    for rule in load_rules(extra_rules):
+    for rule in load_checked_rules(extra_rules):
         key = rule.key or "-"
         click.echo(f"{rule.id:<40} {key:<6} {rule.severity.value:<8} {rule.name}  ({rule.source})")
 
@@ -686,7 +732,7 @@ def rules_check(files: tuple[Path, ...]) -> None:
     from leakscan.examples import example_problems
     from leakscan.rules import load_rules
 
-    loaded = load_rules(files, builtin=not files, check_examples=False)
+    loaded = load_rules(files, builtin=not files)
     failures = example_problems(loaded)
     for problem in failures:
         click.echo(f"FAIL {problem}")
@@ -699,6 +745,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; turn every error into one stderr line and an exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    _stop_on_sigterm()
     try:
         cli.main(args=args, prog_name="leakscan", standalone_mode=False)
     except SystemExit as exc:
@@ -733,6 +780,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return ExitCode.ERROR
     return ExitCode.CLEAN
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM is handled like Ctrl-C: the scan stops (workers too) and reports what it has."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    from leakscan.parallel import Terminated
+
+    raise Terminated()
 
 
 def _silence_broken_pipe() -> None:

@@ -17,31 +17,33 @@ small) and reported at the pseudo-paths ``<commit message>`` and ``<tag message:
 from __future__ import annotations
 
 import itertools
-import multiprocessing
 import os
-import signal
-import time
+import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 
 import pygit2
 
-from leakscan.content import Kind, sniff, to_scannable
 from leakscan.detect import Detector
+from leakscan.engine import Engine, make_finding, prepare, run
 from leakscan.models import (
+    COMMIT_MESSAGE,
     CommitInfo,
+    CommitMessageOrigin,
     Failed,
     Finding,
+    GitBlobOrigin,
     MatchRecord,
+    Origin,
     ScanResult,
     Secret,
     Skipped,
+    TagMessageOrigin,
 )
-from leakscan.options import ScanOptions
-from leakscan.rules import Rule, load_rules
-from leakscan.scan import finalize, fingerprint
+from leakscan.options import HistoryOptions, ScanOptions
+from leakscan.parallel import Lost, map_batches
+from leakscan.rules import Rule
 from leakscan.sources.git import (
     BlobRef,
     ObjectError,
@@ -70,36 +72,24 @@ from leakscan.sources.git import (
 from leakscan.sources.gitobjects import (
     Listing,
     ObjectListing,
-    PackOrderScan,
     RawTreeEnumerator,
     TreeStream,
     repo_dir,
+    scan_in_pack_order,
 )
 
 AUTO_PARALLEL_BLOBS = 2000
-# From this many blobs in the object store on, blobs are read by id in pack order by workers (each
-# through git) while this process walks the trees; below it, the in-process scan is cheaper.
+# From this many blobs in the object store on, blobs are read by id in pack order by the workers
+# (each through git) while a thread walks the trees; below it, the in-process scan is cheaper.
 PACK_ORDER_MIN_BLOBS = 2000
 BATCH_BLOBS = 256
-IN_FLIGHT_PER_WORKER = 4
+WORKER_DIED = "worker process died"
 SHALLOW_NOTE = "history truncated (shallow clone): commits before the shallow boundary are missing"
-COMMIT_MESSAGE = "<commit message>"
 
 
 def tag_message_path(name: str) -> str:
     """The pseudo-path of an annotated tag's message in findings."""
-    return f"<tag message: {name}>"
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryOptions:
-    """What part of a repository's history to scan. ``workers`` 0 means automatic."""
-
-    repo: str = "."
-    branches: tuple[str, ...] = ()
-    since_commit: str | None = None
-    max_commits: int | None = None
-    workers: int = 0
+    return TagMessageOrigin(name).path
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +99,7 @@ class Progress:
     blobs_done: int
     blobs_total: int
     bytes_done: int
+    total_known: bool = True  # False while the tree walk is still finding blobs
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +112,7 @@ class BlobOutcome:
     size: int
     matches: tuple[MatchRecord, ...] = ()
     errors: tuple[str, ...] = ()
+    suppressed: int = 0
 
 
 class BlobScanner:
@@ -142,20 +134,19 @@ class BlobScanner:
 
     def outcome(self, oid: str, data: bytes) -> BlobOutcome:
         """What scanning the bytes of blob ``oid`` gives."""
-        kind = sniff(data)
-        if kind is Kind.BINARY:
-            return BlobOutcome(oid, "binary", len(data))
-        if kind is Kind.LFS_POINTER:
-            return BlobOutcome(oid, "lfs-pointer", len(data))
-        detection = self.detector.detect(to_scannable(data, kind))
+        scannable = prepare(data)
+        if not isinstance(scannable, bytes):
+            return BlobOutcome(oid, scannable.value, len(data))
+        detection = self.detector.detect(scannable)
         matches = tuple(MatchRecord.of(m) for m in detection.matches)
-        return BlobOutcome(oid, "scanned", len(data), matches, tuple(detection.errors))
+        errors = tuple(detection.errors)
+        return BlobOutcome(oid, "scanned", len(data), matches, errors, len(detection.suppressed))
 
     def notable(self, data: bytes) -> BlobOutcome | None:
-        """The outcome of scanning ``data``, or None when it is scanned text with nothing found
-        (what most blobs are: only the others cross from a worker process)."""
+        """The outcome of scanning ``data``, or None when it is scanned text with nothing in it
+        (most blobs: only the others cross back from a worker process)."""
         outcome = self.outcome("", data)
-        if outcome.status == "scanned" and not outcome.matches and not outcome.errors:
+        if outcome.status == "scanned" and not (outcome.matches or outcome.errors or outcome.suppressed):
             return None
         return outcome
 
@@ -163,22 +154,25 @@ class BlobScanner:
         return [self.scan(pygit2.Oid(hex=oid)) for oid in oids]
 
 
-# One BlobScanner per worker process, set by the pool's initializer: opening the repository and
-# compiling the rules once per process instead of once per batch.
-_worker_scanner: BlobScanner | None = None
+@dataclass(slots=True)
+class WorkerScan:
+    """What a worker needs to scan blobs (reaches it through fork); each worker opens the
+    repository itself, on its first batch."""
+
+    repo_path: str
+    detector: Detector
+    max_size: int
+    scanner: BlobScanner | None = None
+
+    def scan_batch(self, oids: Sequence[str]) -> list[BlobOutcome]:
+        if self.scanner is None:
+            limit_libgit2_memory()
+            self.scanner = BlobScanner(pygit2.Repository(self.repo_path), self.detector, self.max_size)
+        return self.scanner.scan_batch(oids)
 
 
-def _init_worker(repo_path: str, rules: Sequence[Rule], max_size: int) -> None:
-    global _worker_scanner
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    limit_libgit2_memory()
-    _worker_scanner = BlobScanner(pygit2.Repository(repo_path), Detector(rules), max_size)
-
-
-def _scan_in_worker(oids: Sequence[str]) -> list[BlobOutcome]:
-    """Scan one batch of blob ids (hex) in a worker process."""
-    assert _worker_scanner is not None, "worker not initialised"
-    return _worker_scanner.scan_batch(oids)
+def _scan_in_worker(state: WorkerScan, oids: list[str]) -> list[BlobOutcome]:
+    return state.scan_batch(oids)
 
 
 def _batches(pending: Iterable[BlobRef]) -> Iterator[list[BlobRef]]:
@@ -188,45 +182,41 @@ def _batches(pending: Iterable[BlobRef]) -> Iterator[list[BlobRef]]:
 
 
 def iter_outcomes(
-    scanner: BlobScanner, rules: Sequence[Rule], pending: Iterable[BlobRef], workers: int
+    scanner: BlobScanner, pending: Iterable[BlobRef], workers: int
 ) -> Iterator[tuple[BlobRef, BlobOutcome]]:
-    """Scan ``pending`` blobs, in order, in this process or across ``workers`` processes.
-
-    ``pending`` is consumed lazily (the tree walk goes on between submissions); at most
-    IN_FLIGHT_PER_WORKER batches per worker are in flight, so memory stays bounded; results come
-    back in the order of ``pending`` whatever the number of workers.
-    """
+    """Scan ``pending`` blobs, in order, in this process or across ``workers`` processes (the
+    worker pool). ``pending`` is consumed lazily (the tree walk goes on between batches). The
+    blobs of a batch whose worker died come back as ``unreadable`` with the reason."""
     if workers <= 1:
         for batch in _batches(pending):
             for ref in batch:
                 yield ref, scanner.scan(ref.oid)
         return
-    context = multiprocessing.get_context("spawn")
-    repo_path = scanner.repo.path
-    with ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=context,
-        initializer=_init_worker,
-        initargs=(repo_path, list(rules), scanner.max_size),
-    ) as pool:
-        in_flight: deque[tuple[list[BlobRef], Future[list[BlobOutcome]]]] = deque()
-        batches = _batches(pending)
-        try:
-            for batch in batches:
-                in_flight.append((batch, pool.submit(_scan_in_worker, [str(r.oid) for r in batch])))
-                if len(in_flight) >= IN_FLIGHT_PER_WORKER * workers:
-                    done_batch, future = in_flight.popleft()
-                    yield from zip(done_batch, future.result(), strict=True)
-            while in_flight:
-                done_batch, future = in_flight.popleft()
-                yield from zip(done_batch, future.result(), strict=True)
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+    state = WorkerScan(scanner.repo.path, scanner.detector, scanner.max_size)
+    made: deque[list[BlobRef]] = deque()
+
+    def batches() -> Iterator[list[str]]:
+        for batch in _batches(pending):
+            made.append(batch)
+            yield [str(ref.oid) for ref in batch]
+
+    for item in map_batches(_scan_in_worker, state, batches(), workers):
+        batch = made.popleft()
+        if isinstance(item, Lost):
+            for ref in batch:
+                yield (
+                    ref,
+                    BlobOutcome(str(ref.oid), "unreadable", 0, errors=(f"blob {ref.oid}: {item.reason}",)),
+                )
+        else:
+            yield from zip(batch, item, strict=True)
 
 
 # --------------------------------------------------------------------------- attribution
 
 Key = tuple[str, str, str]  # rule id, secret, path
+# A finding before it is made: its key, where it is, the commit (or tag) credited, the match.
+Located = tuple[Key, Origin, CommitInfo | None, MatchRecord]
 
 
 class Attributor:
@@ -249,10 +239,10 @@ class Attributor:
         self.known = known
         self.paths = paths if paths.active else None
         self.index = TargetIndex(repo, frozenset(targets))
-        self._keys: dict[Oid, dict[Key, MatchRecord]] = {}
+        self._keys: dict[Oid, dict[Key, tuple[MatchRecord, Oid]]] = {}
         self._outside: dict[Oid, tuple[MatchRecord, ...]] = {}
 
-    def keys_of_tree(self, root: Oid) -> dict[Key, MatchRecord]:
+    def keys_of_tree(self, root: Oid) -> dict[Key, tuple[MatchRecord, Oid]]:
         """(rule, secret, path) → first match, for the target blobs under tree ``root``."""
         found = self._keys.get(root)
         if found is None:
@@ -262,7 +252,7 @@ class Attributor:
                 if paths is not None and paths.excluded(path):
                     continue
                 for match in self.targets[blob]:
-                    found.setdefault((match.rule_id, match.secret, path), match)
+                    found.setdefault((match.rule_id, match.secret, path), (match, blob))
             self._keys[root] = found
         return found
 
@@ -283,10 +273,10 @@ class Attributor:
 
     def run(
         self, commits: Sequence[Oid], trees: dict[Oid, Oid], messages: dict[Oid, set[str]]
-    ) -> tuple[dict[Key, tuple[Oid, MatchRecord]], Counter[str], set[str]]:
+    ) -> tuple[dict[Key, tuple[Oid, tuple[MatchRecord, Oid]]], Counter[str], set[str]]:
         """What introduced each key, and per secret: how many commits hold it in their tree or
         message, and whether HEAD does (``messages``: the secrets of each commit message)."""
-        introduced: dict[Key, tuple[Oid, MatchRecord]] = {}
+        introduced: dict[Key, tuple[Oid, tuple[MatchRecord, Oid]]] = {}
         counts: Counter[str] = Counter()
         for oid in commits:
             root = trees.get(oid)
@@ -332,24 +322,33 @@ def scan_history(
     progress: Callable[[Progress], None] | None = None,
 ) -> ScanResult:
     """Scan everything reachable from the chosen refs; each unique blob once."""
-    started = time.perf_counter()
-    rules = rules if rules is not None else load_rules(options.extra_rules, disable=options.disable_rules)
+    engine = Engine(options, rules)
     limit_libgit2_memory()
     repo = open_repo(history.repo)
-    result = ScanResult(kind="history")
+    return run("history", options, lambda result: _scan(engine, repo, history, result, progress))
+
+
+def _scan(
+    engine: Engine,
+    repo: pygit2.Repository,
+    history: HistoryOptions,
+    result: ScanResult,
+    progress: Callable[[Progress], None] | None,
+) -> None:
+    options, rules = engine.options, engine.rules
     tips = _tips(repo, history)
     result.skipped.extend(tips.skipped)
     result.errors.extend(tips.errors)
     hidden = [resolve_commit(repo, history.since_commit, "--since-commit")] if history.since_commit else []
     walk = walk_commits(repo, tips.commits, hidden, history.max_commits)
     result.errors.extend(walk.errors)
-    scanner = BlobScanner(repo, Detector(rules), options.max_file_size)
+    scanner = BlobScanner(repo, engine.detector, options.max_file_size)
     paths = PathFilter(options.exclude)
     whole = not paths.active and not history.since_commit and history.max_commits is None
-    listing = Listing(repo_dir(repo)) if whole else None
+    listing = Listing(repo_dir(repo)) if whole else None  # runs while the commits are read
     enumerator: TreeEnumerator | RawTreeEnumerator = TreeEnumerator(repo, paths)
     trees: dict[Oid, Oid] = {}
-    messages = MessageFindings(scanner.detector, options.allow_secrets)
+    messages = MessageFindings(scanner.detector, engine.allowed.hashes)
     for oid in walk.commits:
         commit = load_commit(repo, oid)
         if commit is None:
@@ -362,38 +361,44 @@ def scan_history(
         root = tree_id(repo, parent)
         if root is not None:
             enumerator.mark_known(root)
-    known = frozenset(enumerator.seen_blobs)
+    known = enumerator.known = frozenset(enumerator.seen_blobs)
     listed = listing.result() if listing is not None else None
+    targets: dict[Oid, tuple[MatchRecord, ...]] = {}
+    allowed = engine.allowed.hashes
     try:
         if listed is not None and not base and len(listed.blobs) >= PACK_ORDER_MIN_BLOBS:
-            enumerator = RawTreeEnumerator(repo)
+            raw = RawTreeEnumerator(repo)
+            enumerator = raw
+            workers = history.workers or _cores()
             outcomes = _pack_order_outcomes(
-                scanner, listed, enumerator, walk.commits, trees, tips, history, result
+                scanner, listed, raw, walk.commits, trees, tips, workers, progress
             )
-            targets = _scan_blobs(scanner, outcomes, options, result, progress)
+            result.skipped.extend(outcomes.walked.skipped)
+            result.errors.extend(outcomes.walked.errors)
+            _scan_blobs(scanner, outcomes.pairs, allowed, targets, result, progress, outcomes.stopped)
+            result.interrupted = outcomes.interrupted
         else:
             pending = PendingBlobs(_iter_new_blobs(enumerator, walk.commits, trees, tips.objects, result))
             # Blobs are scanned while the trees are still being walked; both cores are used once
             # the history turns out to be large enough to pay for starting the workers.
             large = pending.prefetch(AUTO_PARALLEL_BLOBS) >= AUTO_PARALLEL_BLOBS
             workers = history.workers or (_cores() if large else 1)
-            pairs = iter_outcomes(scanner, rules, pending, workers)
-            targets = _scan_blobs(scanner, pairs, options, result, progress, pending)
+            pairs = iter_outcomes(scanner, pending, workers)
+            _scan_blobs(scanner, pairs, allowed, targets, result, progress, pending=pending)
+        targets.update(_scan_copies(repo, scanner, enumerator, base, allowed, result))
     except KeyboardInterrupt:
+        # The blobs scanned so far keep their findings: they are attributed and reported.
         result.interrupted = True
-        targets = {}
     for tag in tips.tag_messages.values():
         messages.scan_tag(tag.name, tag.message, tag.tag, result)
     if targets or messages.found:
         attributor = Attributor(repo, targets, scanner, base, known, paths)
+        stash_only = _stash_only_commits(repo) if not (history.branches or history.since_commit) else set()
         result.findings.extend(
-            _findings(repo, rules, walk.commits, trees, attributor, messages, tips.objects)
+            _findings(repo, rules, walk.commits, trees, attributor, messages, tips.objects, stash_only)
         )
     _notes(repo, history, walk.truncated, enumerator, result)
     result.stats.extra["commits_scanned"] = len(walk.commits)
-    finalize(result, options)
-    result.stats.duration_s = time.perf_counter() - started
-    return result
 
 
 def _tips(repo: pygit2.Repository, history: HistoryOptions) -> Tips:
@@ -427,6 +432,7 @@ class PendingBlobs:
         self._source = source
         self._head: list[BlobRef] = []
         self.count = 0
+        self.complete = False  # the walk has ended: ``count`` is the total
 
     def prefetch(self, limit: int) -> int:
         """Walk ahead until ``limit`` blobs are known (or the walk ends); return how many."""
@@ -442,6 +448,7 @@ class PendingBlobs:
         for ref in self._source:
             self.count += 1
             yield ref
+        self.complete = True
 
 
 def _iter_new_blobs(
@@ -470,8 +477,52 @@ def _iter_new_blobs(
                 yield blob
 
 
-def _length(items: Iterable[object]) -> int:
-    return len(items) if isinstance(items, list) else 0
+def _scan_copies(
+    repo: pygit2.Repository,
+    scanner: BlobScanner,
+    enumerator: TreeEnumerator | RawTreeEnumerator,
+    base: frozenset[Oid],
+    allowed: frozenset[str],
+    result: ScanResult,
+) -> dict[Oid, tuple[MatchRecord, ...]]:
+    """Blobs of the base that the range puts at a path where no base tree has them (a copy, or a
+    move across folders): scanned too, since what is new there is the path. Attribution then
+    reports only the new paths."""
+    roots = [root for root in (tree_id(repo, parent) for parent in sorted(base, key=str)) if root]
+    targets: dict[Oid, tuple[MatchRecord, ...]] = {}
+    done: set[Oid] = set()
+    for blob, path in enumerator.revisited:
+        if blob in done or any(blob_at(repo, root, path) == blob for root in roots):
+            continue
+        done.add(blob)
+        outcome = scanner.scan(blob)
+        if outcome.status == "unreadable":
+            result.errors.extend(Failed(path, error) for error in outcome.errors)
+            continue
+        if outcome.status != "scanned":
+            too_large = f"too large ({outcome.size} bytes > {scanner.max_size})"
+            result.skipped.append(
+                Skipped(path, too_large if outcome.status == "too-large" else outcome.status)
+            )
+            continue
+        result.stats.files_scanned += 1
+        result.stats.bytes_scanned += outcome.size
+        result.stats.suppressed += outcome.suppressed
+        matches = tuple(m for m in outcome.matches if Secret(m.secret).sha256 not in allowed)
+        if matches:
+            targets[blob] = matches
+    return targets
+
+
+@dataclass(slots=True)
+class PackOrderOutcomes:
+    """Each walked blob with its outcome (walk order), what the walk passed over (submodules,
+    missing trees), and how the pack-order scan ended."""
+
+    pairs: list[tuple[BlobRef, BlobOutcome]]
+    walked: ScanResult
+    stopped: bool
+    interrupted: bool
 
 
 def _pack_order_outcomes(
@@ -481,63 +532,80 @@ def _pack_order_outcomes(
     commits: Sequence[Oid],
     trees: dict[Oid, Oid],
     tips: Tips,
-    history: HistoryOptions,
-    result: ScanResult,
-) -> list[tuple[BlobRef, BlobOutcome]]:
-    """Every blob of the object store scanned in pack order by worker processes (each reading
-    through git), while this process walks the trees for the blobs to report and their first
-    paths; then each walked blob with its outcome, in walk order. A blob git did not deliver
-    (missing, damaged) is read here through libgit2, as the in-process scan reads it."""
-    workers = history.workers or _cores()
-    scan = PackOrderScan(repo_dir(scanner.repo), listed.blobs, scanner.notable, scanner.max_size, workers)
-    try:
-        stream = TreeStream(repo_dir(scanner.repo), listed.trees)
-        enumerator.stream = stream
+    workers: int,
+    progress: Callable[[Progress], None] | None,
+) -> PackOrderOutcomes:
+    """Every blob of the object store scanned in pack order by the workers (each reading through
+    git), while a thread here walks the trees for the blobs to report and their first paths
+    (results go to a private record, replayed in walk order). A blob git did not deliver
+    (missing, damaged) is read here through libgit2, as the in-process scan reads it; the blobs
+    of a chunk whose worker died are unreadable with the reason, and the ones never sent are
+    not scanned (as with the in-process scan)."""
+    git_dir = repo_dir(scanner.repo)
+    walked = ScanResult(kind="history")
+
+    def walk(cancel: threading.Event) -> list[BlobRef]:
+        enumerator.cancel = cancel
+        enumerator.stream = stream = TreeStream(git_dir, listed.trees)
         try:
-            refs = list(_iter_new_blobs(enumerator, commits, trees, tips.objects, result))
+            return list(_iter_new_blobs(enumerator, commits, trees, tips.objects, walked))
         finally:
             stream.close()
-        scan.collect()
-    finally:
-        scan.close()
+
+    total = len(listed.blobs)
+
+    def report(done: int) -> None:
+        if progress is not None:
+            progress(Progress(done, total, 0))
+
+    found, refs = scan_in_pack_order(
+        git_dir, listed.blobs, scanner.notable, scanner.max_size, workers, walk, report
+    )
     sizes = dict(listed.blobs)
     pairs: list[tuple[BlobRef, BlobOutcome]] = []
     for ref in refs:
         oid = str(ref.oid)
         size = sizes.get(oid, -1)
-        if oid in scan.plain:
+        if oid in found.plain:
             outcome = BlobOutcome(oid, "scanned", size)
-        elif (found := scan.outcomes.get(oid)) is not None:
-            outcome = BlobOutcome(oid, found.status, found.size, found.matches, found.errors)
+        elif (got := found.outcomes.get(oid)) is not None:
+            outcome = BlobOutcome(oid, got.status, got.size, got.matches, got.errors, got.suppressed)
         elif size > scanner.max_size:
             outcome = BlobOutcome(oid, "too-large", size)
+        elif oid in found.lost:
+            outcome = BlobOutcome(oid, "unreadable", 0, errors=(f"blob {oid}: {found.lost[oid]}",))
+        elif found.stopped or found.interrupted:
+            continue  # never reached: the scan stopped
         else:
             outcome = scanner.scan(ref.oid)
         pairs.append((ref, outcome))
-    return pairs
+    return PackOrderOutcomes(pairs, walked, found.stopped, found.interrupted)
 
 
 def _scan_blobs(
     scanner: BlobScanner,
     outcomes: Iterable[tuple[BlobRef, BlobOutcome]],
-    options: ScanOptions,
+    allowed: frozenset[str],
+    targets: dict[Oid, tuple[MatchRecord, ...]],
     result: ScanResult,
     progress: Callable[[Progress], None] | None,
+    stopped: bool = False,
     pending: PendingBlobs | None = None,
-) -> dict[Oid, tuple[MatchRecord, ...]]:
-    """Record the outcome of every blob scanned once; keep the matches of the blobs that have
-    any."""
-    targets: dict[Oid, tuple[MatchRecord, ...]] = {}
+) -> None:
+    """Record the outcome of each blob, scanned once; keep (in ``targets``) the matches of the
+    blobs with any. A worker's death ends the blob scan: its blobs failed, and the blobs not
+    reached are counted (``stopped``: it happened in a pack-order scan)."""
     skipped: set[tuple[str, str]] = set()
     stats = result.stats
     done = 0
-    allowed = options.allow_secrets
+    lost = stopped
     for ref, outcome in outcomes:
         done += 1
         status = outcome.status
         if status == "scanned":
             stats.files_scanned += 1
             stats.bytes_scanned += outcome.size
+            stats.suppressed += outcome.suppressed
             result.errors.extend(Failed(ref.path, f"blob {ref.oid}: {e}") for e in outcome.errors)
             matches = (
                 tuple(m for m in outcome.matches if Secret(m.secret).sha256 not in allowed)
@@ -548,6 +616,7 @@ def _scan_blobs(
                 targets[ref.oid] = matches
         elif status == "unreadable":
             result.errors.extend(Failed(ref.path, error) for error in outcome.errors)
+            lost = lost or any(WORKER_DIED in error for error in outcome.errors)
         else:
             reason = (
                 f"too large ({outcome.size} bytes > {scanner.max_size})" if status == "too-large" else status
@@ -555,14 +624,14 @@ def _scan_blobs(
             if (ref.path, status) not in skipped:
                 skipped.add((ref.path, status))
                 result.skipped.append(Skipped(ref.path, reason))
-        if progress is not None and done % 64 == 0:
-            total = (
-                pending.count if pending is not None else len(outcomes) if isinstance(outcomes, list) else 0
-            )
-            progress(Progress(done, max(done, total), stats.bytes_scanned))
+        if progress is not None and pending is not None and done % 64 == 0:
+            progress(Progress(done, max(done, pending.count), stats.bytes_scanned, pending.complete))
     if progress is not None:
         progress(Progress(done, done, stats.bytes_scanned))
-    return targets
+    if lost:
+        result.errors.append(
+            Failed("<worker>", f"{WORKER_DIED}: blob scan stopped, blobs not yet reached were not scanned")
+        )
 
 
 def _findings(
@@ -573,42 +642,58 @@ def _findings(
     attributor: Attributor,
     messages: MessageFindings,
     objects: Sequence[RefObject],
+    stash_only: set[Oid],
 ) -> list[Finding]:
     by_id = {rule.id: rule for rule in rules}
     introduced, counts, at_head = attributor.run(commits, trees, messages.secrets)
     infos: dict[Oid, CommitInfo] = {}
-    located: list[tuple[Key, CommitInfo | None, MatchRecord]] = []
-    for key, (oid, found) in introduced.items():
+    located: list[Located] = []
+    for key, (oid, (found, blob)) in introduced.items():
         info = infos.get(oid)
         if info is None:
             commit = load_commit(repo, oid)
             assert commit is not None, "attributed commits were read before"
             info = infos[oid] = commit_info(commit)
-        located.append((key, info, found))
+        located.append((key, GitBlobOrigin(str(blob), key[2], (str(oid),)), info, found))
     located.extend(messages.found)
     located.extend(_ref_object_keys(attributor, objects))
-    findings: list[Finding] = []
-    for (rule_id, value, path), info, found in located:
-        match = found.to_match(by_id[rule_id])
-        findings.append(
-            Finding(
-                match=match,
-                path=path,
-                fingerprint=fingerprint(rule_id, path, match.secret.sha256),
-                commit=info,
-                commits_count=counts[value],
-                present_at_head=value in at_head,
-            )
+    return [
+        make_finding(
+            found.to_match(by_id[rule_id]),
+            origin,
+            commit=info,
+            commits_count=counts[value],
+            present_at_head=value in at_head,
+            in_stash_only=info is not None and pygit2.Oid(hex=info.commit) in stash_only,
         )
-    return findings
+        for (rule_id, value, _), origin, info, found in located
+    ]
 
 
-def _ref_object_keys(
-    attributor: Attributor, objects: Sequence[RefObject]
-) -> list[tuple[Key, CommitInfo | None, MatchRecord]]:
+def _stash_only_commits(repo: pygit2.Repository) -> set[Oid]:
+    """Commits that only the stash reaches (its entries and their index/untracked parents)."""
+    stashes = [stash.commit_id for stash in repo.listall_stashes()]
+    if not stashes:
+        return set()
+    others: list[Oid] = []
+    for name in repo.listall_references():
+        if name == "refs/stash":
+            continue
+        try:
+            target = repo.references[name].resolve().peel(pygit2.Commit).id
+        except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
+            continue
+        others.append(target)
+    head = head_commit(repo)
+    if head is not None:
+        others.append(head)
+    return set(walk_commits(repo, stashes, others, None).commits)
+
+
+def _ref_object_keys(attributor: Attributor, objects: Sequence[RefObject]) -> list[Located]:
     """Findings in the blobs and trees refs point to, at paths under the ref's name, credited to
     the annotated tag (None for a lightweight ref)."""
-    located: dict[Key, tuple[Key, CommitInfo | None, MatchRecord]] = {}
+    located: dict[Key, Located] = {}
     targets = attributor.targets
     paths = attributor.paths
     for ref in objects:
@@ -621,7 +706,7 @@ def _ref_object_keys(
                 continue
             for match in targets[blob]:
                 key = (match.rule_id, match.secret, path)
-                located.setdefault(key, (key, ref.tag, match))
+                located.setdefault(key, (key, GitBlobOrigin(str(blob), path), ref.tag, match))
     return list(located.values())
 
 
@@ -633,15 +718,16 @@ class MessageFindings:
         self.detector = detector
         self.allowed = allowed
         self.secrets: dict[Oid, set[str]] = {}
-        self._first: dict[Key, tuple[Key, CommitInfo | None, MatchRecord]] = {}
+        self._first: dict[Key, Located] = {}
 
     @property
-    def found(self) -> list[tuple[Key, CommitInfo | None, MatchRecord]]:
+    def found(self) -> list[Located]:
         return list(self._first.values())
 
     def _detect(self, message: bytes, where: str, result: ScanResult) -> list[MatchRecord]:
         detection = self.detector.detect(message)
         result.errors.extend(Failed(where, error) for error in detection.errors)
+        result.stats.suppressed += len(detection.suppressed)
         return [
             MatchRecord.of(m)
             for m in detection.matches
@@ -658,14 +744,14 @@ class MessageFindings:
         info = commit_info(commit)
         for match in matches:
             key = (match.rule_id, match.secret, COMMIT_MESSAGE)
-            self._first.setdefault(key, (key, info, match))
+            self._first.setdefault(key, (key, CommitMessageOrigin(str(oid)), info, match))
 
     def scan_tag(self, name: str, message: bytes, tag: CommitInfo, result: ScanResult) -> None:
         """Scan one annotated tag's message."""
-        path = tag_message_path(name)
-        for match in self._detect(message, path, result):
-            key = (match.rule_id, match.secret, path)
-            self._first.setdefault(key, (key, tag, match))
+        origin = TagMessageOrigin(name)
+        for match in self._detect(message, origin.path, result):
+            key = (match.rule_id, match.secret, origin.path)
+            self._first.setdefault(key, (key, origin, tag, match))
 
 
 def _notes(

@@ -4,14 +4,17 @@ asked for)."""
 
 from __future__ import annotations
 
-import time
+from dataclasses import replace
 
-from leakscan.content import Kind, sniff, to_scannable
-from leakscan.models import Blob, ScanResult, Skipped
+from leakscan.content import SNIFF_BYTES, sniff
+from leakscan.detect import detect_stream
+from leakscan.engine import NOT_SCANNED, STREAM_CHUNK, STREAM_OVERLAP, Engine, prepare, run
+from leakscan.models import Blob, Failed, ScanResult, Skipped, StagedOrigin
 from leakscan.options import ScanOptions
 from leakscan.rules import Rule
-from leakscan.scan import Scanner, finalize
+from leakscan.sources.files import decoded_reader
 from leakscan.sources.gitindex import (
+    LargeStagedFile,
     StagedFile,
     StagedRepo,
     added_lines,
@@ -32,50 +35,84 @@ def scan_staged(
     """Scan the staged changes of the repository containing ``where``. Paths are repo-relative;
     those matching ``options.exclude`` or, unless ignore files are turned off, a staged
     ``.leakscanignore`` are not scanned."""
-    started = time.perf_counter()
     repo = open_staged(where)
     paths = PathFilter(options.exclude, ignore_files(repo) if options.use_ignore_files else None)
-    scanner = Scanner(options, rules)
-    result = ScanResult(kind="staged")
+    engine = Engine(options, rules)
     keep = (lambda path: not paths.excluded(path)) if paths.active else None
-    try:
-        for item in iter_staged(repo, options.max_file_size, keep):
-            if isinstance(item, StagedFile):
-                _scan_file(repo, scanner, item, whole_files, result)
-            else:
-                result.record(item)
-    except KeyboardInterrupt:
-        result.interrupted = True
-    result.stats.notes.extend(paths.notes)
-    finalize(result, options)
-    result.stats.duration_s = time.perf_counter() - started
-    return result
+
+    def body(result: ScanResult) -> None:
+        try:
+            for item in iter_staged(repo, options.max_file_size, keep):
+                if isinstance(item, StagedFile):
+                    _scan_file(engine, repo, item, whole_files, result)
+                elif isinstance(item, LargeStagedFile):
+                    _scan_large_file(engine, repo, item, result)
+                else:
+                    result.record(item)
+        finally:
+            result.stats.notes.extend(paths.notes)
+
+    return run("staged", options, body)
 
 
 def _scan_file(
-    repo: StagedRepo, scanner: Scanner, item: StagedFile, whole_files: bool, result: ScanResult
+    engine: Engine, repo: StagedRepo, item: StagedFile, whole_files: bool, result: ScanResult
 ) -> None:
-    kind = sniff(item.data)
-    if kind in (Kind.BINARY, Kind.LFS_POINTER):
-        result.skipped.append(Skipped(item.path, kind.value))
-        return
-    data = to_scannable(item.data, kind)
-    blob = Blob(item.path, data, item.path)
-    if whole_files or item.old is None:
-        scanner.scan_blob(blob, result)
-        return
+    """Scan the staged version; unless whole files are wanted, keep only the findings that start
+    in the bytes the change adds (the origin then carries those ranges)."""
     before = len(result.findings)
-    scanner.scan_blob(blob, result)
-    if len(result.findings) == before:
+    engine.scan_blob(Blob(StagedOrigin(item.path), item.data), result)
+    if whole_files or item.old is None or len(result.findings) == before:
         return
-    old = to_scannable(item.old, sniff(item.old))
-    if data is item.data and old is item.old:  # bytes as stored: git diffs the blobs themselves
+    data = prepare(item.data)
+    old = prepare(item.old)
+    assert isinstance(data, bytes), "a version with findings was scanned"
+    # The old version counts as text whatever it holds: only the added ranges are wanted.
+    old_text = old if isinstance(old, bytes) else item.old
+    if data is item.data and old_text is item.old:  # bytes as stored: git diffs the blobs themselves
         changed = added_lines(repo, item.old_id, item.new_id, data)
-    else:  # decoded (UTF-16, a BOM dropped): the decoded texts are compared
+    else:  # decoded (UTF-16, a BOM dropped): the decoded texts are compared, by libgit2
         from leakscan.sources.git import added_ranges
 
-        changed = added_ranges(old, data)
-    result.findings[before:] = [f for f in result.findings[before:] if in_ranges(changed, f.match.start)]
+        changed = added_ranges(old_text, data)
+    origin = StagedOrigin(item.path, tuple(changed))
+    result.findings[before:] = [
+        replace(f, origin=origin) for f in result.findings[before:] if in_ranges(changed, f.match.start)
+    ]
+
+
+def _scan_large_file(engine: Engine, repo: StagedRepo, item: LargeStagedFile, result: ScanResult) -> None:
+    """A staged file over ``--max-file-size`` is streamed and scanned whole (its HEAD version is
+    not held to compare with), so a commit hook never lets a big file through unread. Rare, so
+    libgit2 (its blob stream) is loaded only here."""
+    import pygit2
+
+    from leakscan.sources.git import ObjectError, open_blob_stream, open_repo
+
+    try:
+        with open_blob_stream(open_repo(repo.git_dir), pygit2.Oid(hex=item.oid)) as stream:
+            head = stream.read(SNIFF_BYTES)
+            kind = sniff(head)
+            if kind in NOT_SCANNED:
+                result.skipped.append(Skipped(item.path, kind.value))
+                return
+            pending = [head]
+
+            def read_raw(size: int) -> bytes:  # the sniffed head first, then the rest
+                first = pending.pop() if pending else b""
+                return first + stream.read(max(0, size - len(first))) if size > len(first) else first
+
+            detection = detect_stream(
+                engine.detector, decoded_reader(kind, read_raw), STREAM_CHUNK, STREAM_OVERLAP
+            )
+    except (ObjectError, OSError) as exc:
+        result.errors.append(Failed(item.path, str(exc)))
+        return
+    result.stats.files_scanned += 1
+    result.stats.bytes_scanned += item.size
+    result.stats.suppressed += len(detection.suppressed)
+    result.errors.extend(Failed(item.path, error) for error in detection.errors)
+    engine.add_matches(detection.matches, StagedOrigin(item.path), result)
 
 
 def fix_hint(result: ScanResult) -> str:

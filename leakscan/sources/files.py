@@ -10,8 +10,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from leakscan.content import SNIFF_BYTES, Kind, sniff, to_scannable
-from leakscan.models import Blob, Failed, Skipped
+from leakscan.content import DECODED, SNIFF_BYTES, Kind, sniff
+from leakscan.models import Blob, Failed, FileOrigin, Skipped
+from leakscan.paths import find_repo_root
 from leakscan.sources.ignore import IgnoreMatcher, compile_exclude, compile_files
 
 IGNORE_FILES = (".gitignore", ".leakscanignore")
@@ -44,15 +45,6 @@ class _Folder:
     shown: str
     levels: list[_Level]
     ignored: bool
-
-
-def find_repo_root(path: Path) -> Path | None:
-    """The nearest folder at or above ``path`` that holds a ``.git`` entry."""
-    current = path if path.is_dir() else path.parent
-    for folder in (current, *current.parents):
-        if (folder / ".git").exists():
-            return folder
-    return None
 
 
 def _load_matcher(folder: str, names: Sequence[str], notes: list[str]) -> IgnoreMatcher | None:
@@ -168,6 +160,9 @@ class FileWalker:
         self.exclude = compile_exclude(exclude) if exclude else None
         self.max_file_size = max_file_size
         self.scan_large_files = scan_large_files
+        # Untracked files and folders an ignore file left out (not walked into, so not counted inside).
+        self.ignored_files = 0
+        self.ignored_folders = 0
         self.notes: list[str] = []
 
     def __iter__(self) -> Iterator[FileRef | Skipped | Failed]:
@@ -231,6 +226,10 @@ class FileWalker:
             is_dir = stat.S_ISDIR(st.st_mode)
             ignored = folder.ignored or bool(folder.levels and _is_ignored(folder.levels, key, is_dir))
             if ignored and (tracked is None or not tracked.has(key, is_dir)):
+                if is_dir:
+                    self.ignored_folders += 1
+                else:
+                    self.ignored_files += 1
                 continue
             if self.exclude is not None and self.exclude.ignored(key, is_dir):
                 continue
@@ -302,9 +301,9 @@ def _rel_base(anchor: Path, folder: Path) -> str:
 
 
 def read_file(ref: FileRef, max_size: int) -> Blob | Skipped | Failed:
-    """Read one file without following a swapped-in FIFO or device; classify its content.
-    At most ``max_size + 1`` bytes are read: a file that grew past the limit after it was
-    listed is skipped as too large, not read whole."""
+    """Read one file without following a swapped-in FIFO or device (its content is not judged
+    here: the engine applies the one content policy). At most ``max_size + 1`` bytes are read: a
+    file that grew past the limit after it was listed is skipped as too large, not read whole."""
     try:
         fd = os.open(ref.fs_path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
     except OSError as exc:
@@ -320,10 +319,7 @@ def read_file(ref: FileRef, max_size: int) -> Blob | Skipped | Failed:
         os.close(fd)
     if len(data) > max_size:
         return Skipped(ref.path, f"too large (grew past {max_size} bytes while being read)")
-    kind = sniff(data)
-    if kind is Kind.BINARY:
-        return Skipped(ref.path, "binary")
-    return Blob(ref.path, to_scannable(data, kind), ref.key_path)
+    return Blob(FileOrigin(ref.path, ref.key_path), data)
 
 
 def _read_at_most(fd: int, size_hint: int, limit: int) -> bytes:
@@ -356,17 +352,22 @@ def open_stream(ref: FileRef) -> tuple[int, Callable[[int], bytes]] | Skipped | 
     if kind is Kind.BINARY:
         os.close(fd)
         return Skipped(ref.path, "binary")
-    if kind in (Kind.UTF16_LE, Kind.UTF16_BE):
-        decoder = codecs.getincrementaldecoder(kind.value)("replace")
-        first = True
+    return fd, decoded_reader(kind, lambda size: os.read(fd, size))
 
-        def read_utf16(size: int) -> bytes:
-            nonlocal first
-            raw = os.read(fd, size)
-            text = decoder.decode(raw, final=not raw)
-            if first:
-                text, first = text.lstrip("\ufeff"), False
-            return text.encode("utf-8") if text or not raw else read_utf16(size)
 
-        return fd, read_utf16
-    return fd, lambda size: os.read(fd, size)
+def decoded_reader(kind: Kind, read: Callable[[int], bytes]) -> Callable[[int], bytes]:
+    """A read function yielding scannable bytes (UTF-16/UTF-32 decoded to UTF-8) from a raw one."""
+    if kind not in DECODED:
+        return read
+    decoder = codecs.getincrementaldecoder(kind.value)("replace")
+    first = True
+
+    def read_decoded(size: int) -> bytes:
+        nonlocal first
+        raw = read(size)
+        text = decoder.decode(raw, final=not raw)
+        if first:
+            text, first = text.lstrip("\ufeff"), False
+        return text.encode("utf-8") if text or not raw else read_decoded(size)
+
+    return read_decoded

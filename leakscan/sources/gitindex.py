@@ -32,6 +32,15 @@ class StagedFile:
 
 
 @dataclass(frozen=True, slots=True)
+class LargeStagedFile:
+    """A staged file over the size limit: streamed, not held (``oid`` in hex)."""
+
+    path: str
+    oid: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
 class StagedRepo:
     """A repository with a work tree, and the index file git is to read (None: its own)."""
 
@@ -187,7 +196,7 @@ def ignore_files(repo: StagedRepo) -> Callable[[str], bytes | None]:
 
 def iter_staged(
     repo: StagedRepo, max_size: int, keep: Callable[[str], bool] | None = None
-) -> Iterator[StagedFile | Skipped | Failed]:
+) -> Iterator[StagedFile | LargeStagedFile | Skipped | Failed]:
     """Added and modified files of the index compared with HEAD (renames followed); files
     ``keep`` rejects are passed over."""
     scanned: list[_Change] = []
@@ -210,7 +219,7 @@ def iter_staged(
         elif _has_old(change) and old is None:
             yield Failed(change.path, f"missing blob object {change.old_id}")
         elif isinstance(data, int):
-            yield Skipped(change.path, f"too large ({data} bytes > {max_size})")
+            yield LargeStagedFile(change.path, change.new_id, data)
         else:
             kept = old if isinstance(old, bytes) else None
             yield StagedFile(

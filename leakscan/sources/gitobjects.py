@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import pygit2
 
@@ -270,9 +269,15 @@ class RawTreeEnumerator:
     same first paths in the same order, the same submodules and missing trees. A tree object the
     parser does not accept whole is read through pygit2 as before."""
 
-    def __init__(self, repo: pygit2.Repository, stream: TreeStream | None = None) -> None:
+    def __init__(
+        self, repo: pygit2.Repository, stream: TreeStream | None = None, cancel: threading.Event | None = None
+    ) -> None:
         self.repo = repo
         self.stream = stream
+        self.cancel = cancel
+        # As TreeEnumerator's, for the base of --since-commit (never set here: no base).
+        self.known: frozenset[pygit2.Oid] = frozenset()
+        self.revisited: dict[tuple[pygit2.Oid, str], None] = {}
         self.submodules: set[str] = set()
         self._paths: dict[str, str] = {}
         self._seen: set[bytes] = set()  # trees and blobs (their ids never collide)
@@ -295,7 +300,10 @@ class RawTreeEnumerator:
             return
         seen.add(root.raw)
         stack: list[tuple[bytes, str]] = [(root.raw, prefix)]
+        cancel = self.cancel
         while stack:
+            if cancel is not None and cancel.is_set():
+                return
             oid, prefix = stack.pop()
             entries = self._entries(oid)
             if entries is None:
@@ -398,15 +406,10 @@ class _WorkerState:
     pid: int = -1
 
 
-_state: _WorkerState | None = None
-
-
-def _scan_chunk(chunk: Chunk) -> ChunkResult:
+def _scan_chunk(state: _WorkerState, chunk: Chunk) -> ChunkResult:
     """In a worker: read the chunk's blobs through this process's reader and scan them. Returns
     the ids whose scan gave nothing to report, and (id, outcome) for the others; ids git did not
     deliver are in neither."""
-    state = _state
-    assert state is not None, "worker not initialised"
     if state.reader is None or state.pid != os.getpid():
         state.reader, state.pid = BlobReader(state.git_dir), os.getpid()
     plain: list[str] = []
@@ -439,47 +442,83 @@ def _chunks(blobs: Sequence[tuple[str, int]], max_size: int) -> Iterator[Chunk]:
         yield chunk
 
 
-def _init_worker() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+@dataclass(slots=True)
+class PackScan:
+    """What the workers gave: ids scanned with nothing to report, (id → outcome) for the others,
+    ids of chunks whose worker died (→ why), whether the scan stopped early (a worker died: the
+    chunks not yet sent were not scanned), and whether it was interrupted."""
+
+    plain: set[str] = field(default_factory=set)
+    outcomes: dict[str, Any] = field(default_factory=dict)
+    lost: dict[str, str] = field(default_factory=dict)
+    stopped: bool = False
+    interrupted: bool = False
 
 
-class PackOrderScan:
-    """Scans blobs (hex id, size) in pack order in ``workers`` forked processes, each reading
-    through its own ``git cat-file --batch``, while this process does other work (the tree walk).
-    ``scan(data)`` returns None for a blob with nothing to report, else an outcome (picklable).
-    Only ids and outcomes cross processes."""
+T = TypeVar("T")
 
-    def __init__(
-        self,
-        git_dir: str,
-        blobs: Sequence[tuple[str, int]],
-        scan: Callable[[bytes], Any],
-        max_size: int,
-        workers: int,
-    ) -> None:
-        import multiprocessing  # only when it is used: start-up time matters
 
-        global _state
-        _state = _WorkerState(git_dir, scan)
-        context = multiprocessing.get_context("fork")
-        self._pool = context.Pool(max(1, workers), initializer=_init_worker)
-        self._results = self._pool.imap_unordered(_scan_chunk, _chunks(blobs, max_size))
-        self.plain: set[str] = set()
-        self.outcomes: dict[str, Any] = {}
+def scan_in_pack_order(
+    git_dir: str,
+    blobs: Sequence[tuple[str, int]],
+    scan: Callable[[bytes], Any],
+    max_size: int,
+    workers: int,
+    alongside: Callable[[threading.Event], T],
+    progress: Callable[[int], None] | None = None,
+) -> tuple[PackScan, T]:
+    """Scan ``blobs`` (hex id, size; pack order) in the worker pool, each worker reading through
+    its own ``git cat-file --batch``, while ``alongside`` (the tree walk) runs in a thread of this
+    process, started once the workers are forked. ``scan(data)`` returns None for a blob with
+    nothing to report, else a picklable outcome: only ids and outcomes cross processes.
+    ``alongside`` gets an event that is set when the scan is interrupted; it should then return."""
+    from leakscan.parallel import Lost, map_batches
 
-    def collect(self, progress: Callable[[int], None] | None = None) -> None:
-        """Wait for every chunk; ``progress`` gets the number of blobs done so far."""
+    found = PackScan()
+    state = _WorkerState(git_dir, scan)
+    cancel = threading.Event()
+    box: dict[str, Any] = {}
+    threads: list[threading.Thread] = []
+
+    def run_alongside() -> None:
         try:
-            for plain, special in self._results:
-                self.plain.update(plain)
-                self.outcomes.update(special)
-                if progress is not None:
-                    progress(len(self.plain) + len(self.outcomes))
-            self._pool.close()
-        finally:
-            self._pool.terminate()
-            self._pool.join()
+            box["value"] = alongside(cancel)
+        except BaseException as exc:  # re-raised in the calling thread
+            box["error"] = exc
 
-    def close(self) -> None:
-        self._pool.terminate()
-        self._pool.join()
+    def chunks() -> Iterator[Chunk]:
+        thread = threading.Thread(target=run_alongside, name="tree walk", daemon=True)
+        threads.append(thread)
+        thread.start()
+        yield from _chunks(blobs, max_size)
+
+    done = 0
+    try:
+        for item in map_batches(_scan_chunk, state, chunks(), workers):
+            if isinstance(item, Lost):
+                found.lost.update((oid, item.reason) for oid in item.batch)
+                found.stopped = True
+                done += len(item.batch)
+            else:
+                plain, special = item
+                found.plain.update(plain)
+                found.outcomes.update(special)
+                done += len(plain) + len(special)
+            if progress is not None:
+                progress(done)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the pool is stopped; the walk ends early
+        found.interrupted = True
+        cancel.set()
+    except BaseException:
+        cancel.set()
+        raise
+    finally:
+        for thread in threads:
+            thread.join()
+        if state.reader is not None:
+            state.reader.close()
+    if not threads:  # no chunk at all: the walk still has to run
+        run_alongside()
+    if "error" in box:
+        raise box["error"]
+    return found, box["value"]

@@ -164,3 +164,34 @@ def test_blob_reader_reads_by_id_and_reports_what_git_does_not_deliver(
         assert list(reader.read(ids[:1])) == [(ids[0], b"alpha\n")]  # restarted after the commit
     finally:
         reader.close()
+
+
+def test_a_killed_worker_ends_the_pack_order_scan_with_its_blobs_failed(
+    make_repo: MakeRepo, tokens: TokenGenerator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import signal
+
+    from leakscan.sources import gitobjects
+
+    token = tokens.server("u")
+    repo = make_repo()
+    files = {f"f{n}.txt": f"file {n}\n" for n in range(6)}
+    repo.commit({**files, "boom.txt": "kill the worker\n"}, f"add files with {token}")
+    boom = repo.git("rev-parse", "HEAD:boom.txt")
+    monkeypatch.setattr(history_module, "PACK_ORDER_MIN_BLOBS", 0)
+    monkeypatch.setattr(gitobjects, "CHUNK_BLOBS", 1)
+    real = gitobjects._scan_chunk
+
+    def dying(state: object, chunk: list[str]) -> object:
+        if boom in chunk:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(state, chunk)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(gitobjects, "_scan_chunk", dying)
+    result = scan_history(ScanOptions(), HistoryOptions(repo=str(repo.path), workers=2))
+    errors = {e.path: e.error for e in result.errors}
+    assert errors["boom.txt"] == f"blob {boom}: worker process died (killed by signal 9)"
+    assert errors["<worker>"].startswith("worker process died: blob scan stopped")
+    assert [(f.path, f.secret.value) for f in result.findings] == [("<commit message>", token)]
+    assert not result.complete and not result.interrupted

@@ -16,20 +16,22 @@ from leakscan.synthetic import TokenGenerator
 from tests.gitrepo import GitRepo, MakeRepo
 
 
+def _normal(item: object) -> object:
+    """Files as (path, data, old), large files as (path, hex id, size); skips and errors as they are."""
+    if isinstance(item, (libgit2_staged.StagedFile, gitindex.StagedFile)):
+        return ("file", item.path, item.data, item.old)
+    if isinstance(item, (libgit2_staged.LargeStagedFile, gitindex.LargeStagedFile)):
+        return ("large", item.path, str(item.oid), item.size)
+    return item
+
+
 def _both(repo: GitRepo, max_size: int = 10_000) -> tuple[list[object], list[object]]:
     opened = libgit2_staged.open_repo(repo.path)
     index = libgit2_staged.staged_index(opened)
-    old = list(libgit2_staged.iter_staged(opened, index, max_size))
+    old = [_normal(i) for i in libgit2_staged.iter_staged(opened, index, max_size)]
     staged = gitindex.open_staged(str(repo.path))
-    new = [
-        gitindex.StagedFile(i.path, i.data, i.old) if isinstance(i, gitindex.StagedFile) else i
-        for i in gitindex.iter_staged(staged, max_size)
-    ]
-    converted = [
-        gitindex.StagedFile(i.path, i.data, i.old) if isinstance(i, libgit2_staged.StagedFile) else i
-        for i in old
-    ]
-    return sorted(converted, key=repr), sorted(new, key=repr)
+    new = [_normal(i) for i in gitindex.iter_staged(staged, max_size)]
+    return sorted(old, key=repr), sorted(new, key=repr)
 
 
 def test_same_staged_files_skips_and_errors(make_repo: MakeRepo, tokens: TokenGenerator) -> None:

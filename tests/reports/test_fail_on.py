@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from leakscan.cli import exit_code_for
 from leakscan.models import Failed, Liveness, Validation
+from leakscan.policy import exit_code_for
 from leakscan.synthetic import TokenGenerator
 from tests.conftest import RunCli
 from tests.reports.conftest import scan_tree, write_tree
@@ -18,21 +18,27 @@ from tests.reports.conftest import scan_tree, write_tree
     ("fail_on", "live", "errors", "interrupted", "expected"),
     [
         ("any", False, False, False, 1),
-        ("live", False, False, False, 0),
+        ("live", False, False, False, 1),
         ("live", True, False, False, 1),
+        ("proven-live", False, False, False, 0),
+        ("proven-live", True, False, False, 1),
+        ("proven-live", False, True, False, 2),
         ("none", True, False, False, 0),
         ("none", False, True, False, 2),
-        ("live", False, True, False, 2),
+        ("live", False, True, False, 1),
         ("any", False, True, False, 1),
         ("none", False, False, True, 130),
     ],
     ids=[
         "any",
-        "live-without-live",
+        "live-fails-closed-on-not-checked",
         "live-with-live",
+        "proven-live-passes-not-checked",
+        "proven-live-with-live",
+        "proven-live-with-errors",
         "none",
         "none-with-errors",
-        "live-with-errors",
+        "live-not-checked-wins-over-errors",
         "findings-win-over-errors",
         "interrupted",
     ],
@@ -63,14 +69,16 @@ def test_exit_code(
         ("any", False, False, True, 2),
         ("live", True, False, True, 2),
         ("live", True, True, False, 0),
-        ("live", False, True, False, 2),
+        ("live", False, True, False, 0),
+        ("proven-live", False, True, True, 2),
     ],
     ids=[
         "findings-silenced",
         "errors-still-fail",
         "live-silenced-errors-still-fail",
         "live-found-unknown-rest",
-        "unknown-without-live-is-incomplete",
+        "unknown-fails-closed-and-is-silenced",
+        "proven-live-errors-still-fail",
     ],
 )
 def test_exit_code_zero_silences_findings_not_errors(
