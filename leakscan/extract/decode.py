@@ -97,12 +97,19 @@ def _escapes(literal: bytes) -> set[bytes]:
     }
 
 
+def _quoted_printable(literal: bytes) -> set[bytes]:
+    """Header-style quoted-printable also encodes ``_``; ``=`` always is."""
+    encoded = literal.replace(b"=", b"=3D").replace(b"_", b"=5F")
+    return {encoded} if encoded != literal else set()
+
+
 _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 _ENCODERS: tuple[tuple[StepKind, Callable[[bytes], set[bytes]]], ...] = (
     (StepKind.BASE64, _b64_segments),
     (StepKind.PERCENT, _percent),
     (StepKind.ENTITIES, _entities),
     (StepKind.ESCAPES, _escapes),
+    (StepKind.QUOTED_PRINTABLE, _quoted_printable),
 )
 
 
@@ -221,6 +228,8 @@ _RUNS: dict[StepKind, re.Pattern[bytes]] = {
 _ESCAPE = re.compile(rb"\\u([0-9A-Fa-f]{4})|\\x([0-9A-Fa-f]{2})")
 _WINDOW = 4096
 MIN_BASE64 = 16
+QP_LINE = 76
+_B64_TAIL = re.compile(rb"[A-Za-z0-9+/_-]+\Z")
 
 
 def iter_regions(data: bytes, hits: Iterable[tuple[int, StepKind]]) -> Iterator[Region]:
@@ -342,7 +351,7 @@ def _ends_soft(data: bytes, newline: int) -> bool:
     """Whether the physical line that ends at ``newline`` (an LF offset) ends with a soft break.
 
     Not when the line ends with base64 padding: ``==`` is never quoted-printable, and a last word
-    that is valid base64 with its ``=`` is taken for base64.
+    that is valid base64 with its ``=`` is taken for base64 unless the line is a full 76 columns.
     """
     end = newline - 1 if newline > 0 and data[newline - 1] == 0x0D else newline
     if end < 1 or data[end - 1] != 0x3D:
@@ -350,10 +359,10 @@ def _ends_soft(data: bytes, newline: int) -> bool:
     if end >= 2 and data[end - 2] == 0x3D:
         return False
     line_start = data.rfind(b"\n", 0, end) + 1
-    words = data[line_start:end].split()
-    last = words[-1] if words else b""
-    if b":" in last or b"=" in last[:-1]:
-        last = re.split(rb"[:=]", last[:-1])[-1] + b"="
+    if end - line_start == QP_LINE:
+        return True  # encoders fill lines to exactly 76 characters
+    tail = _B64_TAIL.search(data, max(line_start, end - 1 - QP_LINE * 4), end - 1)
+    last = tail.group() + b"=" if tail is not None else b""
     return not (len(last) >= 8 and len(last) % 4 == 0 and decode_base64(last) is not None)
 
 
