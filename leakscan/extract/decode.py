@@ -350,8 +350,9 @@ def _escapes_region(data: bytes, at: int) -> Region | None:
 def _ends_soft(data: bytes, newline: int) -> bool:
     """Whether the physical line that ends at ``newline`` (an LF offset) ends with a soft break.
 
-    Not when the line ends with base64 padding: ``==`` is never quoted-printable, and a last word
-    that is valid base64 with its ``=`` is taken for base64 unless the line is a full 76 columns.
+    Quoted-printable lines are at most 76 characters. Not when the line ends with base64 padding:
+    ``==`` is never quoted-printable, and a last word that is valid base64 with its ``=`` is
+    taken for base64 unless the line is a full 76 columns.
     """
     end = newline - 1 if newline > 0 and data[newline - 1] == 0x0D else newline
     if end < 1 or data[end - 1] != 0x3D:
@@ -359,9 +360,9 @@ def _ends_soft(data: bytes, newline: int) -> bool:
     if end >= 2 and data[end - 2] == 0x3D:
         return False
     line_start = data.rfind(b"\n", 0, end) + 1
-    if end - line_start == QP_LINE:
-        return True  # encoders fill lines to exactly 76 characters
-    tail = _B64_TAIL.search(data, max(line_start, end - 1 - QP_LINE * 4), end - 1)
+    if end - line_start >= QP_LINE:
+        return end - line_start == QP_LINE  # encoders fill lines to 76 characters, never more
+    tail = _B64_TAIL.search(data, line_start, end - 1)
     last = tail.group() + b"=" if tail is not None else b""
     return not (len(last) >= 8 and len(last) % 4 == 0 and decode_base64(last) is not None)
 

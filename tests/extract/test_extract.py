@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from leakscan.extract import Extractor, Layer, Limits, Skip, StepKind, describe
+from leakscan.extract import Extractor, Layer, Limits, Skip, describe
 from leakscan.extract.decode import decode_base64
 from leakscan.synthetic import TokenGenerator
 
