@@ -1,0 +1,136 @@
+"""Detection over an input and every layer inside it (decoded regions, archive members, strings).
+
+The one place where the extract stage meets the detector: each layer goes through the same
+detector and offline checks as plain text; a layer that is not mostly text only through the
+exact-shape rules (the ones whose secret starts with a fixed prefix such as ``sqco_``). A secret
+is reported once per input, from the outermost layer it is seen in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+import regex
+
+from leakscan.detect import Detector
+from leakscan.extract import Extractor, Layer, Limits, Skip, Step
+from leakscan.models import Match
+from leakscan.rules import Rule
+
+
+@dataclass(frozen=True, slots=True)
+class LayerMatch:
+    """A match inside a layer: its position is within the layer's bytes; ``outer`` is the
+    (line, column) of the encoded region in the nearest container, where that is known, and
+    ``outer_steps`` how many leading steps lead to that container (0: the input itself)."""
+
+    steps: tuple[Step, ...]
+    match: Match
+    outer: tuple[int, int] | None
+    outer_steps: int
+
+
+@dataclass(slots=True)
+class Expansion:
+    """What detection over an input's layers gave (the input itself is not included)."""
+
+    matches: list[LayerMatch] = field(default_factory=list)
+    skips: list[Skip] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    layers: int = 0
+    layer_bytes: int = 0
+
+
+def is_exact_shape(rule: Rule) -> bool:
+    """A rule whose secret starts with a fixed prefix: safe to look for in binary data."""
+    return rule.prefix_length > 0
+
+
+def without_boundaries(rule: Rule) -> Rule:
+    """The rule's secret group alone. Binary formats pack strings back to back (SQLite records,
+    marshalled .pyc constants), so the characters around a token there are not a boundary."""
+    source = rule.pattern.pattern
+    opener = b"(?P<" + rule.secret_group.encode() + b">"
+    start = source.find(opener)
+    if start < 0 or source.count(opener) != 1:
+        return rule
+    depth, index = 0, start
+    while index < len(source):
+        char = source[index : index + 1]
+        if char == b"\\":
+            index += 2
+            continue
+        if char == b"(":
+            depth += 1
+        elif char == b")":
+            depth -= 1
+            if depth == 0:
+                break
+        index += 1
+    try:
+        pattern = regex.compile(source[start : index + 1], flags=rule.pattern.flags)
+    except regex.error:
+        return rule
+    return replace(rule, pattern=pattern)
+
+
+class LayeredDetector:
+    """The extractor and the two detectors (all rules; exact-shape rules) for one scan."""
+
+    def __init__(self, detector: Detector, limits: Limits) -> None:
+        self.detector = detector
+        self.exact = Detector([without_boundaries(rule) for rule in detector.rules if is_exact_shape(rule)])
+        keywords = [
+            (keyword, rule.keywords_ignore_case) for rule in detector.rules for keyword in rule.keywords
+        ]
+        self.extractor = Extractor(keywords, limits)
+
+    @property
+    def enabled(self) -> bool:
+        return self.extractor.limits.depth > 0
+
+    def expand(self, data: bytes, *, text: bool, found: Sequence[Match] = ()) -> Expansion:
+        """Detect in every layer below ``data``; ``found``: the matches in ``data`` itself, so a
+        secret seen there is not reported again from a layer."""
+        expansion = Expansion()
+        if not self.enabled:
+            return expansion
+        seen = {(m.rule.id, m.secret.value) for m in found}
+        containers: dict[tuple[Step, ...], bytes] = {(): data} if text else {}
+        for item in self.extractor.walk(Layer((), data, text)):
+            if isinstance(item, Skip):
+                expansion.skips.append(item)
+                continue
+            expansion.layers += 1
+            expansion.layer_bytes += len(item.data)
+            if item.text:
+                containers[item.steps] = item.data
+            detection = (self.detector if item.text else self.exact).detect(item.data)
+            expansion.errors.extend(f"{error} (in a layer)" for error in detection.errors)
+            for match in detection.matches:
+                key = (match.rule.id, match.secret.value)
+                if key in seen:
+                    continue
+                seen.add(key)
+                expansion.matches.append(self._place(item, match, containers))
+        return expansion
+
+    @staticmethod
+    def _place(layer: Layer, match: Match, containers: dict[tuple[Step, ...], bytes]) -> LayerMatch:
+        mapped = layer.outer_offset(match.start)
+        if mapped is None:
+            return LayerMatch(layer.steps, match, None, len(layer.steps))
+        index, offset = mapped
+        container = containers.get(layer.steps[:index])
+        if container is None or index == len(layer.steps):
+            return LayerMatch(layer.steps, match, None, index)
+        return LayerMatch(layer.steps, match, line_column(container, offset), index)
+
+
+def line_column(data: bytes, offset: int) -> tuple[int, int]:
+    """1-based line and column (in characters) of byte ``offset``; LF, CRLF and CR end lines."""
+    line_start = max(data.rfind(b"\n", 0, offset), data.rfind(b"\r", 0, offset)) + 1
+    lines = data.count(b"\n", 0, offset) + data.count(b"\r", 0, offset) - data.count(b"\r\n", 0, offset)
+    column = len(data[line_start:offset].decode("utf-8", "replace"))
+    return lines + 1, column + 1
