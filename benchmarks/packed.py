@@ -174,7 +174,8 @@ def main() -> None:
     report = json.loads(out)
     found = sorted({f["secret"] for f in report["findings"]})
     print(
-        f"\n2. packed tree: {packed} ({args.count} files); found {len(found)} of {len(planted)} planted (exit {code})"
+        f"\n2. packed tree: {packed} ({args.count} files); "
+        f"found {len(found)} of {len(planted)} planted (exit {code})"
     )
     if found != planted:
         sys.exit("MISMATCH: leakscan did not find exactly the planted tokens")
@@ -202,7 +203,8 @@ def main() -> None:
     wall, rss, out, code = run_measured([*scan, str(bomb)])
     skipped = json.loads(out).get("skipped", [])
     print(
-        f"\n3. zip bomb: {bomb.stat().st_size / 1e6:.1f} MB holding 1 GiB: {wall:.2f} s, peak RSS {rss:.0f} MiB, exit {code}"
+        f"\n3. zip bomb: {bomb.stat().st_size / 1e6:.1f} MB holding 1 GiB: {wall:.2f} s, "
+        f"peak RSS {rss:.0f} MiB, exit {code}"
     )
     print(f"   skipped: {skipped}")
 
