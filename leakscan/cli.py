@@ -112,6 +112,13 @@ rule_options = _options(
         metavar="SIZE",
         help="Larger files or blobs are skipped (bytes, or 10MB / 10MiB).",
     ),
+    click.option(
+        "--max-decode-depth",
+        type=click.IntRange(0, 10),
+        default=3,
+        show_default=True,
+        help="How deep to decode (base64, …) and open archives, nested; 0 = off.",
+    ),
 )
 file_options = _options(
     click.option(
@@ -260,12 +267,20 @@ def load_settings(ctx: click.Context, paths: Sequence[str]) -> Settings:
         use_ignore_files=not ctx.params.get("no_ignore", False),
         max_file_size=_pick(ctx, "max_file_size", config.max_file_size),
         scan_large_files=ctx.params.get("large_files") == "scan",
+        decode_depth=_decode_depth(ctx, config),
         allow_secrets=config.allow_secrets or frozenset(),
         workers=ctx.params.get("workers", 0),
         validation=_validation_config(ctx, config, fail_on),
         baseline=load_baseline(baseline_file) if baseline_file is not None else None,
     )
     return Settings(options, config, _pick(ctx, "fmt", config.format) or "text", fail_on)
+
+
+def _decode_depth(ctx: click.Context, config: Config) -> int:
+    from leakscan.options import DEFAULT_DECODE_DEPTH
+
+    depth = _pick(ctx, "max_decode_depth", config.decode_depth)
+    return DEFAULT_DECODE_DEPTH if depth is None else int(depth)
 
 
 def check_disabled_rules(

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from leakscan.errors import ConfigError, UsageError
-from leakscan.options import check_base_url, parse_size
+from leakscan.options import MAX_DECODE_DEPTH, check_base_url, parse_size
 from leakscan.report import FORMATS
 from leakscan.sources.files import find_repo_root
 
@@ -34,6 +34,7 @@ KEYS = (
     "baseline",
     "format",
     "max_file_size",
+    "decode_depth",
     "fail_on",
     "sonar_urls",
     "cloud_urls",
@@ -53,6 +54,7 @@ class Config:
     baseline: Path | None = None
     format: str | None = None
     max_file_size: int | None = None
+    decode_depth: int | None = None
     fail_on: str | None = None
     sonar_urls: tuple[str, ...] | None = None
     cloud_urls: tuple[str, ...] | None = None
@@ -226,6 +228,12 @@ def _check_max_file_size(value: Any, base: Path) -> int:
     raise _KeyProblem("expected a byte count or a size string such as '10MiB'")
 
 
+def _check_decode_depth(value: Any, base: Path) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_DECODE_DEPTH:
+        raise _KeyProblem(f"expected a whole number from 0 (off) to {MAX_DECODE_DEPTH}")
+    return value
+
+
 def _check_fail_on(value: Any, base: Path) -> str:
     name = _string(value)
     if name not in FAIL_ON:
@@ -250,6 +258,7 @@ _CHECKS = {
     "baseline": _check_baseline,
     "format": _check_format,
     "max_file_size": _check_max_file_size,
+    "decode_depth": _check_decode_depth,
     "fail_on": _check_fail_on,
     "sonar_urls": _check_urls,
     "cloud_urls": _check_urls,
