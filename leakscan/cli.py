@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import click
 from click.core import ParameterSource
@@ -20,11 +20,11 @@ from leakscan.errors import ExitCode, LeakscanError
 from leakscan.report import FORMATS
 
 if TYPE_CHECKING:
-    from leakscan.config import Config
     from leakscan.models import ScanResult
-    from leakscan.options import ScanOptions, ValidationConfig
+    from leakscan.options import ScanOptions
+    from leakscan.settings import Overrides, Settings
 
-FAIL_ON_NAMES = ("any", "live", "none")
+FAIL_ON_NAMES = ("any", "live", "none")  # leakscan.policy.FAIL_ON_NAMES (not imported: start-up)
 DEFAULT_BASELINE = ".leakscan-baseline.json"
 
 
@@ -209,99 +209,54 @@ validation_options = _options(
 )
 
 
-class Settings(NamedTuple):
-    """A command's options merged with the configuration file (the command line wins)."""
+def overrides_from(ctx: click.Context) -> Overrides:
+    """The settings the user gave on the command line (options left at their default: None)."""
+    from leakscan.settings import Overrides
 
-    options: ScanOptions
-    config: Config
-    fmt: str
-    fail_on: str
+    params = ctx.params
 
+    def given(name: str) -> Any:
+        return params[name] if name in params and _explicit(ctx, name) else None
 
-def _pick(ctx: click.Context, name: str, configured: Any) -> Any:
-    """The command-line value if the user gave one, else the configured one, else the default."""
-    if name not in ctx.params:
-        return configured
-    return ctx.params[name] if _explicit(ctx, name) or configured is None else configured
-
-
-def _validation_config(ctx: click.Context, config: Config, fail_on: str) -> ValidationConfig | None:
-    from leakscan.options import CLOUD_URLS, ValidationConfig
-    from leakscan.progress import token_progress
+    def tupled(name: str) -> Any:
+        value = given(name)
+        return tuple(value) if value is not None else None
 
     # Only commands with the validation options validate: `baseline` never sends a token out,
     # whatever `fail_on` the configuration sets.
-    wanted = "validate" in ctx.params and (ctx.params["validate"] or fail_on == "live")
-    if not (wanted or ctx.command.name == "validate"):
-        return None
-    return ValidationConfig(
-        cloud_urls=tuple(_pick(ctx, "cloud_urls", config.cloud_urls or None) or CLOUD_URLS),
-        sonar_urls=tuple(_pick(ctx, "sonar_urls", config.sonar_urls or None) or ()),
-        ca_bundle=ctx.params.get("ca_bundle"),
-        timeout=ctx.params.get("validate_timeout", 10.0),
-        rate=ctx.params.get("validate_rate", 5.0),
-        progress=token_progress(sys.stderr),
+    validate = (
+        params["validate"] if "validate" in params else (True if ctx.command.name == "validate" else None)
+    )
+    return Overrides(
+        config_file=params.get("config_file"),
+        fmt=given("fmt"),
+        fail_on=given("fail_on"),
+        extra_rules=tupled("extra_rules"),
+        disable_rules=tupled("disable_rules"),
+        exclude=tupled("exclude"),
+        max_file_size=given("max_file_size"),
+        decode_depth=given("max_decode_depth"),
+        baseline_file=given("baseline_file"),
+        # `baseline create` writes the configured baseline; only the other commands read it.
+        read_baseline="baseline_file" in params,
+        use_ignore_files=not params.get("no_ignore", False),
+        scan_large_files=params.get("large_files") == "scan",
+        workers=params.get("workers", 0),
+        validate=validate,
+        cloud_urls=tupled("cloud_urls"),
+        sonar_urls=tupled("sonar_urls"),
+        ca_bundle=params.get("ca_bundle"),
+        validate_timeout=params.get("validate_timeout", 10.0),
+        validate_rate=params.get("validate_rate", 5.0),
     )
 
 
 def load_settings(ctx: click.Context, paths: Sequence[str]) -> Settings:
     """Find and read the configuration file, then let the command line override it."""
-    from leakscan.baseline import load_baseline
-    from leakscan.config import discover_config
-    from leakscan.options import ScanOptions
+    from leakscan.progress import token_progress
+    from leakscan.settings import resolve
 
-    targets = tuple(paths) or (".",)
-    start = next((Path(p) for p in targets if p != "-"), Path.cwd())
-    config = discover_config(ctx.params.get("config_file"), start)
-    fail_on = _pick(ctx, "fail_on", config.fail_on) or "any"
-    extra_rules = tuple(_pick(ctx, "extra_rules", config.rules) or ())
-    disable_rules = tuple(_pick(ctx, "disable_rules", config.disable_rules) or ())
-    check_disabled_rules(ctx, config, extra_rules, disable_rules)
-    # `baseline create` writes the configured baseline; only the other commands read it.
-    baseline_file = _pick(ctx, "baseline_file", config.baseline) if "baseline_file" in ctx.params else None
-    options = ScanOptions(
-        paths=targets,
-        extra_rules=extra_rules,
-        disable_rules=disable_rules,
-        exclude=tuple(_pick(ctx, "exclude", config.exclude) or ()),
-        use_ignore_files=not ctx.params.get("no_ignore", False),
-        max_file_size=_pick(ctx, "max_file_size", config.max_file_size),
-        scan_large_files=ctx.params.get("large_files") == "scan",
-        decode_depth=_decode_depth(ctx, config),
-        allow_secrets=config.allow_secrets or frozenset(),
-        workers=ctx.params.get("workers", 0),
-        validation=_validation_config(ctx, config, fail_on),
-        baseline=load_baseline(baseline_file) if baseline_file is not None else None,
-    )
-    return Settings(options, config, _pick(ctx, "fmt", config.format) or "text", fail_on)
-
-
-def _decode_depth(ctx: click.Context, config: Config) -> int:
-    from leakscan.options import DEFAULT_DECODE_DEPTH
-
-    depth = _pick(ctx, "max_decode_depth", config.decode_depth)
-    return DEFAULT_DECODE_DEPTH if depth is None else int(depth)
-
-
-def check_disabled_rules(
-    ctx: click.Context, config: Config, extra_rules: Sequence[Path], disable_rules: Sequence[str]
-) -> None:
-    """Every rule id to disable must exist; the error names where the id came from: the
-    ``--disable-rule`` option, or the configuration file and its key."""
-    from leakscan.config import config_location
-    from leakscan.errors import ConfigError, UsageError
-    from leakscan.rules import load_rules
-
-    if not disable_rules:
-        return
-    known = {rule.id for rule in load_rules(extra_rules, check_examples=False)}
-    unknown = ", ".join(sorted(set(disable_rules) - known))
-    if not unknown:
-        return
-    if "disable_rules" in ctx.params and _explicit(ctx, "disable_rules"):
-        raise UsageError(f"--disable-rule: unknown rule id(s): {unknown} (see `leakscan rules list`)")
-    assert config.source is not None
-    raise ConfigError(f"{config_location(config.source)}: key 'disable_rules': unknown rule id(s): {unknown}")
+    return resolve(paths, overrides_from(ctx), progress=token_progress(sys.stderr))
 
 
 def _explicit(ctx: click.Context, name: str) -> bool:
@@ -359,27 +314,9 @@ def emit_report(result: ScanResult, fmt: str, output: Path | None, show_secrets:
 
 
 def exit_code_for(result: ScanResult, findings_code: int, fail_on: str = "any") -> int:
-    """Findings that ``fail_on`` counts win over errors when their code is non-zero; otherwise an
-    incomplete scan is an error (``--exit-code 0`` silences findings, not read errors).
+    from leakscan.policy import exit_code_for as policy_exit_code
 
-    ``fail_on``: ``any`` finding, only ``live`` ones (then an unknown outcome, with no live one,
-    is an error: the check is incomplete), or ``none``.
-    """
-    from leakscan.models import Liveness
-
-    if result.interrupted:
-        return ExitCode.INTERRUPTED
-    statuses = {finding.validation.status for finding in result.findings}
-    failing = (fail_on == "any" and bool(result.findings)) or (
-        fail_on == "live" and Liveness.LIVE in statuses
-    )
-    if failing and findings_code != ExitCode.CLEAN:
-        return findings_code
-    if fail_on == "live" and not failing and Liveness.UNKNOWN in statuses:
-        return ExitCode.ERROR
-    if result.errors:
-        return ExitCode.ERROR
-    return ExitCode.CLEAN
+    return policy_exit_code(result, findings_code, fail_on)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -459,7 +396,8 @@ def history(ctx: click.Context, /, repo: str, **params: Any) -> None:
 
 
 def _run_history(options: ScanOptions, repo: str, params: dict[str, Any]) -> ScanResult:
-    from leakscan.history import HistoryOptions, scan_history
+    from leakscan.history import scan_history
+    from leakscan.options import HistoryOptions
     from leakscan.progress import ProgressBar, is_terminal
 
     wanted = HistoryOptions(
@@ -505,7 +443,9 @@ def validate_command(ctx: click.Context, /, tokens: tuple[str, ...], **params: A
     from leakscan.check import check_tokens, checks_exit_code, render_checks
     from leakscan.config import discover_config
     from leakscan.errors import UsageError
-    from leakscan.rules import load_rules
+    from leakscan.examples import load_checked_rules
+    from leakscan.progress import token_progress
+    from leakscan.settings import resolve_rules, resolve_validation
 
     given: list[str] = []
     for token in tokens:
@@ -515,13 +455,12 @@ def validate_command(ctx: click.Context, /, tokens: tuple[str, ...], **params: A
             given.append(token.strip())
     if not given:
         raise UsageError("validate: no token given (pass TOKEN arguments, or '-' to read stdin)")
-    settings = discover_config(params["config_file"], Path.cwd())
-    extra_rules = tuple(_pick(ctx, "extra_rules", settings.rules) or ())
-    disable_rules = settings.disable_rules or ()
-    check_disabled_rules(ctx, settings, extra_rules, disable_rules)
-    config = _validation_config(ctx, settings, "any")
+    overrides = overrides_from(ctx)
+    settings = discover_config(overrides.config_file, Path.cwd())
+    extra_rules, disable_rules = resolve_rules(overrides, settings)
+    config = resolve_validation(overrides, settings, "any", token_progress(sys.stderr))
     assert config is not None
-    checks = check_tokens(given, load_rules(extra_rules, disable=disable_rules), config)
+    checks = check_tokens(given, load_checked_rules(extra_rules, disable=disable_rules), config)
     click.echo(render_checks(checks, params["fmt"], __version__), nl=False)
     raise SystemExit(checks_exit_code(checks))
 
@@ -668,9 +607,9 @@ def rules() -> None:
 )
 def rules_list(extra_rules: tuple[Path, ...]) -> None:
     """Show the loaded rules."""
-    from leakscan.rules import load_rules
+    from leakscan.examples import load_checked_rules
 
-    for rule in load_rules(extra_rules):
+    for rule in load_checked_rules(extra_rules):
         key = rule.key or "-"
         click.echo(f"{rule.id:<40} {key:<6} {rule.severity.value:<8} {rule.name}  ({rule.source})")
 
@@ -682,7 +621,7 @@ def rules_check(files: tuple[Path, ...]) -> None:
     from leakscan.examples import example_problems
     from leakscan.rules import load_rules
 
-    loaded = load_rules(files, builtin=not files, check_examples=False)
+    loaded = load_rules(files, builtin=not files)
     failures = example_problems(loaded)
     for problem in failures:
         click.echo(f"FAIL {problem}")
@@ -695,6 +634,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; turn every error into one stderr line and an exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    _stop_on_sigterm()
     try:
         cli.main(args=args, prog_name="leakscan", standalone_mode=False)
     except SystemExit as exc:
@@ -720,6 +660,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo(f"Error: unexpected {type(exc).__name__}: {exc} (re-run with --debug)", err=True)
         return ExitCode.ERROR
     return ExitCode.CLEAN
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM is handled like Ctrl-C: the scan stops (workers too) and reports what it has."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    from leakscan.parallel import Terminated
+
+    raise Terminated()
 
 
 def _silence_broken_pipe() -> None:

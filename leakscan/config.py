@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from leakscan.errors import ConfigError, UsageError
+from leakscan.models import REPORT_FORMATS as FORMATS
 from leakscan.options import MAX_DECODE_DEPTH, check_base_url, parse_size
-from leakscan.report import FORMATS
-from leakscan.sources.files import find_repo_root
+from leakscan.paths import find_repo_root
 
 if TYPE_CHECKING:
     import pathspec

@@ -10,8 +10,8 @@ from typing import Any
 
 import regex
 
+from leakscan.judge import judge
 from leakscan.models import Match, Secret
-from leakscan.plausibility import judge
 from leakscan.rules import Rule
 
 ALLOW_MARKER = b"leakscan:allow"

@@ -72,6 +72,17 @@ class ScanOptions:
     baseline: Baseline | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class HistoryOptions:
+    """What part of a repository's history to scan. ``workers`` 0 means automatic."""
+
+    repo: str = "."
+    branches: tuple[str, ...] = ()
+    since_commit: str | None = None
+    max_commits: int | None = None
+    workers: int = 0
+
+
 def parse_size(text: str) -> int:
     """'1048576', '10MB' (10**6 bytes) or '10MiB' (2**20 bytes) → bytes."""
     match = _SIZE.match(text)

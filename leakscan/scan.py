@@ -1,34 +1,24 @@
-"""The pipeline: sources → detect → plausibility → allow-lists → ScanResult."""
+"""Files, folders and standard input through the engine; large trees across the worker pool."""
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import os
 import sys
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from leakscan.baseline import Baseline, split_findings
 from leakscan.detect import Detector, detect_stream
-from leakscan.models import (
-    Blob,
-    Failed,
-    Finding,
-    Liveness,
-    Match,
-    MatchRecord,
-    ScanResult,
-    Skipped,
-)
+from leakscan.engine import Engine, fingerprint, prepare, run
+from leakscan.models import Failed, FileOrigin, Match, MatchRecord, ScanResult, Skipped
 from leakscan.options import ScanOptions
-from leakscan.parallel import default_workers, map_batches
-from leakscan.rules import Rule, load_rules
-from leakscan.sources import Source
+from leakscan.parallel import Lost, default_workers, map_batches
+from leakscan.rules import Rule
 from leakscan.sources.files import FileRef, FileWalker, open_stream, read_file
 from leakscan.sources.stdin import StdinSource
+
+__all__ = ["Scanner", "fingerprint", "scan"]
 
 # Below this much data, forking workers costs more than it saves.
 PARALLEL_MIN_BYTES = 16 * 1024 * 1024
@@ -37,32 +27,19 @@ BATCH_BYTES = 4 * 1024 * 1024
 # more than any rule's match and context.
 STREAM_CHUNK = 8 * 1024 * 1024
 STREAM_OVERLAP = 64 * 1024
+WORKER_LOST = "<worker>"
 
 
 @dataclass(frozen=True, slots=True)
 class FileOutcome:
-    """What scanning one file gave, in a form that crosses process boundaries cheaply."""
+    """What scanning one file gave. ``matches`` are Match objects in this process and
+    MatchRecords (rule by id: cheap to pickle) when they come back from a worker."""
 
     index: int
     scanned_bytes: int
     problem: Skipped | Failed | None
-    matches: tuple[MatchRecord, ...]
+    matches: tuple[Match, ...] | tuple[MatchRecord, ...]
     errors: tuple[str, ...]
-
-
-def fingerprint(rule_id: str, stable_path: str, secret_sha256: str) -> str:
-    """Stable across runs and machines, survives lines moving, reveals nothing of the secret."""
-    text = f"{rule_id}\0{stable_path}\0{secret_sha256}"
-    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:32]
-
-
-def finding_from_match(match: Match, path: str, stable_path: str) -> Finding:
-    return Finding(
-        match=match,
-        path=path,
-        fingerprint=fingerprint(match.rule.id, stable_path, match.secret.sha256),
-        key_path=stable_path,
-    )
 
 
 def _iter_batches(
@@ -89,10 +66,12 @@ def _appending(refs: list[FileRef], more: Iterator[FileRef]) -> Iterator[FileRef
 
 @dataclass(frozen=True, slots=True)
 class FileScanState:
-    """What each worker needs to scan files; reaches workers through fork."""
+    """What each worker needs to scan files; reaches workers through fork. ``portable``: send
+    matches back as MatchRecords (they cross a process boundary)."""
 
     detector: Detector
     max_file_size: int
+    portable: bool = False
 
 
 def scan_file_batch(state: FileScanState, batch: list[tuple[int, FileRef]]) -> list[FileOutcome]:
@@ -100,19 +79,28 @@ def scan_file_batch(state: FileScanState, batch: list[tuple[int, FileRef]]) -> l
     outcomes = []
     for index, ref in batch:
         if ref.size > state.max_file_size:
-            outcomes.append(_scan_large_file(state.detector, index, ref))
+            outcomes.append(_scan_large_file(state, index, ref))
             continue
         item = read_file(ref)
-        if not isinstance(item, Blob):
+        if isinstance(item, Skipped | Failed):
             outcomes.append(FileOutcome(index, 0, item, (), ()))
             continue
-        detection = state.detector.detect(item.data)
-        records = tuple(MatchRecord.of(m) for m in detection.matches)
-        outcomes.append(FileOutcome(index, len(item.data), None, records, tuple(detection.errors)))
+        data = prepare(item.data)
+        if not isinstance(data, bytes):
+            outcomes.append(FileOutcome(index, 0, Skipped(ref.path, data.value), (), ()))
+            continue
+        detection = state.detector.detect(data)
+        outcomes.append(
+            FileOutcome(index, len(data), None, _carry(state, detection.matches), tuple(detection.errors))
+        )
     return outcomes
 
 
-def _scan_large_file(detector: Detector, index: int, ref: FileRef) -> FileOutcome:
+def _carry(state: FileScanState, matches: list[Match]) -> tuple[Match, ...] | tuple[MatchRecord, ...]:
+    return tuple(MatchRecord.of(m) for m in matches) if state.portable else tuple(matches)
+
+
+def _scan_large_file(state: FileScanState, index: int, ref: FileRef) -> FileOutcome:
     """Stream a file larger than --max-file-size in overlapping chunks (--large-files=scan)."""
     opened = open_stream(ref)
     if not isinstance(opened, tuple):
@@ -127,47 +115,16 @@ def _scan_large_file(detector: Detector, index: int, ref: FileRef) -> FileOutcom
         return data
 
     try:
-        detection = detect_stream(detector, counting_read, STREAM_CHUNK, STREAM_OVERLAP)
+        detection = detect_stream(state.detector, counting_read, STREAM_CHUNK, STREAM_OVERLAP)
     except OSError as exc:
         return FileOutcome(index, 0, Failed(ref.path, f"cannot read: {exc.strerror or exc}"), (), ())
     finally:
         os.close(fd)
-    records = tuple(MatchRecord.of(m) for m in detection.matches)
-    return FileOutcome(index, total, None, records, tuple(detection.errors))
+    return FileOutcome(index, total, None, _carry(state, detection.matches), tuple(detection.errors))
 
 
-class Scanner:
-    """Holds the compiled rules and detector for one scan."""
-
-    def __init__(self, options: ScanOptions, rules: list[Rule] | None = None) -> None:
-        self.options = options
-        self.rules = (
-            rules if rules is not None else load_rules(options.extra_rules, disable=options.disable_rules)
-        )
-        self.rules_by_id = {rule.id: rule for rule in self.rules}
-        self.detector = Detector(self.rules)
-
-    def add_matches(self, matches: Iterable[Match], path: str, stable_path: str, result: ScanResult) -> None:
-        """Turn matches into findings, dropping allow-listed secrets."""
-        allowed = self.options.allow_secrets
-        for match in matches:
-            if match.secret.sha256 not in allowed:
-                result.findings.append(finding_from_match(match, path, stable_path))
-
-    def scan_blob(self, blob: Blob, result: ScanResult) -> None:
-        """Detect in one blob and add its findings and regex errors to ``result``."""
-        detection = self.detector.detect(blob.data)
-        result.stats.files_scanned += 1
-        result.stats.bytes_scanned += len(blob.data)
-        result.errors.extend(Failed(blob.path, error) for error in detection.errors)
-        self.add_matches(detection.matches, blob.path, blob.stable_path, result)
-
-    def consume(self, items: Source, result: ScanResult) -> None:
-        for item in items:
-            if isinstance(item, Blob):
-                self.scan_blob(item, result)
-            else:
-                result.record(item)
+class Scanner(Engine):
+    """The engine, plus reading files across the worker pool."""
 
     def scan_files(self, walker: FileWalker, result: ScanResult) -> None:
         """Read and detect while walking; fork workers once there is enough data to pay off."""
@@ -188,10 +145,20 @@ class Scanner:
             workers = 1
         else:
             batches = _iter_batches(refs, walked, BATCH_BYTES)
-        state = FileScanState(self.detector, self.options.max_file_size)
+        state = FileScanState(self.detector, self.options.max_file_size, portable=workers > 1)
         for outcomes in map_batches(scan_file_batch, state, batches, workers):
+            if isinstance(outcomes, Lost):
+                self._lost(outcomes, result)
+                continue
             for outcome in outcomes:
                 self._merge(refs[outcome.index], outcome, result)
+
+    @staticmethod
+    def _lost(lost: Lost[list[tuple[int, FileRef]]], result: ScanResult) -> None:
+        """A worker died: its files failed, and the scan stopped (files not reached are unscanned)."""
+        result.errors.extend(Failed(ref.path, lost.reason) for _, ref in lost.batch)
+        if not any(e.path == WORKER_LOST for e in result.errors):
+            result.errors.append(Failed(WORKER_LOST, f"{lost.reason}: scan stopped, later files not scanned"))
 
     @staticmethod
     def _iter_refs(walker: FileWalker, result: ScanResult) -> Iterator[FileRef]:
@@ -208,18 +175,19 @@ class Scanner:
         result.stats.files_scanned += 1
         result.stats.bytes_scanned += outcome.scanned_bytes
         result.errors.extend(Failed(ref.path, error) for error in outcome.errors)
-        matches = (record.to_match(self.rules_by_id[record.rule_id]) for record in outcome.matches)
-        self.add_matches(matches, ref.path, ref.key_path, result)
+        matches = (
+            m if isinstance(m, Match) else m.to_match(self.rules_by_id[m.rule_id]) for m in outcome.matches
+        )
+        self.add_matches(matches, FileOrigin(ref.path, ref.key_path), result)
 
 
 def scan(
     options: ScanOptions, *, rules: list[Rule] | None = None, stdin: BinaryIO | None = None
 ) -> ScanResult:
     """Scan the paths in ``options`` ('-' is standard input) and return everything found."""
-    started = time.perf_counter()
     scanner = Scanner(options, rules)
-    result = ScanResult()
-    try:
+
+    def body(result: ScanResult) -> None:
         for path in options.paths:
             if path == "-":
                 stream = stdin if stdin is not None else sys.stdin.buffer
@@ -233,41 +201,7 @@ def scan(
                     scan_large_files=options.scan_large_files,
                 )
                 scanner.scan_files(walker, result)
-    except KeyboardInterrupt:
-        result.interrupted = True
-    finalize(result, options)
-    result.stats.duration_s = time.perf_counter() - started
-    return result
+                if any(e.path == WORKER_LOST for e in result.errors):
+                    return
 
-
-def finalize(result: ScanResult, options: ScanOptions) -> None:
-    """The stages after detection, shared by every kind of scan (files, stdin, staged, history).
-
-    Later stages (baseline, validation) plug in here so that every command applies them alike.
-    The baseline comes first, so that accepted findings are never sent for validation.
-    """
-    if options.baseline is not None:
-        apply_baseline(result, options.baseline)
-    result.findings.sort(key=lambda f: (f.path, f.match.line, f.match.column, f.rule.id))
-    result.skipped.sort(key=lambda s: s.path)
-    result.errors.sort(key=lambda e: e.path)
-    if options.validation is not None:
-        from leakscan.validate import apply_validation  # imports httpx: only when asked for
-
-        apply_validation(result, options.validation)
-        result.findings.sort(key=lambda f: f.validation.status is not Liveness.LIVE)
-
-
-def apply_baseline(result: ScanResult, baseline: Baseline) -> None:
-    """Drop accepted findings; count suppressed findings and stale entries in stats and notes."""
-    split = split_findings(baseline, result.findings)
-    result.findings = split.new
-    result.stats.extra["baseline_suppressed"] = len(split.suppressed)
-    result.stats.extra["baseline_stale"] = len(split.stale)
-    note = f"baseline {baseline.source}: {len(split.suppressed)} finding(s) suppressed"
-    if split.stale:
-        note += (
-            f", {len(split.stale)} stale entr{'y' if len(split.stale) == 1 else 'ies'} "
-            "(run `leakscan baseline prune` to remove them)"
-        )
-    result.stats.notes.append(note)
+    return run("scan", options, body)

@@ -4,13 +4,12 @@ asked for)."""
 
 from __future__ import annotations
 
-import time
+from dataclasses import replace
 
-from leakscan.content import Kind, sniff, to_scannable
-from leakscan.models import Blob, ScanResult, Skipped
+from leakscan.engine import Engine, prepare, run
+from leakscan.models import Blob, ScanResult, StagedOrigin
 from leakscan.options import ScanOptions
 from leakscan.rules import Rule
-from leakscan.scan import Scanner, finalize
 from leakscan.sources.git import (
     PathFilter,
     StagedFile,
@@ -33,43 +32,38 @@ def scan_staged(
     """Scan the staged changes of the repository containing ``where``. Paths are repo-relative;
     those matching ``options.exclude`` or, unless ignore files are turned off, a staged
     ``.leakscanignore`` are not scanned."""
-    started = time.perf_counter()
     repo = open_repo(where)
     index = staged_index(repo)
     ignore_files = index_ignore_files(repo, index) if options.use_ignore_files else None
     paths = PathFilter(options.exclude, ignore_files)
-    scanner = Scanner(options, rules)
-    result = ScanResult(kind="staged")
-    try:
+    engine = Engine(options, rules)
+
+    def body(result: ScanResult) -> None:
         for item in iter_staged(repo, index, options.max_file_size, paths):
             if isinstance(item, StagedFile):
-                _scan_file(scanner, item, whole_files, result)
+                _scan_file(engine, item, whole_files, result)
             else:
                 result.record(item)
-    except KeyboardInterrupt:
-        result.interrupted = True
-    finalize(result, options)
-    result.stats.duration_s = time.perf_counter() - started
-    return result
+
+    return run("staged", options, body)
 
 
-def _scan_file(scanner: Scanner, item: StagedFile, whole_files: bool, result: ScanResult) -> None:
-    kind = sniff(item.data)
-    if kind in (Kind.BINARY, Kind.LFS_POINTER):
-        result.skipped.append(Skipped(item.path, kind.value))
-        return
-    data = to_scannable(item.data, kind)
-    blob = Blob(item.path, data, item.path)
-    if whole_files or item.old is None:
-        scanner.scan_blob(blob, result)
-        return
+def _scan_file(engine: Engine, item: StagedFile, whole_files: bool, result: ScanResult) -> None:
+    """Scan the staged version; unless whole files are wanted, keep only the findings that start
+    in the bytes the change adds (the origin then carries those ranges)."""
     before = len(result.findings)
-    scanner.scan_blob(blob, result)
-    if len(result.findings) == before:
+    engine.scan_blob(Blob(StagedOrigin(item.path), item.data), result)
+    if whole_files or item.old is None or len(result.findings) == before:
         return
-    old = to_scannable(item.old, sniff(item.old))
-    changed = added_ranges(old, data)
-    result.findings[before:] = [f for f in result.findings[before:] if in_ranges(changed, f.match.start)]
+    data = prepare(item.data)
+    old = prepare(item.old)
+    assert isinstance(data, bytes), "a version with findings was scanned"
+    # The old version counts as text whatever it holds: only the added ranges are wanted.
+    changed = added_ranges(old if isinstance(old, bytes) else item.old, data)
+    origin = StagedOrigin(item.path, tuple(changed))
+    result.findings[before:] = [
+        replace(f, origin=origin) for f in result.findings[before:] if in_ranges(changed, f.match.start)
+    ]
 
 
 def fix_hint(result: ScanResult) -> str:

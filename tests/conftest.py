@@ -14,7 +14,13 @@ from leakscan.synthetic import TokenGenerator
 from tests.gitrepo import GitRepo, MakeRepo, run_git
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED = REPO_ROOT.parent / "shared"
+SCHEMAS = REPO_ROOT / "tests" / "data" / "schemas"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden", action="store_true", help="rewrite tests/data/golden/ from the current output"
+    )
 
 
 @pytest.fixture

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from leakscan.content import SNIFF_BYTES, Kind, sniff, to_scannable
-from leakscan.models import Blob, Failed, Skipped
+from leakscan.content import SNIFF_BYTES, Kind, sniff
+from leakscan.models import Blob, Failed, FileOrigin, Skipped
+from leakscan.paths import find_repo_root
 
 if TYPE_CHECKING:
     import pathspec
@@ -34,15 +35,6 @@ class FileRef:
 class _Level:
     base: str
     spec: pathspec.GitIgnoreSpec
-
-
-def find_repo_root(path: Path) -> Path | None:
-    """The nearest folder at or above ``path`` that holds a ``.git`` entry."""
-    current = path if path.is_dir() else path.parent
-    for folder in (current, *current.parents):
-        if (folder / ".git").exists():
-            return folder
-    return None
 
 
 def _load_spec(folder: str, names: Sequence[str]) -> pathspec.GitIgnoreSpec | None:
@@ -215,7 +207,8 @@ def _rel_base(anchor: Path, folder: Path) -> str:
 
 
 def read_file(ref: FileRef) -> Blob | Skipped | Failed:
-    """Read one file without following a swapped-in FIFO or device; classify its content."""
+    """Read one file without following a swapped-in FIFO or device (its content is not judged
+    here: the engine applies the one content policy)."""
     try:
         fd = os.open(ref.fs_path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
     except OSError as exc:
@@ -229,10 +222,7 @@ def read_file(ref: FileRef) -> Blob | Skipped | Failed:
         return Failed(ref.path, f"cannot read: {exc.strerror or exc}")
     finally:
         os.close(fd)
-    kind = sniff(data)
-    if kind is Kind.BINARY:
-        return Skipped(ref.path, "binary")
-    return Blob(ref.path, to_scannable(data, kind), ref.key_path)
+    return Blob(FileOrigin(ref.path, ref.key_path), data)
 
 
 def _read_all(fd: int, size_hint: int) -> bytes:

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from leakscan.content import Kind, sniff, to_scannable
-from leakscan.models import Blob, Failed, Skipped
+from leakscan.models import STDIN_PATH, Blob, Failed, StdinOrigin
 from leakscan.sources import SourceItem
 
-STDIN_PATH = "<stdin>"
+__all__ = ["STDIN_PATH", "StdinSource"]
 
 
 class StdinSource:
@@ -24,8 +23,4 @@ class StdinSource:
         except OSError as exc:
             yield Failed(STDIN_PATH, f"cannot read: {exc.strerror or exc}")
             return
-        kind = sniff(data)
-        if kind is Kind.BINARY:
-            yield Skipped(STDIN_PATH, "binary")
-            return
-        yield Blob(STDIN_PATH, to_scannable(data, kind))
+        yield Blob(StdinOrigin(), data)
