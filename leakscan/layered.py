@@ -13,9 +13,10 @@ from dataclasses import dataclass, field, replace
 
 import regex
 
+from leakscan.content import Kind, sniff, to_scannable
 from leakscan.detect import Detector
-from leakscan.extract import Extractor, Layer, Limits, Skip, Step
-from leakscan.models import Match
+from leakscan.extract import Extractor, Layer, Limits, Skip, Step, StepKind, describe
+from leakscan.models import LayerStep, Match
 from leakscan.rules import Rule
 
 
@@ -30,6 +31,10 @@ class LayerMatch:
     outer: tuple[int, int] | None
     outer_steps: int
 
+    def located(self) -> Match:
+        """The match with its layer steps on it (what findings are made of)."""
+        return replace(self.match, layer=layer_steps(self.steps, self.outer, self.outer_steps))
+
 
 @dataclass(slots=True)
 class Expansion:
@@ -40,6 +45,37 @@ class Expansion:
     errors: list[str] = field(default_factory=list)
     layers: int = 0
     layer_bytes: int = 0
+
+
+@dataclass(slots=True)
+class Examined:
+    """One input through content policy, detection and the extract stage: every match (those in
+    layers carry their steps), regex errors, and what a limit or damage left closed, as
+    (path suffix such as ``!inner.zip (gzip)``, reason)."""
+
+    matches: list[Match]
+    errors: list[str]
+    skips: list[tuple[str, str]]
+    scanned_bytes: int
+
+
+def layer_steps(
+    steps: tuple[Step, ...], outer: tuple[int, int] | None, outer_steps: int
+) -> tuple[LayerStep, ...]:
+    """Extract steps as origin steps: a compression stream holding a tar shows as its members;
+    the decoded region that starts in the nearest container gets its line and column there."""
+    chain: list[LayerStep] = []
+    for index, step in enumerate(steps):
+        following = steps[index + 1] if index + 1 < len(steps) else None
+        if step.kind.is_stream and following is not None and following.kind is StepKind.TAR:
+            continue
+        if step.kind in (StepKind.ZIP, StepKind.TAR):
+            chain.append(LayerStep(member=step.member))
+        elif index == outer_steps and outer is not None:
+            chain.append(LayerStep(encoding=step.kind.value, line=outer[0], column=outer[1]))
+        else:
+            chain.append(LayerStep(encoding=step.kind.value))
+    return tuple(chain)
 
 
 def is_exact_shape(rule: Rule) -> bool:
@@ -89,6 +125,33 @@ class LayeredDetector:
     @property
     def enabled(self) -> bool:
         return self.extractor.limits.depth > 0
+
+    def examine(self, raw: bytes) -> Examined | Kind:
+        """The content policy, then detection in the input and in every layer inside it; the
+        Kind that is not scanned (a Git LFS pointer; binary data with nothing inside to read)."""
+        kind = sniff(raw)
+        if kind is Kind.LFS_POINTER or (kind is Kind.BINARY and not self.enabled):
+            return kind
+        if kind is Kind.BINARY:
+            expansion = self.expand(raw, text=False)
+            if not expansion.layers and not expansion.skips:
+                return kind
+            return self._examined([], [], expansion, 0)
+        data = to_scannable(raw, kind)
+        detection = self.detector.detect(data)
+        if not self.enabled:
+            return Examined(detection.matches, detection.errors, [], len(data))
+        expansion = self.expand(data, text=True, found=detection.matches)
+        return self._examined(detection.matches, detection.errors, expansion, len(data))
+
+    @staticmethod
+    def _examined(found: list[Match], errors: list[str], expansion: Expansion, size: int) -> Examined:
+        return Examined(
+            [*found, *(m.located() for m in expansion.matches)],
+            [*errors, *expansion.errors],
+            [(describe("", skip.steps), skip.reason) for skip in expansion.skips],
+            size + expansion.layer_bytes,
+        )
 
     def expand(self, data: bytes, *, text: bool, found: Sequence[Match] = ()) -> Expansion:
         """Detect in every layer below ``data``; ``found``: the matches in ``data`` itself, so a
