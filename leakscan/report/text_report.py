@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from leakscan.models import NOT_CHECKED, Finding, Liveness, ScanResult
+from leakscan.models import NOT_CHECKED, Finding, LayerOrigin, Liveness, ScanResult
 from leakscan.report import ReportContext
 
 _BOLD, _RED, _YELLOW, _DIM, _RESET = "\033[1m", "\033[31m", "\033[33m", "\033[2m", "\033[0m"
@@ -42,6 +42,10 @@ def render_finding(finding: Finding, context: ReportContext) -> str:
     match, rule = finding.match, finding.rule
     secret = match.secret.value if context.show_secrets else match.secret.redacted()
     location = f"{escape(finding.path)}:{match.line}:{match.column}"
+    origin = finding.origin
+    if isinstance(origin, LayerOrigin) and origin.root_position is not None:
+        line, column = origin.root_position
+        location += f" (at {escape(origin.root.path)}:{line}:{column})"
     title = f"{rule.key + ' ' if rule.key else ''}{rule.name} [{rule.severity.value}]"
     validation = finding.validation
     live = validation.status is Liveness.LIVE
