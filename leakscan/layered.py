@@ -3,7 +3,8 @@
 The one place where the extract stage meets the detector: each layer goes through the same
 detector and offline checks as plain text; a layer that is not mostly text only through the
 exact-shape rules (the ones whose secret starts with a fixed prefix such as ``sqco_``). A secret
-is reported once per input, from the outermost layer it is seen in.
+is reported once per file (an archive member is a file of its own), from the outermost layer it
+is seen in.
 """
 
 from __future__ import annotations
@@ -159,7 +160,7 @@ class LayeredDetector:
         expansion = Expansion()
         if not self.enabled:
             return expansion
-        seen = {(m.rule.id, m.secret.value) for m in found}
+        seen: set[tuple[str, str, tuple[str, ...]]] = {(m.rule.id, m.secret.value, ()) for m in found}
         containers: dict[tuple[Step, ...], bytes] = {(): data} if text else {}
         for item in self.extractor.walk(Layer((), data, text)):
             if isinstance(item, Skip):
@@ -172,7 +173,7 @@ class LayeredDetector:
             detection = (self.detector if item.text else self.exact).detect(item.data)
             expansion.errors.extend(f"{error} (in a layer)" for error in detection.errors)
             for match in detection.matches:
-                key = (match.rule.id, match.secret.value)
+                key = (match.rule.id, match.secret.value, _member_path(item.steps))
                 if key in seen:
                     continue
                 seen.add(key)
@@ -189,6 +190,12 @@ class LayeredDetector:
         if container is None or index == len(layer.steps):
             return LayerMatch(layer.steps, match, None, index)
         return LayerMatch(layer.steps, match, line_column(container, offset), index)
+
+
+def _member_path(steps: tuple[Step, ...]) -> tuple[str, ...]:
+    """The archive members a layer is in: a secret is reported once per file, archive members
+    being files of their own."""
+    return tuple(step.member for step in steps if step.kind in (StepKind.ZIP, StepKind.TAR))
 
 
 def line_column(data: bytes, offset: int) -> tuple[int, int]:
