@@ -201,7 +201,7 @@ def main() -> None:
                 for _ in range(1024):
                     member.write(chunk)
     wall, rss, out, code = run_measured([*scan, str(bomb)])
-    skipped = json.loads(out).get("skipped", [])
+    skipped = json.loads(out)["stats"]["skipped"]
     print(
         f"\n3. zip bomb: {bomb.stat().st_size / 1e6:.1f} MB holding 1 GiB: {wall:.2f} s, "
         f"peak RSS {rss:.0f} MiB, exit {code}"

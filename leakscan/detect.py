@@ -33,7 +33,7 @@ class KeywordIndex:
     """Finds every rule keyword in a buffer in one pass (Hyperscan), or one pass per keyword
     (``bytes.find``) where Hyperscan is not installed. Both give the same offsets."""
 
-    def __init__(self, rules: Sequence[Rule], engine: str = "auto") -> None:
+    def __init__(self, rules: Sequence[Rule], engine: str = "auto", literals: Sequence[bytes] = ()) -> None:
         self._keywords: list[tuple[bytes, bool, tuple[Rule, ...]]] = []
         table: dict[tuple[bytes, bool], list[Rule]] = {}
         for rule in rules:
@@ -41,24 +41,34 @@ class KeywordIndex:
                 table.setdefault((keyword, rule.keywords_ignore_case), []).append(rule)
         for (keyword, caseless), owners in table.items():
             self._keywords.append((keyword, caseless, tuple(owners)))
+        # Other literals found in the same pass (the extract stage's triggers), owned by no rule.
+        self._first_literal = len(self._keywords)
+        self._keywords.extend((literal, False, ()) for literal in literals)
         self._hyperscan = _compile_hyperscan(self._keywords) if engine != "python" else None
         if engine == "hyperscan" and self._hyperscan is None:
             raise RuntimeError("the hyperscan module is not installed")
         self.engine = "hyperscan" if self._hyperscan is not None else "python"
 
-    def hits(self, data: bytes) -> dict[Rule, list[int]]:
-        """Start offsets of every keyword occurrence, grouped by rule, in ascending order."""
+    def hits(self, data: bytes, literal_hits: list[tuple[int, int]] | None = None) -> dict[Rule, list[int]]:
+        """Start offsets of every keyword occurrence, grouped by rule, in ascending order;
+        ``literal_hits`` gets (offset, index) of each extra literal when given."""
         found: list[tuple[int, int]] = []
         if self._hyperscan is not None:
             self._hyperscan.scan(data, found)
         else:
             lowered = b""
-            for index, (keyword, caseless, _) in enumerate(self._keywords):
+            searched = self._keywords if literal_hits is not None else self._keywords[: self._first_literal]
+            for index, (keyword, caseless, _) in enumerate(searched):
                 if caseless and not lowered:
                     lowered = data.lower()
                 found.extend((index, at) for at in _iter_find(lowered if caseless else data, keyword))
         hits: dict[Rule, list[int]] = {}
+        first = self._first_literal
         for index, at in found:
+            if index >= first:
+                if literal_hits is not None:
+                    literal_hits.append((at, index - first))
+                continue
             for rule in self._keywords[index][2]:
                 hits.setdefault(rule, []).append(at)
         for offsets in hits.values():
@@ -114,19 +124,21 @@ class Detector:
         *,
         regex_timeout: float = REGEX_TIMEOUT_S,
         engine: str = "auto",
+        literals: Sequence[bytes] = (),
     ) -> None:
         self.rules = tuple(rules)
         self.regex_timeout = regex_timeout
-        self.keywords = KeywordIndex(self.rules, engine)
+        self.keywords = KeywordIndex(self.rules, engine, literals)
 
     def keyword_hits(self, data: bytes) -> dict[Rule, list[int]]:
         """Offsets of every keyword occurrence, grouped by rule."""
         return self.keywords.hits(data)
 
-    def detect(self, data: bytes) -> Detection:
-        """Find every rule match in ``data`` that passes the rule's offline checks."""
+    def detect(self, data: bytes, literal_hits: list[tuple[int, int]] | None = None) -> Detection:
+        """Find every rule match in ``data`` that passes the rule's offline checks; the hits of
+        the extra ``literals`` (in the same pass) go to ``literal_hits`` when it is given."""
         result = Detection()
-        for rule, offsets in self.keyword_hits(data).items():
+        for rule, offsets in self.keywords.hits(data, literal_hits).items():
             seen: set[tuple[int, int]] = set()
             errors_before = len(result.errors)
             for start, end in _merge_windows(offsets, len(data)):

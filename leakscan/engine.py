@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 from leakscan.baseline import Baseline, split_findings
 from leakscan.content import Kind, sniff, to_scannable
-from leakscan.detect import Detector
 from leakscan.examples import load_checked_rules
 from leakscan.extract import Limits
 from leakscan.layered import Examined, LayeredDetector
@@ -112,8 +111,8 @@ class Engine:
             else load_checked_rules(options.extra_rules, disable=options.disable_rules)
         )
         self.rules_by_id = {rule.id: rule for rule in self.rules}
-        self.detector = Detector(self.rules)
-        self.layered = LayeredDetector(self.detector, Limits(depth=options.decode_depth))
+        self.layered = LayeredDetector(self.rules, Limits(depth=options.decode_depth))
+        self.detector = self.layered.detector
         self.allowed = Allowed(options.allow_secrets)
 
     def add_matches(self, matches: Iterable[Match], origin: Origin, result: ScanResult) -> None:

@@ -115,13 +115,12 @@ def without_boundaries(rule: Rule) -> Rule:
 class LayeredDetector:
     """The extractor and the two detectors (all rules; exact-shape rules) for one scan."""
 
-    def __init__(self, detector: Detector, limits: Limits) -> None:
-        self.detector = detector
-        self.exact = Detector([without_boundaries(rule) for rule in detector.rules if is_exact_shape(rule)])
-        keywords = [
-            (keyword, rule.keywords_ignore_case) for rule in detector.rules for keyword in rule.keywords
-        ]
+    def __init__(self, rules: Sequence[Rule], limits: Limits) -> None:
+        keywords = [(keyword, rule.keywords_ignore_case) for rule in rules for keyword in rule.keywords]
         self.extractor = Extractor(keywords, limits)
+        # The extractor's triggers are found in the detector's keyword pass: no second pass.
+        self.detector = Detector(rules, literals=self.extractor.index.literals)
+        self.exact = Detector([without_boundaries(rule) for rule in rules if is_exact_shape(rule)])
 
     @property
     def enabled(self) -> bool:
@@ -139,10 +138,14 @@ class LayeredDetector:
                 return kind
             return self._examined([], [], expansion, 0)
         data = to_scannable(raw, kind)
-        detection = self.detector.detect(data)
         if not self.enabled:
+            detection = self.detector.detect(data)
             return Examined(detection.matches, detection.errors, [], len(data))
-        expansion = self.expand(data, text=True, found=detection.matches)
+        literal_hits: list[tuple[int, int]] = []
+        detection = self.detector.detect(data, literal_hits)
+        kinds = self.extractor.index.kinds
+        hits = sorted((at, kinds[index]) for at, index in literal_hits)
+        expansion = self.expand(data, text=True, found=detection.matches, hits=hits)
         return self._examined(detection.matches, detection.errors, expansion, len(data))
 
     @staticmethod
@@ -154,15 +157,23 @@ class LayeredDetector:
             size + expansion.layer_bytes,
         )
 
-    def expand(self, data: bytes, *, text: bool, found: Sequence[Match] = ()) -> Expansion:
+    def expand(
+        self,
+        data: bytes,
+        *,
+        text: bool,
+        found: Sequence[Match] = (),
+        hits: list[tuple[int, StepKind]] | None = None,
+    ) -> Expansion:
         """Detect in every layer below ``data``; ``found``: the matches in ``data`` itself, so a
-        secret seen there is not reported again from a layer."""
+        secret seen there is not reported again from a layer; ``hits``: trigger hits in ``data``
+        if the keyword pass found them (else the extractor looks)."""
         expansion = Expansion()
         if not self.enabled:
             return expansion
         seen: set[tuple[str, str, tuple[str, ...]]] = {(m.rule.id, m.secret.value, ()) for m in found}
         containers: dict[tuple[Step, ...], bytes] = {(): data} if text else {}
-        for item in self.extractor.walk(Layer((), data, text)):
+        for item in self.extractor.walk(Layer((), data, text), hits=hits):
             if isinstance(item, Skip):
                 expansion.skips.append(item)
                 continue

@@ -17,7 +17,7 @@ RULES = load_rules(())
 
 
 def layered(limits: Limits | None = None) -> LayeredDetector:
-    return LayeredDetector(Detector(RULES), limits or Limits())
+    return LayeredDetector(RULES, limits or Limits())
 
 
 def test_kubernetes_secret_finding_has_decoded_and_outer_position(tokens: TokenGenerator) -> None:
