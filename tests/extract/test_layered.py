@@ -108,3 +108,16 @@ def test_sqlite_values_packed_back_to_back(tokens: TokenGenerator, tmp_path: Pat
     connection.close()
     found = layered().expand(database.read_bytes(), text=False).matches
     assert [(m.match.secret.value, [s.kind for s in m.steps]) for m in found] == [(token, [StepKind.STRINGS])]
+
+
+def test_trigger_literals_share_the_keyword_pass(tokens: TokenGenerator) -> None:
+    """Extra literals are found in the same pass, by both engines, and never become matches."""
+    token = tokens.sqco()
+    data = f"a: c3Fjb19 x\nb: {token}\nc: c3Fjb19\n".encode()
+    for engine in ("python", "hyperscan"):
+        detector = Detector(RULES, engine=engine, literals=(b"c3Fj", b"zzzz"))
+        hits: list[tuple[int, int]] = []
+        detection = detector.detect(data, hits)
+        assert [m.secret.value for m in detection.matches] == [token]
+        assert sorted(hits) == [(3, 0), (data.rindex(b"c3Fj"), 0)]
+        assert [m.secret.value for m in detector.detect(data).matches] == [token]
