@@ -448,3 +448,25 @@ class ScanResult:
     def complete(self) -> bool:
         """True when every input was read and the scan ran to the end."""
         return not self.errors and not self.interrupted
+
+    def merge(self, other: ScanResult) -> ScanResult:
+        """One result from two computed apart (e.g. on different machines or processes): lists
+        and counters added, notes of both, interrupted if either was; the kind of this one."""
+        stats = Stats(
+            files_scanned=self.stats.files_scanned + other.stats.files_scanned,
+            bytes_scanned=self.stats.bytes_scanned + other.stats.bytes_scanned,
+            duration_s=self.stats.duration_s + other.stats.duration_s,
+            notes=[*self.stats.notes, *(n for n in other.stats.notes if n not in self.stats.notes)],
+            extra={
+                key: self.stats.extra.get(key, 0) + other.stats.extra.get(key, 0)
+                for key in {**self.stats.extra, **other.stats.extra}
+            },
+        )
+        return ScanResult(
+            findings=[*self.findings, *other.findings],
+            skipped=[*self.skipped, *other.skipped],
+            errors=[*self.errors, *other.errors],
+            stats=stats,
+            interrupted=self.interrupted or other.interrupted,
+            kind=self.kind,
+        )

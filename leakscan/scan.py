@@ -18,7 +18,7 @@ from leakscan.options import ScanOptions
 from leakscan.parallel import Lost, default_workers, map_batches
 from leakscan.rules import Rule
 from leakscan.sources.files import FileRef, FileWalker, open_stream, read_file
-from leakscan.sources.stdin import StdinSource
+from leakscan.sources.stdin import StdinSource, is_stream, named_stream
 
 __all__ = ["Scanner", "fingerprint", "scan"]
 
@@ -85,7 +85,7 @@ def scan_file_batch(state: FileScanState, batch: list[tuple[int, FileRef]]) -> l
         if ref.size > state.max_file_size:
             outcomes.append(_scan_large_file(state, index, ref))
             continue
-        item = read_file(ref)
+        item = read_file(ref, state.max_file_size)
         if isinstance(item, Skipped | Failed):
             outcomes.append(FileOutcome(index, 0, item, (), ()))
             continue
@@ -197,12 +197,15 @@ def scan(
 ) -> ScanResult:
     """Scan the paths in ``options`` ('-' is standard input) and return everything found."""
     scanner = Scanner(options, rules)
+    seen: set[tuple[int, int]] = set()  # files already found through another path argument
 
     def body(result: ScanResult) -> None:
         for path in options.paths:
             if path == "-":
                 stream = stdin if stdin is not None else sys.stdin.buffer
-                scanner.consume(StdinSource(stream), result)
+                scanner.consume(StdinSource(stream, options.max_file_size), result)
+            elif is_stream(path):
+                scanner.consume(named_stream(path, options.max_file_size), result)
             else:
                 walker = FileWalker(
                     [path],
@@ -210,8 +213,10 @@ def scan(
                     exclude=options.exclude,
                     max_file_size=options.max_file_size,
                     scan_large_files=options.scan_large_files,
+                    seen=seen,
                 )
                 scanner.scan_files(walker, result)
+                result.stats.notes.extend(walker.notes)
                 if any(e.path == WORKER_LOST for e in result.errors):
                     return
 

@@ -42,9 +42,12 @@ V = TypeVar("V")
 class Overrides:
     """What the caller sets. ``None`` means not given: the configuration file decides, else the
     default. ``validate`` None: this kind of run never validates (whatever ``fail_on`` says);
-    ``read_baseline`` False: the configured baseline is not read (``baseline create`` writes it)."""
+    ``read_baseline`` False: the configured baseline is not read (``baseline create`` writes it).
+    ``since_commit`` (history): without ``config_file``, the configuration is read as committed
+    at that revision, so the range under review can't configure its own scan."""
 
     config_file: Path | None = None
+    since_commit: str | None = None
     fmt: str | None = None
     fail_on: str | None = None
     extra_rules: tuple[Path, ...] | None = None
@@ -73,6 +76,7 @@ class Settings:
     config: Config
     fmt: str
     fail_on: str
+    notes: tuple[str, ...] = ()  # for the report: configuration changes the range makes
 
 
 def _pick(given: V | None, configured: V | None, default: V) -> V:
@@ -93,7 +97,14 @@ def resolve(
 
     targets = tuple(paths) or (".",)
     start = next((Path(p) for p in targets if p != "-"), Path.cwd())
-    config = discover_config(overrides.config_file, start)
+    notes: tuple[str, ...] = ()
+    if overrides.since_commit and overrides.config_file is None:
+        from leakscan.trusted import config_at_base
+
+        base = config_at_base(str(start), overrides.since_commit)
+        config, notes = base.config, base.notes
+    else:
+        config = discover_config(overrides.config_file, start)
     fail_on = _pick(overrides.fail_on, config.fail_on, "any")
     extra_rules, disable_rules = resolve_rules(overrides, config)
     baseline_file = _pick(overrides.baseline_file, config.baseline, None) if overrides.read_baseline else None
@@ -111,7 +122,7 @@ def resolve(
         validation=resolve_validation(overrides, config, fail_on, progress),
         baseline=load_baseline(baseline_file) if baseline_file is not None else None,
     )
-    return Settings(options, config, _pick(overrides.fmt, config.format, "text"), fail_on)
+    return Settings(options, config, _pick(overrides.fmt, config.format, "text"), fail_on, notes)
 
 
 def resolve_rules(overrides: Overrides, config: Config) -> tuple[tuple[Path, ...], tuple[str, ...]]:

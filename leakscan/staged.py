@@ -39,11 +39,14 @@ def scan_staged(
     engine = Engine(options, rules)
 
     def body(result: ScanResult) -> None:
-        for item in iter_staged(repo, index, options.max_file_size, paths):
-            if isinstance(item, StagedFile):
-                _scan_file(engine, item, whole_files, result)
-            else:
-                result.record(item)
+        try:
+            for item in iter_staged(repo, index, options.max_file_size, paths):
+                if isinstance(item, StagedFile):
+                    _scan_file(engine, item, whole_files, result)
+                else:
+                    result.record(item)
+        finally:
+            result.stats.notes.extend(paths.notes)
 
     return run("staged", options, body)
 

@@ -46,7 +46,7 @@ def walk(root: str | Path, **options: object) -> list[tuple[str, ...]]:
     """Everything the file source yields, as (kind, path[, reason or key path])."""
     out: list[tuple[str, ...]] = []
     for found in FileWalker([str(root)], **options):  # type: ignore[arg-type]
-        item = prepare_blob(read_file(found)) if isinstance(found, FileRef) else found
+        item = prepare_blob(read_file(found, 1 << 20)) if isinstance(found, FileRef) else found
         if isinstance(item, Blob):
             out.append(("blob", item.path, item.stable_path))
         elif isinstance(item, Skipped):
@@ -244,7 +244,7 @@ def test_fifo_swapped_in_after_the_walk_is_not_read(tmp_path: Path) -> None:
     path = tmp_path / "f"
     os.mkfifo(path)
     ref = FileRef(str(path), "f", "f", 0)
-    assert read_file(ref) == Skipped("f", "not a regular file")
+    assert read_file(ref, 1 << 20) == Skipped("f", "not a regular file")
 
 
 def test_file_vanishing_after_the_walk_is_an_error(tmp_path: Path) -> None:
@@ -252,7 +252,7 @@ def test_file_vanishing_after_the_walk_is_an_error(tmp_path: Path) -> None:
     path.write_text("x")
     [ref] = list(FileWalker([str(tmp_path)]))
     path.unlink()
-    assert read_file(ref) == Failed(ref.path, "cannot open: No such file or directory")
+    assert read_file(ref, 1 << 20) == Failed(ref.path, "cannot open: No such file or directory")
 
 
 def test_missing_root_is_an_error(tmp_path: Path) -> None:
@@ -285,13 +285,14 @@ def test_utf16_file_is_decoded(tmp_path: Path) -> None:
     text = "sonar.token = x\n"
     (tmp_path / "w.txt").write_bytes(codecs.BOM_UTF16_LE + text.encode("utf-16-le"))
     [ref] = list(FileWalker([str(tmp_path)]))
-    blob = prepare_blob(read_file(ref))  # type: ignore[arg-type]
+    blob = prepare_blob(read_file(ref, 1 << 20))  # type: ignore[arg-type]
     assert isinstance(blob, Blob) and blob.data == text.encode()
 
 
 def test_stdin_source() -> None:
     def read(data: bytes) -> list[Blob | Skipped | Failed]:
-        return [prepare_blob(item) for item in StdinSource(io.BytesIO(data)) if isinstance(item, Blob)]
+        source = StdinSource(io.BytesIO(data), 1 << 20)
+        return [prepare_blob(item) for item in source if isinstance(item, Blob)]
 
     assert read(b"hello") == [Blob(StdinOrigin(STDIN_PATH), b"hello")]
     assert read(b"\x00\x01\x02\x03bin") == [Skipped(STDIN_PATH, "binary")]

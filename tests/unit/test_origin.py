@@ -72,3 +72,29 @@ def test_findings_take_path_and_fingerprint_from_the_origin(tokens: TokenGenerat
     assert (finding.path, finding.stable_path) == ("./b.zip!app.properties", "b.zip!app.properties")
     assert finding.fingerprint == fingerprint(finding.rule.id, "b.zip!app.properties", finding.secret.sha256)
     assert make_finding(finding.match, origin) == finding
+
+
+def test_scan_results_merge(tokens: TokenGenerator) -> None:
+    from leakscan.models import Failed, Skipped, Stats
+
+    scanner = Scanner(ScanOptions())
+    one, two = ScanResult(), ScanResult(interrupted=True)
+    scanner.scan_blob(Blob(FileOrigin("a.txt"), f"t={tokens.sqco()}\n".encode()), one)
+    scanner.scan_blob(Blob(FileOrigin("b.txt"), f"t={tokens.sqco()}\n".encode()), two)
+    one.record(Skipped("c.bin", "binary"))
+    two.record(Failed("d.txt", "cannot read"))
+    one.stats.notes.append("note")
+    two.stats.notes.append("note")
+    one.stats.extra["commits_scanned"] = 2
+    two.stats.extra.update(commits_scanned=3, baseline_stale=1)
+    merged = one.merge(two)
+    assert [f.path for f in merged.findings] == ["a.txt", "b.txt"]
+    assert (merged.skipped, merged.errors) == ([Skipped("c.bin", "binary")], [Failed("d.txt", "cannot read")])
+    assert merged.stats == Stats(
+        files_scanned=2,
+        bytes_scanned=one.stats.bytes_scanned + two.stats.bytes_scanned,
+        duration_s=0.0,
+        notes=["note"],
+        extra={"commits_scanned": 5, "baseline_stale": 1},
+    )
+    assert merged.interrupted and not merged.complete
