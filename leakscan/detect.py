@@ -95,25 +95,22 @@ class KeywordIndex:
         is a single run.
         """
         per_keyword: list[list[tuple[int, int]]]
+        first_literal = self._first_literal
+        keywords = self._keywords[:first_literal]
         if self._hyperscan is not None:
-            per_keyword = self._hyperscan.runs(data, self._gaps)
+            per_keyword = self._hyperscan.runs(data, self._gaps, first_literal, literal_hits)
         else:
             lowered = b""
             per_keyword = []
-            for index, ((keyword, caseless, _), gap) in enumerate(
-                zip(self._keywords, self._gaps, strict=True)
-            ):
-                if index >= self._first_literal and literal_hits is None:
-                    per_keyword.append([])
-                    continue
+            for (keyword, caseless, _), gap in zip(keywords, self._gaps, strict=False):
                 if caseless and not lowered:
                     lowered = data.lower()
                 per_keyword.append(list(_iter_runs(lowered if caseless else data, keyword, gap)))
-        if literal_hits is not None:
-            for index in range(self._first_literal, len(self._keywords)):
-                literal_hits.extend((start, index - self._first_literal) for start, _ in per_keyword[index])
+            if literal_hits is not None:
+                for index, (literal, _, _) in enumerate(self._keywords[first_literal:]):
+                    literal_hits.extend((at, index) for at in _iter_find(data, literal))
         runs: dict[Rule, list[tuple[int, int]]] = {}
-        for (_, _, owners), found in zip(self._keywords, per_keyword, strict=True):
+        for (_, _, owners), found in zip(keywords, per_keyword, strict=True):
             for rule in owners:
                 if found:
                     runs.setdefault(rule, []).extend(found)
@@ -148,16 +145,24 @@ class _HyperscanKeywords:
 
         self._db.scan(data, match_event_handler=on_match, scratch=self._scratch)
 
-    def runs(self, data: bytes, gaps: list[int]) -> list[list[tuple[int, int]]]:
+    def runs(
+        self, data: bytes, gaps: list[int], literals_from: int, literal_hits: list[tuple[int, int]] | None
+    ) -> list[list[tuple[int, int]]]:
+        """Keyword runs (for the first ``literals_from`` patterns); the other patterns' hits go
+        to ``literal_hits`` as (offset, index among them)."""
         if self._pid != os.getpid():
             self._scratch, self._pid = self._hs.Scratch(self._db), os.getpid()
         lengths = self._lengths
-        runs: list[list[tuple[int, int]]] = [[] for _ in lengths]
-        first = [-1] * len(lengths)
-        last = [-(1 << 62)] * len(lengths)
+        runs: list[list[tuple[int, int]]] = [[] for _ in range(literals_from)]
+        first = [-1] * literals_from
+        last = [-(1 << 62)] * literals_from
 
         def on_match(index: int, start: int, end: int, flags: int, context: object) -> None:
             at = end - lengths[index]
+            if index >= literals_from:
+                if literal_hits is not None:
+                    literal_hits.append((at, index - literals_from))
+                return
             if at - last[index] > gaps[index]:
                 if first[index] >= 0:
                     runs[index].append((first[index], last[index]))
