@@ -78,10 +78,12 @@ def _b64_segments(literal: bytes) -> set[bytes]:
 
 
 def _percent(literal: bytes) -> set[bytes]:
+    literal = literal[:3]  # enough for TRUNCATE characters of output
     return {"".join(f"%{c:02X}" for c in literal).encode(), "".join(f"%{c:02x}" for c in literal).encode()}
 
 
 def _entities(literal: bytes) -> set[bytes]:
+    literal = literal[:2]  # enough for TRUNCATE characters of output
     return {
         "".join(f"&#{c};" for c in literal).encode(),
         "".join(f"&#x{c:x};" for c in literal).encode(),
@@ -90,6 +92,7 @@ def _entities(literal: bytes) -> set[bytes]:
 
 
 def _escapes(literal: bytes) -> set[bytes]:
+    literal = literal[:2]  # enough for TRUNCATE characters of output
     return {
         "".join(f"\\u{c:04x}" for c in literal).encode(),
         "".join(f"\\u{c:04X}" for c in literal).encode(),
@@ -152,13 +155,17 @@ class TriggerIndex:
     def __init__(self, triggers: dict[bytes, StepKind]) -> None:
         self.literals = tuple(sorted(triggers))
         self.kinds = tuple(triggers[literal] for literal in self.literals)
-        self._hyperscan = _HyperscanLiterals.build(self.literals)
+        # Compiled on first use: inputs that are plain text get their hits from the keyword pass.
+        self._hyperscan: _HyperscanLiterals | None = None
+        self._built = False
 
     def hits(self, data: bytes) -> list[tuple[int, StepKind]]:
         """(offset, encoding) of each trigger occurrence, in ascending order."""
         found: list[tuple[int, int]] = []
         if not self.literals:
             return []
+        if not self._built:
+            self._hyperscan, self._built = _HyperscanLiterals.build(self.literals), True
         if self._hyperscan is not None:
             self._hyperscan.scan(data, found)
         else:
