@@ -120,7 +120,15 @@ class LayeredDetector:
         self.extractor = Extractor(keywords, limits)
         # The extractor's triggers are found in the detector's keyword pass: no second pass.
         self.detector = Detector(rules, literals=self.extractor.index.literals)
-        self.exact = Detector([without_boundaries(rule) for rule in rules if is_exact_shape(rule)])
+        self._rules = tuple(rules)
+        self._exact: Detector | None = None
+
+    @property
+    def exact(self) -> Detector:
+        """The exact-shape rules without boundaries, for binary layers (built on first use)."""
+        if self._exact is None:
+            self._exact = Detector([without_boundaries(rule) for rule in self._rules if is_exact_shape(rule)])
+        return self._exact
 
     @property
     def enabled(self) -> bool:
