@@ -448,6 +448,19 @@ def _widths(data: bytes) -> tuple[int, int]:
     return len(text), len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
+def _stable_cut(buffer: bytes, cut: int, reach: int) -> int:
+    """A cut at or before ``cut`` that decodes the same as the whole: columns count characters, and
+    UTF-8 decoding (invalid bytes included) restarts at an ASCII byte; failing that within ``reach``
+    bytes, at least not inside a sequence's continuation bytes."""
+    for at in range(cut, max(0, cut - reach) - 1, -1):
+        if buffer[at] < 0x80:
+            return at
+    for _ in range(3):
+        if cut > 0 and 0x80 <= buffer[cut] < 0xC0:
+            cut -= 1
+    return cut
+
+
 def _count_breaks(data: bytes) -> int:
     return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
 
@@ -494,10 +507,7 @@ def detect_stream(
         result.errors.extend(f"{error} (stream offset {offset})" for error in detection.errors)
         if not more:
             break
-        cut = max(0, limit - overlap)
-        for _ in range(3):  # don't split a UTF-8 sequence: columns count characters
-            if cut > 0 and 0x80 <= buffer[cut] < 0xC0:
-                cut -= 1
+        cut = _stable_cut(buffer, max(0, limit - overlap), overlap // 2)
         if buffer[cut - 1 : cut] == b"\r" and buffer[cut : cut + 1] == b"\n":
             cut += 1
         head = buffer[:cut]
