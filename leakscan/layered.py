@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 import regex
 
 from leakscan.content import Kind, sniff, to_scannable
-from leakscan.detect import Detector
+from leakscan.detect import ALLOW_MARKER, Detector
 from leakscan.extract import Extractor, Layer, Limits, Skip, Step, StepKind, describe
 from leakscan.models import LayerStep, Match
 from leakscan.rules import Rule
@@ -196,8 +196,25 @@ class LayeredDetector:
                 if key in seen:
                     continue
                 seen.add(key)
+                if self._allowed(item, containers):
+                    continue
                 expansion.matches.append(self._place(item, match, containers))
         return expansion
+
+    @staticmethod
+    def _allowed(layer: Layer, containers: dict[tuple[Step, ...], bytes]) -> bool:
+        """A decoded region on a line with ``leakscan:allow`` in its container is allowed, as the
+        plain text on that line would be."""
+        mapped = layer.outer_offset(0)
+        if mapped is None or mapped[0] == len(layer.steps):
+            return False
+        container = containers.get(layer.steps[: mapped[0]])
+        if container is None:
+            return False
+        offset = mapped[1]
+        start = max(container.rfind(b"\n", 0, offset), container.rfind(b"\r", 0, offset)) + 1
+        ends = [i for i in (container.find(b"\n", offset), container.find(b"\r", offset)) if i >= 0]
+        return ALLOW_MARKER in container[start : min(ends) if ends else len(container)]
 
     @staticmethod
     def _place(layer: Layer, match: Match, containers: dict[tuple[Step, ...], bytes]) -> LayerMatch:

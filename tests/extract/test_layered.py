@@ -121,3 +121,9 @@ def test_trigger_literals_share_the_keyword_pass(tokens: TokenGenerator) -> None
         assert [m.secret.value for m in detection.matches] == [token]
         assert sorted(hits) == [(3, 0), (data.rindex(b"c3Fj"), 0)]
         assert [m.secret.value for m in detector.detect(data).matches] == [token]
+
+
+def test_allow_comment_on_the_encoded_line(tokens: TokenGenerator) -> None:
+    value = base64.b64encode(f"SONAR_TOKEN={tokens.sqco()}".encode())
+    assert layered().expand(b"env: " + value + b"  # leakscan:allow\n", text=True).matches == []
+    assert len(layered().expand(b"# leakscan:allow\nenv: " + value + b"\n", text=True).matches) == 1
