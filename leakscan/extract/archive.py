@@ -154,7 +154,7 @@ def iter_stream(
     try:
         head = _read_at_least(reader, 512)
         if len(head) >= 512 and head[257:262] == b"ustar":
-            yield from iter_tar(io.BufferedReader(_Prefixed(head, reader)), here, budget)
+            yield from iter_tar(io.BufferedReader(_Prefixed(head, reader)), here, budget, counted=True)
             return
         payload = head + reader.read_all()
     except LimitHit as exc:
@@ -192,8 +192,11 @@ class _Prefixed(io.RawIOBase):
         return self._reader.readinto(buffer)
 
 
-def iter_tar(fileobj: io.BufferedIOBase, steps: tuple[Step, ...], budget: Budget) -> Iterator[Layer | Skip]:
-    """Regular-file members of a tar read as a stream (links, folders and devices have no content)."""
+def iter_tar(
+    fileobj: io.BufferedIOBase, steps: tuple[Step, ...], budget: Budget, *, counted: bool = False
+) -> Iterator[Layer | Skip]:
+    """Regular-file members of a tar read as a stream (links, folders and devices have no content).
+    ``counted``: the stream already charges what it produces to the budget."""
     opened = 0
     try:
         with tarfile.open(fileobj=fileobj, mode="r|") as archive:
@@ -206,7 +209,7 @@ def iter_tar(fileobj: io.BufferedIOBase, steps: tuple[Step, ...], budget: Budget
                     return
                 budget.members_left -= 1
                 opened += 1
-                if not budget.take(member.size):
+                if not counted and not budget.take(member.size):
                     yield Skip(here, f"decompression limit ({budget.limits.max_bytes} bytes per input)")
                     return
                 handle = archive.extractfile(member)
