@@ -360,3 +360,9 @@ def test_encrypted_zip_member_is_a_skip() -> None:
 
 def test_unsupported_archive_is_named() -> None:
     assert skips(walk(b"7z\xbc\xaf\x27\x1c" + bytes(100), text=False)) == [("in", "unsupported archive (7z)")]
+
+
+def test_decompression_limit_inside_a_tgz() -> None:
+    text = "".join(f"line {n}\n" for n in range(300_000)).encode()
+    items = walk(make_tar({"big.log": text}, "w:gz"), text=False, limits=Limits(max_bytes=1 << 20))
+    assert skips(items) == [("in (gzip)", f"decompression limit ({1 << 20} bytes per input)")]
