@@ -28,18 +28,34 @@ if TYPE_CHECKING:
     from leakscan.options import ScanOptions
     from leakscan.settings import Overrides, Settings
 
-FAIL_ON_NAMES = ("any", "live", "none")  # leakscan.policy.FAIL_ON_NAMES (not imported: start-up)
 DEFAULT_BASELINE = ".leakscan-baseline.json"
+DISTRIBUTION = "leakscan-sonar"  # pyproject.toml [project] name; a test keeps them equal
 
 
 def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
     from leakscan.errors import UsageError
-    from leakscan.options import parse_size
+    from leakscan.options import check_size_limit, parse_size
 
     if value is None:
         return None
     try:
-        return parse_size(value)
+        size = parse_size(value)
+    except UsageError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    try:
+        return check_size_limit(size, value)
+    except UsageError as exc:  # a size, but no usable limit: one line, as in the configuration
+        raise UsageError(f"--max-file-size: {exc}") from exc
+
+
+def _fail_on(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from leakscan.errors import UsageError
+    from leakscan.policy import parse_fail_on
+
+    if value is None:
+        return None
+    try:
+        return str(parse_fail_on(value))
     except UsageError as exc:
         raise click.BadParameter(str(exc)) from exc
 
@@ -71,6 +87,20 @@ report_options = _options(
         help="Write the report to this file instead of stdout.",
     ),
     click.option("--show-secrets", is_flag=True, help="Print secrets whole (redacted by default)."),
+    click.option("-q", "--quiet", is_flag=True, help="Text report: the summary only."),
+    click.option(
+        "-v",
+        "--verbose",
+        is_flag=True,
+        help="Text report: every rule message and fix, every skipped and failed input.",
+    ),
+    click.option(
+        "--color",
+        type=click.Choice(["auto", "always", "never"]),
+        default="auto",
+        show_default=True,
+        help="Colour the text report: auto = on a terminal, unless NO_COLOR is set (FORCE_COLOR forces it).",
+    ),
     click.option(
         "--baseline",
         "baseline_file",
@@ -174,14 +204,17 @@ connection_options = _options(
         "sonar_urls",
         multiple=True,
         metavar="URL",
-        help="SonarQube Server to check server tokens against (repeatable).",
+        envvar="LEAKSCAN_SONAR_URL",
+        help="SonarQube Server to check server tokens against (repeatable; env LEAKSCAN_SONAR_URL).",
     ),
     click.option(
         "--cloud-url",
         "cloud_urls",
         multiple=True,
         metavar="URL",
-        help="Replaces the SonarQube Cloud hosts sonarcloud.io and sonarqube.us (repeatable).",
+        envvar="LEAKSCAN_CLOUD_URL",
+        help="Replaces the SonarQube Cloud hosts sonarcloud.io and sonarqube.us "
+        "(repeatable; env LEAKSCAN_CLOUD_URL).",
     ),
     click.option(
         "--ca-bundle",
@@ -202,16 +235,32 @@ connection_options = _options(
         show_default=True,
         help="At most this many requests per second, in all.",
     ),
+    click.option(
+        "--validate-max-requests",
+        type=click.IntRange(0),
+        default=500,
+        show_default=True,
+        help="At most this many requests in all; tokens left are 'unknown' (budget exhausted).",
+    ),
+    click.option(
+        "--validate-deadline",
+        type=click.FloatRange(0, min_open=True),
+        default=120.0,
+        show_default=True,
+        help="Seconds the whole validation may take; tokens left are 'unknown' (budget exhausted).",
+    ),
 )
 validation_options = _options(
     click.option("--validate", is_flag=True, help="Ask the SonarQube API whether each token is live."),
     connection_options,
     click.option(
         "--fail-on",
-        type=click.Choice(FAIL_ON_NAMES),
+        callback=_fail_on,
         default="any",
         show_default=True,
-        help="Which findings make the exit code 1; 'live' implies --validate.",
+        metavar="any|live|proven-live|none[,info]",
+        help="Which findings make the exit code 1: live also fails on unchecked ones, proven-live "
+        "only on proven live ones (both imply --validate); add ',info' to count info findings.",
     ),
 )
 
@@ -256,6 +305,10 @@ def overrides_from(ctx: click.Context) -> Overrides:
         ca_bundle=params.get("ca_bundle"),
         validate_timeout=params.get("validate_timeout", 10.0),
         validate_rate=params.get("validate_rate", 5.0),
+        validate_max_requests=params.get("validate_max_requests", 500),
+        validate_deadline=params.get("validate_deadline", 120.0),
+        cloud_urls_given=_explicit(ctx, "cloud_urls") if "cloud_urls" in params else False,
+        sonar_urls_given=_explicit(ctx, "sonar_urls") if "sonar_urls" in params else False,
     )
 
 
@@ -264,7 +317,12 @@ def load_settings(ctx: click.Context, paths: Sequence[str]) -> Settings:
     from leakscan.progress import token_progress
     from leakscan.settings import resolve
 
-    return resolve(paths, overrides_from(ctx), progress=token_progress(sys.stderr))
+    settings = resolve(paths, overrides_from(ctx), progress=token_progress(sys.stderr))
+    if settings.fmt == "html" and ctx.params.get("show_secrets"):
+        from leakscan.errors import UsageError
+
+        raise UsageError("--show-secrets cannot be used with --format html: HTML reports always redact")
+    return settings
 
 
 def _explicit(ctx: click.Context, name: str) -> bool:
@@ -273,8 +331,16 @@ def _explicit(ctx: click.Context, name: str) -> bool:
     return source not in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
 
 
-def _use_color(stream: Any) -> bool:
-    return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
+def _use_color(stream: Any, choice: str = "auto") -> bool:
+    """``--color``; for ``auto``, a non-empty NO_COLOR turns colour off (no-color.org), a
+    non-empty FORCE_COLOR other than ``0`` turns it on, else colour only on a terminal."""
+    if choice != "auto":
+        return choice == "always"
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR", "0") not in ("", "0", "false"):
+        return True
+    return hasattr(stream, "isatty") and stream.isatty()
 
 
 def _information_uri() -> str:
@@ -283,7 +349,7 @@ def _information_uri() -> str:
     from importlib.metadata import PackageNotFoundError, metadata
 
     try:
-        urls = metadata("leakscan").get_all("Project-URL") or []
+        urls = metadata(DISTRIBUTION).get_all("Project-URL") or []
     except PackageNotFoundError:
         return ""
     for entry in urls:
@@ -299,22 +365,25 @@ def _non_empty(value: str | None, option: str) -> str | None:
     return value
 
 
-def emit_report(result: ScanResult, fmt: str, output: Path | None, show_secrets: bool) -> None:
+def emit_report(result: ScanResult, fmt: str, output: Path | None, params: dict[str, Any]) -> None:
     """Render ``result`` to stdout or ``output``; a one-line summary goes to stderr as well
     unless the text report is on stdout (it has the summary)."""
     from leakscan.report import ReportContext, get_reporter
     from leakscan.report.text_report import render_summary
 
+    if params.get("quiet") and params.get("verbose"):
+        raise click.UsageError("--quiet and --verbose exclude each other")
     context = ReportContext(
-        show_secrets=show_secrets,
-        color=output is None and _use_color(sys.stdout),
+        show_secrets=params["show_secrets"],
+        color=output is None and _use_color(sys.stdout, params.get("color", "auto")),
+        verbosity=-1 if params.get("quiet") else int(bool(params.get("verbose"))),
         version=__version__,
         information_uri=_information_uri() if fmt in ("sarif", "gitlab") else "",
     )
     text = get_reporter(fmt)(result, context)
     if output is None:
         try:
-            click.echo(text, nl=False)
+            click.echo(text, nl=False, color=context.color)  # click strips colour off a terminal
             sys.stdout.flush()
         except BrokenPipeError:
             _silence_broken_pipe()
@@ -328,9 +397,19 @@ def emit_report(result: ScanResult, fmt: str, output: Path | None, show_secrets:
 
 
 def exit_code_for(result: ScanResult, findings_code: int, fail_on: str = "any") -> int:
-    from leakscan.policy import exit_code_for as policy_exit_code
+    """The exit code under ``--fail-on`` (leakscan/policy.py)."""
+    from leakscan.policy import exit_code, parse_fail_on
 
-    return policy_exit_code(result, findings_code, fail_on)
+    return exit_code(result, findings_code, parse_fail_on(fail_on))
+
+
+def note_fail_on(result: ScanResult, fail_on: str) -> None:
+    """Say in the summary when ``--fail-on live`` fails on findings it could not check."""
+    from leakscan.policy import fail_on_note, parse_fail_on
+
+    note = fail_on_note(result, parse_fail_on(fail_on))
+    if note:
+        result.stats.notes.append(note)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -354,7 +433,20 @@ def cli(debug: bool) -> None:
 @validation_options
 @click.pass_context
 def scan(ctx: click.Context, /, paths: tuple[str, ...], **params: Any) -> None:
-    """Scan files and folders (default '.'); '-' reads standard input."""
+    """Scan files and folders (default '.'); '-' reads standard input.
+
+    \b
+    Examples:
+      leakscan scan .                          the working tree (ignore files honoured)
+      git diff | leakscan scan -               standard input
+      leakscan scan --staged                   what the next commit adds (pre-commit hook)
+      leakscan scan --format sarif -o x.sarif  a report for code scanning
+
+    \b
+    Exit codes: 0 nothing found (everything scanned or skipped by policy, and listed);
+    1 findings (--exit-code N); 2 usage or configuration error, or an input could not be
+    read and nothing was found; 130 interrupted.
+    """
     settings = load_settings(ctx, paths)
     if params["staged"] or params["whole_files"]:
         result = _scan_staged(settings.options, paths, params["staged"], params["whole_files"])
@@ -362,7 +454,8 @@ def scan(ctx: click.Context, /, paths: tuple[str, ...], **params: Any) -> None:
         from leakscan.scan import scan as run_scan
 
         result = run_scan(settings.options)
-    emit_report(result, settings.fmt, params["output"], params["show_secrets"])
+    note_fail_on(result, settings.fail_on)
+    emit_report(result, settings.fmt, params["output"], params)
     if params["staged"] and result.findings:
         from leakscan.staged import fix_hint
 
@@ -402,11 +495,24 @@ def _scan_staged(options: ScanOptions, paths: tuple[str, ...], staged: bool, who
 @click.pass_context
 def history(ctx: click.Context, /, repo: str, **params: Any) -> None:
     """Scan every commit reachable from the repository's refs (default: all branches, remote
-    branches, tags and stashes); each unique blob is scanned once."""
+    branches, tags and stashes); each unique blob is scanned once.
+
+    \b
+    Examples:
+      leakscan history                              every branch, tag and stash
+      leakscan history --since-commit origin/main   only what a pull request adds
+      leakscan history --branch main --format json  one branch, as JSON
+
+    \b
+    Exit codes: 0 nothing found, everything scanned; 1 findings (--exit-code N); 2 usage
+    error, not a repository, unknown --branch/--since-commit, or an incomplete scan with no
+    findings; 130 interrupted.
+    """
     settings = load_settings(ctx, (repo,))
     result = _run_history(settings.options, repo, params)
     result.stats.notes.extend(settings.notes)
-    emit_report(result, settings.fmt, params["output"], params["show_secrets"])
+    note_fail_on(result, settings.fail_on)
+    emit_report(result, settings.fmt, params["output"], params)
     raise SystemExit(exit_code_for(result, params["findings_code"], settings.fail_on))
 
 
@@ -473,7 +579,7 @@ def validate_command(ctx: click.Context, /, tokens: tuple[str, ...], **params: A
     overrides = overrides_from(ctx)
     settings = discover_config(overrides.config_file, Path.cwd())
     extra_rules, disable_rules = resolve_rules(overrides, settings)
-    config = resolve_validation(overrides, settings, "any", token_progress(sys.stderr))
+    config = resolve_validation(overrides, settings, "any", Path.cwd(), token_progress(sys.stderr))
     assert config is not None
     checks = check_tokens(given, load_checked_rules(extra_rules, disable=disable_rules), config)
     click.echo(render_checks(checks, params["fmt"], __version__), nl=False)
@@ -482,13 +588,14 @@ def validate_command(ctx: click.Context, /, tokens: tuple[str, ...], **params: A
 
 @cli.command("install-hook")
 @click.argument("repo", default=".", type=click.Path(path_type=str))
-@click.option("--force", is_flag=True, help="Replace an existing pre-commit hook.")
+@click.option("--force", is_flag=True, help="Replace an existing pre-commit hook (kept as pre-commit.bak).")
 def install_hook(repo: str, force: bool) -> None:
     """Write a git pre-commit hook that runs `leakscan scan --staged` (no framework needed)."""
     from leakscan.hook import install_hook as write_hook
 
-    target = write_hook(repo, sys.executable, force=force)
-    click.echo(f"leakscan: installed {target}")
+    target, backup = write_hook(repo, sys.executable, force=force)
+    kept = f" (the previous hook is kept as {backup})" if backup is not None else ""
+    click.echo(f"leakscan: installed {target}{kept}")
 
 
 baseline_inputs = _options(

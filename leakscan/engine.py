@@ -36,6 +36,10 @@ from leakscan.options import ScanOptions
 from leakscan.rules import Rule
 from leakscan.sources import Source
 
+# Files (and staged blobs) too large to hold are streamed in chunks that overlap by far more than
+# any rule's match and context.
+STREAM_CHUNK = 8 * 1024 * 1024
+STREAM_OVERLAP = 64 * 1024
 # What the content policy skips, whatever the source.
 NOT_SCANNED = (Kind.BINARY, Kind.LFS_POINTER)
 
@@ -53,6 +57,7 @@ def make_finding(
     commit: CommitInfo | None = None,
     commits_count: int | None = None,
     present_at_head: bool | None = None,
+    in_stash_only: bool = False,
 ) -> Finding:
     """The one place a Finding is made: its fingerprint comes from the origin's stable path (with
     the archive members and encodings the match was found through)."""
@@ -64,6 +69,7 @@ def make_finding(
         commit=commit,
         commits_count=commits_count,
         present_at_head=present_at_head,
+        in_stash_only=in_stash_only,
     )
 
 
@@ -132,6 +138,8 @@ class Engine:
         """Count one examined input and keep what it gave."""
         result.stats.files_scanned += 1
         result.stats.bytes_scanned += examined.scanned_bytes
+        result.stats.suppressed += examined.suppressed
+        count_known_examples(result, examined.known_examples)
         result.errors.extend(Failed(origin.path, error) for error in examined.errors)
         result.skipped.extend(Skipped(origin.path + where, reason) for where, reason in examined.skips)
         self.add_matches(examined.matches, origin, result)
@@ -143,6 +151,15 @@ class Engine:
                 self.scan_blob(item, result)
             else:
                 result.record(item)
+
+
+KNOWN_EXAMPLES_KEY = "suppressed_known_example"
+
+
+def count_known_examples(result: ScanResult, count: int) -> None:
+    """Count public documentation example tokens that were suppressed (``suppressed: known example``)."""
+    if count:
+        result.stats.extra[KNOWN_EXAMPLES_KEY] = result.stats.extra.get(KNOWN_EXAMPLES_KEY, 0) + count
 
 
 def run(kind: str, options: ScanOptions, body: Callable[[ScanResult], None]) -> ScanResult:
@@ -164,6 +181,8 @@ def finalize(result: ScanResult, options: ScanOptions) -> None:
 
     The baseline comes first, so that accepted findings are never sent for validation.
     """
+    if result.stats.extra.get(KNOWN_EXAMPLES_KEY):
+        result.stats.notes.append(f"suppressed: known example: {result.stats.extra[KNOWN_EXAMPLES_KEY]}")
     if options.baseline is not None:
         apply_baseline(result, options.baseline)
     result.findings.sort(key=lambda f: (f.path, f.match.line, f.match.column, f.rule.id))

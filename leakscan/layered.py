@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 import regex
 
 from leakscan.content import Kind, sniff, to_scannable
-from leakscan.detect import ALLOW_MARKER, Detector
+from leakscan.detect import ALLOW_MARKER, Detection, Detector
 from leakscan.extract import Extractor, Layer, Limits, Skip, Step, StepKind, describe
 from leakscan.models import LayerStep, Match
 from leakscan.rules import Rule
@@ -46,6 +46,8 @@ class Expansion:
     errors: list[str] = field(default_factory=list)
     layers: int = 0
     layer_bytes: int = 0
+    suppressed: int = 0
+    known_examples: int = 0
 
 
 @dataclass(slots=True)
@@ -58,6 +60,8 @@ class Examined:
     errors: list[str]
     skips: list[tuple[str, str]]
     scanned_bytes: int
+    suppressed: int = 0  # matches an allow marker dropped
+    known_examples: int = 0  # candidates that were public documentation examples
 
 
 def layer_steps(
@@ -144,25 +148,27 @@ class LayeredDetector:
             expansion = self.expand(raw, text=False)
             if not expansion.layers and not expansion.skips:
                 return kind
-            return self._examined([], [], expansion, 0)
+            return self._examined(None, expansion, 0)
         data = to_scannable(raw, kind)
         if not self.enabled:
-            detection = self.detector.detect(data)
-            return Examined(detection.matches, detection.errors, [], len(data))
+            return self._examined(self.detector.detect(data), Expansion(), len(data))
         literal_hits: list[tuple[int, int]] = []
         detection = self.detector.detect(data, literal_hits)
         kinds = self.extractor.index.kinds
         hits = sorted((at, kinds[index]) for at, index in literal_hits)
         expansion = self.expand(data, text=True, found=detection.matches, hits=hits)
-        return self._examined(detection.matches, detection.errors, expansion, len(data))
+        return self._examined(detection, expansion, len(data))
 
     @staticmethod
-    def _examined(found: list[Match], errors: list[str], expansion: Expansion, size: int) -> Examined:
+    def _examined(detection: Detection | None, expansion: Expansion, size: int) -> Examined:
+        found = detection or Detection()
         return Examined(
-            [*found, *(m.located() for m in expansion.matches)],
-            [*errors, *expansion.errors],
+            [*found.matches, *(m.located() for m in expansion.matches)],
+            [*found.errors, *expansion.errors],
             [(describe("", skip.steps), skip.reason) for skip in expansion.skips],
             size + expansion.layer_bytes,
+            len(found.suppressed) + expansion.suppressed,
+            found.known_examples + expansion.known_examples,
         )
 
     def expand(
@@ -191,12 +197,15 @@ class LayeredDetector:
                 containers[item.steps] = item.data
             detection = (self.detector if item.text else self.exact).detect(item.data)
             expansion.errors.extend(f"{error} (in a layer)" for error in detection.errors)
+            expansion.known_examples += detection.known_examples
+            expansion.suppressed += len(detection.suppressed)
             for match in detection.matches:
                 key = (match.rule.id, match.secret.value, _member_path(item.steps))
                 if key in seen:
                     continue
                 seen.add(key)
                 if self._allowed(item, containers):
+                    expansion.suppressed += 1
                     continue
                 expansion.matches.append(self._place(item, match, containers))
         return expansion

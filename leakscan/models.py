@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 _PREFIX = re.compile(r"[A-Za-z]{2,6}_")
 
 # The report formats; each is the module ``leakscan.report.<name>_report`` with a ``render``.
-REPORT_FORMATS = ("text", "json", "sarif", "gitlab", "sonarqube")
+REPORT_FORMATS = ("text", "json", "sarif", "gitlab", "sonarqube", "html")
 
 
 class Severity(StrEnum):
@@ -356,13 +356,29 @@ class CommitInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class Evidence:
+    """One request of a live check: where it went, with which token, and what came back.
+
+    ``token`` is ``candidate`` (the found secret) or ``control`` (a random token of the same
+    shape); ``status`` is the HTTP status, None when no answer came.
+    """
+
+    host: str
+    endpoint: str
+    token: str
+    status: int | None
+    meaning: str
+
+
+@dataclass(frozen=True, slots=True)
 class Validation:
-    """The outcome of a live check against the SonarQube API."""
+    """The outcome of a live check against the SonarQube API, with the requests behind it."""
 
     status: Liveness
     host: str | None = None
     checked_at: str | None = None
     reason: str = ""
+    evidence: tuple[Evidence, ...] = ()
 
 
 NOT_CHECKED = Validation(Liveness.NOT_CHECKED, reason="validation off")
@@ -379,6 +395,7 @@ class Finding:
     commits_count: int | None = None
     present_at_head: bool | None = None
     validation: Validation = NOT_CHECKED
+    in_stash_only: bool = False  # history: the introducing commit is reachable only from the stash
 
     @property
     def path(self) -> str:
@@ -421,6 +438,7 @@ class Stats:
 
     files_scanned: int = 0
     bytes_scanned: int = 0
+    suppressed: int = 0  # matches dropped by an inline allow marker (leakscan:allow, NOSONAR, …)
     duration_s: float = 0.0
     notes: list[str] = field(default_factory=list)
     extra: dict[str, int] = field(default_factory=dict)

@@ -11,7 +11,14 @@ from typing import BinaryIO
 
 from leakscan.content import Kind
 from leakscan.detect import Detector, detect_stream
-from leakscan.engine import Engine, fingerprint, run
+from leakscan.engine import (
+    STREAM_CHUNK,
+    STREAM_OVERLAP,
+    Engine,
+    count_known_examples,
+    fingerprint,
+    run,
+)
 from leakscan.layered import LayeredDetector
 from leakscan.models import Failed, FileOrigin, Match, MatchRecord, ScanResult, Skipped
 from leakscan.options import ScanOptions
@@ -25,10 +32,6 @@ __all__ = ["Scanner", "fingerprint", "scan"]
 # Below this much data, forking workers costs more than it saves.
 PARALLEL_MIN_BYTES = 16 * 1024 * 1024
 BATCH_BYTES = 4 * 1024 * 1024
-# Files over --max-file-size are streamed (with --large-files=scan) in chunks that overlap by far
-# more than any rule's match and context.
-STREAM_CHUNK = 8 * 1024 * 1024
-STREAM_OVERLAP = 64 * 1024
 WORKER_LOST = "<worker>"
 
 
@@ -42,6 +45,8 @@ class FileOutcome:
     problem: Skipped | Failed | None
     matches: tuple[Match, ...] | tuple[MatchRecord, ...]
     errors: tuple[str, ...]
+    suppressed: int = 0
+    known_examples: int = 0
     skips: tuple[tuple[str, str], ...] = ()  # layers left closed: (path suffix, reason)
 
 
@@ -100,6 +105,8 @@ def scan_file_batch(state: FileScanState, batch: list[tuple[int, FileRef]]) -> l
                 None,
                 _carry(state, examined.matches),
                 tuple(examined.errors),
+                examined.suppressed,
+                examined.known_examples,
                 tuple(examined.skips),
             )
         )
@@ -130,7 +137,10 @@ def _scan_large_file(state: FileScanState, index: int, ref: FileRef) -> FileOutc
         return FileOutcome(index, 0, Failed(ref.path, f"cannot read: {exc.strerror or exc}"), (), ())
     finally:
         os.close(fd)
-    return FileOutcome(index, total, None, _carry(state, detection.matches), tuple(detection.errors))
+    matches, errors = _carry(state, detection.matches), tuple(detection.errors)
+    return FileOutcome(
+        index, total, None, matches, errors, len(detection.suppressed), detection.known_examples
+    )
 
 
 class Scanner(Engine):
@@ -184,7 +194,9 @@ class Scanner(Engine):
             return
         result.stats.files_scanned += 1
         result.stats.bytes_scanned += outcome.scanned_bytes
+        result.stats.suppressed += outcome.suppressed
         result.errors.extend(Failed(ref.path, error) for error in outcome.errors)
+        count_known_examples(result, outcome.known_examples)
         result.skipped.extend(Skipped(ref.path + where, reason) for where, reason in outcome.skips)
         matches = (
             m if isinstance(m, Match) else m.to_match(self.rules_by_id[m.rule_id]) for m in outcome.matches
@@ -215,9 +227,18 @@ def scan(
                     scan_large_files=options.scan_large_files,
                     seen=seen,
                 )
-                scanner.scan_files(walker, result)
+                try:
+                    scanner.scan_files(walker, result)
+                finally:
+                    _count_ignored(walker, result)
                 result.stats.notes.extend(walker.notes)
                 if any(e.path == WORKER_LOST for e in result.errors):
                     return
 
     return run("scan", options, body)
+
+
+def _count_ignored(walker: FileWalker, result: ScanResult) -> None:
+    extra = result.stats.extra
+    extra["ignored_files"] = extra.get("ignored_files", 0) + walker.ignored_files
+    extra["ignored_folders"] = extra.get("ignored_folders", 0) + walker.ignored_folders

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from leakscan.config import Config, config_location, discover_config
+from leakscan.config import Config, config_location, discover_config, hosts_from_config
 from leakscan.errors import ConfigError, UsageError
 from leakscan.options import (
     CLOUD_URLS,
@@ -66,6 +66,12 @@ class Overrides:
     ca_bundle: Path | None = None
     validate_timeout: float = 10.0
     validate_rate: float = 5.0
+    validate_max_requests: int = 500
+    validate_deadline: float = 120.0
+    # Whether the hosts were given by the caller (a configured host is trusted only then, or from
+    # an explicit configuration file: see ``config.hosts_from_config``).
+    cloud_urls_given: bool = False
+    sonar_urls_given: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +125,7 @@ def resolve(
         decode_depth=_pick(overrides.decode_depth, config.decode_depth, DEFAULT_DECODE_DEPTH),
         allow_secrets=config.allow_secrets or frozenset(),
         workers=overrides.workers,
-        validation=resolve_validation(overrides, config, fail_on, progress),
+        validation=resolve_validation(overrides, config, fail_on, start, progress),
         baseline=load_baseline(baseline_file) if baseline_file is not None else None,
     )
     return Settings(options, config, _pick(overrides.fmt, config.format, "text"), fail_on, notes)
@@ -149,16 +155,25 @@ def resolve_validation(
     overrides: Overrides,
     config: Config,
     fail_on: str,
+    start: Path,
     progress: Callable[[int, int], None] | None = None,
 ) -> ValidationConfig | None:
-    """The live-check settings when this run validates (asked for, or ``fail_on`` live)."""
-    if overrides.validate is None or not (overrides.validate or fail_on == "live"):
+    """The live-check settings when this run validates (asked for, or ``fail_on`` needs it).
+    Configured hosts count only where the configuration is trusted (``hosts_from_config``)."""
+    from leakscan.policy import parse_fail_on
+
+    if overrides.validate is None or not (overrides.validate or parse_fail_on(fail_on).needs_validation):
         return None
+    explicit_file = overrides.config_file is not None
+    cloud = hosts_from_config(config, start, explicit_file, "cloud_urls", overrides.cloud_urls_given)
+    sonar = hosts_from_config(config, start, explicit_file, "sonar_urls", overrides.sonar_urls_given)
     return ValidationConfig(
-        cloud_urls=_pick(overrides.cloud_urls, config.cloud_urls or None, CLOUD_URLS),
-        sonar_urls=_pick(overrides.sonar_urls, config.sonar_urls or None, ()),
+        cloud_urls=_pick(overrides.cloud_urls, tuple(cloud or ()) or None, CLOUD_URLS),
+        sonar_urls=_pick(overrides.sonar_urls, tuple(sonar or ()) or None, ()),
         ca_bundle=overrides.ca_bundle,
         timeout=overrides.validate_timeout,
         rate=overrides.validate_rate,
+        max_requests=overrides.validate_max_requests,
+        deadline=overrides.validate_deadline,
         progress=progress,
     )

@@ -6,17 +6,25 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from leakscan.engine import Engine, prepare, run
-from leakscan.models import Blob, Finding, ScanResult, StagedOrigin, wrap_origin
+import pygit2
+
+from leakscan.content import SNIFF_BYTES, sniff
+from leakscan.detect import detect_stream
+from leakscan.engine import NOT_SCANNED, STREAM_CHUNK, STREAM_OVERLAP, Engine, prepare, run
+from leakscan.models import Blob, Failed, Finding, ScanResult, Skipped, StagedOrigin, wrap_origin
 from leakscan.options import ScanOptions
 from leakscan.rules import Rule
+from leakscan.sources.files import decoded_reader
 from leakscan.sources.git import (
+    LargeStagedFile,
+    ObjectError,
     PathFilter,
     StagedFile,
     added_ranges,
     in_ranges,
     index_ignore_files,
     iter_staged,
+    open_blob_stream,
     open_repo,
     staged_index,
 )
@@ -43,6 +51,8 @@ def scan_staged(
             for item in iter_staged(repo, index, options.max_file_size, paths):
                 if isinstance(item, StagedFile):
                     _scan_file(engine, item, whole_files, result)
+                elif isinstance(item, LargeStagedFile):
+                    _scan_large_file(engine, repo, item, result)
                 else:
                     result.record(item)
         finally:
@@ -95,6 +105,37 @@ def offset_of(data: bytes, line: int, column: int) -> int:
         at = end + (2 if data.startswith(b"\r\n", end) else 1)
     text = data[at : at + 4 * column].decode("utf-8", "replace")
     return at + len(text[: column - 1].encode("utf-8"))
+
+
+def _scan_large_file(
+    engine: Engine, repo: pygit2.Repository, item: LargeStagedFile, result: ScanResult
+) -> None:
+    """A staged file over ``--max-file-size`` is streamed and scanned whole (its HEAD version is
+    not held to compare with), so a commit hook never lets a big file through unread."""
+    try:
+        with open_blob_stream(repo, item.oid) as stream:
+            head = stream.read(SNIFF_BYTES)
+            kind = sniff(head)
+            if kind in NOT_SCANNED:
+                result.skipped.append(Skipped(item.path, kind.value))
+                return
+            pending = [head]
+
+            def read_raw(size: int) -> bytes:  # the sniffed head first, then the rest
+                first = pending.pop() if pending else b""
+                return first + stream.read(max(0, size - len(first))) if size > len(first) else first
+
+            detection = detect_stream(
+                engine.detector, decoded_reader(kind, read_raw), STREAM_CHUNK, STREAM_OVERLAP
+            )
+    except (ObjectError, OSError) as exc:
+        result.errors.append(Failed(item.path, str(exc)))
+        return
+    result.stats.files_scanned += 1
+    result.stats.bytes_scanned += item.size
+    result.stats.suppressed += len(detection.suppressed)
+    result.errors.extend(Failed(item.path, error) for error in detection.errors)
+    engine.add_matches(detection.matches, StagedOrigin(item.path), result)
 
 
 def fix_hint(result: ScanResult) -> str:

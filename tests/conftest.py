@@ -14,7 +14,8 @@ from leakscan.synthetic import TokenGenerator
 from tests.gitrepo import GitRepo, MakeRepo, run_git
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SCHEMAS = REPO_ROOT / "tests" / "data" / "schemas"
+# Data the tests need lives in the repository: they pass on a plain clone with nothing beside it.
+TEST_DATA = REPO_ROOT / "tests" / "data"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -25,14 +25,15 @@ from tests.conftest import RunCli, read_terminal
 SQCO = "sonarqube-cloud-scoped-org-token"
 RULES = {rule.id: rule for rule in load_rules()}
 SUMMARY = re.compile(
-    r"^leakscan: (\d+) finding\(s\), (\d+) scanned \([^)]*\), (\d+) skipped(?: \(([^)]*)\))?, "
+    r"^leakscan: (\d+) finding\(s\)(?: \(\d+ live, \d+ inactive, \d+ unknown, \d+ not checked\))?, "
+    r"(\d+) scanned \([^)]*\), (\d+) skipped(?: \(([^)]*)\))?, "
     r"(\d+) error\(s\), \d+\.\d\ds$"
 )
 
 
 def summary(text: str) -> tuple[str, ...]:
     """(findings, scanned, skipped, skipped by reason, errors) from the summary line."""
-    [line] = [line for line in text.splitlines() if line.startswith("leakscan: ")]
+    line = next(line for line in text.splitlines() if line.startswith("leakscan: "))  # then notes
     match = SUMMARY.match(line)
     assert match, line
     return tuple(group or "" for group in match.groups())
@@ -77,13 +78,19 @@ def test_text_report(tree: tuple[Path, str], run_cli: RunCli) -> None:
     proc = run_cli("scan", str(root))
     assert (proc.returncode, proc.stderr) == (1, "")
     rule = RULES[SQCO]
-    block, summary_line = proc.stdout.rstrip("\n").split("\n\n")
+    block, skipped, summary_line = proc.stdout.rstrip("\n").split("\n\n")
+    [fingerprint] = [
+        f["fingerprint"]
+        for f in json.loads(run_cli("scan", "--format", "json", str(root)).stdout)["findings"]
+    ]
     assert block.splitlines() == [
         f"{root}/config/sonar-project.properties:2:13  S7791 {rule.name} [critical]",
         f"  secret:  {redacted(token)}",
+        f"  fingerprint: {fingerprint}",
         f"  {rule.message}",
         f"  fix: {rule.remediation}",
     ]
+    assert skipped == f"skipped: {root}/logo.png: binary"
     assert summary(summary_line) == ("1", "3", "1", "1 binary", "0")
     assert token not in proc.stdout
     assert "\x1b[" not in proc.stdout
@@ -283,6 +290,7 @@ FINDING_FIELDS: dict[str, type | tuple[type, ...]] = {
     "email": type(None),
     "date": type(None),
     "validation": dict,
+    "revocation": type(None),
 }
 STATS_FIELDS: dict[str, type | tuple[type, ...]] = {
     "files_scanned": int,
@@ -338,7 +346,9 @@ def test_json_report_fields(tmp_path: Path, tokens: TokenGenerator, run_cli: Run
             "host": None,
             "checked_at": None,
             "reason": "validation off",
+            "evidence": [],
         },
+        "revocation": None,
     }
     line = content.splitlines()[0]
     assert line[first["column"] - 1 : first["end_column"] - 1] == sqco
@@ -523,3 +533,15 @@ def test_console_script_from_unrelated_directory(tmp_path: Path, tokens: TokenGe
     )
     assert proc.returncode == 1, proc.stderr
     assert findings(proc.stdout) == [(SQCO, "./app.env", 1, 13, redacted(token))]
+
+
+def test_color_flag_and_environment(tree: tuple[Path, str], run_cli: RunCli) -> None:
+    """--color always/never win; for auto a non-empty NO_COLOR disables, FORCE_COLOR forces."""
+    root, _ = tree
+    assert "\x1b[31m" in run_cli("scan", "--color", "always", str(root)).stdout
+    assert "\x1b[31m" in run_cli("scan", "--color", "always", str(root), env={"NO_COLOR": "1"}).stdout
+    assert "\x1b[31m" in run_cli("scan", str(root), env={"FORCE_COLOR": "1"}).stdout
+    assert "\x1b[" not in run_cli("scan", str(root), env={"FORCE_COLOR": "0"}).stdout
+    assert "\x1b[" not in run_cli("scan", str(root), env={"FORCE_COLOR": "1", "NO_COLOR": "1"}).stdout
+    assert "\x1b[" not in _run_on_tty(["scan", "--color", "never", str(root)], {})
+    assert "\x1b[31m" in _run_on_tty(["scan", str(root)], {"NO_COLOR": ""})  # empty: not set

@@ -1,4 +1,5 @@
-"""Golden reports: every format for a fixed synthetic tree and a fixed synthetic history.
+"""Golden reports: every format (text, JSON, SARIF, GitLab, SonarQube, HTML) for a fixed synthetic
+tree and a fixed synthetic history.
 
 The reports are compared with ``tests/data/golden/`` after masking what changes from run to run
 (version, time, absolute paths, durations) and replacing each synthetic token by its name, so no
@@ -24,6 +25,7 @@ from tests.gitrepo import BOB
 GOLDEN = Path(__file__).resolve().parent.parent / "data" / "golden"
 CONTEXT = ReportContext(version="0.0.0-golden", now=datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC))
 EXTENSIONS = {
+    "html": "html",
     "text": "txt",
     "json": "json",
     "sarif": "sarif.json",
