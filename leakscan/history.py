@@ -21,12 +21,14 @@ import os
 import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pygit2
 
+from leakscan.content import Kind
 from leakscan.detect import Detector
-from leakscan.engine import Engine, make_finding, prepare, run
+from leakscan.engine import Engine, make_finding, run
+from leakscan.layered import LayeredDetector
 from leakscan.models import (
     COMMIT_MESSAGE,
     CommitInfo,
@@ -113,14 +115,16 @@ class BlobOutcome:
     matches: tuple[MatchRecord, ...] = ()
     errors: tuple[str, ...] = ()
     suppressed: int = 0
+    skips: tuple[tuple[str, str], ...] = ()  # layers left closed: (path suffix, reason)
 
 
 class BlobScanner:
-    """Reads blobs by id and runs the detector on them."""
+    """Reads blobs by id and runs the detector on them (and on what they hold)."""
 
-    def __init__(self, repo: pygit2.Repository, detector: Detector, max_size: int) -> None:
+    def __init__(self, repo: pygit2.Repository, layered: LayeredDetector, max_size: int) -> None:
         self.repo = repo
-        self.detector = detector
+        self.layered = layered
+        self.detector = layered.detector
         self.max_size = max_size
 
     def scan(self, oid: Oid) -> BlobOutcome:
@@ -133,20 +137,28 @@ class BlobScanner:
         return self.outcome(str(oid), data)
 
     def outcome(self, oid: str, data: bytes) -> BlobOutcome:
-        """What scanning the bytes of blob ``oid`` gives."""
-        scannable = prepare(data)
-        if not isinstance(scannable, bytes):
-            return BlobOutcome(oid, scannable.value, len(data))
-        detection = self.detector.detect(scannable)
-        matches = tuple(MatchRecord.of(m) for m in detection.matches)
-        errors = tuple(detection.errors)
-        return BlobOutcome(oid, "scanned", len(data), matches, errors, len(detection.suppressed))
+        """What scanning the bytes of blob ``oid`` (and what they hold) gives."""
+        examined = self.layered.examine(data)
+        if isinstance(examined, Kind):
+            return BlobOutcome(oid, examined.value, len(data))
+        matches = tuple(MatchRecord.of(m) for m in examined.matches)
+        return BlobOutcome(
+            oid,
+            "scanned",
+            len(data),
+            matches,
+            tuple(examined.errors),
+            examined.suppressed,
+            tuple(examined.skips),
+        )
 
     def notable(self, data: bytes) -> BlobOutcome | None:
-        """The outcome of scanning ``data``, or None when it is scanned text with nothing in it
+        """The outcome of scanning ``data``, or None when it is scanned with nothing to report
         (most blobs: only the others cross back from a worker process)."""
         outcome = self.outcome("", data)
-        if outcome.status == "scanned" and not (outcome.matches or outcome.errors or outcome.suppressed):
+        if outcome.status == "scanned" and not (
+            outcome.matches or outcome.errors or outcome.suppressed or outcome.skips
+        ):
             return None
         return outcome
 
@@ -160,14 +172,14 @@ class WorkerScan:
     repository itself, on its first batch."""
 
     repo_path: str
-    detector: Detector
+    layered: LayeredDetector
     max_size: int
     scanner: BlobScanner | None = None
 
     def scan_batch(self, oids: Sequence[str]) -> list[BlobOutcome]:
         if self.scanner is None:
             limit_libgit2_memory()
-            self.scanner = BlobScanner(pygit2.Repository(self.repo_path), self.detector, self.max_size)
+            self.scanner = BlobScanner(pygit2.Repository(self.repo_path), self.layered, self.max_size)
         return self.scanner.scan_batch(oids)
 
 
@@ -192,7 +204,7 @@ def iter_outcomes(
             for ref in batch:
                 yield ref, scanner.scan(ref.oid)
         return
-    state = WorkerScan(scanner.repo.path, scanner.detector, scanner.max_size)
+    state = WorkerScan(scanner.repo.path, scanner.layered, scanner.max_size)
     made: deque[list[BlobRef]] = deque()
 
     def batches() -> Iterator[list[str]]:
@@ -342,7 +354,7 @@ def _scan(
     hidden = [resolve_commit(repo, history.since_commit, "--since-commit")] if history.since_commit else []
     walk = walk_commits(repo, tips.commits, hidden, history.max_commits)
     result.errors.extend(walk.errors)
-    scanner = BlobScanner(repo, engine.detector, options.max_file_size)
+    scanner = BlobScanner(repo, engine.layered, options.max_file_size)
     paths = PathFilter(options.exclude)
     whole = not paths.active and not history.since_commit and history.max_commits is None
     listing = Listing(repo_dir(repo)) if whole else None  # runs while the commits are read
@@ -508,6 +520,7 @@ def _scan_copies(
         result.stats.files_scanned += 1
         result.stats.bytes_scanned += outcome.size
         result.stats.suppressed += outcome.suppressed
+        result.skipped.extend(Skipped(path + where, reason) for where, reason in outcome.skips)
         matches = tuple(m for m in outcome.matches if Secret(m.secret).sha256 not in allowed)
         if matches:
             targets[blob] = matches
@@ -569,7 +582,7 @@ def _pack_order_outcomes(
         if oid in found.plain:
             outcome = BlobOutcome(oid, "scanned", size)
         elif (got := found.outcomes.get(oid)) is not None:
-            outcome = BlobOutcome(oid, got.status, got.size, got.matches, got.errors, got.suppressed)
+            outcome = replace(got, oid=oid)
         elif size > scanner.max_size:
             outcome = BlobOutcome(oid, "too-large", size)
         elif oid in found.lost:
@@ -607,6 +620,7 @@ def _scan_blobs(
             stats.bytes_scanned += outcome.size
             stats.suppressed += outcome.suppressed
             result.errors.extend(Failed(ref.path, f"blob {ref.oid}: {e}") for e in outcome.errors)
+            result.skipped.extend(Skipped(ref.path + where, reason) for where, reason in outcome.skips)
             matches = (
                 tuple(m for m in outcome.matches if Secret(m.secret).sha256 not in allowed)
                 if allowed
