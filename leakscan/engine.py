@@ -109,7 +109,9 @@ class Allowed:
 class Engine:
     """The compiled rules and detector of one scan, and the stages from content to findings."""
 
-    def __init__(self, options: ScanOptions, rules: list[Rule] | None = None) -> None:
+    def __init__(
+        self, options: ScanOptions, rules: list[Rule] | None = None, *, keyword_engine: str = "auto"
+    ) -> None:
         self.options = options
         self.rules = (
             rules
@@ -117,7 +119,7 @@ class Engine:
             else load_checked_rules(options.extra_rules, disable=options.disable_rules)
         )
         self.rules_by_id = {rule.id: rule for rule in self.rules}
-        self.layered = LayeredDetector(self.rules, Limits(depth=options.decode_depth))
+        self.layered = LayeredDetector(self.rules, Limits(depth=options.decode_depth), keyword_engine)
         self.detector = self.layered.detector
         self.allowed = Allowed(options.allow_secrets)
 

@@ -119,11 +119,13 @@ def without_boundaries(rule: Rule) -> Rule:
 class LayeredDetector:
     """The extractor and the two detectors (all rules; exact-shape rules) for one scan."""
 
-    def __init__(self, rules: Sequence[Rule], limits: Limits) -> None:
+    def __init__(self, rules: Sequence[Rule], limits: Limits, engine: str = "auto") -> None:
         keywords = [(keyword, rule.keywords_ignore_case) for rule in rules for keyword in rule.keywords]
         self.extractor = Extractor(keywords, limits)
         # The extractor's triggers are found in the detector's keyword pass: no second pass.
-        self.detector = Detector(rules, literals=self.extractor.index.literals)
+        # ``engine``: the keyword engine (``auto``, ``python``: see ``KeywordIndex``).
+        self.detector = Detector(rules, literals=self.extractor.index.literals, engine=engine)
+        self._engine = engine
         self._rules = tuple(rules)
         self._exact: Detector | None = None
 
@@ -131,7 +133,8 @@ class LayeredDetector:
     def exact(self) -> Detector:
         """The exact-shape rules without boundaries, for binary layers (built on first use)."""
         if self._exact is None:
-            self._exact = Detector([without_boundaries(rule) for rule in self._rules if is_exact_shape(rule)])
+            exact = [without_boundaries(rule) for rule in self._rules if is_exact_shape(rule)]
+            self._exact = Detector(exact, engine=self._engine)
         return self._exact
 
     @property
