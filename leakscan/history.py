@@ -22,14 +22,15 @@ import os
 import signal
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pygit2
 
 from leakscan.content import Kind, sniff, to_scannable
 from leakscan.detect import Detector
+from leakscan.exposure import add_exposures
 from leakscan.models import (
     CommitInfo,
     Failed,
@@ -81,13 +82,18 @@ def tag_message_path(name: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class HistoryOptions:
-    """What part of a repository's history to scan. ``workers`` 0 means automatic."""
+    """What part of a repository's history to scan. ``workers`` 0 means automatic.
+
+    ``skip_blobs``: raw 20-byte ids of blobs not to scan again (an incremental audit's blobs
+    already scanned without a match under the same rules); they are counted, not scanned.
+    """
 
     repo: str = "."
     branches: tuple[str, ...] = ()
     since_commit: str | None = None
     max_commits: int | None = None
     workers: int = 0
+    skip_blobs: Container[bytes] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,7 +343,10 @@ def scan_history(
         if root is not None:
             enumerator.mark_known(root)
     known = frozenset(enumerator.seen_blobs)
-    pending = PendingBlobs(_iter_new_blobs(enumerator, walk.commits, trees, tips.objects, result))
+    new_blobs = _iter_new_blobs(enumerator, walk.commits, trees, tips.objects, result)
+    if history.skip_blobs is not None:
+        new_blobs = _unless_known(new_blobs, history.skip_blobs, result)
+    pending = PendingBlobs(new_blobs)
     # Blobs are scanned while the trees are still being walked; both cores are used once the
     # history turns out to be large enough to pay for starting the workers.
     large = pending.prefetch(AUTO_PARALLEL_BLOBS) >= AUTO_PARALLEL_BLOBS
@@ -352,7 +361,9 @@ def scan_history(
     if targets or messages.found:
         attributor = Attributor(repo, targets, scanner, base, known, paths)
         result.findings.extend(
-            _findings(repo, rules, walk.commits, trees, attributor, messages, tips.objects)
+            add_exposures(
+                repo, _findings(repo, rules, walk.commits, trees, attributor, messages, tips.objects)
+            )
         )
     _notes(repo, history, walk.truncated, enumerator, result)
     result.stats.extra["commits_scanned"] = len(walk.commits)
@@ -435,6 +446,16 @@ def _iter_new_blobs(
                 yield blob
 
 
+def _unless_known(blobs: Iterator[BlobRef], known: Container[bytes], result: ScanResult) -> Iterator[BlobRef]:
+    """The blobs not in ``known``; the others are counted in ``blobs_already_scanned``."""
+    result.stats.extra["blobs_already_scanned"] = 0
+    for ref in blobs:
+        if ref.oid.raw in known:
+            result.stats.extra["blobs_already_scanned"] += 1
+        else:
+            yield ref
+
+
 def _scan_blobs(
     scanner: BlobScanner,
     rules: Sequence[Rule],
@@ -457,6 +478,8 @@ def _scan_blobs(
             stats.files_scanned += 1
             stats.bytes_scanned += outcome.size
             result.errors.extend(Failed(ref.path, f"blob {ref.oid}: {e}") for e in outcome.errors)
+            if not outcome.errors:
+                result.scanned_blobs += ref.oid.raw
             matches = (
                 tuple(m for m in outcome.matches if Secret(m.secret).sha256 not in allowed)
                 if allowed

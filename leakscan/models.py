@@ -156,6 +156,23 @@ class CommitInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class Exposure:
+    """How long a history finding has been exposed (computed by ``leakscan/exposure.py``).
+
+    ``refs``: branch and tag names whose history holds the introducing commit;
+    ``at_default_tip``: whether the default branch's tip still has the secret at that path;
+    ``removed_at``: the first default-branch commit after it appeared whose tree no longer has it
+    there; ``days_exposed``: from the introducing commit to ``removed_at`` (or to the scan).
+    """
+
+    refs: tuple[str, ...]
+    default_branch: str | None
+    at_default_tip: bool | None
+    removed_at: CommitInfo | None
+    days_exposed: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class Validation:
     """The outcome of a live check against the SonarQube API."""
 
@@ -180,6 +197,7 @@ class Finding:
     present_at_head: bool | None = None
     validation: Validation = NOT_CHECKED
     key_path: str = ""
+    exposure: Exposure | None = None
 
     @property
     def stable_path(self) -> str:
@@ -232,6 +250,8 @@ class ScanResult:
     stats: Stats = field(default_factory=Stats)
     interrupted: bool = False
     kind: str = "scan"
+    # History scans: the raw 20-byte ids of the blobs scanned to the end, packed (for audits).
+    scanned_blobs: bytearray = field(default_factory=bytearray)
 
     def record(self, item: Skipped | Failed) -> None:
         """Keep an input that was not scanned: skipped by policy, or failed."""

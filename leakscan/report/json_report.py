@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from leakscan.models import Finding, ScanResult
+from leakscan.models import Exposure, Finding, ScanResult
 from leakscan.report import ReportContext
 
 TOOL_NAME = "leakscan"
@@ -44,7 +44,25 @@ def finding_to_dict(finding: Finding, show_secrets: bool) -> dict[str, Any]:
     if finding.commits_count is not None:
         item["commits_count"] = finding.commits_count
         item["present_at_head"] = finding.present_at_head
+    if finding.exposure is not None:
+        item["exposure"] = exposure_to_dict(finding.exposure)
     return item
+
+
+def exposure_to_dict(exposure: Exposure) -> dict[str, Any]:
+    """A finding's exposure window as the JSON report shows it."""
+    removed = exposure.removed_at
+    return {
+        "refs": list(exposure.refs),
+        "default_branch": exposure.default_branch,
+        "at_default_tip": exposure.at_default_tip,
+        "removed_at": (
+            {"commit": removed.commit, "author": removed.author, "email": removed.email, "date": removed.date}
+            if removed
+            else None
+        ),
+        "days_exposed": exposure.days_exposed,
+    }
 
 
 def stats_to_dict(result: ScanResult) -> dict[str, Any]:
