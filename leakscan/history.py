@@ -478,8 +478,6 @@ def _scan_blobs(
             stats.files_scanned += 1
             stats.bytes_scanned += outcome.size
             result.errors.extend(Failed(ref.path, f"blob {ref.oid}: {e}") for e in outcome.errors)
-            if not outcome.errors:
-                result.scanned_blobs += ref.oid.raw
             matches = (
                 tuple(m for m in outcome.matches if Secret(m.secret).sha256 not in allowed)
                 if allowed
@@ -487,6 +485,8 @@ def _scan_blobs(
             )
             if matches:
                 targets[ref.oid] = matches
+            elif not outcome.errors:
+                result.clean_blobs += ref.oid.raw
         elif status == "unreadable":
             result.errors.extend(Failed(ref.path, error) for error in outcome.errors)
         else:

@@ -250,8 +250,9 @@ class ScanResult:
     stats: Stats = field(default_factory=Stats)
     interrupted: bool = False
     kind: str = "scan"
-    # History scans: the raw 20-byte ids of the blobs scanned to the end, packed (for audits).
-    scanned_blobs: bytearray = field(default_factory=bytearray)
+    # History scans: raw 20-byte ids, packed, of the blobs scanned to the end with no match (what an
+    # incremental audit need not scan again).
+    clean_blobs: bytearray = field(default_factory=bytearray)
 
     def record(self, item: Skipped | Failed) -> None:
         """Keep an input that was not scanned: skipped by policy, or failed."""
