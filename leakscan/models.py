@@ -160,14 +160,14 @@ class Exposure:
     """How long a history finding has been exposed (computed by ``leakscan/exposure.py``).
 
     ``refs``: branch and tag names whose history holds the introducing commit;
-    ``at_default_tip``: whether the default branch's tip still has the secret at that path;
+    ``present_at_default_branch``: whether the default branch's tip still has the secret at that path;
     ``removed_at``: the first default-branch commit after it appeared whose tree no longer has it
     there; ``days_exposed``: from the introducing commit to ``removed_at`` (or to the scan).
     """
 
     refs: tuple[str, ...]
     default_branch: str | None
-    at_default_tip: bool | None
+    present_at_default_branch: bool | None
     removed_at: CommitInfo | None
     days_exposed: float | None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from leakscan.models import Exposure, Finding, ScanResult
+from leakscan.models import CommitInfo, Exposure, Finding, ScanResult
 from leakscan.report import ReportContext
 
 TOOL_NAME = "leakscan"
@@ -45,22 +45,23 @@ def finding_to_dict(finding: Finding, show_secrets: bool) -> dict[str, Any]:
         item["commits_count"] = finding.commits_count
         item["present_at_head"] = finding.present_at_head
     if finding.exposure is not None:
-        item["exposure"] = exposure_to_dict(finding.exposure)
+        item["exposure"] = exposure_to_dict(finding.exposure, commit)
     return item
 
 
-def exposure_to_dict(exposure: Exposure) -> dict[str, Any]:
-    """A finding's exposure window as the JSON report shows it."""
+def exposure_to_dict(exposure: Exposure, introduced: CommitInfo | None) -> dict[str, Any]:
+    """A finding's exposure window as the JSON report shows it (dates ISO 8601)."""
     removed = exposure.removed_at
     return {
+        "introduced_commit": introduced.commit if introduced else None,
+        "introduced_author": introduced.author if introduced else None,
+        "introduced_at": introduced.date if introduced else None,
         "refs": list(exposure.refs),
         "default_branch": exposure.default_branch,
-        "at_default_tip": exposure.at_default_tip,
-        "removed_at": (
-            {"commit": removed.commit, "author": removed.author, "email": removed.email, "date": removed.date}
-            if removed
-            else None
-        ),
+        "present_at_default_branch": exposure.present_at_default_branch,
+        "removed_at": removed.date if removed else None,
+        "removed_commit": removed.commit if removed else None,
+        "removed_author": removed.author if removed else None,
         "days_exposed": exposure.days_exposed,
     }
 
