@@ -48,7 +48,10 @@ def parse_target(text: str) -> list[Target]:
     """A URL, a repository path, or a folder whose subfolders are repositories."""
     if "://" in text or _SCP.match(text):
         clean = strip_credentials(text)
-        name = urlsplit(clean).path.strip("/").removesuffix(".git") or clean
+        parts = urlsplit(clean)
+        name = parts.path.strip("/").removesuffix(".git") or clean
+        if parts.scheme == "file":
+            name = name.rsplit("/", 1)[-1]
         if _SCP.match(text):
             name = text.split(":", 1)[1].strip("/").removesuffix(".git")
         return [Target(name, clean, text, local=False)]
