@@ -272,7 +272,7 @@ class LocalPool:
 
 
 class DaskPool:
-    """Repositories as Dask tasks (one per repository); rules and known blobs broadcast once."""
+    """Repositories as Dask tasks (one per repository); rules and known blobs sent once per worker."""
 
     def __init__(self, scheduler: str, workers: int, rules: list[Rule], known: BlobSet) -> None:
         try:
@@ -294,8 +294,12 @@ class DaskPool:
                 self.client = self.distributed.Client(scheduler, timeout="30s")
             except OSError as exc:
                 raise UsageError(f"--scheduler {scheduler}: cannot connect: {exc}") from exc
-        self.rules = self.client.scatter(rules, broadcast=True)
-        self.known = self.client.scatter(known, broadcast=True)
+        # Made by tasks rather than scattered: when the worker holding them dies, the scheduler
+        # recomputes them from the task's arguments (scattered data would be lost for good).
+        self.rules = self.client.submit(list, rules, key=f"leakscan-rules-{uuid.uuid4().hex}", pure=False)
+        self.known = self.client.submit(
+            BlobSet, known.packed, key=f"leakscan-known-{uuid.uuid4().hex}", pure=False
+        )
         self.futures: list[Any] = []
 
     def run(self, tasks: Sequence[RepoTask]) -> Iterator[RepoOutcome]:
