@@ -9,7 +9,9 @@ secret appears in the same place, and cannot be turned back into the secret.
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,8 @@ from leakscan.models import Finding
 
 BASELINE_VERSION = 1
 TOOL_NAME = "leakscan"
+# A baseline holds a few hundred bytes per accepted finding; anything larger is not one.
+MAX_BASELINE_BYTES = 64 * 1024 * 1024
 _FINGERPRINT = re.compile(r"^[0-9a-f]{32}$")
 _ENTRY_FIELDS: dict[str, type] = {"rule_id": str, "path": str, "line": int, "fingerprint": str}
 
@@ -104,14 +108,23 @@ def render_baseline(baseline: Baseline) -> str:
 def load_baseline(path: Path) -> Baseline:
     """Read and check a baseline file; every problem is reported in one message."""
     try:
-        text = path.read_text(encoding="utf-8", errors="surrogateescape")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO must not block the open
     except FileNotFoundError as exc:
         raise BaselineError(
             f"{path}: baseline file not found (create it with `leakscan baseline create`)"
         ) from exc
     except OSError as exc:
         raise BaselineError(f"{path}: cannot read baseline: {exc.strerror or exc}") from exc
-    return parse_baseline(text, str(path))
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise BaselineError(f"{path}: baseline must be a regular file (not a pipe or device)")
+            data = handle.read(MAX_BASELINE_BYTES + 1)
+        except OSError as exc:
+            raise BaselineError(f"{path}: cannot read baseline: {exc.strerror or exc}") from exc
+    if len(data) > MAX_BASELINE_BYTES:
+        raise BaselineError(f"{path}: baseline larger than {MAX_BASELINE_BYTES} bytes")
+    return parse_baseline(data.decode("utf-8", errors="surrogateescape"), str(path))
 
 
 def parse_baseline(text: str, source: str) -> Baseline:

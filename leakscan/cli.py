@@ -6,8 +6,10 @@ Nothing else lives here: the logic is in the modules each command imports when i
 
 from __future__ import annotations
 
+import io
 import os
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -17,7 +19,9 @@ from click.core import ParameterSource
 
 from leakscan import __version__
 from leakscan.errors import ExitCode, LeakscanError
+from leakscan.output import write_atomically
 from leakscan.report import FORMATS
+from leakscan.report.text_report import escape
 
 if TYPE_CHECKING:
     from leakscan.config import Config
@@ -145,7 +149,10 @@ history_options = _options(
         help="Scan only what this branch, tag or commit reaches (repeatable).",
     ),
     click.option(
-        "--since-commit", metavar="REV", help="Scan only commits not reachable from REV (e.g. origin/main)."
+        "--since-commit",
+        metavar="REV",
+        callback=lambda ctx, param, value: _non_empty(value, "--since-commit"),
+        help="Scan only commits not reachable from REV (e.g. origin/main).",
     ),
     click.option(
         "--max-commits", type=click.IntRange(1), metavar="N", help="Scan at most the newest N commits."
@@ -209,6 +216,7 @@ class Settings(NamedTuple):
     config: Config
     fmt: str
     fail_on: str
+    notes: tuple[str, ...] = ()  # for the report: configuration changes the range makes
 
 
 def _pick(ctx: click.Context, name: str, configured: Any) -> Any:
@@ -245,7 +253,14 @@ def load_settings(ctx: click.Context, paths: Sequence[str]) -> Settings:
 
     targets = tuple(paths) or (".",)
     start = next((Path(p) for p in targets if p != "-"), Path.cwd())
-    config = discover_config(ctx.params.get("config_file"), start)
+    notes: tuple[str, ...] = ()
+    if ctx.params.get("since_commit") and ctx.params.get("config_file") is None:
+        from leakscan.trusted import config_at_base  # the range under review can't configure its scan
+
+        base = config_at_base(str(start), ctx.params["since_commit"])
+        config, notes = base.config, base.notes
+    else:
+        config = discover_config(ctx.params.get("config_file"), start)
     fail_on = _pick(ctx, "fail_on", config.fail_on) or "any"
     extra_rules = tuple(_pick(ctx, "extra_rules", config.rules) or ())
     disable_rules = tuple(_pick(ctx, "disable_rules", config.disable_rules) or ())
@@ -265,7 +280,7 @@ def load_settings(ctx: click.Context, paths: Sequence[str]) -> Settings:
         validation=_validation_config(ctx, config, fail_on),
         baseline=load_baseline(baseline_file) if baseline_file is not None else None,
     )
-    return Settings(options, config, _pick(ctx, "fmt", config.format) or "text", fail_on)
+    return Settings(options, config, _pick(ctx, "fmt", config.format) or "text", fail_on, notes)
 
 
 def check_disabled_rules(
@@ -315,6 +330,12 @@ def _information_uri() -> str:
     return ""
 
 
+def _non_empty(value: str | None, option: str) -> str | None:
+    if value is not None and not value.strip():
+        raise click.UsageError(f"{option}: empty revision (give a branch, tag or commit)")
+    return value
+
+
 def emit_report(result: ScanResult, fmt: str, output: Path | None, show_secrets: bool) -> None:
     """Render ``result`` to stdout or ``output``; a one-line summary goes to stderr as well
     unless the text report is on stdout (it has the summary)."""
@@ -334,11 +355,11 @@ def emit_report(result: ScanResult, fmt: str, output: Path | None, show_secrets:
             sys.stdout.flush()
         except BrokenPipeError:
             _silence_broken_pipe()
+        except OSError as exc:  # a full disk behind a redirection
+            _silence_broken_pipe()
+            raise LeakscanError(f"stdout: cannot write report: {exc.strerror or exc}") from exc
     else:
-        try:
-            output.write_text(text, encoding="utf-8", errors="surrogateescape")
-        except OSError as exc:
-            raise LeakscanError(f"{output}: cannot write report: {exc.strerror or exc}") from exc
+        write_atomically(output, text)
     if fmt != "text" or output is not None:
         click.echo(render_summary(result), err=True)
 
@@ -375,7 +396,7 @@ def cli(debug: bool) -> None:
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.argument("paths", nargs=-1, type=click.Path(readable=False, path_type=str))
 @report_options
 @rule_options
 @file_options
@@ -439,6 +460,7 @@ def history(ctx: click.Context, /, repo: str, **params: Any) -> None:
     branches, tags and stashes); each unique blob is scanned once."""
     settings = load_settings(ctx, (repo,))
     result = _run_history(settings.options, repo, params)
+    result.stats.notes.extend(settings.notes)
     emit_report(result, settings.fmt, params["output"], params["show_secrets"])
     raise SystemExit(exit_code_for(result, params["findings_code"], settings.fail_on))
 
@@ -523,7 +545,7 @@ def install_hook(repo: str, force: bool) -> None:
 
 
 baseline_inputs = _options(
-    click.argument("paths", nargs=-1, type=click.Path(path_type=str)),
+    click.argument("paths", nargs=-1, type=click.Path(readable=False, path_type=str)),
     rule_options,
     file_options,
     click.option(
@@ -632,10 +654,7 @@ def _entries(count: int) -> str:
 def _write_baseline(baseline: Any, target: Path) -> None:
     from leakscan.baseline import render_baseline
 
-    try:
-        target.write_text(render_baseline(baseline), encoding="utf-8", errors="surrogateescape")
-    except OSError as exc:
-        raise LeakscanError(f"{target}: cannot write baseline: {exc.strerror or exc}") from exc
+    write_atomically(target, render_baseline(baseline), "baseline")
 
 
 @cli.group()
@@ -873,26 +892,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         cli.main(args=args, prog_name="leakscan", standalone_mode=False)
     except SystemExit as exc:
+        if type(sys.stdout).__name__.endswith("PacifyFlushWrapper"):  # click's answer to a broken pipe
+            sys.stdout = getattr(sys.stdout, "wrapped", sys.stdout)
+            sys.stderr = getattr(sys.stderr, "wrapped", sys.stderr)
+            _silence_broken_pipe()
+            return ExitCode.CLEAN  # the reader stopped reading (`| head`): not an error
         return int(exc.code or 0)
     except click.exceptions.Abort:
         click.echo("leakscan: interrupted", err=True)
         return ExitCode.INTERRUPTED
     except click.ClickException as exc:
-        exc.show()
+        shown = io.StringIO()
+        exc.show(file=shown)  # it may quote a path or value given on the command line: escaped
+        click.echo("".join(escape(line) + "\n" for line in shown.getvalue().splitlines()), err=True, nl=False)
         return ExitCode.ERROR
     except LeakscanError as exc:
         if debug:
-            raise
+            traceback.print_exc()
         for line in getattr(exc, "problems", None) or [str(exc)]:
-            click.echo(f"Error: {line}", err=True)
+            click.echo(f"Error: {escape(line)}", err=True)
         return exc.exit_code
     except KeyboardInterrupt:
         click.echo("leakscan: interrupted", err=True)
         return ExitCode.INTERRUPTED
     except Exception as exc:
         if debug:
-            raise
-        click.echo(f"Error: unexpected {type(exc).__name__}: {exc} (re-run with --debug)", err=True)
+            traceback.print_exc()
+        click.echo(
+            f"Error: unexpected {type(exc).__name__}: {escape(str(exc))} (re-run with --debug)", err=True
+        )
         return ExitCode.ERROR
     return ExitCode.CLEAN
 

@@ -9,19 +9,18 @@ folder of the file. Command-line options override what the file says (the CLI de
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from leakscan.errors import ConfigError, UsageError
 from leakscan.options import check_base_url, parse_size
 from leakscan.report import FORMATS
 from leakscan.sources.files import find_repo_root
-
-if TYPE_CHECKING:
-    import pathspec
+from leakscan.sources.ignore import PatternError, parse_line
 
 CONFIG_FILE = ".leakscan.toml"
 PYPROJECT = "pyproject.toml"
@@ -64,7 +63,10 @@ def find_config(start: Path) -> Path | None:
     In each folder `.leakscan.toml` wins over pyproject.toml. The walk stops at the repository
     root; outside a repository only the starting folder is looked at.
     """
-    start = start.resolve()
+    try:
+        start = start.resolve()
+    except (RuntimeError, OSError):  # a symlink loop: the scan reports it; look from where it is
+        start = Path(os.path.abspath(start))
     folder = start if start.is_dir() else start.parent
     root = find_repo_root(folder)
     depth = 0 if root is None else len(folder.parts) - len(root.parts)
@@ -186,10 +188,10 @@ def _check_exclude(value: Any, base: Path) -> tuple[str, ...]:
     patterns = _strings(value)
     for pattern in patterns:
         try:
-            spec = _gitignore_spec([pattern])
-        except ValueError as exc:
+            parsed = parse_line(pattern)
+        except PatternError as exc:
             raise _KeyProblem(f"bad pattern {pattern!r}: {exc}") from exc
-        if not spec.patterns or any(p.regex is None for p in spec.patterns):
+        if parsed is None:
             raise _KeyProblem(f"bad pattern {pattern!r}: matches nothing (empty, comment, invalid)")
     return tuple(patterns)
 
@@ -254,9 +256,3 @@ _CHECKS = {
     "sonar_urls": _check_urls,
     "cloud_urls": _check_urls,
 }
-
-
-def _gitignore_spec(patterns: list[str]) -> pathspec.GitIgnoreSpec:
-    import pathspec  # only when the file has `exclude`: start-up time matters
-
-    return pathspec.GitIgnoreSpec.from_lines(patterns)

@@ -60,6 +60,7 @@ from leakscan.sources.git import (
     limit_libgit2_memory,
     load_commit,
     named_tips,
+    object_problem,
     open_repo,
     parent_ids,
     read_blob,
@@ -333,7 +334,7 @@ def scan_history(
     for oid in walk.commits:
         commit = load_commit(repo, oid)
         if commit is None:
-            result.errors.append(Failed(str(oid), f"missing commit object {oid}"))
+            result.errors.append(Failed(str(oid), object_problem(repo, oid, "commit object")))
         else:
             trees[oid] = commit.tree_id
             messages.scan_commit(commit, result)

@@ -28,7 +28,7 @@ from leakscan.parallel import default_workers, map_batches
 from leakscan.rules import Rule, load_rules
 from leakscan.sources import Source
 from leakscan.sources.files import FileRef, FileWalker, open_stream, read_file
-from leakscan.sources.stdin import StdinSource
+from leakscan.sources.stdin import StdinSource, is_stream, named_stream
 
 # Below this much data, forking workers costs more than it saves.
 PARALLEL_MIN_BYTES = 16 * 1024 * 1024
@@ -102,7 +102,7 @@ def scan_file_batch(state: FileScanState, batch: list[tuple[int, FileRef]]) -> l
         if ref.size > state.max_file_size:
             outcomes.append(_scan_large_file(state.detector, index, ref))
             continue
-        item = read_file(ref)
+        item = read_file(ref, state.max_file_size)
         if not isinstance(item, Blob):
             outcomes.append(FileOutcome(index, 0, item, (), ()))
             continue
@@ -219,11 +219,14 @@ def scan(
     started = time.perf_counter()
     scanner = Scanner(options, rules)
     result = ScanResult()
+    seen: set[tuple[int, int]] = set()  # files already found through another path argument
     try:
         for path in options.paths:
             if path == "-":
                 stream = stdin if stdin is not None else sys.stdin.buffer
-                scanner.consume(StdinSource(stream), result)
+                scanner.consume(StdinSource(stream, options.max_file_size), result)
+            elif is_stream(path):
+                scanner.consume(named_stream(path, options.max_file_size), result)
             else:
                 walker = FileWalker(
                     [path],
@@ -231,8 +234,10 @@ def scan(
                     exclude=options.exclude,
                     max_file_size=options.max_file_size,
                     scan_large_files=options.scan_large_files,
+                    seen=seen,
                 )
                 scanner.scan_files(walker, result)
+                result.stats.notes.extend(walker.notes)
     except KeyboardInterrupt:
         result.interrupted = True
     finalize(result, options)

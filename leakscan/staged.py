@@ -48,6 +48,7 @@ def scan_staged(
                 result.record(item)
     except KeyboardInterrupt:
         result.interrupted = True
+    result.stats.notes.extend(paths.notes)
     finalize(result, options)
     result.stats.duration_s = time.perf_counter() - started
     return result

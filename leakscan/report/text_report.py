@@ -10,8 +10,18 @@ from leakscan.report import ReportContext
 _BOLD, _RED, _YELLOW, _DIM, _RESET = "\033[1m", "\033[31m", "\033[33m", "\033[2m", "\033[0m"
 
 
+# Bidi controls (they reorder what a terminal shows: Trojan Source) and zero-width characters.
+_INVISIBLE = frozenset(
+    [0x061C, 0x200B, 0x200C, 0x200D, 0x200E, 0x200F, 0x2028, 0x2029, 0xFEFF]
+    + list(range(0x202A, 0x202F))
+    + list(range(0x2060, 0x2065))
+    + list(range(0x2066, 0x206A))
+)
+
+
 def escape(text: str) -> str:
-    """Make text safe for a terminal: control characters and undecodable bytes become escapes."""
+    """Make text safe for a terminal: control characters, bidi controls, zero-width characters
+    and undecodable bytes become escapes."""
     out = []
     for char in text:
         code = ord(char)
@@ -19,7 +29,7 @@ def escape(text: str) -> str:
             out.append(f"\\x{code:02x}")
         elif 0xDC80 <= code <= 0xDCFF:
             out.append(f"\\x{code - 0xDC00:02x}")
-        elif 0xD800 <= code <= 0xDFFF:
+        elif 0xD800 <= code <= 0xDFFF or code in _INVISIBLE:
             out.append(f"\\u{code:04x}")
         else:
             out.append(char)

@@ -5,19 +5,18 @@ from __future__ import annotations
 import codecs
 import os
 import stat
+import subprocess
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from leakscan.content import SNIFF_BYTES, Kind, sniff, to_scannable
 from leakscan.models import Blob, Failed, Skipped
-
-if TYPE_CHECKING:
-    import pathspec
+from leakscan.sources.ignore import IgnoreMatcher, compile_exclude, compile_files
 
 IGNORE_FILES = (".gitignore", ".leakscanignore")
 READ_CHUNK = 1 << 20
+GIT_LS_FILES_TIMEOUT = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +32,18 @@ class FileRef:
 @dataclass(frozen=True, slots=True)
 class _Level:
     base: str
-    spec: pathspec.GitIgnoreSpec
+    matcher: IgnoreMatcher
+
+
+@dataclass(frozen=True, slots=True)
+class _Folder:
+    """A folder to list: where it is, how it is shown, the ignore levels above it, and whether
+    an ignore rule matched it (it is entered only for the tracked files below it)."""
+
+    fs_path: str
+    shown: str
+    levels: list[_Level]
+    ignored: bool
 
 
 def find_repo_root(path: Path) -> Path | None:
@@ -45,21 +55,21 @@ def find_repo_root(path: Path) -> Path | None:
     return None
 
 
-def _load_spec(folder: str, names: Sequence[str]) -> pathspec.GitIgnoreSpec | None:
-    lines: list[str] = []
+def _load_matcher(folder: str, names: Sequence[str], notes: list[str]) -> IgnoreMatcher | None:
+    """The patterns of the ignore files ``names`` in ``folder``; invalid lines become notes."""
+    files: list[tuple[str, list[str]]] = []
     for name in names:
+        path = os.path.join(folder, name)
         try:
-            with open(os.path.join(folder, name), encoding="utf-8", errors="replace") as handle:
-                lines.extend(handle.read().splitlines())
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                files.append((path, handle.read().splitlines()))
         except OSError:
             continue
-    return _compile_patterns(lines) if lines else None
-
-
-def _compile_patterns(patterns: Sequence[str]) -> pathspec.GitIgnoreSpec:
-    import pathspec  # only where there are patterns: start-up time matters
-
-    return pathspec.GitIgnoreSpec.from_lines(patterns)
+    if not files:
+        return None
+    matcher, problems = compile_files(files)
+    notes.extend(problems)
+    return matcher if matcher else None
 
 
 def _is_ignored(levels: Sequence[_Level], rel_path: str, is_dir: bool) -> bool:
@@ -68,28 +78,33 @@ def _is_ignored(levels: Sequence[_Level], rel_path: str, is_dir: bool) -> bool:
     for level in levels:
         if level.base and not rel_path.startswith(level.base):
             continue
-        sub = rel_path[len(level.base) :]
-        result = level.spec.check_file(sub + "/" if is_dir else sub)
-        if result.include is not None:
-            decision = result.include
+        result = level.matcher.decide(rel_path[len(level.base) :], is_dir)
+        if result is not None:
+            decision = result
     return decision
 
 
 class TrackedPaths:
     """The paths in a repository's index, read on first use: git never ignores a tracked file,
     whatever .gitignore says, so neither does the walker. Read only once an ignore rule would
-    skip something (most walks never need it)."""
+    skip something (most walks never need it). When libgit2 cannot read the index (a SHA-256
+    repository, a damaged index), ``git ls-files`` is asked; when that fails too, every file is
+    treated as tracked (scanned) and a note says why."""
 
-    def __init__(self, repo: Path) -> None:
+    def __init__(self, repo: Path, notes: list[str]) -> None:
         self.repo = repo
+        self.notes = notes
         self._files: set[str] | None = None
         self._dirs: set[str] = set()
+        self._unknown = False
 
     def has(self, key: str, is_dir: bool) -> bool:
         """Whether git tracks this file, or (for a folder) any file below it."""
         if self._files is None:
             self._files = self._load()
             self._dirs = {path[: i + 1] for path in self._files for i, c in enumerate(path) if c == "/"}
+        if self._unknown:
+            return True
         return key + "/" in self._dirs if is_dir else key in self._files
 
     def _load(self) -> set[str]:
@@ -97,12 +112,42 @@ class TrackedPaths:
 
         try:
             return {entry.path for entry in pygit2.Repository(str(self.repo)).index}
-        except (pygit2.GitError, OSError, ValueError):
-            return set()  # no readable index: plain ignore-file semantics
+        except (pygit2.GitError, OSError, ValueError) as exc:
+            problem = str(exc)
+        if not self._has_index():
+            return set()  # no index at all (no commit yet, or a stray .git folder): nothing tracked
+        try:
+            listed = subprocess.run(
+                ["git", "-C", str(self.repo), "ls-files", "-z"],
+                capture_output=True,
+                check=True,
+                timeout=GIT_LS_FILES_TIMEOUT,
+            ).stdout
+            return {os.fsdecode(path) for path in listed.split(b"\0") if path}
+        except (OSError, subprocess.SubprocessError) as exc:
+            problem += f"; git ls-files: {exc}"
+        self._unknown = True
+        self.notes.append(
+            f"{self.repo}: cannot read the git index ({problem}): files the ignore rules match are scanned"
+        )
+        return set()
+
+    def _has_index(self) -> bool:
+        dot_git = self.repo / ".git"
+        if dot_git.is_file():  # a linked worktree or submodule: "gitdir: PATH"
+            try:
+                line = dot_git.read_text(encoding="utf-8", errors="replace").strip()
+            except OSError:
+                return True
+            git_dir = self.repo / line.removeprefix("gitdir:").strip()
+        else:
+            git_dir = dot_git
+        return (git_dir / "index").exists()
 
 
 class FileWalker:
-    """Yields a FileRef for each file to scan, and a Skipped or Failed for each it passes over."""
+    """Yields a FileRef for each file to scan, and a Skipped or Failed for each it passes over.
+    Notes (invalid ignore-file lines, an unreadable index) collect in ``notes``."""
 
     def __init__(
         self,
@@ -112,12 +157,15 @@ class FileWalker:
         exclude: Sequence[str] = (),
         max_file_size: int = 50 * 1024 * 1024,
         scan_large_files: bool = False,
+        seen: set[tuple[int, int]] | None = None,
     ) -> None:
         self.roots = roots
+        self.seen = seen if seen is not None else set()
         self.use_ignore_files = use_ignore_files
-        self.exclude = _compile_patterns(exclude) if exclude else None
+        self.exclude = compile_exclude(exclude) if exclude else None
         self.max_file_size = max_file_size
         self.scan_large_files = scan_large_files
+        self.notes: list[str] = []
 
     def __iter__(self) -> Iterator[FileRef | Skipped | Failed]:
         for root in self.roots:
@@ -134,8 +182,8 @@ class FileWalker:
         anchor = repo if repo is not None else (absolute if stat.S_ISDIR(st.st_mode) else absolute.parent)
         if stat.S_ISDIR(st.st_mode):
             levels = self._ancestor_levels(anchor, absolute, repo) if self.use_ignore_files else []
-            tracked = TrackedPaths(repo) if repo is not None else None
-            yield from self._walk_dir(str(absolute), root, anchor, levels, tracked)
+            tracked = TrackedPaths(repo, self.notes) if repo is not None else None
+            yield from self._walk_tree(_Folder(str(absolute), root, levels, False), anchor, tracked)
         else:
             # A file named on the command line is scanned even if an ignore file lists it.
             key = absolute.relative_to(anchor).as_posix()
@@ -145,40 +193,32 @@ class FileWalker:
         """Ignore files from the repository root down to (not including) the scanned folder."""
         levels: list[_Level] = []
         if repo is not None:
-            spec = _load_spec(str(repo / ".git" / "info"), ("exclude",))
-            if spec is not None:
-                levels.append(_Level("", spec))
+            matcher = _load_matcher(str(repo / ".git" / "info"), ("exclude",), self.notes)
+            if matcher is not None:
+                levels.append(_Level("", matcher))
         folder = anchor
         while folder != target:
-            spec = _load_spec(str(folder), IGNORE_FILES)
-            if spec is not None:
-                levels.append(_Level(_rel_base(anchor, folder), spec))
+            matcher = _load_matcher(str(folder), IGNORE_FILES, self.notes)
+            if matcher is not None:
+                levels.append(_Level(_rel_base(anchor, folder), matcher))
             folder = folder / target.relative_to(folder).parts[0]
         return levels
 
-    def _walk_dir(
-        self,
-        fs_dir: str,
-        shown_dir: str,
-        anchor: Path,
-        levels: list[_Level],
-        tracked: TrackedPaths | None,
+    def _walk_tree(
+        self, top: _Folder, anchor: Path, tracked: TrackedPaths | None
     ) -> Iterator[FileRef | Skipped | Failed]:
-        base = _rel_base(anchor, Path(fs_dir))
-        if self.use_ignore_files:
-            spec = _load_spec(fs_dir, IGNORE_FILES)
-            if spec is not None:
-                levels = [*levels, _Level(base, spec)]
-        try:
-            with os.scandir(fs_dir) as scanner:
-                entries = sorted(scanner, key=lambda e: e.name)
-        except OSError as exc:
-            yield Failed(shown_dir, f"cannot list folder: {exc.strerror or exc}")
-            return
-        for entry in entries:
-            if entry.name == ".git":
+        """Depth first in name order, with an explicit stack (no recursion over path depth)."""
+        stack: list[Iterator[tuple[os.DirEntry[str], _Folder, str] | Failed]] = [self._entries(top, anchor)]
+        while stack:
+            step = next(stack[-1], None)
+            if step is None:
+                stack.pop()
                 continue
-            shown = os.path.join(shown_dir, entry.name)
+            if isinstance(step, Failed):
+                yield step
+                continue
+            entry, folder, base = step
+            shown = os.path.join(folder.shown, entry.name)
             key = base + entry.name
             try:
                 st = entry.stat(follow_symlinks=False)
@@ -186,15 +226,36 @@ class FileWalker:
                 yield Failed(shown, f"cannot stat: {exc.strerror or exc}")
                 continue
             is_dir = stat.S_ISDIR(st.st_mode)
-            if levels and _is_ignored(levels, key, is_dir):
-                if tracked is None or not tracked.has(key, is_dir):
-                    continue
-            if self.exclude is not None and self.exclude.match_file(key + "/" if is_dir else key):
+            ignored = folder.ignored or bool(folder.levels and _is_ignored(folder.levels, key, is_dir))
+            if ignored and (tracked is None or not tracked.has(key, is_dir)):
+                continue
+            if self.exclude is not None and self.exclude.ignored(key, is_dir):
                 continue
             if is_dir:
-                yield from self._walk_dir(entry.path, shown, anchor, levels, tracked)
+                stack.append(self._entries(_Folder(entry.path, shown, folder.levels, ignored), anchor))
             else:
                 yield from self._classify(entry.path, shown, key, st)
+
+    def _entries(
+        self, folder: _Folder, anchor: Path
+    ) -> Iterator[tuple[os.DirEntry[str], _Folder, str] | Failed]:
+        """The entries of one folder in name order, with the ignore levels that apply in it."""
+        base = _rel_base(anchor, Path(folder.fs_path))
+        if self.use_ignore_files:
+            matcher = _load_matcher(folder.fs_path, IGNORE_FILES, self.notes)
+            if matcher is not None:
+                folder = _Folder(
+                    folder.fs_path, folder.shown, [*folder.levels, _Level(base, matcher)], folder.ignored
+                )
+        try:
+            with os.scandir(folder.fs_path) as scanner:
+                entries = sorted(scanner, key=lambda e: e.name)
+        except OSError as exc:
+            yield Failed(folder.shown, f"cannot list folder: {exc.strerror or exc}")
+            return
+        for entry in entries:
+            if entry.name != ".git":
+                yield entry, folder, base
 
     def _classify(
         self, fs_path: str, shown: str, key: str, st: os.stat_result
@@ -205,7 +266,8 @@ class FileWalker:
             yield Skipped(shown, "not a regular file")
         elif st.st_size > self.max_file_size and not self.scan_large_files:
             yield Skipped(shown, f"too large ({st.st_size} bytes > {self.max_file_size})")
-        else:
+        elif (st.st_dev, st.st_ino) not in self.seen:  # named twice (`scan d d/sub`): once
+            self.seen.add((st.st_dev, st.st_ino))
             yield FileRef(fs_path, shown, key, st.st_size)
 
 
@@ -214,8 +276,10 @@ def _rel_base(anchor: Path, folder: Path) -> str:
     return "" if rel == "." else rel + "/"
 
 
-def read_file(ref: FileRef) -> Blob | Skipped | Failed:
-    """Read one file without following a swapped-in FIFO or device; classify its content."""
+def read_file(ref: FileRef, max_size: int) -> Blob | Skipped | Failed:
+    """Read one file without following a swapped-in FIFO or device; classify its content.
+    At most ``max_size + 1`` bytes are read: a file that grew past the limit after it was
+    listed is skipped as too large, not read whole."""
     try:
         fd = os.open(ref.fs_path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
     except OSError as exc:
@@ -224,25 +288,29 @@ def read_file(ref: FileRef) -> Blob | Skipped | Failed:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             return Skipped(ref.path, "not a regular file")
-        data = _read_all(fd, st.st_size)
+        data = _read_at_most(fd, st.st_size, max_size + 1)
     except OSError as exc:
         return Failed(ref.path, f"cannot read: {exc.strerror or exc}")
     finally:
         os.close(fd)
+    if len(data) > max_size:
+        return Skipped(ref.path, f"too large (grew past {max_size} bytes while being read)")
     kind = sniff(data)
     if kind is Kind.BINARY:
         return Skipped(ref.path, "binary")
     return Blob(ref.path, to_scannable(data, kind), ref.key_path)
 
 
-def _read_all(fd: int, size_hint: int) -> bytes:
-    """Read to the end with as few system calls (and copies) as possible."""
-    data = os.read(fd, size_hint + 1)
-    if len(data) <= size_hint:
+def _read_at_most(fd: int, size_hint: int, limit: int) -> bytes:
+    """Read to the end, or ``limit`` bytes, with as few system calls (and copies) as possible."""
+    data = os.read(fd, min(size_hint + 1, limit))
+    if len(data) <= size_hint or len(data) >= limit:
         return data
     chunks = [data]
-    while chunk := os.read(fd, READ_CHUNK):
+    total = len(data)
+    while total < limit and (chunk := os.read(fd, min(READ_CHUNK, limit - total))):
         chunks.append(chunk)
+        total += len(chunk)
     return b"".join(chunks)
 
 

@@ -7,17 +7,18 @@ from __future__ import annotations
 import bisect
 import math
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import pathspec
 import pygit2
 from pygit2.enums import DeltaStatus, DiffOption, FileMode, ObjectType, SortMode
 
 from leakscan.errors import InputError, UsageError
 from leakscan.models import CommitInfo, Failed, Skipped
+from leakscan.sources.ignore import IgnoreMatcher, compile_exclude, compile_lines
 
 GITLINK = int(FileMode.COMMIT)
 TREE = int(FileMode.TREE)
@@ -68,18 +69,32 @@ def common_dir(repo: pygit2.Repository) -> Path:
     return git_dir
 
 
-def _signed(oid: Oid, who: pygit2.Signature) -> CommitInfo:
-    zone = timezone(timedelta(minutes=who.offset))
-    date = datetime.fromtimestamp(who.time, zone).isoformat()
-    return CommitInfo(str(oid), who.name, who.email, date)
+_RAW_DATE = re.compile(rb"> (-?\d+) ([+-])(\d\d)(\d\d)$")
+
+
+def _signed(obj: pygit2.Commit | pygit2.Tag, who: pygit2.Signature, header: bytes) -> CommitInfo:
+    """Name, email and date of ``who``; the date is read from the raw ``header`` line (libgit2
+    resets offsets it does not like, such as ``+2359``, to UTC). A date no calendar can show
+    (a hostile timestamp) is given in git's raw form, ``@<seconds> <offset>``."""
+    seconds, offset = who.time, who.offset
+    sign, hours, minutes = ("-" if offset < 0 else "+"), abs(offset) // 60, abs(offset) % 60
+    for line in obj.read_raw().split(b"\n\n", 1)[0].split(b"\n"):
+        found = _RAW_DATE.search(line) if line.startswith(header + b" ") else None
+        if found is not None:
+            seconds, sign = int(found[1]), found[2].decode()
+            hours, minutes = int(found[3]), int(found[4])
+            break
+    try:
+        zone = timezone((-1 if sign == "-" else 1) * timedelta(hours=hours, minutes=minutes))
+        date = datetime.fromtimestamp(seconds, zone).isoformat()
+    except (ValueError, OverflowError, OSError):
+        date = f"@{seconds} {sign}{hours:02d}{minutes:02d}"
+    return CommitInfo(str(obj.id), who.name, who.email, date)
 
 
 def commit_info(commit: pygit2.Commit) -> CommitInfo:
     """Commit id, author name and email, and author date in ISO 8601 with its UTC offset."""
-    return _signed(commit.id, commit.author)
-
-
-# --------------------------------------------------------------------------- which commits
+    return _signed(commit, commit.author, b"author")
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +132,7 @@ class Tips:
 def tag_info(tag: pygit2.Tag) -> CommitInfo:
     """An annotated tag as commit information: the tag id, tagger name, email and date."""
     tagger = tag.tagger
-    return _signed(tag.id, tagger) if tagger is not None else CommitInfo(str(tag.id), "", "", "")
+    return _signed(tag, tagger, b"tagger") if tagger is not None else CommitInfo(str(tag.id), "", "", "")
 
 
 def peel_ref(repo: pygit2.Repository, oid: Oid, name: str, tips: Tips) -> None:
@@ -130,7 +145,7 @@ def peel_ref(repo: pygit2.Repository, oid: Oid, name: str, tips: Tips) -> None:
         try:
             obj = repo[oid]
         except (KeyError, ValueError, pygit2.GitError):
-            tips.errors.append(Failed(name, f"missing object {oid}"))
+            tips.errors.append(Failed(name, object_problem(repo, oid, "object")))
             return
         if obj.type == ObjectType.COMMIT:
             if oid not in tips.commits:
@@ -155,7 +170,9 @@ def default_tips(repo: pygit2.Repository) -> Tips:
     """Every ref (branches, remote-tracking branches, tags, notes, stash), every stash entry of
     the stash reflog, and HEAD."""
     tips = Tips()
-    for name in sorted(repo.listall_references()):
+    listed = repo.listall_references()
+    tips.errors.extend(_broken_loose_refs(repo, set(listed)))
+    for name in sorted(listed):
         try:
             target = repo.references[name].resolve().target
         except (KeyError, pygit2.GitError):
@@ -170,6 +187,24 @@ def default_tips(repo: pygit2.Repository) -> Tips:
     if head is not None:
         peel_ref(repo, head, "HEAD", tips)
     return tips
+
+
+def _broken_loose_refs(repo: pygit2.Repository, listed: set[str]) -> list[Failed]:
+    """Loose ref files libgit2 passed over (git says "ignoring broken ref"): their commits
+    would go unscanned, so each is an error."""
+    refs = common_dir(repo) / "refs"
+    broken: list[Failed] = []
+    for folder, _, files in os.walk(refs):
+        for file in files:
+            name = Path(folder, file).relative_to(refs.parent).as_posix()
+            if name in listed or file.endswith(".lock"):
+                continue
+            try:
+                content = Path(folder, file).read_bytes()[:200].decode("utf-8", errors="replace").strip()
+            except OSError as exc:
+                content = f"cannot read: {exc.strerror or exc}"
+            broken.append(Failed(name, f"broken ref ({content[:80]!r}): its commits are not scanned"))
+    return broken
 
 
 def head_tips(repo: pygit2.Repository) -> Tips:
@@ -264,6 +299,15 @@ def load_commit(repo: pygit2.Repository, oid: Oid) -> pygit2.Commit | None:
     return commit if isinstance(commit, pygit2.Commit) else None
 
 
+def object_problem(repo: pygit2.Repository, oid: Oid, kind: str) -> str:
+    """Why an object could not be loaded: missing, or present but not parseable."""
+    try:
+        present = repo.odb.exists(oid)
+    except (ValueError, pygit2.GitError):
+        present = False
+    return f"{kind} {oid} is there but cannot be parsed" if present else f"missing {kind} {oid}"
+
+
 def tree_id(repo: pygit2.Repository, commit_oid: Oid) -> Oid | None:
     """The root tree of a commit, or None when the commit object is missing."""
     commit = load_commit(repo, commit_oid)
@@ -299,14 +343,16 @@ class BlobRef:
 class PathFilter:
     """Which repo-relative paths to leave out: the ``exclude`` patterns and the ignore files of
     the folders above a path (gitignore syntax; a path is left out when it or a folder above it
-    is, and among ignore files the deepest, last matching pattern decides)."""
+    is, and among ignore files the deepest, last matching pattern decides). Each ignore file is
+    compiled once; invalid lines in it are left out with a note in ``notes``."""
 
     def __init__(
         self, exclude: Sequence[str], ignore_file: Callable[[str], bytes | None] | None = None
     ) -> None:
-        self.exclude = pathspec.GitIgnoreSpec.from_lines(exclude) if exclude else None
+        self.exclude = compile_exclude(exclude) if exclude else None
         self.ignore_file = ignore_file
-        self._levels: dict[str, pathspec.GitIgnoreSpec | None] = {}
+        self.notes: list[str] = []
+        self._levels: dict[str, tuple[tuple[str, IgnoreMatcher], ...]] = {}
         self._decided: dict[str, bool] = {}
 
     @property
@@ -315,40 +361,55 @@ class PathFilter:
         return self.exclude is not None or self.ignore_file is not None
 
     def excluded(self, path: str, is_dir: bool = False) -> bool:
-        """Whether the file (or folder) at ``path`` is left out."""
+        """Whether the file (or folder) at ``path`` is left out: its folders are decided top
+        down (memoised, no recursion over the depth), then the path itself."""
         key = path + "/" if is_dir else path
         decided = self._decided.get(key)
-        if decided is None:
-            slash = path.rfind("/")
-            parent = path[:slash] if slash >= 0 else ""
-            decided = (bool(parent) and self.excluded(parent, True)) or self._matches(path, is_dir)
-            self._decided[key] = decided
+        if decided is not None:
+            return decided
+        levels = self._folder_levels("")
+        start = 0
+        while (slash := path.find("/", start)) >= 0:
+            folder = path[: slash + 1]
+            known = self._decided.get(folder)
+            if known is None:
+                known = self._matches(levels, folder[:-1], True)
+                self._decided[folder] = known
+            if known:
+                self._decided[key] = True
+                return True
+            levels = self._folder_levels(folder, levels)
+            start = slash + 1
+        decided = self._matches(levels, path, is_dir)
+        self._decided[key] = decided
         return decided
 
-    def _matches(self, path: str, is_dir: bool) -> bool:
-        key = path + "/" if is_dir else path
-        if self.exclude is not None and self.exclude.match_file(key):
+    def _matches(self, levels: tuple[tuple[str, IgnoreMatcher], ...], path: str, is_dir: bool) -> bool:
+        if self.exclude is not None and self.exclude.ignored(path, is_dir):
             return True
-        if self.ignore_file is None:
-            return False
         decision = False
-        parts = path.split("/")
-        for depth in range(len(parts)):
-            base = "".join(part + "/" for part in parts[:depth])
-            spec = self._level(base)
-            if spec is not None:
-                result = spec.check_file(key[len(base) :])
-                if result.include is not None:
-                    decision = result.include
+        for base, matcher in levels:
+            result = matcher.decide(path[len(base) :], is_dir)
+            if result is not None:
+                decision = result
         return decision
 
-    def _level(self, base: str) -> pathspec.GitIgnoreSpec | None:
-        if base not in self._levels:
-            assert self.ignore_file is not None, "only called with ignore files"
-            data = self.ignore_file(base)
-            lines = data.decode("utf-8", errors="replace").splitlines() if data else []
-            self._levels[base] = pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
-        return self._levels[base]
+    def _folder_levels(
+        self, base: str, above: tuple[tuple[str, IgnoreMatcher], ...] = ()
+    ) -> tuple[tuple[str, IgnoreMatcher], ...]:
+        """The ignore files that apply inside folder ``base`` (``""`` or ``"dir/"``), given
+        those that apply in its parent."""
+        levels = self._levels.get(base)
+        if levels is None:
+            levels = above
+            if self.ignore_file is not None and (data := self.ignore_file(base)):
+                lines = data.decode("utf-8", errors="replace").splitlines()
+                matcher, notes = compile_lines(lines, base + IGNORE_FILE)
+                self.notes.extend(notes)
+                if matcher:
+                    levels = (*above, (base, matcher))
+            self._levels[base] = levels
+        return levels
 
 
 class TreeEnumerator:
@@ -530,6 +591,13 @@ def staged_index(repo: pygit2.Repository) -> pygit2.Index:
     path = os.path.abspath(name)
     if not os.path.isfile(path):
         raise InputError(f"GIT_INDEX_FILE={name}: no such index file")
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(8)
+    except OSError as exc:
+        raise InputError(f"GIT_INDEX_FILE={name}: cannot read the index: {exc.strerror or exc}") from exc
+    if header[:4] != b"DIRC" or int.from_bytes(header[4:8], "big") not in (2, 3, 4):
+        raise InputError(f"GIT_INDEX_FILE={name}: not a git index file")
     try:
         return pygit2.Index(path)
     except (pygit2.GitError, OSError, ValueError) as exc:

@@ -45,7 +45,7 @@ def walk(root: str | Path, **options: object) -> list[tuple[str, ...]]:
     """Everything the file source yields, as (kind, path[, reason or key path])."""
     out: list[tuple[str, ...]] = []
     for found in FileWalker([str(root)], **options):  # type: ignore[arg-type]
-        item = read_file(found) if isinstance(found, FileRef) else found
+        item = read_file(found, 1 << 20) if isinstance(found, FileRef) else found
         if isinstance(item, Blob):
             out.append(("blob", item.path, item.key_path))
         elif isinstance(item, Skipped):
@@ -243,7 +243,7 @@ def test_fifo_swapped_in_after_the_walk_is_not_read(tmp_path: Path) -> None:
     path = tmp_path / "f"
     os.mkfifo(path)
     ref = FileRef(str(path), "f", "f", 0)
-    assert read_file(ref) == Skipped("f", "not a regular file")
+    assert read_file(ref, 1 << 20) == Skipped("f", "not a regular file")
 
 
 def test_file_vanishing_after_the_walk_is_an_error(tmp_path: Path) -> None:
@@ -251,7 +251,7 @@ def test_file_vanishing_after_the_walk_is_an_error(tmp_path: Path) -> None:
     path.write_text("x")
     [ref] = list(FileWalker([str(tmp_path)]))
     path.unlink()
-    assert read_file(ref) == Failed(ref.path, "cannot open: No such file or directory")
+    assert read_file(ref, 1 << 20) == Failed(ref.path, "cannot open: No such file or directory")
 
 
 def test_missing_root_is_an_error(tmp_path: Path) -> None:
@@ -284,12 +284,12 @@ def test_utf16_file_is_decoded(tmp_path: Path) -> None:
     text = "sonar.token = x\n"
     (tmp_path / "w.txt").write_bytes(codecs.BOM_UTF16_LE + text.encode("utf-16-le"))
     [ref] = list(FileWalker([str(tmp_path)]))
-    blob = read_file(ref)  # type: ignore[arg-type]
+    blob = read_file(ref, 1 << 20)  # type: ignore[arg-type]
     assert isinstance(blob, Blob) and blob.data == text.encode()
 
 
 def test_stdin_source() -> None:
-    assert list(StdinSource(io.BytesIO(b"hello"))) == [Blob(STDIN_PATH, b"hello")]
-    assert list(StdinSource(io.BytesIO(b"\x00\x01\x02\x03bin"))) == [Skipped(STDIN_PATH, "binary")]
+    assert list(StdinSource(io.BytesIO(b"hello"), 1 << 20)) == [Blob(STDIN_PATH, b"hello")]
+    assert list(StdinSource(io.BytesIO(b"\x00\x01\x02\x03bin"), 1 << 20)) == [Skipped(STDIN_PATH, "binary")]
     utf16 = codecs.BOM_UTF16_BE + "héllo".encode("utf-16-be")
-    assert list(StdinSource(io.BytesIO(utf16))) == [Blob(STDIN_PATH, "héllo".encode())]
+    assert list(StdinSource(io.BytesIO(utf16), 1 << 20)) == [Blob(STDIN_PATH, "héllo".encode())]

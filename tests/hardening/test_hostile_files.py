@@ -51,7 +51,7 @@ def test_vanished_file_is_an_error_not_a_crash(tmp_path: Path) -> None:
     (tmp_path / "gone.txt").write_text("x")
     [ref] = list(FileWalker([str(tmp_path)]))
     (tmp_path / "gone.txt").unlink()
-    failed = read_file(ref)
+    failed = read_file(ref, 1 << 20)
     assert failed.path.endswith("gone.txt")
     assert "No such file" in failed.error  # type: ignore[union-attr]
 
