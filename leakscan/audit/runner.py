@@ -10,6 +10,7 @@ scheduling; every repository already written stays in the store and the next aud
 from __future__ import annotations
 
 import importlib
+import itertools
 import multiprocessing
 import signal
 import time
@@ -22,12 +23,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from leakscan.audit.scan_repo import BlobSet, RepoOutcome, RepoTask, audit_repository, ruleset_fingerprint
+import pygit2
+
+from leakscan.audit.scan_repo import (
+    BlobSet,
+    RepoOutcome,
+    RepoTask,
+    audit_repository,
+    ref_tips,
+    ruleset_fingerprint,
+)
 from leakscan.audit.store import Store
 from leakscan.audit.targets import Target
-from leakscan.errors import UsageError
+from leakscan.errors import LeakscanError, UsageError
 from leakscan.options import ScanOptions, ValidationConfig
 from leakscan.rules import Rule, load_rules
+from leakscan.sources.git import open_repo
 
 LOCAL_POOL_RESUBMITS = 1
 DASK_TASK_RETRIES = 1
@@ -136,9 +147,12 @@ def run_audit(
         known = BlobSet(store.known_blobs(ruleset))
         tasks = [_task(target, task_options, audit, store, ruleset) for target in targets]
         audit_id = store.start_audit(ruleset, when)
-        executor = _executor(audit, rules, known)
+        # Local repositories whose refs have not moved are settled here, without a task.
+        settled = [unchanged_locally(task) for task in tasks]
+        tasks = [task for task, outcome in zip(tasks, settled, strict=True) if outcome is None]
+        executor = _executor(audit, rules, known) if tasks else None
         try:
-            for outcome in executor.run(tasks):
+            for outcome in itertools.chain(filter(None, settled), executor.run(tasks) if executor else ()):
                 store.record(outcome, ruleset, when)
                 summary.add(outcome)
                 if progress is not None:
@@ -146,7 +160,8 @@ def run_audit(
         except KeyboardInterrupt:
             summary.interrupted = True
         finally:
-            executor.close()
+            if executor is not None:
+                executor.close()
         summary.new_findings = store.new_findings(when)
         if audit.validation is not None and not summary.interrupted:
             summary.validated = validate_store(store, rules, audit.validation)
@@ -176,6 +191,17 @@ def _task(target: Target, options: ScanOptions, audit: AuditOptions, store: Stor
         timeout=audit.timeout,
         retries=audit.retries,
     )
+
+
+def unchanged_locally(task: RepoTask) -> RepoOutcome | None:
+    """The ``unchanged`` outcome of a local repository whose ref tips are those of its last audit."""
+    if not task.local or task.previous_tips is None:
+        return None
+    try:
+        tips = ref_tips(open_repo(task.fetch_url))
+    except (LeakscanError, pygit2.GitError):
+        return None  # the task reports the error
+    return RepoOutcome(task.name, task.url, "unchanged", tips=tips) if tips == task.previous_tips else None
 
 
 def validate_store(store: Store, rules: Sequence[Rule], config: ValidationConfig) -> int:

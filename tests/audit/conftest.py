@@ -35,9 +35,10 @@ MakeEstate = Callable[..., Estate]
 
 @pytest.fixture
 def make_estate(make_repo: MakeRepo, tokens: TokenGenerator, tmp_path: Path) -> MakeEstate:
-    """``make_estate(n)``: repos r0..r{n-1} under tmp_path/repos, each with 3 commits and one token."""
+    """``make_estate(n)``: repos r0..r{n-1} in tmp_path, each with 3 commits and one token (and a
+    4th commit of ``bulk`` files)."""
 
-    def make(count: int, prefix: str = "r") -> Estate:
+    def make(count: int, prefix: str = "r", bulk: int = 0) -> Estate:
         estate = Estate(tmp_path)
         for index in range(count):
             name = f"{prefix}{index}"
@@ -46,6 +47,10 @@ def make_estate(make_repo: MakeRepo, tokens: TokenGenerator, tmp_path: Path) -> 
             repo.commit({"README.md": f"# {name}\n", "src/main.py": f"print({index})\n"}, message="start")
             repo.commit({"conf/sonar.properties": f"sonar.token={token}\n"}, message="configure")
             repo.commit({"src/util.py": f"VALUE = {index}\n"}, message="more")
+            if bulk:  # more blobs, so that scanning takes a while
+                repo.commit(
+                    {f"bulk/f{n}.txt": f"{name} line {n}\n" * 200 for n in range(bulk)}, message="bulk"
+                )
             estate.repos[name] = repo
             estate.tokens[name] = token
         return estate

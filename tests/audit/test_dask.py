@@ -42,7 +42,7 @@ def busy_worker_pid(cluster: Any) -> int | None:
 def test_killed_worker_loses_and_duplicates_nothing(
     cluster: Any, make_estate: MakeEstate, tmp_path: Path
 ) -> None:
-    estate = make_estate(8)
+    estate = make_estate(8, bulk=300)
     targets = [t for name in sorted(estate.repos) for t in parse_target(str(estate.repos[name].path))]
     store = tmp_path / "s.sqlite"
     options = AuditOptions(store=store, cache=tmp_path / "cache", scheduler=cluster.scheduler_address)
@@ -64,7 +64,7 @@ def test_killed_worker_loses_and_duplicates_nothing(
     assert stored_findings(store) == [
         (name, "conf/sonar.properties", estate.tokens[name], None) for name in sorted(estate.repos)
     ]
-    assert summary.blobs_scanned == 8 * 4
+    assert summary.blobs_scanned == 8 * (4 + 300)
 
     again: list[RepoOutcome] = []
     rerun = run_audit(targets, ScanOptions(), options, lambda _s, o: again.append(o))
