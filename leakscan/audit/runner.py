@@ -138,7 +138,6 @@ def run_audit(
     progress: AuditProgress | None = None,
 ) -> AuditSummary:
     """Audit ``targets`` into the store; return the summary (never raises for one repository)."""
-    rules = load_rules(options.extra_rules, disable=options.disable_rules)
     task_options = replace(options, validation=None, baseline=None, workers=1)
     summary = AuditSummary(total=len(targets))
     when = datetime.now(UTC).isoformat(timespec="microseconds")
@@ -150,6 +149,12 @@ def run_audit(
         # Local repositories whose refs have not moved are settled here, without a task.
         settled = [unchanged_locally(task) for task in tasks]
         tasks = [task for task, outcome in zip(tasks, settled, strict=True) if outcome is None]
+        # Rules are compiled only when something is to be scanned or validated.
+        rules = (
+            load_rules(options.extra_rules, disable=options.disable_rules)
+            if tasks or audit.validation
+            else []
+        )
         executor = _executor(audit, rules, known) if tasks else None
         try:
             for outcome in itertools.chain(filter(None, settled), executor.run(tasks) if executor else ()):

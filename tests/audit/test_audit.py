@@ -248,3 +248,30 @@ def test_unchanged_marks_findings_seen(make_estate: MakeEstate, tmp_path: Path, 
     _, (outcome,) = audit(targets, store)
     (after,) = db.execute("SELECT last_seen FROM findings").fetchone()
     assert outcome.status == status and after > before
+
+
+def test_ctrl_c_keeps_finished_repositories_and_the_next_audit_resumes(
+    make_estate: MakeEstate, tmp_path: Path
+) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    estate = make_estate(6, bulk=300)
+    store = tmp_path / "s.sqlite"
+    args = [sys.executable, "-m", "leakscan", "audit", *(str(r.path) for r in estate.repos.values())]
+    args += ["--store", str(store), "--cache", str(tmp_path / "c"), "--workers", "1"]
+    with subprocess.Popen(args, stderr=subprocess.PIPE, text=True) as proc:
+        assert proc.stderr is not None
+        first = proc.stderr.readline()
+        assert first.startswith("audit: [1/6] r0: ok:"), first
+        proc.send_signal(signal.SIGINT)
+        rest = proc.stderr.read()
+        assert proc.wait(timeout=60) == 130
+    assert "audit: interrupted; finished repositories are kept" in rest
+    finished = {name for name, *_ in stored_findings(store)}
+    assert "r0" in finished and len(finished) < 6
+    _, outcomes = audit(
+        parse_target(str(estate.repos["r0"].path)) + parse_target(str(estate.repos["r5"].path)), store
+    )
+    assert [(o.name, o.status) for o in outcomes] == [("r0", "unchanged"), ("r5", "ok")]
