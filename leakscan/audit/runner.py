@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import itertools
 import multiprocessing
+import os
 import signal
 import time
 import uuid
@@ -149,6 +150,8 @@ def run_audit(
         # Local repositories whose refs have not moved are settled here, without a task.
         settled = [unchanged_locally(task) for task in tasks]
         tasks = [task for task, outcome in zip(tasks, settled, strict=True) if outcome is None]
+        # Largest first, so that a big repository does not run alone at the end.
+        tasks.sort(key=lambda task: _weight(task, store), reverse=True)
         # Rules are compiled only when something is to be scanned or validated.
         rules = (
             load_rules(options.extra_rules, disable=options.disable_rules)
@@ -207,6 +210,19 @@ def unchanged_locally(task: RepoTask) -> RepoOutcome | None:
     except (LeakscanError, pygit2.GitError):
         return None  # the task reports the error
     return RepoOutcome(task.name, task.url, "unchanged", tips=tips) if tips == task.previous_tips else None
+
+
+def _weight(task: RepoTask, store: Store) -> int:
+    """How big a repository is likely to be: its pack files' size for a local one, else the
+    number of blobs of its last audit (0 when unknown)."""
+    if task.local:
+        git_dir = Path(task.fetch_url) / ".git"
+        packs = (git_dir if git_dir.is_dir() else Path(task.fetch_url)) / "objects" / "pack"
+        try:
+            return sum(entry.stat().st_size for entry in os.scandir(packs) if entry.name.endswith(".pack"))
+        except OSError:
+            return 0
+    return store.blobs_of(task.url)
 
 
 def validate_store(store: Store, rules: Sequence[Rule], config: ValidationConfig) -> int:

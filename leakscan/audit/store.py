@@ -185,6 +185,11 @@ class Store:
             (count,) = self.db.execute(query, (ruleset,)).fetchone()
         return int(count)
 
+    def blobs_of(self, url: str) -> int:
+        """The number of blobs the last audit of ``url`` walked (0 if never audited)."""
+        row = self.db.execute("SELECT blobs FROM repositories WHERE url = ?", (url,)).fetchone()
+        return int(row[0]) if row else 0
+
     def state(self, url: str) -> RepoState | None:
         row = self.db.execute(
             "SELECT tips, ruleset, status FROM repositories WHERE url = ?", (url,)
@@ -235,9 +240,9 @@ class Store:
                     ),
                 )
                 clean = outcome.clean_blobs
+                ids = sorted(clean[i : i + 20] for i in range(0, len(clean), 20))  # B-tree order: faster
                 db.executemany(
-                    "INSERT OR IGNORE INTO scanned_blobs VALUES (?, ?)",
-                    ((ruleset, clean[i : i + 20]) for i in range(0, len(clean), 20)),
+                    "INSERT OR IGNORE INTO scanned_blobs VALUES (?, ?)", ((ruleset, oid) for oid in ids)
                 )
                 for finding in outcome.findings:
                     self._upsert_finding(repo_id, finding, when)
