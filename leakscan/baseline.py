@@ -133,6 +133,8 @@ def parse_baseline(text: str, source: str) -> Baseline:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise BaselineError(f"{source}: not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise BaselineError(f"{source}: not valid JSON: nested too deeply") from exc
     if not isinstance(data, dict):
         raise BaselineError(f"{source}: must be a JSON object with 'version' and 'entries'")
     problems: list[str] = []

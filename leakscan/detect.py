@@ -4,7 +4,7 @@ windows around keyword hits, then the offline checks. Bytes in, matches out."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,8 +15,15 @@ from leakscan.plausibility import judge
 from leakscan.rules import Rule
 
 ALLOW_MARKER = b"leakscan:allow"
+# A keyword hit's window: bytes before and after it that its rule's regex reads. A rule whose
+# matches can be longer (its ``window`` field, or the longest match its pattern allows) gets that
+# much on each side, plus LOOKAROUND after for a trailing lookahead.
 WINDOW_BEFORE = 256
 WINDOW_AFTER = 1024
+LOOKAROUND = 64
+# Windows that merge (keyword-dense text) are searched in pieces of this size, each overlapping
+# the next by one window, so one regex search never covers more than this.
+PIECE = 64 * 1024
 REGEX_TIMEOUT_S = 2.0
 
 
@@ -33,7 +40,9 @@ class KeywordIndex:
     """Finds every rule keyword in a buffer in one pass (Hyperscan), or one pass per keyword
     (``bytes.find``) where Hyperscan is not installed. Both give the same offsets."""
 
-    def __init__(self, rules: Sequence[Rule], engine: str = "auto") -> None:
+    def __init__(
+        self, rules: Sequence[Rule], engine: str = "auto", gap: Callable[[Rule], int] | None = None
+    ) -> None:
         self._keywords: list[tuple[bytes, bool, tuple[Rule, ...]]] = []
         table: dict[tuple[bytes, bool], list[Rule]] = {}
         for rule in rules:
@@ -45,6 +54,9 @@ class KeywordIndex:
         if engine == "hyperscan" and self._hyperscan is None:
             raise RuntimeError("the hyperscan module is not installed")
         self.engine = "hyperscan" if self._hyperscan is not None else "python"
+        # Hits of one keyword this close together fall in one window of every rule that owns it.
+        width = gap or (lambda rule: WINDOW_BEFORE + WINDOW_AFTER)
+        self._gaps = [min(map(width, owners)) for _, _, owners in self._keywords]
 
     def hits(self, data: bytes) -> dict[Rule, list[int]]:
         """Start offsets of every keyword occurrence, grouped by rule, in ascending order."""
@@ -64,6 +76,32 @@ class KeywordIndex:
         for offsets in hits.values():
             offsets.sort()
         return hits
+
+    def runs(self, data: bytes) -> dict[Rule, list[tuple[int, int]]]:
+        """Runs of keyword hits, grouped by rule, in ascending order: (first, last) start offsets
+        of hits of one keyword whose neighbours are at most that keyword's gap apart.
+
+        Memory grows with the number of runs, not of hits: a file that is one keyword repeated
+        is a single run.
+        """
+        per_keyword: list[list[tuple[int, int]]]
+        if self._hyperscan is not None:
+            per_keyword = self._hyperscan.runs(data, self._gaps)
+        else:
+            lowered = b""
+            per_keyword = []
+            for (keyword, caseless, _), gap in zip(self._keywords, self._gaps, strict=True):
+                if caseless and not lowered:
+                    lowered = data.lower()
+                per_keyword.append(list(_iter_runs(lowered if caseless else data, keyword, gap)))
+        runs: dict[Rule, list[tuple[int, int]]] = {}
+        for (_, _, owners), found in zip(self._keywords, per_keyword, strict=True):
+            for rule in owners:
+                if found:
+                    runs.setdefault(rule, []).extend(found)
+        for spans in runs.values():
+            spans.sort()
+        return runs
 
 
 class _HyperscanKeywords:
@@ -92,6 +130,28 @@ class _HyperscanKeywords:
 
         self._db.scan(data, match_event_handler=on_match, scratch=self._scratch)
 
+    def runs(self, data: bytes, gaps: list[int]) -> list[list[tuple[int, int]]]:
+        if self._pid != os.getpid():
+            self._scratch, self._pid = self._hs.Scratch(self._db), os.getpid()
+        lengths = self._lengths
+        runs: list[list[tuple[int, int]]] = [[] for _ in lengths]
+        first = [-1] * len(lengths)
+        last = [-(1 << 62)] * len(lengths)
+
+        def on_match(index: int, start: int, end: int, flags: int, context: object) -> None:
+            at = end - lengths[index]
+            if at - last[index] > gaps[index]:
+                if first[index] >= 0:
+                    runs[index].append((first[index], last[index]))
+                first[index] = at
+            last[index] = at
+
+        self._db.scan(data, match_event_handler=on_match, scratch=self._scratch)
+        for index, start in enumerate(first):
+            if start >= 0:
+                runs[index].append((start, last[index]))
+        return runs
+
 
 def _compile_hyperscan(
     keywords: list[tuple[bytes, bool, tuple[Rule, ...]]],
@@ -117,7 +177,8 @@ class Detector:
     ) -> None:
         self.rules = tuple(rules)
         self.regex_timeout = regex_timeout
-        self.keywords = KeywordIndex(self.rules, engine)
+        self.windows = {rule: rule_window(rule) for rule in self.rules}
+        self.keywords = KeywordIndex(self.rules, engine, lambda rule: sum(self.windows[rule]))
 
     def keyword_hits(self, data: bytes) -> dict[Rule, list[int]]:
         """Offsets of every keyword occurrence, grouped by rule."""
@@ -126,58 +187,98 @@ class Detector:
     def detect(self, data: bytes) -> Detection:
         """Find every rule match in ``data`` that passes the rule's offline checks."""
         result = Detection()
-        for rule, offsets in self.keyword_hits(data).items():
+        lines = _Lines(data)
+        for rule, runs in self.keywords.runs(data).items():
+            before, after = self.windows[rule]
+            windows = _pieces(_merge_windows(runs, len(data), before, after), before + after)
             seen: set[tuple[int, int]] = set()
-            errors_before = len(result.errors)
-            for start, end in _merge_windows(offsets, len(data)):
-                for span, secret in self._search(rule, data, start, end, result):
-                    if span in seen:
-                        continue
-                    seen.add(span)
-                    self._keep(rule, data, span, secret, result)
-                if len(result.errors) > errors_before:
-                    # One runaway search is enough: give up this rule for this buffer, so a hostile
-                    # file costs at most one timeout per rule, however many windows it has.
-                    result.errors[-1] += "; rule skipped for the rest of this input"
-                    break
+            deny = True
+            for span, secret in self._search(rule, data, windows, after, result):
+                if span in seen:
+                    continue
+                seen.add(span)
+                deny = self._keep(rule, data, span, secret, result, lines, deny)
         result.matches.sort(key=lambda m: (m.start, m.rule.id))
         return result
 
     def _search(
-        self, rule: Rule, data: bytes, start: int, end: int, result: Detection
+        self,
+        rule: Rule,
+        data: bytes,
+        windows: Iterable[tuple[int, int]],
+        after: int,
+        result: Detection,
     ) -> Iterator[tuple[tuple[int, int], bytes]]:
-        try:
-            for found in rule.pattern.finditer(data, pos=start, endpos=end, timeout=self.regex_timeout):
-                span = found.span(rule.secret_group)
-                if span[0] < 0:
-                    continue
-                if found.end() >= end and end < len(data):
-                    yield from self._search(rule, data, found.start(), len(data), result)
+        """Matches in the windows, in order, as one ``finditer`` over the whole buffer would give
+        them (no match overlaps the one before). A match that reaches its window's end may be cut
+        short there, so it is searched again from its start over twice the distance (or at least
+        one window), until it ends inside: the extra work is bounded by the match's own length.
+        One timeout gives up the rule for the rest of the buffer."""
+        size, resume = len(data), 0
+        for start, end in windows:
+            pos = max(start, resume)
+            found: list[tuple[tuple[int, int], bytes]] = []  # judged after the search: the
+            while pos < end:  # timeout counts wall time, also while a generator is suspended
+                try:
+                    for match in rule.pattern.finditer(data, pos=pos, endpos=end, timeout=self.regex_timeout):
+                        if match.end() >= end and end < size:
+                            pos = match.start()
+                            end = min(size, pos + 2 * max(end - pos, after))
+                            break
+                        resume = max(match.end(), resume)
+                        span = match.span(rule.secret_group)
+                        if span[0] >= 0:
+                            found.append((span, data[span[0] : span[1]]))
+                    else:
+                        break
+                except TimeoutError:
+                    yield from found
+                    result.errors.append(
+                        f"rule '{rule.id}': regex search timed out after {self.regex_timeout}s "
+                        f"at bytes {pos}-{end}; rule skipped for the rest of this input"
+                    )
                     return
-                yield span, data[span[0] : span[1]]
-        except TimeoutError:
-            result.errors.append(
-                f"rule '{rule.id}': regex search timed out after {self.regex_timeout}s at bytes {start}-{end}"
-            )
+            yield from found
 
-    def _keep(self, rule: Rule, data: bytes, span: tuple[int, int], raw: bytes, result: Detection) -> None:
-        line_start = max(data.rfind(b"\n", 0, span[0]), data.rfind(b"\r", 0, span[0])) + 1
-        line_end = _line_end(data, span[1])
-        if ALLOW_MARKER in data[line_start:line_end]:
+    def _keep(
+        self,
+        rule: Rule,
+        data: bytes,
+        span: tuple[int, int],
+        raw: bytes,
+        result: Detection,
+        lines: _Lines,
+        deny: bool,
+    ) -> bool:
+        """Judge one candidate and record it; return whether deny patterns still apply (one
+        that times out is skipped for the rest of the buffer)."""
+        line_start, line_end = lines.bounds(span[0])
+        multiline = b"\n" in raw or b"\r" in raw  # a custom rule's secret may span lines
+        if multiline:
+            line_end = lines.bounds(span[1])[1]
+            allowed = data.find(ALLOW_MARKER, line_start, line_end) >= 0
+        else:
+            allowed = lines.allowed(span[0])
+        if allowed:
             result.rejected.append((rule, "leakscan:allow comment"))
-            return
+            return deny
         secret = Secret(raw.decode("utf-8", "surrogateescape"))
-        verdict = judge(secret.value, secret.sha256, rule)
+        verdict = judge(secret.value, secret.sha256, rule, timeout=self.regex_timeout, deny=deny)
+        if verdict.error:
+            result.errors.append(
+                f"rule '{rule.id}': {verdict.error}; deny patterns skipped for the rest of this input"
+            )
+            deny = False
         if not verdict.keep:
             result.rejected.append((rule, verdict.reason))
-            return
-        line = _line_number(data, span[0])
-        column, utf16_column = _widths(data[line_start : span[0]])
+            return deny
+        line = lines.number(span[0])
+        column, utf16_column = lines.widths(line_start, span[0])
         secret_width, secret_utf16 = _widths(raw)
         end_line, end_column, utf16_end = line, column + secret_width, utf16_column + secret_utf16
-        if b"\n" in raw or b"\r" in raw:  # a custom rule's secret may span lines
-            end_line = _line_number(data, span[1])
-            end_start = max(data.rfind(b"\n", 0, span[1]), data.rfind(b"\r", 0, span[1])) + 1
+        if multiline:
+            end_line = lines.number(span[1])
+            end_start = lines.bounds(span[1])[0]
             end_column, utf16_end = _widths(data[end_start : span[1]])
         result.matches.append(
             Match(
@@ -194,6 +295,75 @@ class Detector:
                 utf16_end_column=utf16_end + 1,
             )
         )
+        return deny
+
+
+def rule_window(rule: Rule) -> tuple[int, int]:
+    """Bytes before and after a keyword hit that the rule's regex reads."""
+    return max(WINDOW_BEFORE, rule.window), max(WINDOW_AFTER, rule.window + LOOKAROUND)
+
+
+class _Lines:
+    """Line numbers, line bounds and columns in one buffer, each computed from the previous
+    answer rather than from the buffer's start: matches come in ascending order per rule, so a
+    buffer costs one pass per rule however many matches it has."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._has_cr: bool | None = None
+        self._counted = (0, 1)  # (offset, line number at that offset)
+        self._line = (-1, -1, False)  # bounds of the last line asked about, and its allow marker
+        self._width = (-1, -1, (0, 0))  # (line start, offset, widths of the line up to offset)
+
+    @property
+    def has_cr(self) -> bool:
+        if self._has_cr is None:
+            self._has_cr = b"\r" in self._data
+        return self._has_cr
+
+    def number(self, at: int) -> int:
+        """1-based line of byte ``at``; LF, CRLF and lone CR each end a line."""
+        data = self._data
+        since, line = self._counted if self._counted[0] <= at else (0, 1)
+        line += data.count(b"\n", since, at)
+        if self.has_cr:
+            line += data.count(b"\r", since, at) - data.count(b"\r\n", since, at)
+            if 0 < since < at and data[since - 1 : since + 1] == b"\r\n":
+                line -= 1  # that CRLF was counted on both sides of ``since``
+        self._counted = (at, line)
+        return line
+
+    def bounds(self, at: int) -> tuple[int, int]:
+        """Start and end (the line break's offset) of the line holding byte ``at``."""
+        start, end, _ = self._line
+        if start <= at <= end:
+            return start, end
+        data = self._data
+        start = data.rfind(b"\n", 0, at) + 1
+        end = data.find(b"\n", at)
+        end = len(data) if end < 0 else end
+        if self.has_cr:  # a CR only counts inside the LF-delimited line, so no search goes further
+            start = max(start, data.rfind(b"\r", start, at) + 1)
+            cr = data.find(b"\r", at, end)
+            end = end if cr < 0 else cr
+        self._line = (start, end, data.find(ALLOW_MARKER, start, end) >= 0)
+        return start, end
+
+    def allowed(self, at: int) -> bool:
+        """Whether the line holding byte ``at`` carries the allow marker."""
+        self.bounds(at)
+        return self._line[2]
+
+    def widths(self, line_start: int, at: int) -> tuple[int, int]:
+        """Characters and UTF-16 units from ``line_start`` to ``at``."""
+        start, since, (chars, units) = self._width
+        if start != line_start or since > at:
+            since, chars, units = line_start, 0, 0
+        more_chars, more_units = _widths(self._data[since:at])
+        chars, units = chars + more_chars, units + more_units
+        if at < len(self._data) and self._data[at] < 0x80:  # decoding can resume at an ASCII byte
+            self._width = (line_start, at, (chars, units))
+        return chars, units
 
 
 def _iter_find(buffer: bytes, needle: bytes) -> Iterator[int]:
@@ -204,12 +374,27 @@ def _iter_find(buffer: bytes, needle: bytes) -> Iterator[int]:
         at = find(needle, at + 1)
 
 
-def _merge_windows(offsets: list[int], size: int) -> Iterator[tuple[int, int]]:
-    """Windows around keyword hits, merged where they overlap."""
+def _iter_runs(buffer: bytes, needle: bytes, gap: int) -> Iterator[tuple[int, int]]:
+    """Runs of ``needle`` (see ``KeywordIndex.runs``), jumping to the farthest hit within ``gap``
+    so that a buffer dense with the needle costs a few calls per ``gap`` bytes, not one per hit."""
+    find, rfind, length = buffer.find, buffer.rfind, len(needle)
+    at = find(needle)
+    while at >= 0:
+        last = at
+        while (farther := rfind(needle, last + 1, last + gap + length)) >= 0:
+            last = farther
+        yield at, last
+        at = find(needle, last + 1)
+
+
+def _merge_windows(
+    runs: list[tuple[int, int]], size: int, before: int = WINDOW_BEFORE, after: int = WINDOW_AFTER
+) -> Iterator[tuple[int, int]]:
+    """Windows around runs of keyword hits, merged where they overlap or touch."""
     current_start = current_end = -1
-    for offset in offsets:
-        start = max(0, offset - WINDOW_BEFORE)
-        end = min(size, offset + WINDOW_AFTER)
+    for first, last in runs:
+        start = max(0, first - before)
+        end = min(size, last + after)
         if start <= current_end:
             current_end = max(current_end, end)
             continue
@@ -220,19 +405,14 @@ def _merge_windows(offsets: list[int], size: int) -> Iterator[tuple[int, int]]:
         yield current_start, current_end
 
 
-def _line_end(data: bytes, at: int) -> int:
-    ends = [i for i in (data.find(b"\n", at), data.find(b"\r", at)) if i >= 0]
-    return min(ends) if ends else len(data)
-
-
-def _line_number(data: bytes, at: int) -> int:
-    """1-based line of byte ``at``; LF, CRLF and lone CR each end a line."""
-    newlines = data.count(b"\n", 0, at)
-    returns = data.count(b"\r", 0, at)
-    if not returns:
-        return newlines + 1
-    crlf = data.count(b"\r\n", 0, at)
-    return newlines + returns - crlf + 1
+def _pieces(windows: Iterable[tuple[int, int]], overlap: int) -> Iterator[tuple[int, int]]:
+    """Cut windows longer than a piece into pieces that overlap by ``overlap`` bytes."""
+    piece = max(PIECE, 4 * overlap)
+    for start, end in windows:
+        while end - start > piece:
+            yield start, start + piece
+            start += piece - overlap
+        yield start, end
 
 
 def _widths(data: bytes) -> tuple[int, int]:

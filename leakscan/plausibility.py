@@ -5,11 +5,13 @@ from __future__ import annotations
 import math
 import operator
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from leakscan.models import ChecksumStatus
 from leakscan.rules import Checksum, Plausibility, Rule
 from leakscan.synthetic import base62_crc32
+
+DENY_TIMEOUT_S = 2.0  # the same bound as a rule's own regex search
 
 # Every ASCII trigram of consecutive code points, ascending (abc) or descending (cba).
 _STEP_TRIGRAMS = frozenset(
@@ -27,6 +29,7 @@ class Verdict:
     keep: bool
     reason: str = ""
     checksum: ChecksumStatus = ChecksumStatus.NONE
+    error: str = ""  # a deny pattern timed out: the deny list was not applied to this candidate
 
 
 def shannon_entropy(text: str) -> float:
@@ -134,13 +137,28 @@ def check_plausibility(body: str, settings: Plausibility) -> str:
     return ""
 
 
-def judge(secret: str, sha256: str, rule: Rule) -> Verdict:
-    """Apply a rule's deny list, known examples, checksum and plausibility to one secret."""
+def judge(
+    secret: str, sha256: str, rule: Rule, *, timeout: float = DENY_TIMEOUT_S, deny: bool = True
+) -> Verdict:
+    """Apply a rule's deny list, known examples, checksum and plausibility to one secret.
+
+    Each deny search is bounded by ``timeout``; one that runs out stops the deny list (the
+    candidate is judged as if none matched, so a runaway pattern never hides a token) and the
+    verdict carries the error. ``deny=False`` skips the deny list.
+    """
     if sha256 in rule.known_examples_sha256:
         return Verdict(False, "known public example token")
-    for pattern in rule.deny:
-        if pattern.search(secret):
-            return Verdict(False, f"matches deny pattern {pattern.pattern!r}")
+    for pattern in rule.deny if deny else ():
+        try:
+            if pattern.search(secret, timeout=timeout):
+                return Verdict(False, f"matches deny pattern {pattern.pattern!r}")
+        except TimeoutError:
+            verdict = _judge_body(secret, rule)
+            return replace(verdict, error=f"deny pattern {pattern.pattern!r} timed out after {timeout}s")
+    return _judge_body(secret, rule)
+
+
+def _judge_body(secret: str, rule: Rule) -> Verdict:
     body = secret[rule.prefix_length :]
     if rule.checksum.scheme != "none":
         if not check_checksum(body, rule.checksum):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -14,12 +15,17 @@ import regex
 
 from leakscan.errors import RuleFileError
 from leakscan.models import Severity
+from leakscan.patterns import measure
 
 RULE_FILE_VERSION = 1
 KNOWN_VALIDATORS = frozenset({"sonarqube-cloud", "sonarqube-server"})
 CHECKSUM_SCHEMES = frozenset({"none", "crc32-base62"})
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# Bounds on a regex before it is compiled (see leakscan.patterns): about 0.1 s of regex.compile.
+MAX_PATTERN_SIZE = 100_000
+MAX_PATTERN_NESTING = 50
+MAX_WINDOW = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +82,7 @@ class Rule:
     examples: tuple[Example, ...]
     negative_examples: tuple[Example, ...]
     source: str
+    window: int = 0
 
     def __hash__(self) -> int:
         return hash(self.id)
@@ -102,6 +109,7 @@ _RULE_FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
     "deny": ((list,), False),
     "known_examples_sha256": ((list,), False),
     "validation": ((str,), False),
+    "window": ((int,), False),
     "examples": ((list,), True),
     "negative_examples": ((list,), True),
 }
@@ -192,6 +200,8 @@ def parse_rules(text: str, source: str) -> list[Rule]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise RuleFileError([f"{source}: invalid TOML: {exc}"]) from exc
+    except RecursionError as exc:
+        raise RuleFileError([f"{source}: invalid TOML: arrays or tables nested too deeply"]) from exc
     problems: list[str] = []
     unknown_top = set(data) - {"version", "rules"}
     if unknown_top:
@@ -245,6 +255,9 @@ def _compile_rule(entry: object, where: str, source: str, problems: list[str]) -
     if not keywords or not all(isinstance(k, str) and k for k in keywords):
         problems.append(f"{where}: field 'keywords': must be a non-empty list of non-empty strings")
         keywords = []
+    elif any("\0" in k for k in keywords):
+        problems.append(f"{where}: field 'keywords': must not contain a NUL character")
+        keywords = []
     ignore_case = bool(entry.get("keywords_ignore_case", False))
     secret_group = entry.get("secret_group", "secret")
     pattern = _compile_pattern(entry["pattern"], secret_group, where, problems)
@@ -252,10 +265,15 @@ def _compile_rule(entry: object, where: str, source: str, problems: list[str]) -
     plausibility = _parse_plausibility(entry.get("plausibility", {}), where, problems)
     deny = []
     for value in entry.get("deny", []):
-        try:
-            deny.append(regex.compile(value))
-        except (regex.error, TypeError) as exc:
-            problems.append(f"{where}: field 'deny': invalid regex {value!r}: {exc}")
+        if not isinstance(value, str):
+            problems.append(f"{where}: field 'deny': expected strings, got {value!r}")
+        elif (bound := _too_costly(value)) is not None:
+            problems.append(f"{where}: field 'deny': regex {value[:80]!r}: {bound}")
+        else:
+            try:
+                deny.append(regex.compile(value))
+            except regex.error as exc:
+                problems.append(f"{where}: field 'deny': invalid regex {value!r}: {exc}")
     known = entry.get("known_examples_sha256", [])
     if not all(isinstance(h, str) and _SHA256.match(h) for h in known):
         problems.append(f"{where}: field 'known_examples_sha256': each must be 64 lowercase hex")
@@ -268,6 +286,9 @@ def _compile_rule(entry: object, where: str, source: str, problems: list[str]) -
     prefix_length = entry.get("prefix_length", 0)
     if prefix_length < 0:
         problems.append(f"{where}: field 'prefix_length': must be >= 0")
+    window = entry.get("window")
+    if window is not None and not 0 < window <= MAX_WINDOW:
+        problems.append(f"{where}: field 'window': must be 1 to {MAX_WINDOW} bytes")
     examples = _parse_examples(entry["examples"], "examples", _EXAMPLE_FIELDS, where, problems)
     negatives = _parse_examples(
         entry["negative_examples"], "negative_examples", _NEGATIVE_FIELDS, where, problems
@@ -299,10 +320,31 @@ def _compile_rule(entry: object, where: str, source: str, problems: list[str]) -
         examples=tuple(examples),
         negative_examples=tuple(negatives),
         source=source,
+        window=window or _longest_match(entry["pattern"]),
     )
 
 
+def _too_costly(text: str) -> str | None:
+    """Why ``text`` would take too long to compile, or ``None``; checked before compiling."""
+    size = measure(text)
+    if size.depth > MAX_PATTERN_NESTING:
+        return f"groups nested {size.depth} deep (at most {MAX_PATTERN_NESTING})"
+    if size.size > MAX_PATTERN_SIZE:
+        return f"expands to {size.size} elements (at most {MAX_PATTERN_SIZE}; counted repeats multiply)"
+    return None
+
+
+def _longest_match(text: str) -> int:
+    """The most bytes a match of ``text`` can span, or 0 when the pattern sets no bound."""
+    longest = measure(text).longest
+    return int(longest) if longest <= MAX_WINDOW else 0
+
+
 def _compile_pattern(text: str, group: str, where: str, problems: list[str]) -> regex.Pattern[bytes] | None:
+    bound = _too_costly(text)
+    if bound is not None:
+        problems.append(f"{where}: field 'pattern': {bound}")
+        return None
     try:
         compiled = regex.compile(text.encode("utf-8"))
     except regex.error as exc:
@@ -350,6 +392,9 @@ def _parse_plausibility(table: object, where: str, problems: list[str]) -> Plaus
     checked = _check_table(table, _PLAUSIBILITY_FIELDS, where, "plausibility", problems)
     if checked is None:
         return Plausibility()
+    for key, value in checked.items():
+        if key != "placeholder_words" and not (math.isfinite(value) and value >= 0):
+            problems.append(f"{where}: field 'plausibility.{key}': must be a finite number >= 0, not {value}")
     words = checked.pop("placeholder_words", [])
     if not all(isinstance(w, str) and w for w in words):
         problems.append(f"{where}: field 'plausibility.placeholder_words': must be strings")

@@ -87,6 +87,17 @@ INVALID_CASES = {
     ],
     "bad-known-examples": [f"{_RULE}: field 'known_examples_sha256': each must be 64 lowercase hex"],
     "duplicate-id": [f"{_RULE}: field 'id': already defined in {{file}}"],
+    "compile-bomb": [
+        f"{_RULE}: field 'pattern': expands to 6250007 elements (at most 100000; counted repeats multiply)"
+    ],
+    "bomb-deny": [
+        f"{_RULE}: field 'deny': regex '(?:x{{4000}}){{4000}}': expands to 16000000 elements "
+        "(at most 100000; counted repeats multiply)"
+    ],
+    "nested-groups": [f"{_RULE}: field 'pattern': groups nested 61 deep (at most 50)"],
+    "nul-keyword": [f"{_RULE}: field 'keywords': must not contain a NUL character"],
+    "nan-threshold": [f"{_RULE}: field 'plausibility.min_entropy': must be a finite number >= 0, not nan"],
+    "bad-window": [f"{_RULE}: field 'window': must be 1 to 1048576 bytes"],
     "failing-example": [
         f"{_RULE}: field 'examples[1]': expected the secret at 11-57, found nothing",
         f"{_RULE}: field 'negative_examples[1]': expected no match (wrongly listed as negative), "

@@ -10,6 +10,7 @@ from leakscan.content import SNIFF_BYTES, Kind, sniff, to_scannable
 
 TEXT = "sonar.token = value\nsecond line: é\n"
 LFS = b"version https://git-lfs.github.com/spec/v1\noid sha256:" + b"ab" * 32 + b"\nsize 12345\n"
+CJK_HEAD = "中文注释" * 1200 + "\nsonar.token = value\n"
 
 
 @pytest.mark.parametrize(
@@ -31,6 +32,19 @@ LFS = b"version https://git-lfs.github.com/spec/v1\noid sha256:" + b"ab" * 32 + 
         (LFS + b"x" * 2000, Kind.TEXT),
         (codecs.BOM_UTF16_LE + "abc sqco_".encode("latin-1"), Kind.TEXT),
         (codecs.BOM_UTF16_BE + b"\xc3\xa9t\xc3\xa9", Kind.TEXT),
+        (codecs.BOM_UTF16_LE + CJK_HEAD.encode("utf-16-le"), Kind.UTF16_LE),
+        (codecs.BOM_UTF16_BE + CJK_HEAD.encode("utf-16-be"), Kind.UTF16_BE),
+        (codecs.BOM_UTF32_LE + TEXT.encode("utf-32-le"), Kind.UTF32_LE),
+        (codecs.BOM_UTF32_BE + TEXT.encode("utf-32-be"), Kind.UTF32_BE),
+        (TEXT.encode("utf-32-le"), Kind.UTF32_LE),
+        (TEXT.encode("utf-32-be"), Kind.UTF32_BE),
+        (codecs.BOM_UTF32_LE + CJK_HEAD.encode("utf-32-le"), Kind.UTF32_LE),
+        (LFS.rstrip(b"\n"), Kind.LFS_POINTER),
+        (LFS + b"sonar.token=value\n", Kind.TEXT),
+        (LFS.replace(b"ab" * 32, b"ab" * 31), Kind.TEXT),
+        (LFS.replace(b"size 12345", b"size 12345 sonar.token=value"), Kind.TEXT),
+        (LFS[:43] + b"sonar.token=value\n", Kind.TEXT),
+        (b"\0" + TEXT.encode(), Kind.BINARY),
     ],
     ids=[
         "empty",
@@ -49,15 +63,28 @@ LFS = b"version https://git-lfs.github.com/spec/v1\noid sha256:" + b"ab" * 32 + 
         "too-long-for-lfs-pointer",
         "ff-fe-start-of-a-latin1-file",
         "fe-ff-start-of-a-utf8-file",
+        "utf16le-bom-non-ascii-head",
+        "utf16be-bom-non-ascii-head",
+        "utf32le-bom",
+        "utf32be-bom",
+        "utf32le-no-bom",
+        "utf32be-no-bom",
+        "utf32le-bom-non-ascii-head",
+        "lfs-pointer-without-final-newline",
+        "lfs-pointer-with-a-line-appended",
+        "lfs-pointer-short-oid",
+        "lfs-pointer-size-line-with-more",
+        "lfs-header-only",
+        "leading-nul-is-binary",
     ],
 )
 def test_sniff(data: bytes, kind: Kind) -> None:
     assert sniff(data) is kind
 
 
-@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
 @pytest.mark.parametrize("bom", [True, False], ids=["bom", "no-bom"])
-def test_utf16_becomes_utf8(codec: str, bom: bool) -> None:
+def test_utf16_and_utf32_become_utf8(codec: str, bom: bool) -> None:
     data = ("\ufeff" if bom else "").encode(codec) + TEXT.encode(codec)
     assert to_scannable(data, sniff(data)) == TEXT.encode("utf-8")
 

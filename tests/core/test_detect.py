@@ -88,13 +88,18 @@ def test_keyword_hits_cover_every_occurrence(rules: dict[str, Rule]) -> None:
 def test_merge_windows() -> None:
     b, a = WINDOW_BEFORE, WINDOW_AFTER
     assert list(_merge_windows([], 10_000)) == []
-    assert list(_merge_windows([10], 50)) == [(0, 50)]
-    assert list(_merge_windows([5000], 10_000)) == [(5000 - b, 5000 + a)]
-    assert list(_merge_windows([5000, 5500], 10_000)) == [(5000 - b, 5500 + a)]
+    assert list(_merge_windows([(10, 10)], 50)) == [(0, 50)]
+    assert list(_merge_windows([(5000, 5000)], 10_000)) == [(5000 - b, 5000 + a)]
+    assert list(_merge_windows([(5000, 5000), (5500, 5500)], 10_000)) == [(5000 - b, 5500 + a)]
+    assert list(_merge_windows([(5000, 5500)], 10_000)) == [(5000 - b, 5500 + a)]
     far = 5000 + a + b + 1
-    assert list(_merge_windows([5000, far], 20_000)) == [(5000 - b, 5000 + a), (far - b, far + a)]
+    assert list(_merge_windows([(5000, 5000), (far, far)], 20_000)) == [
+        (5000 - b, 5000 + a),
+        (far - b, far + a),
+    ]
     touching = 5000 + a + b
-    assert list(_merge_windows([5000, touching], 20_000)) == [(5000 - b, touching + a)]
+    assert list(_merge_windows([(5000, 5000), (touching, touching)], 20_000)) == [(5000 - b, touching + a)]
+    assert list(_merge_windows([(5000, 5000)], 20_000, 4096, 8192)) == [(5000 - 4096, 5000 + 8192)]
 
 
 def test_match_at_buffer_start_and_end(detector: Detector, tokens: TokenGenerator) -> None:
