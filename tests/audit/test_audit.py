@@ -275,3 +275,31 @@ def test_ctrl_c_keeps_finished_repositories_and_the_next_audit_resumes(
         parse_target(str(estate.repos["r0"].path)) + parse_target(str(estate.repos["r5"].path)), store
     )
     assert [(o.name, o.status) for o in outcomes] == [("r0", "unchanged"), ("r5", "ok")]
+
+
+def test_local_pool_worker_killed_mid_audit(make_estate: MakeEstate, tmp_path: Path) -> None:
+    import multiprocessing
+    import signal
+
+    estate = make_estate(6, bulk=300)
+    targets = [t for name in sorted(estate.repos) for t in parse_target(str(estate.repos[name].path))]
+    store = tmp_path / "s.sqlite"
+    outcomes: list[RepoOutcome] = []
+    killed: list[int] = []
+
+    def progress(_summary: AuditSummary, outcome: RepoOutcome) -> None:
+        outcomes.append(outcome)
+        children = [p.pid for p in multiprocessing.active_children() if p.pid is not None]
+        if not killed and children:
+            os.kill(children[0], signal.SIGKILL)
+            killed.append(children[0])
+
+    summary = run_audit(
+        targets, ScanOptions(), AuditOptions(store=store, cache=tmp_path / "c", workers=2), progress=progress
+    )
+    assert killed
+    assert sorted((o.name, o.status) for o in outcomes) == [(name, "ok") for name in sorted(estate.repos)]
+    assert summary.failed == []
+    assert stored_findings(store) == [
+        (name, "conf/sonar.properties", estate.tokens[name], None) for name in sorted(estate.repos)
+    ]
