@@ -30,18 +30,23 @@ if TYPE_CHECKING:
 
 FAIL_ON_NAMES = ("any", "live", "none")
 DEFAULT_BASELINE = ".leakscan-baseline.json"
+DISTRIBUTION = "leakscan-sonar"  # pyproject.toml [project] name; a test keeps them equal
 
 
 def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
     from leakscan.errors import UsageError
-    from leakscan.options import parse_size
+    from leakscan.options import check_size_limit, parse_size
 
     if value is None:
         return None
     try:
-        return parse_size(value)
+        size = parse_size(value)
     except UsageError as exc:
         raise click.BadParameter(str(exc)) from exc
+    try:
+        return check_size_limit(size, value)
+    except UsageError as exc:  # a size, but no usable limit: one line, as in the configuration
+        raise UsageError(f"--max-file-size: {exc}") from exc
 
 
 def _options(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -71,6 +76,20 @@ report_options = _options(
         help="Write the report to this file instead of stdout.",
     ),
     click.option("--show-secrets", is_flag=True, help="Print secrets whole (redacted by default)."),
+    click.option("-q", "--quiet", is_flag=True, help="Text report: the summary only."),
+    click.option(
+        "-v",
+        "--verbose",
+        is_flag=True,
+        help="Text report: every rule message and fix, every skipped and failed input.",
+    ),
+    click.option(
+        "--color",
+        type=click.Choice(["auto", "always", "never"]),
+        default="auto",
+        show_default=True,
+        help="Colour the text report: auto = on a terminal, unless NO_COLOR is set (FORCE_COLOR forces it).",
+    ),
     click.option(
         "--baseline",
         "baseline_file",
@@ -310,8 +329,16 @@ def _explicit(ctx: click.Context, name: str) -> bool:
     return source not in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
 
 
-def _use_color(stream: Any) -> bool:
-    return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
+def _use_color(stream: Any, choice: str = "auto") -> bool:
+    """``--color``; for ``auto``, a non-empty NO_COLOR turns colour off (no-color.org), a
+    non-empty FORCE_COLOR other than ``0`` turns it on, else colour only on a terminal."""
+    if choice != "auto":
+        return choice == "always"
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR", "0") not in ("", "0", "false"):
+        return True
+    return hasattr(stream, "isatty") and stream.isatty()
 
 
 def _information_uri() -> str:
@@ -320,7 +347,7 @@ def _information_uri() -> str:
     from importlib.metadata import PackageNotFoundError, metadata
 
     try:
-        urls = metadata("leakscan").get_all("Project-URL") or []
+        urls = metadata(DISTRIBUTION).get_all("Project-URL") or []
     except PackageNotFoundError:
         return ""
     for entry in urls:
@@ -336,22 +363,25 @@ def _non_empty(value: str | None, option: str) -> str | None:
     return value
 
 
-def emit_report(result: ScanResult, fmt: str, output: Path | None, show_secrets: bool) -> None:
+def emit_report(result: ScanResult, fmt: str, output: Path | None, params: dict[str, Any]) -> None:
     """Render ``result`` to stdout or ``output``; a one-line summary goes to stderr as well
     unless the text report is on stdout (it has the summary)."""
     from leakscan.report import ReportContext, get_reporter
     from leakscan.report.text_report import render_summary
 
+    if params.get("quiet") and params.get("verbose"):
+        raise click.UsageError("--quiet and --verbose exclude each other")
     context = ReportContext(
-        show_secrets=show_secrets,
-        color=output is None and _use_color(sys.stdout),
+        show_secrets=params["show_secrets"],
+        color=output is None and _use_color(sys.stdout, params.get("color", "auto")),
+        verbosity=-1 if params.get("quiet") else int(bool(params.get("verbose"))),
         version=__version__,
         information_uri=_information_uri() if fmt in ("sarif", "gitlab") else "",
     )
     text = get_reporter(fmt)(result, context)
     if output is None:
         try:
-            click.echo(text, nl=False)
+            click.echo(text, nl=False, color=context.color)  # click strips colour off a terminal
             sys.stdout.flush()
         except BrokenPipeError:
             _silence_broken_pipe()
@@ -409,7 +439,20 @@ def cli(debug: bool) -> None:
 @validation_options
 @click.pass_context
 def scan(ctx: click.Context, /, paths: tuple[str, ...], **params: Any) -> None:
-    """Scan files and folders (default '.'); '-' reads standard input."""
+    """Scan files and folders (default '.'); '-' reads standard input.
+
+    \b
+    Examples:
+      leakscan scan .                          the working tree (ignore files honoured)
+      git diff | leakscan scan -               standard input
+      leakscan scan --staged                   what the next commit adds (pre-commit hook)
+      leakscan scan --format sarif -o x.sarif  a report for code scanning
+
+    \b
+    Exit codes: 0 nothing found (everything scanned or skipped by policy, and listed);
+    1 findings (--exit-code N); 2 usage or configuration error, or an input could not be
+    read and nothing was found; 130 interrupted.
+    """
     settings = load_settings(ctx, paths)
     if params["staged"] or params["whole_files"]:
         result = _scan_staged(settings.options, paths, params["staged"], params["whole_files"])
@@ -417,7 +460,7 @@ def scan(ctx: click.Context, /, paths: tuple[str, ...], **params: Any) -> None:
         from leakscan.scan import scan as run_scan
 
         result = run_scan(settings.options)
-    emit_report(result, settings.fmt, params["output"], params["show_secrets"])
+    emit_report(result, settings.fmt, params["output"], params)
     if params["staged"] and result.findings:
         from leakscan.staged import fix_hint
 
@@ -457,11 +500,23 @@ def _scan_staged(options: ScanOptions, paths: tuple[str, ...], staged: bool, who
 @click.pass_context
 def history(ctx: click.Context, /, repo: str, **params: Any) -> None:
     """Scan every commit reachable from the repository's refs (default: all branches, remote
-    branches, tags and stashes); each unique blob is scanned once."""
+    branches, tags and stashes); each unique blob is scanned once.
+
+    \b
+    Examples:
+      leakscan history                              every branch, tag and stash
+      leakscan history --since-commit origin/main   only what a pull request adds
+      leakscan history --branch main --format json  one branch, as JSON
+
+    \b
+    Exit codes: 0 nothing found, everything scanned; 1 findings (--exit-code N); 2 usage
+    error, not a repository, unknown --branch/--since-commit, or an incomplete scan with no
+    findings; 130 interrupted.
+    """
     settings = load_settings(ctx, (repo,))
     result = _run_history(settings.options, repo, params)
     result.stats.notes.extend(settings.notes)
-    emit_report(result, settings.fmt, params["output"], params["show_secrets"])
+    emit_report(result, settings.fmt, params["output"], params)
     raise SystemExit(exit_code_for(result, params["findings_code"], settings.fail_on))
 
 
@@ -535,13 +590,14 @@ def validate_command(ctx: click.Context, /, tokens: tuple[str, ...], **params: A
 
 @cli.command("install-hook")
 @click.argument("repo", default=".", type=click.Path(path_type=str))
-@click.option("--force", is_flag=True, help="Replace an existing pre-commit hook.")
+@click.option("--force", is_flag=True, help="Replace an existing pre-commit hook (kept as pre-commit.bak).")
 def install_hook(repo: str, force: bool) -> None:
     """Write a git pre-commit hook that runs `leakscan scan --staged` (no framework needed)."""
     from leakscan.hook import install_hook as write_hook
 
-    target = write_hook(repo, sys.executable, force=force)
-    click.echo(f"leakscan: installed {target}")
+    target, backup = write_hook(repo, sys.executable, force=force)
+    kept = f" (the previous hook is kept as {backup})" if backup is not None else ""
+    click.echo(f"leakscan: installed {target}{kept}")
 
 
 baseline_inputs = _options(

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from leakscan.errors import ConfigError, UsageError
-from leakscan.options import check_base_url, parse_size
+from leakscan.options import check_base_url, check_size_limit, parse_size
 from leakscan.report import FORMATS
 from leakscan.sources.files import find_repo_root
 from leakscan.sources.ignore import PatternError, parse_line
@@ -217,12 +217,13 @@ def _check_format(value: Any, base: Path) -> str:
 
 def _check_max_file_size(value: Any, base: Path) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
-        if value < 0:
-            raise _KeyProblem("must be >= 0")
-        return value
+        try:
+            return check_size_limit(value, value)
+        except UsageError as exc:
+            raise _KeyProblem(str(exc)) from exc
     if isinstance(value, str):
         try:
-            return parse_size(value)
+            return check_size_limit(parse_size(value), value)
         except UsageError as exc:
             raise _KeyProblem(str(exc)) from exc
     raise _KeyProblem("expected a byte count or a size string such as '10MiB'")

@@ -14,7 +14,10 @@ from leakscan.models import Match, Secret
 from leakscan.plausibility import judge
 from leakscan.rules import Rule
 
-ALLOW_MARKER = b"leakscan:allow"
+# Inline markers that suppress the findings on their line: ours, and those of gitleaks,
+# detect-secrets and SonarQube, so a line already marked for another tool needs no second comment.
+ALLOW_MARKERS = (b"leakscan:allow", b"gitleaks:allow", b"pragma: allowlist secret", b"NOSONAR")
+ALLOW_MARKER = ALLOW_MARKERS[0]
 # A keyword hit's window: bytes before and after it that its rule's regex reads. A rule whose
 # matches can be longer (its ``window`` field, or the longest match its pattern allows) gets that
 # much on each side, plus LOOKAROUND after for a trailing lookahead.
@@ -34,6 +37,7 @@ class Detection:
     matches: list[Match] = field(default_factory=list)
     rejected: list[tuple[Rule, str]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    suppressed: list[int] = field(default_factory=list)  # offsets of matches an allow marker dropped
 
 
 class KeywordIndex:
@@ -256,11 +260,12 @@ class Detector:
         multiline = b"\n" in raw or b"\r" in raw  # a custom rule's secret may span lines
         if multiline:
             line_end = lines.bounds(span[1])[1]
-            allowed = data.find(ALLOW_MARKER, line_start, line_end) >= 0
+            allowed = _marker_in(data, line_start, line_end)
         else:
             allowed = lines.allowed(span[0])
-        if allowed:
-            result.rejected.append((rule, "leakscan:allow comment"))
+        if allowed is not None:
+            result.rejected.append((rule, f"{allowed.decode()} comment"))
+            result.suppressed.append(span[0])
             return deny
         secret = Secret(raw.decode("utf-8", "surrogateescape"))
         verdict = judge(secret.value, secret.sha256, rule, timeout=self.regex_timeout, deny=deny)
@@ -312,7 +317,11 @@ class _Lines:
         self._data = data
         self._has_cr: bool | None = None
         self._counted = (0, 1)  # (offset, line number at that offset)
-        self._line = (-1, -1, False)  # bounds of the last line asked about, and its allow marker
+        self._line: tuple[int, int, bytes | None] = (
+            -1,
+            -1,
+            None,
+        )  # bounds of the last line asked about, and its allow marker
         self._width = (-1, -1, (0, 0))  # (line start, offset, widths of the line up to offset)
 
     @property
@@ -346,11 +355,11 @@ class _Lines:
             start = max(start, data.rfind(b"\r", start, at) + 1)
             cr = data.find(b"\r", at, end)
             end = end if cr < 0 else cr
-        self._line = (start, end, data.find(ALLOW_MARKER, start, end) >= 0)
+        self._line = (start, end, _marker_in(data, start, end))
         return start, end
 
-    def allowed(self, at: int) -> bool:
-        """Whether the line holding byte ``at`` carries the allow marker."""
+    def allowed(self, at: int) -> bytes | None:
+        """The allow marker on the line holding byte ``at``, if any."""
         self.bounds(at)
         return self._line[2]
 
@@ -364,6 +373,11 @@ class _Lines:
         if at < len(self._data) and self._data[at] < 0x80:  # decoding can resume at an ASCII byte
             self._width = (line_start, at, (chars, units))
         return chars, units
+
+
+def _marker_in(data: bytes, start: int, end: int) -> bytes | None:
+    """The first inline allow marker found between ``start`` and ``end``."""
+    return next((m for m in ALLOW_MARKERS if data.find(m, start, end) >= 0), None)
 
 
 def _iter_find(buffer: bytes, needle: bytes) -> Iterator[int]:
@@ -423,6 +437,19 @@ def _widths(data: bytes) -> tuple[int, int]:
     return len(text), len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
+def _stable_cut(buffer: bytes, cut: int, reach: int) -> int:
+    """A cut at or before ``cut`` that decodes the same as the whole: columns count characters, and
+    UTF-8 decoding (invalid bytes included) restarts at an ASCII byte; failing that within ``reach``
+    bytes, at least not inside a sequence's continuation bytes."""
+    for at in range(cut, max(0, cut - reach) - 1, -1):
+        if buffer[at] < 0x80:
+            return at
+    for _ in range(3):
+        if cut > 0 and 0x80 <= buffer[cut] < 0xC0:
+            cut -= 1
+    return cut
+
+
 def _count_breaks(data: bytes) -> int:
     return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
 
@@ -466,13 +493,11 @@ def detect_stream(
             _shift(m, offset, line_base, bases) for m in detection.matches if own_from <= m.start < limit
         )
         result.rejected.extend(detection.rejected)
+        result.suppressed.extend(offset + s for s in detection.suppressed if own_from <= s < limit)
         result.errors.extend(f"{error} (stream offset {offset})" for error in detection.errors)
         if not more:
             break
-        cut = max(0, limit - overlap)
-        for _ in range(3):  # don't split a UTF-8 sequence: columns count characters
-            if cut > 0 and 0x80 <= buffer[cut] < 0xC0:
-                cut -= 1
+        cut = _stable_cut(buffer, max(0, limit - overlap), overlap // 2)
         if buffer[cut - 1 : cut] == b"\r" and buffer[cut : cut + 1] == b"\n":
             cut += 1
         head = buffer[:cut]

@@ -104,6 +104,7 @@ class Progress:
     blobs_done: int
     blobs_total: int
     bytes_done: int
+    total_known: bool = True  # False while the tree walk is still finding blobs
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +117,7 @@ class BlobOutcome:
     size: int
     matches: tuple[MatchRecord, ...] = ()
     errors: tuple[str, ...] = ()
+    suppressed: int = 0
 
 
 class BlobScanner:
@@ -140,7 +142,8 @@ class BlobScanner:
             return BlobOutcome(str(oid), "lfs-pointer", len(data))
         detection = self.detector.detect(to_scannable(data, kind))
         matches = tuple(MatchRecord.of(m) for m in detection.matches)
-        return BlobOutcome(str(oid), "scanned", len(data), matches, tuple(detection.errors))
+        errors = tuple(detection.errors)
+        return BlobOutcome(str(oid), "scanned", len(data), matches, errors, len(detection.suppressed))
 
     def scan_batch(self, oids: Sequence[str]) -> list[BlobOutcome]:
         return [self.scan(pygit2.Oid(hex=oid)) for oid in oids]
@@ -343,7 +346,7 @@ def scan_history(
         root = tree_id(repo, parent)
         if root is not None:
             enumerator.mark_known(root)
-    known = frozenset(enumerator.seen_blobs)
+    known = enumerator.known = frozenset(enumerator.seen_blobs)
     new_blobs = _iter_new_blobs(enumerator, walk.commits, trees, tips.objects, result)
     if history.skip_blobs is not None:
         new_blobs = _unless_known(new_blobs, history.skip_blobs, result)
@@ -354,6 +357,7 @@ def scan_history(
     workers = history.workers or (_cores() if large else 1)
     try:
         targets = _scan_blobs(scanner, rules, pending, workers, options, result, progress)
+        targets.update(_scan_copies(repo, scanner, enumerator, base, options, result))
     except KeyboardInterrupt:
         result.interrupted = True
         targets = {}
@@ -361,9 +365,11 @@ def scan_history(
         messages.scan_tag(tag.name, tag.message, tag.tag, result)
     if targets or messages.found:
         attributor = Attributor(repo, targets, scanner, base, known, paths)
+        stash_only = _stash_only_commits(repo) if not (history.branches or history.since_commit) else set()
         result.findings.extend(
             add_exposures(
-                repo, _findings(repo, rules, walk.commits, trees, attributor, messages, tips.objects)
+                repo,
+                _findings(repo, rules, walk.commits, trees, attributor, messages, tips.objects, stash_only),
             )
         )
     _notes(repo, history, walk.truncated, enumerator, result)
@@ -404,6 +410,7 @@ class PendingBlobs:
         self._source = source
         self._head: list[BlobRef] = []
         self.count = 0
+        self.complete = False  # the walk has ended: ``count`` is the total
 
     def prefetch(self, limit: int) -> int:
         """Walk ahead until ``limit`` blobs are known (or the walk ends); return how many."""
@@ -419,6 +426,7 @@ class PendingBlobs:
         for ref in self._source:
             self.count += 1
             yield ref
+        self.complete = True
 
 
 def _iter_new_blobs(
@@ -457,6 +465,44 @@ def _unless_known(blobs: Iterator[BlobRef], known: Container[bytes], result: Sca
             yield ref
 
 
+def _scan_copies(
+    repo: pygit2.Repository,
+    scanner: BlobScanner,
+    enumerator: TreeEnumerator,
+    base: frozenset[Oid],
+    options: ScanOptions,
+    result: ScanResult,
+) -> dict[Oid, tuple[MatchRecord, ...]]:
+    """Blobs of the base that the range puts at a path where no base tree has them (a copy, or a
+    move across folders): scanned too, since what is new there is the path. Attribution then
+    reports only the new paths."""
+    roots = [root for root in (tree_id(repo, parent) for parent in sorted(base, key=str)) if root]
+    targets: dict[Oid, tuple[MatchRecord, ...]] = {}
+    done: set[Oid] = set()
+    for blob, path in enumerator.revisited:
+        if blob in done or any(blob_at(repo, root, path) == blob for root in roots):
+            continue
+        done.add(blob)
+        outcome = scanner.scan(blob)
+        if outcome.status == "unreadable":
+            result.errors.extend(Failed(path, error) for error in outcome.errors)
+            continue
+        if outcome.status != "scanned":
+            too_large = f"too large ({outcome.size} bytes > {scanner.max_size})"
+            result.skipped.append(
+                Skipped(path, too_large if outcome.status == "too-large" else outcome.status)
+            )
+            continue
+        result.stats.files_scanned += 1
+        result.stats.bytes_scanned += outcome.size
+        result.stats.suppressed += outcome.suppressed
+        allowed = options.allow_secrets
+        matches = tuple(m for m in outcome.matches if Secret(m.secret).sha256 not in allowed)
+        if matches:
+            targets[blob] = matches
+    return targets
+
+
 def _scan_blobs(
     scanner: BlobScanner,
     rules: Sequence[Rule],
@@ -478,6 +524,7 @@ def _scan_blobs(
         if status == "scanned":
             stats.files_scanned += 1
             stats.bytes_scanned += outcome.size
+            stats.suppressed += outcome.suppressed
             result.errors.extend(Failed(ref.path, f"blob {ref.oid}: {e}") for e in outcome.errors)
             matches = (
                 tuple(m for m in outcome.matches if Secret(m.secret).sha256 not in allowed)
@@ -498,7 +545,7 @@ def _scan_blobs(
                 skipped.add((ref.path, status))
                 result.skipped.append(Skipped(ref.path, reason))
         if progress is not None and done % 64 == 0:
-            progress(Progress(done, max(done, pending.count), stats.bytes_scanned))
+            progress(Progress(done, max(done, pending.count), stats.bytes_scanned, pending.complete))
     if progress is not None:
         progress(Progress(done, done, stats.bytes_scanned))
     return targets
@@ -512,6 +559,7 @@ def _findings(
     attributor: Attributor,
     messages: MessageFindings,
     objects: Sequence[RefObject],
+    stash_only: set[Oid],
 ) -> list[Finding]:
     by_id = {rule.id: rule for rule in rules}
     introduced, counts, at_head = attributor.run(commits, trees, messages.secrets)
@@ -537,9 +585,30 @@ def _findings(
                 commit=info,
                 commits_count=counts[value],
                 present_at_head=value in at_head,
+                in_stash_only=info is not None and pygit2.Oid(hex=info.commit) in stash_only,
             )
         )
     return findings
+
+
+def _stash_only_commits(repo: pygit2.Repository) -> set[Oid]:
+    """Commits that only the stash reaches (its entries and their index/untracked parents)."""
+    stashes = [stash.commit_id for stash in repo.listall_stashes()]
+    if not stashes:
+        return set()
+    others: list[Oid] = []
+    for name in repo.listall_references():
+        if name == "refs/stash":
+            continue
+        try:
+            target = repo.references[name].resolve().peel(pygit2.Commit).id
+        except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
+            continue
+        others.append(target)
+    head = head_commit(repo)
+    if head is not None:
+        others.append(head)
+    return set(walk_commits(repo, stashes, others, None).commits)
 
 
 def _ref_object_keys(
@@ -581,6 +650,7 @@ class MessageFindings:
     def _detect(self, message: bytes, where: str, result: ScanResult) -> list[MatchRecord]:
         detection = self.detector.detect(message)
         result.errors.extend(Failed(where, error) for error in detection.errors)
+        result.stats.suppressed += len(detection.suppressed)
         return [
             MatchRecord.of(m)
             for m in detection.matches

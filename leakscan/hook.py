@@ -42,23 +42,36 @@ exec leakscan scan --staged
 """
 
 
-def install_hook(where: str | Path, python: str, *, force: bool = False) -> Path:
-    """Write the pre-commit hook of the repository containing ``where``; returns its path."""
+def install_hook(where: str | Path, python: str, *, force: bool = False) -> tuple[Path, Path | None]:
+    """Write the pre-commit hook of the repository containing ``where``; returns its path and,
+    when ``force`` replaced a hook, where the old one was moved (never overwriting a backup)."""
     repo = open_repo(where)
     folder = hooks_dir(repo)
     target = folder / HOOK_NAME
-    if (target.exists() or target.is_symlink()) and not force:
+    exists = target.exists() or target.is_symlink()
+    if exists and not force:
         raise UsageError(
             f"{target}: a pre-commit hook already exists; re-run with --force to replace it, "
             "or add `leakscan scan --staged` to it yourself"
         )
+    backup = _free_backup_name(target) if exists else None
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        if target.is_symlink():
-            target.unlink()
+        if backup is not None:
+            target.rename(backup)
         target.write_text(render_hook(python), encoding="utf-8")
         mode = target.stat().st_mode
         target.chmod(mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     except OSError as exc:
         raise InputError(f"{target}: cannot write hook: {exc.strerror or exc}") from exc
-    return target
+    return target, backup
+
+
+def _free_backup_name(target: Path) -> Path:
+    """``pre-commit.bak``, or ``pre-commit.bak.N`` for the first N not taken."""
+    candidate = target.with_name(target.name + ".bak")
+    number = 1
+    while candidate.exists() or candidate.is_symlink():
+        candidate = target.with_name(f"{target.name}.bak.{number}")
+        number += 1
+    return candidate

@@ -197,6 +197,7 @@ class Finding:
     present_at_head: bool | None = None
     validation: Validation = NOT_CHECKED
     key_path: str = ""
+    in_stash_only: bool = False  # history: the introducing commit is reachable only from the stash
     exposure: Exposure | None = None
 
     @property
@@ -235,6 +236,7 @@ class Stats:
 
     files_scanned: int = 0
     bytes_scanned: int = 0
+    suppressed: int = 0  # matches dropped by an inline allow marker (leakscan:allow, NOSONAR, …)
     duration_s: float = 0.0
     notes: list[str] = field(default_factory=list)
     extra: dict[str, int] = field(default_factory=dict)

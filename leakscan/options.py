@@ -82,6 +82,17 @@ def parse_size(text: str) -> int:
     return int(value)
 
 
+def check_size_limit(size: int, shown: object) -> int:
+    """A ``max_file_size`` must be at least one byte: 0 would skip everything (it does not mean
+    "no limit"; ``--large-files scan`` streams big files instead)."""
+    if size < 1:
+        raise UsageError(
+            f"invalid size {shown!r}: must be at least 1 byte (0 is not 'no limit': "
+            "files over the limit are listed as skipped, or streamed with --large-files scan)"
+        )
+    return size
+
+
 def check_base_url(url: str) -> str:
     """A validation host URL without trailing slash; HTTPS, or HTTP only on a loopback address.
 

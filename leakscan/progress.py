@@ -19,14 +19,19 @@ def is_terminal(stream: TextIO) -> bool:
     return hasattr(stream, "isatty") and stream.isatty()
 
 
+SPINNER = "|/-\\"
+
+
 class ProgressBar:
-    """Blobs done / total, bytes and rate on one line, redrawn at most ten times a second."""
+    """Blobs done / total, bytes and rate on one line, redrawn at most ten times a second. Until
+    the tree walk has found every blob, the total is not known: a spinner, not a bar."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream or sys.stderr
         self._started = time.monotonic()
         self._drawn = 0.0
         self._shown = False
+        self._turns = 0
 
     def __call__(self, progress: Progress) -> None:
         now = time.monotonic()
@@ -34,13 +39,18 @@ class ProgressBar:
             return
         self._drawn = now
         rate = progress.bytes_done / max(now - self._started, 1e-6)
-        total = max(progress.blobs_total, 1)
-        filled = int(24 * progress.blobs_done / total)
-        self._stream.write(
-            f"\r[{'#' * filled}{'.' * (24 - filled)}] "
-            f"{progress.blobs_done}/{progress.blobs_total} blobs, "
-            f"{human_size(progress.bytes_done)}, {human_size(rate)}/s"
-        )
+        sizes = f"{human_size(progress.bytes_done)}, {human_size(rate)}/s"
+        if not progress.total_known:
+            self._turns += 1
+            spin = SPINNER[self._turns % len(SPINNER)]
+            self._stream.write(f"\r[{spin}] {progress.blobs_done} blobs, still walking trees, {sizes}\033[K")
+        else:
+            total = max(progress.blobs_total, 1)
+            filled = int(24 * progress.blobs_done / total)
+            self._stream.write(
+                f"\r[{'#' * filled}{'.' * (24 - filled)}] "
+                f"{progress.blobs_done}/{progress.blobs_total} blobs, {sizes}\033[K"
+            )
         self._stream.flush()
         self._shown = True
 

@@ -48,6 +48,7 @@ class FileOutcome:
     problem: Skipped | Failed | None
     matches: tuple[MatchRecord, ...]
     errors: tuple[str, ...]
+    suppressed: int = 0
 
 
 def fingerprint(rule_id: str, stable_path: str, secret_sha256: str) -> str:
@@ -108,7 +109,8 @@ def scan_file_batch(state: FileScanState, batch: list[tuple[int, FileRef]]) -> l
             continue
         detection = state.detector.detect(item.data)
         records = tuple(MatchRecord.of(m) for m in detection.matches)
-        outcomes.append(FileOutcome(index, len(item.data), None, records, tuple(detection.errors)))
+        errors = tuple(detection.errors)
+        outcomes.append(FileOutcome(index, len(item.data), None, records, errors, len(detection.suppressed)))
     return outcomes
 
 
@@ -133,7 +135,7 @@ def _scan_large_file(detector: Detector, index: int, ref: FileRef) -> FileOutcom
     finally:
         os.close(fd)
     records = tuple(MatchRecord.of(m) for m in detection.matches)
-    return FileOutcome(index, total, None, records, tuple(detection.errors))
+    return FileOutcome(index, total, None, records, tuple(detection.errors), len(detection.suppressed))
 
 
 class Scanner:
@@ -159,6 +161,7 @@ class Scanner:
         detection = self.detector.detect(blob.data)
         result.stats.files_scanned += 1
         result.stats.bytes_scanned += len(blob.data)
+        result.stats.suppressed += len(detection.suppressed)
         result.errors.extend(Failed(blob.path, error) for error in detection.errors)
         self.add_matches(detection.matches, blob.path, blob.stable_path, result)
 
@@ -207,6 +210,7 @@ class Scanner:
             return
         result.stats.files_scanned += 1
         result.stats.bytes_scanned += outcome.scanned_bytes
+        result.stats.suppressed += outcome.suppressed
         result.errors.extend(Failed(ref.path, error) for error in outcome.errors)
         matches = (record.to_match(self.rules_by_id[record.rule_id]) for record in outcome.matches)
         self.add_matches(matches, ref.path, ref.key_path, result)
@@ -236,13 +240,22 @@ def scan(
                     scan_large_files=options.scan_large_files,
                     seen=seen,
                 )
-                scanner.scan_files(walker, result)
+                try:
+                    scanner.scan_files(walker, result)
+                finally:
+                    _count_ignored(walker, result)
                 result.stats.notes.extend(walker.notes)
     except KeyboardInterrupt:
         result.interrupted = True
     finalize(result, options)
     result.stats.duration_s = time.perf_counter() - started
     return result
+
+
+def _count_ignored(walker: FileWalker, result: ScanResult) -> None:
+    extra = result.stats.extra
+    extra["ignored_files"] = extra.get("ignored_files", 0) + walker.ignored_files
+    extra["ignored_folders"] = extra.get("ignored_folders", 0) + walker.ignored_folders
 
 
 def finalize(result: ScanResult, options: ScanOptions) -> None:

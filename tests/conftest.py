@@ -14,7 +14,8 @@ from leakscan.synthetic import TokenGenerator
 from tests.gitrepo import GitRepo, MakeRepo, run_git
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED = REPO_ROOT.parent / "shared"
+# Data the tests need lives in the repository: they pass on a plain clone with nothing beside it.
+TEST_DATA = REPO_ROOT / "tests" / "data"
 
 
 @pytest.fixture

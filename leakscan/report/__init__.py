@@ -16,7 +16,8 @@ FORMATS = ("text", "json", "sarif", "gitlab", "sonarqube")
 class ReportContext:
     """How to render: whether secrets are shown whole, whether to colour, the tool version.
 
-    ``information_uri`` is the project's home page when the package declares one; ``now`` fixes
+    ``verbosity`` matters to the text report only. ``information_uri`` is the project's home
+    page when the package declares one; ``now`` fixes
     the report time (formats that carry one use the current time when it is None).
     """
 
@@ -25,6 +26,7 @@ class ReportContext:
     version: str = ""
     information_uri: str = ""
     now: datetime | None = None
+    verbosity: int = 0  # text report: -1 summary only (--quiet), 0 normal, 1 everything (--verbose)
 
 
 class Reporter(Protocol):

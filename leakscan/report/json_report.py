@@ -71,6 +71,7 @@ def stats_to_dict(result: ScanResult) -> dict[str, Any]:
     data: dict[str, Any] = {
         "files_scanned": stats.files_scanned,
         "bytes_scanned": stats.bytes_scanned,
+        "suppressed": stats.suppressed,
         "findings": len(result.findings),
         "skipped": [{"path": s.path, "reason": s.reason} for s in result.skipped],
         "errors": [{"path": e.path, "error": e.error} for e in result.errors],

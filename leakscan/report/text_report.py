@@ -48,7 +48,19 @@ def _paint(text: str, code: str, color: bool) -> str:
     return f"{code}{text}{_RESET}" if color else text
 
 
-def render_finding(finding: Finding, context: ReportContext) -> str:
+LIST_LIMIT = 20  # skipped and failed inputs named in the text report (all with --verbose)
+
+
+def _origin(finding: Finding) -> str:
+    """What holds a history finding: a tag (its message), the stash only, or a commit."""
+    if finding.path.startswith("<tag message: "):
+        return "tag"
+    return "stash" if finding.in_stash_only else "commit"
+
+
+def render_finding(finding: Finding, context: ReportContext, explain: bool = True) -> str:
+    """One finding's block; ``explain`` adds the rule's message and fix (once per rule, unless
+    verbose)."""
     match, rule = finding.match, finding.rule
     secret = match.secret.value if context.show_secrets else match.secret.redacted()
     location = f"{escape(finding.path)}:{match.line}:{match.column}"
@@ -60,6 +72,7 @@ def render_finding(finding: Finding, context: ReportContext) -> str:
     lines = [
         f"{_paint(location, _BOLD, context.color)}  {_paint(title, _RED, context.color)}",
         f"  secret:  {escape(secret)}",
+        _paint(f"  fingerprint: {finding.fingerprint}", _DIM, context.color),
     ]
     if validation != NOT_CHECKED:
         state = f"{validation.status.value} ({escape(validation.reason)})"
@@ -69,16 +82,18 @@ def render_finding(finding: Finding, context: ReportContext) -> str:
             state = _paint(f"LIVE: revoke it now: {state}", _BOLD + _RED, context.color)
         lines.append(f"  check:   {state}")
     if finding.commit is not None:
-        commit = finding.commit
+        commit, origin = finding.commit, _origin(finding)
+        where = {"tag": "tag:    ", "stash": "stash:  ", "commit": "commit: "}[origin]
         lines.append(
-            f"  commit:  {commit.commit[:12]} by {escape(commit.author)} <{escape(commit.email)}>"
-            f" on {commit.date}"
+            f"  {where} {commit.commit[:12]} by {escape(commit.author)} <{escape(commit.email)}>"
+            f" on {commit.date}" + (" (only in refs/stash)" if origin == "stash" else "")
         )
         if finding.commits_count is not None:
             state = "still in HEAD" if finding.present_at_head else "not in HEAD"
             lines.append(f"  history: in {finding.commits_count} commit(s), {state}")
-    lines.append(f"  {rule.message}")
-    lines.append(_paint(f"  fix: {rule.remediation}", _DIM, context.color))
+    if explain:
+        lines.append(f"  {rule.message}")
+        lines.append(_paint(f"  fix: {rule.remediation}", _DIM, context.color))
     return "\n".join(lines)
 
 
@@ -87,23 +102,64 @@ def render_summary(result: ScanResult) -> str:
     stats = result.stats
     reasons = Counter(s.reason.split(" (")[0] for s in result.skipped)
     skipped = ", ".join(f"{n} {reason}" for reason, n in sorted(reasons.items()))
+    scanned = f"{stats.files_scanned} scanned ({human_size(stats.bytes_scanned)})"
+    if result.kind == "history":
+        commits = stats.extra.get("commits_scanned", 0)
+        scanned = (
+            f"{commits} commit(s) walked, {stats.files_scanned} blob(s) {scanned[scanned.index(' ') + 1 :]}"
+        )
     parts = [
         f"{len(result.findings)} finding(s)",
-        f"{stats.files_scanned} scanned ({human_size(stats.bytes_scanned)})",
+        scanned,
         f"{len(result.skipped)} skipped" + (f" ({skipped})" if skipped else ""),
         f"{len(result.errors)} error(s)",
         f"{stats.duration_s:.2f}s",
     ]
     lines = ["leakscan: " + ", ".join(parts)]
+    ignored = _ignored_line(stats.extra.get("ignored_files", 0), stats.extra.get("ignored_folders", 0))
+    if ignored:
+        lines.append(f"leakscan: {ignored}")
+    if stats.suppressed:
+        lines.append(f"leakscan: {stats.suppressed} finding(s) suppressed by an inline allow marker")
     if result.interrupted:
         lines.append("leakscan: interrupted: the scan did not finish; results are partial")
     lines.extend(f"leakscan: {escape(note)}" for note in stats.notes)
     return "\n".join(lines)
 
 
+def _ignored_line(files: int, folders: int) -> str:
+    """How much an ignore file left out of a folder scan (git would not show it either)."""
+    counted = [
+        f"{n} ignored {what}{'' if n == 1 else 's'}"
+        for n, what in ((files, "file"), (folders, "folder"))
+        if n
+    ]
+    if not counted:
+        return ""
+    what = " and ".join(counted)
+    return f"{what} not scanned (untracked, matched by an ignore file); --no-ignore to scan them"
+
+
+def _listed(label: str, items: list[tuple[str, str]], verbose: bool) -> list[str]:
+    """``label: PATH: why`` per item, up to LIST_LIMIT unless verbose."""
+    shown = items if verbose else items[:LIST_LIMIT]
+    lines = [f"{label}: {escape(path)}: {escape(why)}" for path, why in shown]
+    if len(items) > len(shown):
+        lines.append(f"… and {len(items) - len(shown)} more {label}; see --format json (or --verbose)")
+    return lines
+
+
 def render(result: ScanResult, context: ReportContext) -> str:
-    blocks = [render_finding(f, context) for f in result.findings]
-    details = [f"error: {escape(e.path)}: {escape(e.error)}" for e in result.errors]
+    if context.verbosity < 0:
+        return render_summary(result) + "\n"
+    verbose = context.verbosity > 0
+    explained: set[str] = set()
+    blocks = []
+    for finding in result.findings:
+        blocks.append(render_finding(finding, context, explain=verbose or finding.rule.id not in explained))
+        explained.add(finding.rule.id)
+    details = _listed("skipped", [(s.path, s.reason) for s in result.skipped], verbose)
+    details += _listed("error", [(e.path, e.error) for e in result.errors], verbose)
     parts = ["\n\n".join(blocks)] if blocks else []
     if details:
         parts.append("\n".join(details))

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from leakscan.content import SNIFF_BYTES, Kind, sniff, to_scannable
+from leakscan.content import DECODED, SNIFF_BYTES, Kind, sniff, to_scannable
 from leakscan.models import Blob, Failed, Skipped
 from leakscan.sources.ignore import IgnoreMatcher, compile_exclude, compile_files
 
@@ -165,6 +165,9 @@ class FileWalker:
         self.exclude = compile_exclude(exclude) if exclude else None
         self.max_file_size = max_file_size
         self.scan_large_files = scan_large_files
+        # Untracked files and folders an ignore file left out (not walked into, so not counted inside).
+        self.ignored_files = 0
+        self.ignored_folders = 0
         self.notes: list[str] = []
 
     def __iter__(self) -> Iterator[FileRef | Skipped | Failed]:
@@ -228,6 +231,10 @@ class FileWalker:
             is_dir = stat.S_ISDIR(st.st_mode)
             ignored = folder.ignored or bool(folder.levels and _is_ignored(folder.levels, key, is_dir))
             if ignored and (tracked is None or not tracked.has(key, is_dir)):
+                if is_dir:
+                    self.ignored_folders += 1
+                else:
+                    self.ignored_files += 1
                 continue
             if self.exclude is not None and self.exclude.ignored(key, is_dir):
                 continue
@@ -331,17 +338,22 @@ def open_stream(ref: FileRef) -> tuple[int, Callable[[int], bytes]] | Skipped | 
     if kind is Kind.BINARY:
         os.close(fd)
         return Skipped(ref.path, "binary")
-    if kind in (Kind.UTF16_LE, Kind.UTF16_BE):
-        decoder = codecs.getincrementaldecoder(kind.value)("replace")
-        first = True
+    return fd, decoded_reader(kind, lambda size: os.read(fd, size))
 
-        def read_utf16(size: int) -> bytes:
-            nonlocal first
-            raw = os.read(fd, size)
-            text = decoder.decode(raw, final=not raw)
-            if first:
-                text, first = text.lstrip("\ufeff"), False
-            return text.encode("utf-8") if text or not raw else read_utf16(size)
 
-        return fd, read_utf16
-    return fd, lambda size: os.read(fd, size)
+def decoded_reader(kind: Kind, read: Callable[[int], bytes]) -> Callable[[int], bytes]:
+    """A read function yielding scannable bytes (UTF-16/UTF-32 decoded to UTF-8) from a raw one."""
+    if kind not in DECODED:
+        return read
+    decoder = codecs.getincrementaldecoder(kind.value)("replace")
+    first = True
+
+    def read_decoded(size: int) -> bytes:
+        nonlocal first
+        raw = read(size)
+        text = decoder.decode(raw, final=not raw)
+        if first:
+            text, first = text.lstrip("\ufeff"), False
+        return text.encode("utf-8") if text or not raw else read_decoded(size)
+
+    return read_decoded

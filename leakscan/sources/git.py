@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import BinaryIO
 
 import pygit2
 from pygit2.enums import DeltaStatus, DiffOption, FileMode, ObjectType, SortMode
@@ -429,6 +430,10 @@ class TreeEnumerator:
         self.submodules: set[str] = set()
         self.filter = paths if paths is not None and paths.active else None
         self._paths: dict[str, str] = {}
+        # Once the base of --since-commit is marked (``known``): blobs of the base met again in a
+        # changed tree, with their path there, since a known blob may sit at a new path (a copy).
+        self.known: frozenset[Oid] = frozenset()
+        self.revisited: dict[tuple[Oid, str], None] = {}
 
     def mark_known(self, root: Oid) -> None:
         """Treat every tree and blob under ``root`` as already seen (the base of --since-commit)."""
@@ -485,6 +490,10 @@ class TreeEnumerator:
                         continue
                     self.seen_blobs.add(entry_id)
                     yield BlobRef(entry_id, self._paths.setdefault(path, path))
+                elif entry_id in self.known:
+                    path = prefix + name
+                    if excluded is None or not excluded(path):
+                        self.revisited[(entry_id, path)] = None
 
 
 class TargetIndex:
@@ -574,6 +583,27 @@ class StagedFile:
     old: bytes | None
 
 
+@dataclass(frozen=True, slots=True)
+class LargeStagedFile:
+    """A staged file over the size limit: read as a stream (``open_blob_stream``), not held."""
+
+    path: str
+    oid: Oid
+    size: int
+
+
+def open_blob_stream(repo: pygit2.Repository, oid: Oid) -> BinaryIO:
+    """A binary stream of a blob's bytes (raw, no filters), read in pieces; ObjectError if the
+    object is missing or damaged."""
+    try:
+        blob = repo[oid]
+    except (KeyError, ValueError, pygit2.GitError) as exc:
+        raise ObjectError(f"unreadable blob object {oid}: {exc}") from exc
+    if not isinstance(blob, pygit2.Blob):
+        raise ObjectError(f"object {oid} is not a blob")
+    return pygit2.BlobIO(blob)
+
+
 IGNORE_FILE = ".leakscanignore"
 MAX_IGNORE_FILE = 1024 * 1024
 
@@ -622,7 +652,7 @@ def index_ignore_files(repo: pygit2.Repository, index: pygit2.Index) -> Callable
 
 def iter_staged(
     repo: pygit2.Repository, index: pygit2.Index, max_size: int, paths: PathFilter | None = None
-) -> Iterator[StagedFile | Skipped | Failed]:
+) -> Iterator[StagedFile | LargeStagedFile | Skipped | Failed]:
     """Added and modified files of ``index`` (see ``staged_index``), compared with HEAD (renames
     followed); files ``paths`` leaves out are passed over."""
 
@@ -661,14 +691,14 @@ def iter_staged(
 
 def _staged_file(
     repo: pygit2.Repository, path: str, oid: Oid, old_oid: Oid | None, max_size: int
-) -> StagedFile | Skipped | Failed:
+) -> StagedFile | LargeStagedFile | Skipped | Failed:
     try:
         data = read_blob(repo, oid, max_size)
         old = read_blob(repo, old_oid, max_size) if old_oid is not None else None
     except ObjectError as exc:
         return Failed(path, str(exc))
     if isinstance(data, int):
-        return Skipped(path, f"too large ({data} bytes > {max_size})")
+        return LargeStagedFile(path, oid, data)
     return StagedFile(path, data, old if isinstance(old, bytes) else None)
 
 

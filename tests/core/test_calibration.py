@@ -171,3 +171,29 @@ def test_checksummed_tokens(rules: dict[str, Rule], prefix: str) -> None:
         swapped = good[:4] + good[5] + good[4] + good[6:]
         if swapped != good:
             assert not judge(swapped, _sha(swapped), rule).keep
+
+
+def test_readme_states_the_rule_files_thresholds(rules: dict[str, Rule]) -> None:
+    """The calibration paragraph of the README quotes the limits the rule files set."""
+    import re
+
+    from tests.conftest import REPO_ROOT
+
+    readme = " ".join((REPO_ROOT / "README.md").read_text(encoding="utf-8").split())
+    cloud = rules["sonarqube-cloud-scoped-org-token"].plausibility
+    server = rules["sonarqube-server-token"].plausibility
+    assert cloud is not None and server is not None
+    for settings, owner in (
+        (cloud, "the `sqco_` rule rejects"),
+        (server, "the server and legacy rules reject"),
+    ):
+        start = readme.index(owner)
+        sentence = readme[
+            start : readme.index(";", start) if "sqco" in owner else readme.index(". These are", start)
+        ]
+        assert re.search(rf"entropy below {settings.min_entropy:g}\b", sentence), sentence
+        assert re.search(rf"runs over {settings.max_run}\b", sentence), sentence
+        assert re.search(rf"sequences over {settings.max_sequence}\b", sentence), sentence
+        assert re.search(rf"stretches over {settings.max_repeat}\b", sentence), sentence
+        assert f"more than {settings.max_steps} steps" in sentence
+    assert "`max_steps`" in readme

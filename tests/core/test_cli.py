@@ -32,7 +32,7 @@ SUMMARY = re.compile(
 
 def summary(text: str) -> tuple[str, ...]:
     """(findings, scanned, skipped, skipped by reason, errors) from the summary line."""
-    [line] = [line for line in text.splitlines() if line.startswith("leakscan: ")]
+    line = next(line for line in text.splitlines() if line.startswith("leakscan: "))  # then notes
     match = SUMMARY.match(line)
     assert match, line
     return tuple(group or "" for group in match.groups())
@@ -76,13 +76,19 @@ def test_text_report(tree: tuple[Path, str], run_cli: RunCli) -> None:
     proc = run_cli("scan", str(root))
     assert (proc.returncode, proc.stderr) == (1, "")
     rule = RULES[SQCO]
-    block, summary_line = proc.stdout.rstrip("\n").split("\n\n")
+    block, skipped, summary_line = proc.stdout.rstrip("\n").split("\n\n")
+    [fingerprint] = [
+        f["fingerprint"]
+        for f in json.loads(run_cli("scan", "--format", "json", str(root)).stdout)["findings"]
+    ]
     assert block.splitlines() == [
         f"{root}/config/sonar-project.properties:2:13  S7791 {rule.name} [critical]",
         f"  secret:  {redacted(token)}",
+        f"  fingerprint: {fingerprint}",
         f"  {rule.message}",
         f"  fix: {rule.remediation}",
     ]
+    assert skipped == f"skipped: {root}/logo.png: binary"
     assert summary(summary_line) == ("1", "3", "1", "1 binary", "0")
     assert token not in proc.stdout
     assert "\x1b[" not in proc.stdout
@@ -522,3 +528,15 @@ def test_console_script_from_unrelated_directory(tmp_path: Path, tokens: TokenGe
     )
     assert proc.returncode == 1, proc.stderr
     assert findings(proc.stdout) == [(SQCO, "./app.env", 1, 13, redacted(token))]
+
+
+def test_color_flag_and_environment(tree: tuple[Path, str], run_cli: RunCli) -> None:
+    """--color always/never win; for auto a non-empty NO_COLOR disables, FORCE_COLOR forces."""
+    root, _ = tree
+    assert "\x1b[31m" in run_cli("scan", "--color", "always", str(root)).stdout
+    assert "\x1b[31m" in run_cli("scan", "--color", "always", str(root), env={"NO_COLOR": "1"}).stdout
+    assert "\x1b[31m" in run_cli("scan", str(root), env={"FORCE_COLOR": "1"}).stdout
+    assert "\x1b[" not in run_cli("scan", str(root), env={"FORCE_COLOR": "0"}).stdout
+    assert "\x1b[" not in run_cli("scan", str(root), env={"FORCE_COLOR": "1", "NO_COLOR": "1"}).stdout
+    assert "\x1b[" not in _run_on_tty(["scan", "--color", "never", str(root)], {})
+    assert "\x1b[31m" in _run_on_tty(["scan", str(root)], {"NO_COLOR": ""})  # empty: not set

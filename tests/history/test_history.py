@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from leakscan.history import HistoryOptions, scan_history
+from leakscan.history import HistoryOptions, Progress, scan_history
 from leakscan.options import ScanOptions
 from leakscan.synthetic import TokenGenerator
 from tests.conftest import RunCli, read_terminal
@@ -436,3 +436,35 @@ def test_progress_bar_only_on_a_terminal(
     assert "blobs" not in terminal
     proc = run_cli("history", str(repo.path))
     assert "blobs" not in proc.stderr and "\r" not in proc.stderr
+
+
+def test_progress_shows_a_spinner_until_the_total_is_known(make_repo: MakeRepo) -> None:
+    """The bar's denominator never grows: while the tree walk is still finding blobs a spinner
+    shows the count alone; a bar with ``done/total`` only once the total is final."""
+    import io
+
+    from leakscan.progress import ProgressBar
+
+    repo = make_repo()
+    for batch in range(4):
+        repo.commit({f"d{batch}/f{n}.txt": f"file {batch} {n}\n" for n in range(100)})
+    seen: list[Progress] = []
+    stream = io.StringIO()
+    bar = ProgressBar(stream)
+
+    def record(progress: Progress) -> None:
+        seen.append(progress)
+        bar(progress)
+
+    scan_history(ScanOptions(), HistoryOptions(repo=str(repo.path)), progress=record)
+    totals = {p.blobs_total for p in seen if p.total_known}
+    assert totals == {400}
+    assert seen[-1] == Progress(400, 400, seen[-1].bytes_done, True)
+    drawn = stream.getvalue().split("\r")
+    bars = [line for line in drawn if "/400 blobs" in line]
+    assert bars and all("still walking" not in line for line in bars)
+    assert all(line.startswith("[") for line in drawn if line)
+    walking = io.StringIO()
+    ProgressBar(walking)(Progress(64, 64, 2048, total_known=False))
+    assert walking.getvalue().startswith("\r[/] 64 blobs, still walking trees, 2.0 KiB, ")
+    assert "64/64" not in walking.getvalue()

@@ -3,6 +3,8 @@ places a token hides besides commit trees: blobs and trees refs point to, commit
 
 from __future__ import annotations
 
+import json
+
 from leakscan.history import HistoryOptions, scan_history
 from leakscan.options import ScanOptions
 from leakscan.synthetic import TokenGenerator
@@ -145,3 +147,30 @@ def test_commit_and_tag_messages_are_scanned(
     # A range scan reads only the messages of the commits it walks.
     _, report = history(run_cli, "--since-commit", "v1.0", str(repo.path))
     assert found(report) == [(at_head, "<commit message>", 1, 13, head)]
+
+
+def test_since_commit_reports_a_leak_copied_to_a_new_path(
+    make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli
+) -> None:
+    """The blob already exists in the base, but the path is new: attributed per path, the copy
+    is the pull request's (as `scan --staged` would block it), the original is not."""
+    token = tokens.sqco()
+    repo = make_repo()
+    repo.commit({"a.properties": f"sonar.token={token}\n", "conf/x.txt": "x\n"})
+    repo.git("checkout", "-q", "-b", "pr")
+    pr = repo.commit(
+        {"b.properties": f"sonar.token={token}\n", "conf/copy.properties": f"sonar.token={token}\n"}
+    )
+    proc = run_cli("history", "--since-commit", "main", "--format", "json", str(repo.path))
+    assert proc.returncode == 1, proc.stderr
+    report = json.loads(proc.stdout)
+    assert sorted((f["path"], f["commit"]) for f in report["findings"]) == [
+        ("b.properties", pr),
+        ("conf/copy.properties", pr),
+    ]
+    # An unchanged file next to a changed one, and a plain edit elsewhere, add nothing.
+    repo.git("checkout", "-q", "main")
+    repo.git("checkout", "-q", "-b", "edit")
+    repo.commit({"conf/x.txt": "y\n"})
+    proc = run_cli("history", "--since-commit", "main", "--format", "json", str(repo.path))
+    assert (proc.returncode, json.loads(proc.stdout)["findings"]) == (0, [])

@@ -202,3 +202,22 @@ def test_pre_commit_framework_blocks_a_commit_with_a_token(
     assert clean.returncode == 0, clean.stdout + clean.stderr
     assert "leakscan (leaked SonarQube tokens in staged changes)" in clean.stdout + clean.stderr
     assert repo.git("rev-list", "--count", "HEAD") == "2"
+
+
+def test_install_hook_force_keeps_a_backup(make_repo: MakeRepo, run_cli: RunCli) -> None:
+    repo = make_repo()
+    hook = repo.path / ".git" / "hooks" / "pre-commit"
+    hook.parent.mkdir(exist_ok=True)
+    hook.write_text("#!/bin/sh\necho my-own-lint\n", encoding="utf-8")
+    proc = run_cli("install-hook", "--force", cwd=repo.path)
+    assert proc.returncode == 0, proc.stderr
+    backup = hook.with_name("pre-commit.bak")
+    assert proc.stdout.strip() == f"leakscan: installed {hook} (the previous hook is kept as {backup})"
+    assert backup.read_text(encoding="utf-8") == "#!/bin/sh\necho my-own-lint\n"
+    # A second --force never overwrites the first backup.
+    proc = run_cli("install-hook", "--force", cwd=repo.path)
+    assert proc.stdout.strip().endswith(
+        f"(the previous hook is kept as {hook.with_name('pre-commit.bak.1')})"
+    )
+    assert backup.read_text(encoding="utf-8") == "#!/bin/sh\necho my-own-lint\n"
+    assert "-m leakscan scan --staged" in hook.with_name("pre-commit.bak.1").read_text(encoding="utf-8")

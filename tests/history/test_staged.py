@@ -257,3 +257,57 @@ def test_unreadable_git_index_file_is_an_error(make_repo: MakeRepo, run_cli: Run
     proc = run_cli("scan", "--staged", cwd=repo.path, env={"GIT_INDEX_FILE": "no-such-index"})
     assert proc.returncode == 2
     assert proc.stderr.strip() == "Error: GIT_INDEX_FILE=no-such-index: no such index file"
+
+
+def test_large_staged_file_is_streamed_not_skipped(
+    make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli
+) -> None:
+    """The hook never fails open: a staged file over --max-file-size is read as a stream, whole,
+    including a token across the 8 MiB chunk boundary and one near the end."""
+    first, middle, last = tokens.sqco(), tokens.sqco(), tokens.sqco()
+    filler = "INSERT INTO t VALUES (1, 'row');\n" * 300_000  # ~9.9 MB: more than one chunk
+    cut = 8 * 1024 * 1024 - 40
+    body = f"sonar.token={first}\n" + filler[:cut] + f"\nSONAR_TOKEN={middle}\n" + filler[cut:]
+    repo = make_repo()
+    repo.commit({"README.md": "hi\n"})
+    repo.stage({"dump.sql": body + f"sonar.token={last}\n"})
+    proc, report = staged(run_cli, repo, "--max-file-size", "1MiB")
+    assert proc.returncode == 1, proc.stderr
+    assert [(s, p) for s, p, _, _ in located(report)] == [
+        (first, "dump.sql"),
+        (middle, "dump.sql"),
+        (last, "dump.sql"),
+    ]
+    assert report["stats"]["skipped"] == [] and report["stats"]["files_scanned"] == 1
+    lines = body.count("\n")
+    assert located(report)[2][2] == lines + 1
+
+
+def test_large_staged_utf16_and_binary(make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli) -> None:
+    token = tokens.sqco()
+    repo = make_repo()
+    repo.stage(
+        {
+            "notes.txt": ("x = 1\n" * 400 + f"SONAR_TOKEN={token}\n").encode("utf-16"),
+            "image.bin": b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\x0dIHDR" * 600,
+        }
+    )
+    proc, report = staged(run_cli, repo, "--max-file-size", "1KiB")
+    assert proc.returncode == 1, proc.stderr
+    assert located(report) == [(token, "notes.txt", 401, 13)]
+    assert report["stats"]["skipped"] == [{"path": "image.bin", "reason": "binary"}]
+
+
+def test_max_file_size_zero_is_a_usage_error(make_repo: MakeRepo, run_cli: RunCli) -> None:
+    repo = make_repo()
+    repo.commit({"a.txt": "a\n"})
+    for args in (("scan", "--staged"), ("scan",), ("history",), ("baseline", "create")):
+        proc = run_cli(*args, "--max-file-size", "0", cwd=repo.path)
+        assert proc.returncode == 2, args
+        [line] = proc.stderr.splitlines()
+        assert line.startswith("Error: --max-file-size: invalid size '0': must be at least 1 byte"), line
+    (repo.path / ".leakscan.toml").write_text("max_file_size = 0\n")
+    proc = run_cli("scan", cwd=repo.path)
+    assert proc.returncode == 2
+    [line] = proc.stderr.splitlines()
+    assert "max_file_size" in line and "must be at least 1 byte" in line

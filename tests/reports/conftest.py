@@ -18,10 +18,10 @@ from leakscan.models import CommitInfo, Finding, Liveness, ScanResult, Validatio
 from leakscan.options import ScanOptions
 from leakscan.report import ReportContext, get_reporter
 from leakscan.scan import scan
-from tests.conftest import SHARED
+from tests.conftest import TEST_DATA
 
-SARIF_SCHEMA = SHARED / "schemas" / "sarif-schema-2.1.0.json"
-GITLAB_SCHEMA = SHARED / "schemas" / "gitlab-secret-detection-report-format.json"
+SARIF_SCHEMA = TEST_DATA / "schemas" / "sarif-schema-2.1.0.json"
+GITLAB_SCHEMA = TEST_DATA / "schemas" / "gitlab-secret-detection-report-format.json"
 FIXED_NOW = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
 CONTEXT = ReportContext(version="9.8.7", now=FIXED_NOW)
 GIT_ENV = {

@@ -1,4 +1,5 @@
-"""The CI recipes in examples/: every `leakscan` command line in them must parse with the CLI."""
+"""The CI recipes in examples/ and the GitLab template: every `leakscan` command line in them must
+parse with the CLI (the GitHub Action composes its command; tests/ci runs it)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from leakscan.cli import cli
 from tests.conftest import REPO_ROOT
 
 EXAMPLES = REPO_ROOT / "examples"
-RECIPES = ("github-actions.yml", "gitlab-ci.yml")
+TEMPLATE = REPO_ROOT / "templates" / "leakscan.gitlab-ci.yml"
+RECIPES = ("templates/leakscan.gitlab-ci.yml",)
+_RUN_LEAKSCAN = "$LEAKSCAN_PYTHON -m leakscan "
 _EXPRESSION = re.compile(r"\$\{\{[^}]*\}\}")
 
 
@@ -36,12 +39,13 @@ def _scripts(node: Any) -> list[str]:
 
 
 def command_lines(recipe: str) -> list[str]:
-    data = yaml.safe_load((EXAMPLES / recipe).read_text(encoding="utf-8"))
+    data = yaml.safe_load((REPO_ROOT / recipe).read_text(encoding="utf-8"))
     lines = []
     for script in _scripts(data):
         for line in script.replace("\\\n", " ").splitlines():
-            if line.strip().startswith("leakscan "):
-                lines.append(line.strip())
+            if line.strip().startswith(_RUN_LEAKSCAN):
+                command = line.strip().removeprefix(_RUN_LEAKSCAN).replace(" $LEAKSCAN_ARGS", "")
+                lines.append("leakscan " + command)  # LEAKSCAN_ARGS: empty by default
     return lines
 
 
@@ -70,9 +74,7 @@ CASES = [(recipe, line) for recipe in RECIPES for line in command_lines(recipe)]
 
 
 def test_recipes_have_leakscan_commands() -> None:
-    by_recipe = {recipe: [line for r, line in CASES if r == recipe] for recipe in RECIPES}
-    assert len(by_recipe["github-actions.yml"]) == 3
-    assert len(by_recipe["gitlab-ci.yml"]) == 3
+    assert len(CASES) == 3
 
 
 @pytest.mark.parametrize(("recipe", "line"), CASES, ids=[f"{r}:{line}" for r, line in CASES])
@@ -107,6 +109,7 @@ def test_github_workflow_shape() -> None:
     triggers = workflow[True]  # YAML 1.1 reads the key `on` as true
     assert "pull_request" in triggers and "schedule" in triggers
     jobs = workflow["jobs"]
+    action_inputs = set(yaml.safe_load((REPO_ROOT / "action.yml").read_text())["inputs"])
     for job_name, sarif in (
         ("pull-request", "leakscan.sarif"),
         ("audit", "leakscan-history.sarif"),
@@ -115,14 +118,15 @@ def test_github_workflow_shape() -> None:
         assert steps[0]["uses"].startswith("actions/checkout@") and steps[0]["with"]["fetch-depth"] == 0
         [upload] = [s for s in steps if s.get("uses", "").startswith("github/codeql-action/upload-sarif@")]
         assert upload["with"]["sarif_file"] == sarif
-        [scan] = [s["run"] for s in steps if "leakscan " in s.get("run", "")]
-        assert f"--format sarif -o {sarif}" in scan
+        [scan] = [s for s in steps if s.get("uses", "").startswith("<owner>/leakscan@")]
+        assert scan["with"]["output"] == sarif and set(scan["with"]) <= action_inputs
         assert jobs[job_name]["permissions"]["security-events"] == "write"
-    assert "--since-commit" in command_lines("github-actions.yml")[0]
+    assert jobs["audit"]["steps"][2]["with"]["mode"] == "history"
+    assert "mode" not in jobs["pull-request"]["steps"][2]["with"]  # auto: --since-commit on PRs
 
 
 def test_gitlab_pipeline_shape() -> None:
-    pipeline = yaml.safe_load((EXAMPLES / "gitlab-ci.yml").read_text())
+    pipeline = yaml.safe_load(TEMPLATE.read_text())
     report = pipeline[".leakscan"]["artifacts"]["reports"]["secret_detection"]
     assert report == "gl-secret-detection-report.json"
     for job in ("leakscan-merge-request", "leakscan-audit", "leakscan-working-tree"):
@@ -131,3 +135,6 @@ def test_gitlab_pipeline_shape() -> None:
         assert f"--format gitlab -o {report}" in line
     assert "--since-commit" in pipeline["leakscan-merge-request"]["script"][0]
     assert pipeline[".leakscan"]["variables"]["GIT_DEPTH"] == "0"
+    example = yaml.safe_load((EXAMPLES / "gitlab-ci.yml").read_text())
+    [include] = example["include"]
+    assert include["file"] == "templates/leakscan.gitlab-ci.yml"
