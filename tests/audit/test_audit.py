@@ -21,6 +21,7 @@ from leakscan.options import ScanOptions
 from tests.audit.conftest import MakeEstate
 from tests.conftest import RunCli
 from tests.gitrepo import run_git
+from tests.reports.conftest import SARIF_SCHEMA, validate
 
 RULE = "sonarqube-cloud-scoped-org-token"
 
@@ -189,6 +190,7 @@ def test_cli_audit_and_report_formats(make_estate: MakeEstate, tmp_path: Path, r
         r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in sarif["runs"][0]["results"]
     ]
     assert uris == ["r0/conf/sonar.properties", "r1/conf/sonar.properties"]
+    validate(sarif, SARIF_SCHEMA)
 
 
 def test_html_report_when_the_renderer_exists(
