@@ -76,26 +76,30 @@ def render_checks(checks: Sequence[TokenCheck], fmt: str, version: str) -> str:
     if fmt == "json":
         import json
 
+        from leakscan.report.json_report import validation_to_dict
+
         results = [
             {
                 "secret": check.secret.redacted(),
                 "secret_sha256": check.secret.sha256,
                 "rule_id": check.rule.id if check.rule else None,
-                "status": check.validation.status.value,
-                "host": check.validation.host,
-                "checked_at": check.validation.checked_at,
-                "reason": check.validation.reason,
+                **validation_to_dict(check.validation),
             }
             for check in checks
         ]
         report = {"tool": {"name": "leakscan", "version": version}, "results": results}
         return json.dumps(report, indent=2) + "\n"
-    lines = []
+    rows = []
     for check in checks:
         outcome = check.validation
-        rule = check.rule.id if check.rule else "-"
         host = f" [{outcome.host}]" if outcome.host else ""
-        lines.append(f"{check.secret.redacted()}  {outcome.status.value:<11} {rule}  {outcome.reason}{host}")
+        rule = check.rule.id if check.rule else "-"
+        rows.append((check.secret.redacted(), outcome.status.value, rule, outcome.reason + host))
+    widths = [max(len(row[column]) for row in rows) for column in range(3)]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[3]
+        for row in rows
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from leakscan.models import ScanResult
     from leakscan.options import ScanOptions, ValidationConfig
 
-FAIL_ON_NAMES = ("any", "live", "none")
 DEFAULT_BASELINE = ".leakscan-baseline.json"
 DISTRIBUTION = "leakscan-sonar"  # pyproject.toml [project] name; a test keeps them equal
 
@@ -47,6 +46,18 @@ def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int 
         return check_size_limit(size, value)
     except UsageError as exc:  # a size, but no usable limit: one line, as in the configuration
         raise UsageError(f"--max-file-size: {exc}") from exc
+
+
+def _fail_on(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from leakscan.errors import UsageError
+    from leakscan.policy import parse_fail_on
+
+    if value is None:
+        return None
+    try:
+        return str(parse_fail_on(value))
+    except UsageError as exc:
+        raise click.BadParameter(str(exc)) from exc
 
 
 def _options(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -186,14 +197,17 @@ connection_options = _options(
         "sonar_urls",
         multiple=True,
         metavar="URL",
-        help="SonarQube Server to check server tokens against (repeatable).",
+        envvar="LEAKSCAN_SONAR_URL",
+        help="SonarQube Server to check server tokens against (repeatable; env LEAKSCAN_SONAR_URL).",
     ),
     click.option(
         "--cloud-url",
         "cloud_urls",
         multiple=True,
         metavar="URL",
-        help="Replaces the SonarQube Cloud hosts sonarcloud.io and sonarqube.us (repeatable).",
+        envvar="LEAKSCAN_CLOUD_URL",
+        help="Replaces the SonarQube Cloud hosts sonarcloud.io and sonarqube.us "
+        "(repeatable; env LEAKSCAN_CLOUD_URL).",
     ),
     click.option(
         "--ca-bundle",
@@ -214,16 +228,32 @@ connection_options = _options(
         show_default=True,
         help="At most this many requests per second, in all.",
     ),
+    click.option(
+        "--validate-max-requests",
+        type=click.IntRange(0),
+        default=500,
+        show_default=True,
+        help="At most this many requests in all; tokens left are 'unknown' (budget exhausted).",
+    ),
+    click.option(
+        "--validate-deadline",
+        type=click.FloatRange(0, min_open=True),
+        default=120.0,
+        show_default=True,
+        help="Seconds the whole validation may take; tokens left are 'unknown' (budget exhausted).",
+    ),
 )
 validation_options = _options(
     click.option("--validate", is_flag=True, help="Ask the SonarQube API whether each token is live."),
     connection_options,
     click.option(
         "--fail-on",
-        type=click.Choice(FAIL_ON_NAMES),
+        callback=_fail_on,
         default="any",
         show_default=True,
-        help="Which findings make the exit code 1; 'live' implies --validate.",
+        metavar="any|live|proven-live|none[,info]",
+        help="Which findings make the exit code 1: live also fails on unchecked ones, proven-live "
+        "only on proven live ones (both imply --validate); add ',info' to count info findings.",
     ),
 )
 
@@ -245,21 +275,31 @@ def _pick(ctx: click.Context, name: str, configured: Any) -> Any:
     return ctx.params[name] if _explicit(ctx, name) or configured is None else configured
 
 
-def _validation_config(ctx: click.Context, config: Config, fail_on: str) -> ValidationConfig | None:
+def _validation_config(
+    ctx: click.Context, config: Config, fail_on: str, start: Path
+) -> ValidationConfig | None:
+    from leakscan.config import hosts_from_config
     from leakscan.options import CLOUD_URLS, ValidationConfig
+    from leakscan.policy import parse_fail_on
     from leakscan.progress import token_progress
 
     # Only commands with the validation options validate: `baseline` never sends a token out,
     # whatever `fail_on` the configuration sets.
-    wanted = "validate" in ctx.params and (ctx.params["validate"] or fail_on == "live")
+    wanted = "validate" in ctx.params and (ctx.params["validate"] or parse_fail_on(fail_on).needs_validation)
     if not (wanted or ctx.command.name == "validate"):
         return None
+    cloud_urls, sonar_urls = (
+        hosts_from_config(config, start, ctx.params.get("config_file") is not None, key, _explicit(ctx, key))
+        for key in ("cloud_urls", "sonar_urls")
+    )
     return ValidationConfig(
-        cloud_urls=tuple(_pick(ctx, "cloud_urls", config.cloud_urls or None) or CLOUD_URLS),
-        sonar_urls=tuple(_pick(ctx, "sonar_urls", config.sonar_urls or None) or ()),
+        cloud_urls=tuple(_pick(ctx, "cloud_urls", cloud_urls) or CLOUD_URLS),
+        sonar_urls=tuple(_pick(ctx, "sonar_urls", sonar_urls) or ()),
         ca_bundle=ctx.params.get("ca_bundle"),
         timeout=ctx.params.get("validate_timeout", 10.0),
         rate=ctx.params.get("validate_rate", 5.0),
+        max_requests=ctx.params.get("validate_max_requests", 500),
+        deadline=ctx.params.get("validate_deadline", 120.0),
         progress=token_progress(sys.stderr),
     )
 
@@ -296,10 +336,15 @@ def load_settings(ctx: click.Context, paths: Sequence[str]) -> Settings:
         scan_large_files=ctx.params.get("large_files") == "scan",
         allow_secrets=config.allow_secrets or frozenset(),
         workers=ctx.params.get("workers", 0),
-        validation=_validation_config(ctx, config, fail_on),
+        validation=_validation_config(ctx, config, fail_on, start),
         baseline=load_baseline(baseline_file) if baseline_file is not None else None,
     )
-    return Settings(options, config, _pick(ctx, "fmt", config.format) or "text", fail_on, notes)
+    fmt = _pick(ctx, "fmt", config.format) or "text"
+    if fmt == "html" and ctx.params.get("show_secrets"):
+        from leakscan.errors import UsageError
+
+        raise UsageError("--show-secrets cannot be used with --format html: HTML reports always redact")
+    return Settings(options, config, fmt, fail_on, notes)
 
 
 def check_disabled_rules(
@@ -395,27 +440,19 @@ def emit_report(result: ScanResult, fmt: str, output: Path | None, params: dict[
 
 
 def exit_code_for(result: ScanResult, findings_code: int, fail_on: str = "any") -> int:
-    """Findings that ``fail_on`` counts win over errors when their code is non-zero; otherwise an
-    incomplete scan is an error (``--exit-code 0`` silences findings, not read errors).
+    """The exit code under ``--fail-on`` (leakscan/policy.py)."""
+    from leakscan.policy import exit_code, parse_fail_on
 
-    ``fail_on``: ``any`` finding, only ``live`` ones (then an unknown outcome, with no live one,
-    is an error: the check is incomplete), or ``none``.
-    """
-    from leakscan.models import Liveness
+    return exit_code(result, findings_code, parse_fail_on(fail_on))
 
-    if result.interrupted:
-        return ExitCode.INTERRUPTED
-    statuses = {finding.validation.status for finding in result.findings}
-    failing = (fail_on == "any" and bool(result.findings)) or (
-        fail_on == "live" and Liveness.LIVE in statuses
-    )
-    if failing and findings_code != ExitCode.CLEAN:
-        return findings_code
-    if fail_on == "live" and not failing and Liveness.UNKNOWN in statuses:
-        return ExitCode.ERROR
-    if result.errors:
-        return ExitCode.ERROR
-    return ExitCode.CLEAN
+
+def note_fail_on(result: ScanResult, fail_on: str) -> None:
+    """Say in the summary when ``--fail-on live`` fails on findings it could not check."""
+    from leakscan.policy import fail_on_note, parse_fail_on
+
+    note = fail_on_note(result, parse_fail_on(fail_on))
+    if note:
+        result.stats.notes.append(note)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -460,6 +497,7 @@ def scan(ctx: click.Context, /, paths: tuple[str, ...], **params: Any) -> None:
         from leakscan.scan import scan as run_scan
 
         result = run_scan(settings.options)
+    note_fail_on(result, settings.fail_on)
     emit_report(result, settings.fmt, params["output"], params)
     if params["staged"] and result.findings:
         from leakscan.staged import fix_hint
@@ -516,6 +554,7 @@ def history(ctx: click.Context, /, repo: str, **params: Any) -> None:
     settings = load_settings(ctx, (repo,))
     result = _run_history(settings.options, repo, params)
     result.stats.notes.extend(settings.notes)
+    note_fail_on(result, settings.fail_on)
     emit_report(result, settings.fmt, params["output"], params)
     raise SystemExit(exit_code_for(result, params["findings_code"], settings.fail_on))
 
@@ -581,7 +620,7 @@ def validate_command(ctx: click.Context, /, tokens: tuple[str, ...], **params: A
     extra_rules = tuple(_pick(ctx, "extra_rules", settings.rules) or ())
     disable_rules = settings.disable_rules or ()
     check_disabled_rules(ctx, settings, extra_rules, disable_rules)
-    config = _validation_config(ctx, settings, "any")
+    config = _validation_config(ctx, settings, "any", Path.cwd())
     assert config is not None
     checks = check_tokens(given, load_rules(extra_rules, disable=disable_rules), config)
     click.echo(render_checks(checks, params["fmt"], __version__), nl=False)

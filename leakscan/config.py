@@ -24,7 +24,6 @@ from leakscan.sources.ignore import PatternError, parse_line
 
 CONFIG_FILE = ".leakscan.toml"
 PYPROJECT = "pyproject.toml"
-FAIL_ON = ("any", "live", "none")
 KEYS = (
     "rules",
     "disable_rules",
@@ -126,6 +125,31 @@ def discover_config(explicit: Path | None, start: Path) -> Config:
     """The explicit file, else the one found from ``start``, else an empty Config."""
     path = explicit if explicit is not None else find_config(start)
     return load_config(path) if path is not None else Config()
+
+
+def hosts_from_config(
+    config: Config, start: Path, explicit: bool, key: str, overridden: bool
+) -> tuple[str, ...] | None:
+    """``config``'s validation hosts under ``key`` (cloud_urls/sonar_urls), if it may name them.
+
+    Hosts come only from the user: a file named with --config, or the one at the repository root
+    of the first scanned path. A configuration found elsewhere (a subfolder, a folder outside any
+    repository: scanned content) may not redirect where tokens go: a ConfigError, unless the
+    command line or the environment (``overridden``) names the hosts anyway.
+    """
+    urls: tuple[str, ...] | None = getattr(config, key) or None
+    if urls is None or explicit or overridden or config.source is None:
+        return urls
+    start = start.resolve()
+    root = find_repo_root(start if start.is_dir() else start.parent)
+    if root is not None and config.source.resolve().parent == root:
+        return urls
+    option = "--cloud-url" if key == "cloud_urls" else "--sonar-url"
+    raise ConfigError(
+        f"{config_location(config.source)}: key '{key}': validation hosts are not taken from a "
+        "configuration inside scanned content (only from --config FILE or the repository root's); "
+        f"pass {option} or LEAKSCAN_{key[:-1].upper()}, or name the file with --config"
+    )
 
 
 def parse_config(data: dict[str, Any], source: Path) -> Config:
@@ -230,10 +254,12 @@ def _check_max_file_size(value: Any, base: Path) -> int:
 
 
 def _check_fail_on(value: Any, base: Path) -> str:
-    name = _string(value)
-    if name not in FAIL_ON:
-        raise _KeyProblem(f"{name!r} is not one of {', '.join(FAIL_ON)}")
-    return name
+    from leakscan.policy import parse_fail_on
+
+    try:
+        return str(parse_fail_on(_string(value)))
+    except UsageError as exc:
+        raise _KeyProblem(str(exc).replace("invalid --fail-on", "invalid value")) from exc
 
 
 def _check_urls(value: Any, base: Path) -> tuple[str, ...]:

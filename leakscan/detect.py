@@ -11,7 +11,7 @@ from typing import Any
 import regex
 
 from leakscan.models import Match, Secret
-from leakscan.plausibility import judge
+from leakscan.plausibility import KNOWN_EXAMPLE, judge
 from leakscan.rules import Rule
 
 # Inline markers that suppress the findings on their line: ours, and those of gitleaks,
@@ -36,6 +36,12 @@ class Detection:
 
     matches: list[Match] = field(default_factory=list)
     rejected: list[tuple[Rule, str]] = field(default_factory=list)
+
+    @property
+    def known_examples(self) -> int:
+        """How many candidates were public documentation examples (suppressed, counted)."""
+        return sum(1 for _, reason in self.rejected if reason == KNOWN_EXAMPLE)
+
     errors: list[str] = field(default_factory=list)
     suppressed: list[int] = field(default_factory=list)  # offsets of matches an allow marker dropped
 

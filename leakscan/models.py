@@ -173,13 +173,29 @@ class Exposure:
 
 
 @dataclass(frozen=True, slots=True)
+class Evidence:
+    """One request of a live check: where it went, with which token, and what came back.
+
+    ``token`` is ``candidate`` (the found secret) or ``control`` (a random token of the same
+    shape); ``status`` is the HTTP status, None when no answer came.
+    """
+
+    host: str
+    endpoint: str
+    token: str
+    status: int | None
+    meaning: str
+
+
+@dataclass(frozen=True, slots=True)
 class Validation:
-    """The outcome of a live check against the SonarQube API."""
+    """The outcome of a live check against the SonarQube API, with the requests behind it."""
 
     status: Liveness
     host: str | None = None
     checked_at: str | None = None
     reason: str = ""
+    evidence: tuple[Evidence, ...] = ()
 
 
 NOT_CHECKED = Validation(Liveness.NOT_CHECKED, reason="validation off")

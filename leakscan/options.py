@@ -28,7 +28,9 @@ class ValidationConfig:
     """Settings of the live check (``leakscan/validate.py``); its presence turns validation on.
 
     ``cloud_urls`` are tried in order for SonarQube Cloud tokens, ``sonar_urls`` for SonarQube
-    Server tokens. Every URL must be HTTPS, or plain HTTP on a loopback address.
+    Server tokens. Every URL must be HTTPS, or plain HTTP on a loopback address. At most
+    ``max_requests`` requests are sent and the whole check ends ``deadline`` seconds after it
+    starts; tokens left then are ``unknown`` (validation budget exhausted).
     """
 
     cloud_urls: tuple[str, ...] = CLOUD_URLS
@@ -40,16 +42,18 @@ class ValidationConfig:
     max_retries: int = 2
     backoff: float = 1.0
     max_retry_after: float = 30.0
+    max_requests: int = 500
+    deadline: float = 120.0
     progress: Callable[[int, int], None] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cloud_urls", tuple(check_base_url(u) for u in self.cloud_urls))
         object.__setattr__(self, "sonar_urls", tuple(check_base_url(u) for u in self.sonar_urls))
-        for name in ("timeout", "rate"):
+        for name in ("timeout", "rate", "deadline"):
             if not getattr(self, name) > 0:
                 raise UsageError(f"validation {name} must be > 0, not {getattr(self, name)!r}")
-        if self.concurrency < 1 or self.max_retries < 0:
-            raise UsageError("validation concurrency must be >= 1 and retries >= 0")
+        if self.concurrency < 1 or self.max_retries < 0 or self.max_requests < 0:
+            raise UsageError("validation concurrency must be >= 1, retries and max requests >= 0")
 
 
 @dataclass(frozen=True, slots=True)

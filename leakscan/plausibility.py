@@ -137,6 +137,9 @@ def check_plausibility(body: str, settings: Plausibility) -> str:
     return ""
 
 
+KNOWN_EXAMPLE = "known public example token"
+
+
 def judge(
     secret: str, sha256: str, rule: Rule, *, timeout: float = DENY_TIMEOUT_S, deny: bool = True
 ) -> Verdict:
@@ -147,7 +150,7 @@ def judge(
     verdict carries the error. ``deny=False`` skips the deny list.
     """
     if sha256 in rule.known_examples_sha256:
-        return Verdict(False, "known public example token")
+        return Verdict(False, KNOWN_EXAMPLE)
     for pattern in rule.deny if deny else ():
         try:
             if pattern.search(secret, timeout=timeout):

@@ -49,6 +49,10 @@ class FileOutcome:
     matches: tuple[MatchRecord, ...]
     errors: tuple[str, ...]
     suppressed: int = 0
+    known_examples: int = 0
+
+
+KNOWN_EXAMPLES_KEY = "suppressed_known_example"
 
 
 def fingerprint(rule_id: str, stable_path: str, secret_sha256: str) -> str:
@@ -109,8 +113,17 @@ def scan_file_batch(state: FileScanState, batch: list[tuple[int, FileRef]]) -> l
             continue
         detection = state.detector.detect(item.data)
         records = tuple(MatchRecord.of(m) for m in detection.matches)
-        errors = tuple(detection.errors)
-        outcomes.append(FileOutcome(index, len(item.data), None, records, errors, len(detection.suppressed)))
+        outcomes.append(
+            FileOutcome(
+                index,
+                len(item.data),
+                None,
+                records,
+                tuple(detection.errors),
+                len(detection.suppressed),
+                detection.known_examples,
+            )
+        )
     return outcomes
 
 
@@ -135,7 +148,15 @@ def _scan_large_file(detector: Detector, index: int, ref: FileRef) -> FileOutcom
     finally:
         os.close(fd)
     records = tuple(MatchRecord.of(m) for m in detection.matches)
-    return FileOutcome(index, total, None, records, tuple(detection.errors), len(detection.suppressed))
+    return FileOutcome(
+        index,
+        total,
+        None,
+        records,
+        tuple(detection.errors),
+        len(detection.suppressed),
+        detection.known_examples,
+    )
 
 
 class Scanner:
@@ -163,6 +184,7 @@ class Scanner:
         result.stats.bytes_scanned += len(blob.data)
         result.stats.suppressed += len(detection.suppressed)
         result.errors.extend(Failed(blob.path, error) for error in detection.errors)
+        count_known_examples(result, detection.known_examples)
         self.add_matches(detection.matches, blob.path, blob.stable_path, result)
 
     def consume(self, items: Source, result: ScanResult) -> None:
@@ -212,6 +234,7 @@ class Scanner:
         result.stats.bytes_scanned += outcome.scanned_bytes
         result.stats.suppressed += outcome.suppressed
         result.errors.extend(Failed(ref.path, error) for error in outcome.errors)
+        count_known_examples(result, outcome.known_examples)
         matches = (record.to_match(self.rules_by_id[record.rule_id]) for record in outcome.matches)
         self.add_matches(matches, ref.path, ref.key_path, result)
 
@@ -258,12 +281,20 @@ def _count_ignored(walker: FileWalker, result: ScanResult) -> None:
     extra["ignored_folders"] = extra.get("ignored_folders", 0) + walker.ignored_folders
 
 
+def count_known_examples(result: ScanResult, count: int) -> None:
+    """Count public documentation example tokens that were suppressed (``suppressed: known example``)."""
+    if count:
+        result.stats.extra[KNOWN_EXAMPLES_KEY] = result.stats.extra.get(KNOWN_EXAMPLES_KEY, 0) + count
+
+
 def finalize(result: ScanResult, options: ScanOptions) -> None:
     """The stages after detection, shared by every kind of scan (files, stdin, staged, history).
 
     Later stages (baseline, validation) plug in here so that every command applies them alike.
     The baseline comes first, so that accepted findings are never sent for validation.
     """
+    if result.stats.extra.get(KNOWN_EXAMPLES_KEY):
+        result.stats.notes.append(f"suppressed: known example: {result.stats.extra[KNOWN_EXAMPLES_KEY]}")
     if options.baseline is not None:
         apply_baseline(result, options.baseline)
     result.findings.sort(key=lambda f: (f.path, f.match.line, f.match.column, f.rule.id))

@@ -63,6 +63,7 @@ class TokenGenerator:
             "squ": lambda: self.server("u"),
             "sqp": lambda: self.server("p"),
             "sqa": lambda: self.server("a"),
+            "sqb": lambda: self.server("b"),
             "squ_short": lambda: self.server("u", 39),
             "squ_upper": lambda: self.server("u").upper().replace("SQU_", "squ_"),
             "hex40": self.hex40,

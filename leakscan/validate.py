@@ -1,20 +1,25 @@
 """Live check: ask the SonarQube Web API whether a leaked token is still accepted.
 
-For each host a token is tried on, leakscan sends (README, "Live validation"):
+A token is ``live`` only on positive proof: an endpoint that needs authentication accepts it
+while the same host rejects a random control token of the same shape on that endpoint.
+Endpoints, in the order they may be asked (README, "Live validation"):
 
-1. ``GET {host}/api/projects/search?organization=<random key>&ps=1`` with the token as a Bearer
-   token. 401 means the host does not accept it; 200, 403 or 404 with a JSON body mean it
-   authenticated (a scoped token may lack permission: 403; the organization does not exist: 404).
-2. Only after a 401: ``GET {host}/api/authentication/validate`` with the token. ``{"valid": false}``
-   confirms the rejection; anything else makes the answer unknown.
+1. ``GET {host}/api/projects/search?organization=<random key>&ps=1``: 200 with JSON is proof
+   (the control token is rejected there); 401 or a JSON 403/404 proves nothing either way
+   (SonarQube Cloud answers 403 to dead tokens, 404 to a scoped token outside its scope).
+2. ``GET {host}/api/authentication/validate``: ``valid: false`` makes the token ``inactive``;
+   ``valid: true`` after a 403/404 is proof when the control token got ``valid: false``.
+3. Server analysis tokens (``sqa_``, ``sqp_``) with ``valid: false`` (older servers reject live
+   analysis tokens there): ``GET {host}/api/settings/values?keys=sonar.core.id``, a scanner
+   endpoint; 200 with JSON (control rejected) is proof, anything else leaves ``unknown``.
 
-Before the first token goes to a host, a control probe sends a freshly generated random token of
-the same shape; a host that accepts it does not discriminate, and no real token is sent to it.
+Control probes run once per host, token shape and endpoint, before the real token goes there; a
+host that accepts the control token does not discriminate, and no real token is sent to it.
 Tokens travel only in the Authorization header, only to the configured hosts; redirects are not
 followed; loopback hosts are never reached through a proxy. Each request has one deadline for the
-whole exchange (connect, headers, body), so a host that trickles its answer cannot stall the run.
-Network trouble, timeouts, 429, 5xx, redirects and non-JSON answers give ``unknown``, never
-``live`` or ``inactive``.
+whole exchange, and the whole check has a budget (``max_requests``, ``deadline``). Network
+trouble, timeouts, 429, 5xx, redirects and non-JSON answers (a CDN's HTML page) give
+``unknown``, never ``live`` or ``inactive``. Every outcome carries its evidence.
 """
 
 from __future__ import annotations
@@ -42,20 +47,19 @@ import httpx
 
 from leakscan import __version__
 from leakscan.errors import UsageError
-from leakscan.models import Liveness, ScanResult, Secret, Validation
+from leakscan.models import Evidence, Liveness, ScanResult, Secret, Validation
 from leakscan.options import ValidationConfig, is_loopback
 from leakscan.synthetic import BASE62, HEX, TokenGenerator
 
 PROBE_PATH = "/api/projects/search"
 CONFIRM_PATH = "/api/authentication/validate"
+SCANNER_PATH = "/api/settings/values"
+ENDPOINTS = (PROBE_PATH, CONFIRM_PATH, SCANNER_PATH)
 MAX_BODY = 1 << 20
-ACCEPTED_STATUSES = {
-    200: "authenticated",
-    403: "authenticated, lacks permission",
-    404: "authenticated, organization not found",
-}
+ANALYSIS_PREFIXES = ("sqa_", "sqp_")
 _PREFIX = re.compile(r"^[A-Za-z]{2,6}_")
 _HEADER_SAFE = re.compile(r"^[\x21-\x7e]+$")
+_EXPIRED = re.compile(r"token expired on [^\"<>]{1,60}", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,25 +80,104 @@ VALIDATORS: dict[str, ValidatorSpec] = {
 }
 
 
-class Answer(Enum):
-    """What one host said about one token."""
+class Signal(Enum):
+    """What one answer of one endpoint says about the token that was sent."""
 
     ACCEPTED = "accepted"
     REJECTED = "rejected"
-    UNKNOWN = "unknown"
+    INCONCLUSIVE = "inconclusive"
+    FAILED = "failed"
 
 
 @dataclass(frozen=True, slots=True)
-class HostAnswer:
-    answer: Answer
+class Reading:
+    """One endpoint's answer for one token: the signal, its evidence, and an expiry notice."""
+
+    signal: Signal
+    evidence: Evidence
+    expired: str = ""
+
+    @property
+    def reason(self) -> str:
+        return self.evidence.meaning
+
+
+@dataclass(frozen=True, slots=True)
+class HostVerdict:
+    """What one host's answers prove about one token."""
+
+    status: Liveness
     host: str
     reason: str
+    evidence: tuple[Evidence, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class _Reply:
-    status: int
-    body: bytes
+class Halt(Exception):
+    """No more requests: the budget is spent or the run was interrupted."""
+
+    def __init__(self, status: Liveness, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class Budget:
+    """At most ``max_requests`` requests, none after ``deadline`` seconds, none once stopped.
+
+    ``stop()`` (Ctrl-C) also cuts off every request in flight.
+    """
+
+    def __init__(self, max_requests: int, deadline: float) -> None:
+        self._left = max_requests
+        self._max = max_requests
+        self._seconds = deadline
+        self._ends = time.monotonic() + deadline
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._active: set[RequestDeadline] = set()
+
+    def take(self) -> float:
+        """Reserve one request; the seconds left before the deadline."""
+        with self._lock:
+            self.check()
+            left = self._ends - time.monotonic()
+            if self._left <= 0 or left <= 0:
+                raise Halt(Liveness.UNKNOWN, self.exhausted())
+            self._left -= 1
+            return left
+
+    def exhausted(self) -> str:
+        return f"validation budget exhausted ({self._max} requests or {self._seconds:g}s)"
+
+    def check(self) -> None:
+        """Raise Halt once stopped."""
+        if self._stopped.is_set():
+            raise Halt(Liveness.NOT_CHECKED, "validation interrupted")
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep, but wake at once when stopped; a sleep past the deadline spends the budget."""
+        if time.monotonic() + seconds > self._ends:
+            raise Halt(Liveness.UNKNOWN, self.exhausted())
+        if self._stopped.wait(seconds):
+            self.check()
+
+    def track(self, deadline: RequestDeadline) -> None:
+        with self._lock:
+            self._active.add(deadline)
+            stopped = self._stopped.is_set()
+        if stopped:
+            deadline.expire()
+
+    def untrack(self, deadline: RequestDeadline) -> None:
+        with self._lock:
+            self._active.discard(deadline)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped.set()
+            active = list(self._active)
+        for deadline in active:
+            deadline.expire()
 
 
 class RateLimiter:
@@ -105,13 +188,14 @@ class RateLimiter:
         self._next = 0.0
         self._lock = threading.Lock()
 
-    def wait(self) -> None:
+    def wait(self, sleep: Callable[[float], None] | None = None) -> None:
+        """Block until this request may start (``sleep`` defaults to time.sleep)."""
         with self._lock:
             now = time.monotonic()
             start = max(now, self._next)
             self._next = start + self._interval
         if start > now:
-            time.sleep(start - now)
+            (sleep or time.sleep)(start - now)
 
 
 def make_client(config: ValidationConfig) -> httpx.Client:
@@ -135,6 +219,11 @@ def make_client(config: ValidationConfig) -> httpx.Client:
     except (OSError, ssl.SSLError) as exc:
         where = f"CA bundle {config.ca_bundle}" if config.ca_bundle else "TLS set-up"
         raise UsageError(f"{where}: cannot load certificates: {exc}") from exc
+    except ImportError as exc:  # httpx without its optional SOCKS support
+        raise UsageError(
+            "a SOCKS proxy is set in the environment (ALL_PROXY/HTTPS_PROXY), but SOCKS support is "
+            "not installed: pip install 'httpx[socks]', or unset the proxy variable"
+        ) from exc
 
 
 def direct_mounts(urls: Iterable[str]) -> dict[str, httpx.BaseTransport | None]:
@@ -161,7 +250,7 @@ class RequestDeadline:
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
         self.expired = False
-        self._timer = threading.Timer(seconds, self._expire)
+        self._timer = threading.Timer(seconds, self.expire)
         self._timer.daemon = True
 
     def __enter__(self) -> RequestDeadline:
@@ -189,7 +278,8 @@ class RequestDeadline:
             if self.expired:
                 _shut(sock)
 
-    def _expire(self) -> None:
+    def expire(self) -> None:
+        """Cut every socket of the request off now."""
         with self._lock:
             self.expired = True
             for sock in self._sockets:
@@ -210,7 +300,8 @@ def now_iso() -> str:
 class TokenValidator:
     """Validates secrets against the configured hosts; caches one outcome per unique secret.
 
-    Pass ``client`` to use your own ``httpx.Client`` (it is then not closed here).
+    Pass ``client`` to use your own ``httpx.Client`` (it is then not closed here). The budget
+    (``max_requests``, ``deadline``) starts when the validator is made.
     """
 
     def __init__(self, config: ValidationConfig, *, client: httpx.Client | None = None) -> None:
@@ -218,11 +309,12 @@ class TokenValidator:
         self._client = client if client is not None else make_client(config)
         self._owns_client = client is None
         self._limiter = RateLimiter(config.rate)
+        self._budget = Budget(config.max_requests, config.deadline)
         self._organization = "leakscan-probe-" + random_source.token_hex(8)
         self._generator = TokenGenerator(random_source.randbits(64))
         self._lock = threading.Lock()
         self._cache: dict[tuple[str | None, Secret], Validation] = {}
-        self._controls: dict[tuple[str, str], Future[HostAnswer | None]] = {}
+        self._controls: dict[tuple[str, str, str], Future[Reading]] = {}
 
     def __enter__(self) -> TokenValidator:
         return self
@@ -242,7 +334,10 @@ class TokenValidator:
     def validate_many(
         self, items: Iterable[tuple[str | None, Secret]]
     ) -> dict[tuple[str | None, Secret], Validation]:
-        """Validate each unique (validator, secret) once, ``concurrency`` at a time."""
+        """Validate each unique (validator, secret) once, ``concurrency`` at a time.
+
+        On KeyboardInterrupt every request in flight is cut off before it propagates.
+        """
         keys = list(dict.fromkeys(items))
         pending = [key for key in keys if key not in self._cache]
         progress = self.config.progress
@@ -256,12 +351,15 @@ class TokenValidator:
                     self._cache[futures[future]] = future.result()
                     if progress is not None:
                         progress(done, len(pending))
+            except BaseException:
+                self._budget.stop()
+                raise
             finally:
                 pool.shutdown(wait=True, cancel_futures=True)
         return {key: self._cache[key] for key in keys}
 
     def check(self, validator: str | None, secret: Secret) -> Validation:
-        """Ask each host of ``validator`` in turn: live at the first that accepts."""
+        """Ask each host of ``validator`` in turn: live at the first that proves it."""
         if validator is None:
             return Validation(Liveness.NOT_CHECKED, reason="no validator for this rule")
         spec = VALIDATORS.get(validator)
@@ -272,115 +370,148 @@ class TokenValidator:
             return Validation(Liveness.NOT_CHECKED, reason=spec.no_hosts)
         if not _HEADER_SAFE.match(secret.value):
             return Validation(Liveness.NOT_CHECKED, reason="the token cannot be sent in an HTTP header")
-        answers: list[HostAnswer] = []
+        analysis = validator == "sonarqube-server" and secret.value.startswith(ANALYSIS_PREFIXES)
+        verdicts: list[HostVerdict] = []
+        evidence: list[Evidence] = []
         for host in hosts:
-            answer = self._ask(host, secret.value)
-            if answer.answer is Answer.ACCEPTED:
-                return Validation(Liveness.LIVE, host, now_iso(), f"accepted: {answer.reason}")
-            answers.append(answer)
-        unknown = [a for a in answers if a.answer is Answer.UNKNOWN]
-        if unknown:
-            first = unknown[0]
-            reason = "; ".join(
-                [first.reason]
-                + [f"{a.host}: {a.reason}" for a in unknown[1:]]
-                + [f"rejected by {a.host}" for a in answers if a.answer is Answer.REJECTED]
+            try:
+                verdict = self._judge(host, secret.value, analysis, evidence)
+            except Halt as halt:
+                verdict = HostVerdict(halt.status, host, halt.reason, ())
+            if verdict.status is Liveness.LIVE:
+                return Validation(Liveness.LIVE, host, now_iso(), verdict.reason, tuple(evidence))
+            verdicts.append(verdict)
+        return _combine(verdicts, hosts, tuple(evidence))
+
+    def _judge(self, host: str, token: str, analysis: bool, evidence: list[Evidence]) -> HostVerdict:
+        """Evidence from one host, appended to ``evidence``, and what it proves."""
+
+        def verdict(status: Liveness, reason: str) -> HostVerdict:
+            return HostVerdict(status, host, reason, tuple(evidence))
+
+        def unknown(reason: str) -> HostVerdict:
+            return verdict(Liveness.UNKNOWN, reason)
+
+        control = self._control(host, token, PROBE_PATH, evidence)
+        if control.signal is Signal.ACCEPTED:
+            return unknown(
+                f"host does not discriminate: it accepted a random control token ({control.reason})"
             )
-            return Validation(Liveness.UNKNOWN, first.host, now_iso(), reason)
-        return Validation(
-            Liveness.INACTIVE,
-            ", ".join(hosts),
-            now_iso(),
-            "rejected by " + "; ".join(f"{a.host} ({a.reason})" for a in answers),
+        if control.signal is Signal.FAILED:
+            return unknown(f"control probe failed: {control.reason}")
+        probe = self._read(host, PROBE_PATH, token, "candidate")
+        evidence.append(probe.evidence)
+        if probe.signal is Signal.FAILED:
+            return unknown(probe.reason)
+        if probe.signal is Signal.ACCEPTED:
+            return verdict(Liveness.LIVE, f"proven: {probe.reason}; a random control token was rejected")
+        check = self._control(host, token, CONFIRM_PATH, evidence)
+        confirm = self._read(host, CONFIRM_PATH, token, "candidate")
+        evidence.append(confirm.evidence)
+        expired = probe.expired or confirm.expired
+        if confirm.signal is Signal.FAILED:
+            if expired:
+                return verdict(Liveness.INACTIVE, f"{probe.reason}: {expired}")
+            return unknown(f"after {probe.reason}, authentication/validate: {confirm.reason}")
+        if confirm.signal is Signal.ACCEPTED:
+            if probe.signal is Signal.REJECTED:
+                return unknown(f"answers disagree: {probe.reason}, but {confirm.reason}")
+            if check.signal is not Signal.REJECTED:
+                return unknown(
+                    f"{probe.reason}; {confirm.reason}, but a random control token got: {check.reason}"
+                )
+            return verdict(
+                Liveness.LIVE,
+                f"proven: {probe.reason}, {confirm.reason}; a random control token got valid=false",
+            )
+        if expired:
+            return verdict(Liveness.INACTIVE, f"{probe.reason}: {expired}")
+        if not analysis:
+            return verdict(Liveness.INACTIVE, f"{probe.reason}, {confirm.reason}")
+        check = self._control(host, token, SCANNER_PATH, evidence)
+        scanner = self._read(host, SCANNER_PATH, token, "candidate")
+        evidence.append(scanner.evidence)
+        if scanner.signal is Signal.ACCEPTED:
+            if check.signal is Signal.REJECTED:
+                return verdict(
+                    Liveness.LIVE,
+                    f"proven: {scanner.reason} (scanner endpoint); a random control token was rejected",
+                )
+        return unknown(
+            "analysis tokens cannot be checked with this endpoint on this server "
+            f"({probe.reason}, {confirm.reason}; scanner endpoint: {scanner.reason})"
         )
 
-    def _ask(self, host: str, token: str) -> HostAnswer:
-        control = self._control(host, token)
-        if control is not None:
-            return control
-        answer = self._probe(host, token)
-        if answer.answer is Answer.REJECTED:
-            answer = self._confirm(host, token)
-        return answer
-
-    def _control(self, host: str, token: str) -> HostAnswer | None:
-        """Once per host and token shape: does the host reject a random token of that shape?"""
+    def _control(self, host: str, token: str, path: str, evidence: list[Evidence]) -> Reading:
+        """Once per host, token shape and endpoint: what a random token of that shape gets."""
         shape, alphabet, length, prefix = _shape(token)
         with self._lock:
-            future = self._controls.get((host, shape))
+            future = self._controls.get((host, shape, path))
             control = ""
             if future is None:
-                future = self._controls[(host, shape)] = Future()
+                future = self._controls[(host, shape, path)] = Future()
                 control = prefix + self._generator.chars(alphabet, length)
         if control:
             try:
-                future.set_result(self._judge_control(host, control))
+                future.set_result(self._read(host, path, control, "control"))
             except BaseException as exc:
+                with self._lock:
+                    del self._controls[(host, shape, path)]  # a later token may try again
                 future.set_exception(exc)
                 raise
-        return future.result()
+        reading = future.result()
+        evidence.append(reading.evidence)
+        return reading
 
-    def _judge_control(self, host: str, control: str) -> HostAnswer | None:
-        answer = self._probe(host, control)
-        if answer.answer is Answer.ACCEPTED:
-            return HostAnswer(
-                Answer.UNKNOWN,
-                host,
-                f"host does not discriminate: it accepted a random control token ({answer.reason})",
+    def _read(self, host: str, path: str, token: str, role: str) -> Reading:
+        """Ask ``path`` with ``token`` and say what the answer means."""
+        params = {
+            PROBE_PATH: {"organization": self._organization, "ps": "1"},
+            SCANNER_PATH: {"keys": "sonar.core.id"},
+        }.get(path)
+        reply = self._get(host, path, params, token)
+        name = path.removeprefix("/api/")
+
+        def reading(signal: Signal, status: int | None, meaning: str, expired: str = "") -> Reading:
+            return Reading(signal, Evidence(host, "GET " + path, role, status, meaning), expired)
+
+        if isinstance(reply, str):
+            return reading(Signal.FAILED, None, reply)
+        status, body = reply
+        data = _parse_json(body)
+        expired = _expiry(body) if status == 401 else ""
+        if path == CONFIRM_PATH:
+            valid = data.get("valid") if isinstance(data, dict) else None
+            if status != 200 or not isinstance(valid, bool):
+                return reading(Signal.FAILED, status, f"HTTP {status} without a JSON 'valid' field")
+            meaning = f"valid={str(valid).lower()} from {name}"
+            return reading(Signal.ACCEPTED if valid else Signal.REJECTED, status, meaning, expired)
+        if status == 401:
+            return reading(Signal.REJECTED, status, f"HTTP 401 from {name}", expired)
+        if status not in (200, 403, 404):
+            return reading(Signal.FAILED, status, f"unexpected HTTP {status} from {name}")
+        if data is _NOT_JSON:
+            return reading(
+                Signal.FAILED, status, f"HTTP {status} with an answer that is not JSON (a proxy or CDN page?)"
             )
-        if answer.answer is Answer.UNKNOWN:
-            return HostAnswer(Answer.UNKNOWN, host, f"control probe failed: {answer.reason}")
-        return None
+        if status == 200:
+            return reading(Signal.ACCEPTED, status, f"HTTP 200 from {name} (authenticated)")
+        if path == SCANNER_PATH:
+            return reading(Signal.REJECTED, status, f"HTTP {status} from {name}")
+        return reading(Signal.INCONCLUSIVE, status, f"HTTP {status} from {name} (proves nothing alone)")
 
-    def _probe(self, host: str, token: str) -> HostAnswer:
-        reply = self._get(host, PROBE_PATH, {"organization": self._organization, "ps": "1"}, token)
-        if isinstance(reply, HostAnswer):
-            return reply
-        if reply.status == 401:
-            return HostAnswer(Answer.REJECTED, host, "HTTP 401 from projects/search")
-        meaning = ACCEPTED_STATUSES.get(reply.status)
-        if meaning is None:
-            return HostAnswer(Answer.UNKNOWN, host, f"unexpected HTTP {reply.status}")
-        if _parse_json(reply.body) is _NOT_JSON:
-            return HostAnswer(Answer.UNKNOWN, host, f"HTTP {reply.status} with an answer that is not JSON")
-        return HostAnswer(Answer.ACCEPTED, host, f"HTTP {reply.status} from projects/search ({meaning})")
-
-    def _confirm(self, host: str, token: str) -> HostAnswer:
-        """After a 401: ``valid: false`` from authentication/validate makes the rejection sure."""
-        reply = self._get(host, CONFIRM_PATH, None, token)
-        if isinstance(reply, HostAnswer):
-            return replace(reply, reason=f"after HTTP 401, authentication/validate: {reply.reason}")
-        data = _parse_json(reply.body)
-        valid = data.get("valid") if isinstance(data, dict) else None
-        if reply.status != 200 or not isinstance(valid, bool):
-            return HostAnswer(
-                Answer.UNKNOWN,
-                host,
-                f"after HTTP 401, authentication/validate answered HTTP {reply.status} "
-                "without a JSON 'valid' field",
-            )
-        if valid:
-            return HostAnswer(
-                Answer.UNKNOWN,
-                host,
-                "answers disagree: HTTP 401 from projects/search, valid=true from authentication/validate",
-            )
-        return HostAnswer(
-            Answer.REJECTED,
-            host,
-            "HTTP 401 from projects/search, valid=false from authentication/validate",
-        )
-
-    def _get(self, host: str, path: str, params: dict[str, str] | None, token: str) -> _Reply | HostAnswer:
-        """One GET with retries on 429 and 5xx; trouble becomes an UNKNOWN answer."""
+    def _get(
+        self, host: str, path: str, params: dict[str, str] | None, token: str
+    ) -> tuple[int, bytes] | str:
+        """One GET with retries on 429 and 5xx: (status, body), or why there is no answer."""
         attempts = self.config.max_retries + 1
         attempt = 0
-        timed_out = HostAnswer(
-            Answer.UNKNOWN, host, f"timeout: no complete answer within {self.config.timeout:g}s"
-        )
         while True:
-            self._limiter.wait()
-            deadline = RequestDeadline(self.config.timeout)
+            self._limiter.wait(self._budget.sleep)
+            seconds = min(self.config.timeout, self._budget.take())
+            timed_out = f"timeout: no complete answer within {seconds:g}s"
+            deadline = RequestDeadline(seconds)
+            self._budget.track(deadline)
             try:
                 with (
                     deadline,
@@ -395,33 +526,64 @@ class TokenValidator:
                     deadline.watch(response.extensions.get("network_stream"))
                     status = response.status_code
                     if 300 <= status < 400:
-                        return HostAnswer(Answer.UNKNOWN, host, f"redirect (HTTP {status}) not followed")
+                        return f"redirect (HTTP {status}) not followed"
                     if status != 429 and status < 500:
                         body = _read_capped(response)
                         if deadline.expired:
                             return timed_out
                         if body is None:
-                            return HostAnswer(Answer.UNKNOWN, host, "answer larger than 1 MiB")
-                        return _Reply(status, body)
+                            return "answer larger than 1 MiB"
+                        return status, body
                     retry_after = _retry_after(response.headers.get("Retry-After"))
             except httpx.TimeoutException:
+                self._budget.check()  # cut off by Ctrl-C, not timed out: say so
                 return timed_out
             except httpx.HTTPError as exc:
                 if deadline.expired:
+                    self._budget.check()
                     return timed_out
-                return HostAnswer(Answer.UNKNOWN, host, _network_reason(exc, token))
+                return _network_reason(exc, token)
+            finally:
+                self._budget.untrack(deadline)
             what = "rate-limited (HTTP 429)" if status == 429 else f"server error (HTTP {status})"
             if retry_after is not None and retry_after > self.config.max_retry_after:
-                return HostAnswer(
-                    Answer.UNKNOWN,
-                    host,
-                    f"{what}; Retry-After {retry_after:g}s exceeds the {self.config.max_retry_after:g}s cap",
+                return (
+                    f"{what}; Retry-After {retry_after:g}s exceeds the {self.config.max_retry_after:g}s cap"
                 )
             attempt += 1
             if attempt == attempts:
-                return HostAnswer(Answer.UNKNOWN, host, f"{what}, {attempts} attempt(s)")
+                return f"{what}, {attempts} attempt(s)"
             backoff = self.config.backoff * 2 ** (attempt - 1)
-            time.sleep(retry_after if retry_after is not None else backoff)
+            self._budget.sleep(retry_after if retry_after is not None else backoff)
+
+
+def _combine(
+    verdicts: list[HostVerdict], hosts: tuple[str, ...], evidence: tuple[Evidence, ...]
+) -> Validation:
+    """No host proved the token live: inactive only if every host rejected it."""
+    unknown = [v for v in verdicts if v.status is not Liveness.INACTIVE]
+    if unknown:
+        first = unknown[0]
+        reason = "; ".join(
+            [first.reason]
+            + [f"{v.host}: {v.reason}" for v in unknown[1:]]
+            + [f"rejected by {v.host}" for v in verdicts if v.status is Liveness.INACTIVE]
+        )
+        status = Liveness.UNKNOWN if any(v.status is Liveness.UNKNOWN for v in unknown) else first.status
+        return Validation(status, first.host, now_iso(), reason, evidence)
+    return Validation(
+        Liveness.INACTIVE,
+        ", ".join(hosts),
+        now_iso(),
+        "rejected by " + "; ".join(f"{v.host} ({v.reason})" for v in verdicts),
+        evidence,
+    )
+
+
+def _expiry(body: bytes) -> str:
+    """'token expired on …' from a 401 body, if the server said so."""
+    found = _EXPIRED.search(body[:4096].decode("utf-8", "replace"))
+    return found.group(0).rstrip(" .") if found else ""
 
 
 _NOT_JSON = object()
@@ -450,7 +612,7 @@ def _retry_after(value: str | None) -> float | None:
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)

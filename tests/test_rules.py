@@ -46,6 +46,8 @@ def test_repository_rule_files_lint_clean() -> None:
         "sonarqube-legacy-token",
         "sonarqube-legacy-token-in-section",
         "sonarqube-legacy-token-basic-auth",
+        "sonarqube-project-badge-token",
+        "sonarqube-legacy-token-with-host",
     ]
     keys = {rule.id: rule.key for rule in rules}
     assert keys["sonarqube-cloud-scoped-org-token"] == "S7791"
@@ -182,6 +184,8 @@ def test_disable_rules(tmp_path: Path) -> None:
         "sonarqube-legacy-token",
         "sonarqube-legacy-token-in-section",
         "sonarqube-legacy-token-basic-auth",
+        "sonarqube-project-badge-token",
+        "sonarqube-legacy-token-with-host",
     ]
     with pytest.raises(RuleFileError) as caught:
         load_rules(disable=["no-such-rule"])
@@ -194,7 +198,7 @@ def test_disable_rules(tmp_path: Path) -> None:
 def test_rules_check_builtin(run_cli: RunCli) -> None:
     proc = run_cli("rules", "check")
     assert (proc.returncode, proc.stderr) == (0, "")
-    assert proc.stdout == f"7 rule(s), {len(CASES)} example(s), 0 failure(s)\n"
+    assert proc.stdout == f"9 rule(s), {len(CASES)} example(s), 0 failure(s)\n"
 
 
 def test_rules_check_custom_file_passes(run_cli: RunCli) -> None:
@@ -246,6 +250,8 @@ def test_rules_list(run_cli: RunCli) -> None:
         ("sonarqube-legacy-token", "S6702", "critical"),
         ("sonarqube-legacy-token-in-section", "S6702", "critical"),
         ("sonarqube-legacy-token-basic-auth", "S6702", "critical"),
+        ("sonarqube-project-badge-token", "S6702", "info"),
+        ("sonarqube-legacy-token-with-host", "S6702", "critical"),
         ("acme-internal-token", "-", "medium"),
     ]
     assert proc.stdout.splitlines()[2].endswith(

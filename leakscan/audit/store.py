@@ -13,13 +13,13 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from leakscan.audit.scan_repo import FindingRecord, RepoOutcome
 from leakscan.errors import InputError
-from leakscan.models import CommitInfo, Exposure, MatchRecord, Validation
+from leakscan.models import CommitInfo, Evidence, Exposure, MatchRecord, Validation
 
 SCHEMA_VERSION = "1"
 SCHEMA = """
@@ -69,6 +69,7 @@ CREATE TABLE IF NOT EXISTS validations (
     host TEXT,
     reason TEXT NOT NULL,
     checked_at TEXT,
+    evidence TEXT NOT NULL DEFAULT '[]',
     PRIMARY KEY (validator, secret_sha256)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS audits (
@@ -296,7 +297,7 @@ class Store:
 
     def save_validation(self, validator: str | None, secret_sha256: str, outcome: Validation) -> None:
         self.db.execute(
-            "INSERT OR REPLACE INTO validations VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO validations VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 validator or "",
                 secret_sha256,
@@ -304,6 +305,7 @@ class Store:
                 outcome.host,
                 outcome.reason,
                 outcome.checked_at,
+                json.dumps([asdict(step) for step in outcome.evidence]),
             ),
         )
 
@@ -324,8 +326,16 @@ class Store:
         from leakscan.models import Liveness
 
         saved: dict[tuple[str, str], Validation] = {
-            (row[0], row[1]): Validation(Liveness(row[2]), row[3], row[5], row[4])
-            for row in self.db.execute("SELECT * FROM validations")
+            (row[0], row[1]): Validation(
+                Liveness(row[2]),
+                row[3],
+                row[5],
+                row[4],
+                tuple(Evidence(**step) for step in json.loads(row[6])),
+            )
+            for row in self.db.execute(
+                "SELECT validator, secret_sha256, status, host, reason, checked_at, evidence FROM validations"
+            )
         }
         rows = self.db.execute(
             "SELECT r.name, r.url, f.fingerprint, f.path, f.match, f.commit_info, f.commits_count,"

@@ -9,7 +9,7 @@ from typing import Protocol
 
 from leakscan.models import ScanResult
 
-FORMATS = ("text", "json", "sarif", "gitlab", "sonarqube")
+FORMATS = ("text", "json", "sarif", "gitlab", "sonarqube", "html")
 
 
 @dataclass(frozen=True, slots=True)

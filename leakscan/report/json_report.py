@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from leakscan.models import CommitInfo, Exposure, Finding, ScanResult
+from leakscan.models import CommitInfo, Exposure, Finding, ScanResult, Validation
 from leakscan.report import ReportContext
+from leakscan.revoke import revocation_guidance
 
 TOOL_NAME = "leakscan"
 
@@ -34,12 +35,8 @@ def finding_to_dict(finding: Finding, show_secrets: bool) -> dict[str, Any]:
         "author": commit.author if commit else None,
         "email": commit.email if commit else None,
         "date": commit.date if commit else None,
-        "validation": {
-            "status": finding.validation.status.value,
-            "host": finding.validation.host,
-            "checked_at": finding.validation.checked_at,
-            "reason": finding.validation.reason,
-        },
+        "validation": validation_to_dict(finding.validation),
+        "revocation": revocation_guidance(finding) or None,
     }
     if finding.commits_count is not None:
         item["commits_count"] = finding.commits_count
@@ -66,6 +63,26 @@ def exposure_to_dict(exposure: Exposure, introduced: CommitInfo | None) -> dict[
     }
 
 
+def validation_to_dict(validation: Validation) -> dict[str, Any]:
+    """A live check's outcome with its evidence: every request behind it, in order."""
+    return {
+        "status": validation.status.value,
+        "host": validation.host,
+        "checked_at": validation.checked_at,
+        "reason": validation.reason,
+        "evidence": [
+            {
+                "host": step.host,
+                "endpoint": step.endpoint,
+                "token": step.token,
+                "status": step.status,
+                "meaning": step.meaning,
+            }
+            for step in validation.evidence
+        ],
+    }
+
+
 def stats_to_dict(result: ScanResult) -> dict[str, Any]:
     stats = result.stats
     data: dict[str, Any] = {
@@ -84,10 +101,14 @@ def stats_to_dict(result: ScanResult) -> dict[str, Any]:
     return data
 
 
-def render(result: ScanResult, context: ReportContext) -> str:
-    report = {
-        "tool": {"name": TOOL_NAME, "version": context.version},
-        "findings": [finding_to_dict(f, context.show_secrets) for f in result.findings],
+def build_document(result: ScanResult, version: str, show_secrets: bool) -> dict[str, Any]:
+    """The JSON report as a dict (the HTML report renders from it too)."""
+    return {
+        "tool": {"name": TOOL_NAME, "version": version},
+        "findings": [finding_to_dict(f, show_secrets) for f in result.findings],
         "stats": stats_to_dict(result),
     }
-    return json.dumps(report, indent=2) + "\n"
+
+
+def render(result: ScanResult, context: ReportContext) -> str:
+    return json.dumps(build_document(result, context.version, context.show_secrets), indent=2) + "\n"

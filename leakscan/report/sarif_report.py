@@ -23,6 +23,7 @@ from leakscan.report.common import (
     used_rules,
     validation_sentence,
 )
+from leakscan.revoke import revocation_guidance
 from leakscan.rules import Rule
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -81,7 +82,8 @@ def rule_descriptor(rule: Rule) -> dict[str, Any]:
 def _result(finding: Finding, key: str, index: int, context: ReportContext) -> dict[str, Any]:
     match, rule = finding.match, finding.rule
     text = f"{rule.name} exposed: {shown_secret(finding, context.show_secrets)}."
-    extra = " ".join(s for s in (history_sentence(finding), validation_sentence(finding)) if s)
+    revoke = revocation_guidance(finding)
+    extra = " ".join(s for s in (history_sentence(finding), validation_sentence(finding), revoke) if s)
     properties: dict[str, Any] = {}
     if finding.commit is not None:
         properties.update(
@@ -100,6 +102,8 @@ def _result(finding: Finding, key: str, index: int, context: ReportContext) -> d
             "checked_at": validation.checked_at,
             "reason": validation.reason,
         }
+    if revoke:
+        properties["revocation"] = revoke
     item: dict[str, Any] = {
         "ruleId": rule.id,
         "ruleIndex": index,

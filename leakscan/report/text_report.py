@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections import Counter
 
 from leakscan.models import NOT_CHECKED, Finding, Liveness, ScanResult
+from leakscan.policy import liveness_counts
 from leakscan.report import ReportContext
+from leakscan.revoke import revocation_guidance
 
 _BOLD, _RED, _YELLOW, _DIM, _RESET = "\033[1m", "\033[31m", "\033[33m", "\033[2m", "\033[0m"
 
@@ -81,6 +83,8 @@ def render_finding(finding: Finding, context: ReportContext, explain: bool = Tru
         if live:
             state = _paint(f"LIVE: revoke it now: {state}", _BOLD + _RED, context.color)
         lines.append(f"  check:   {state}")
+        if live:
+            lines.append(f"  revoke:  {escape(revocation_guidance(finding))}")
     if finding.commit is not None:
         commit, origin = finding.commit, _origin(finding)
         where = {"tag": "tag:    ", "stash": "stash:  ", "commit": "commit: "}[origin]
@@ -108,8 +112,11 @@ def render_summary(result: ScanResult) -> str:
         scanned = (
             f"{commits} commit(s) walked, {stats.files_scanned} blob(s) {scanned[scanned.index(' ') + 1 :]}"
         )
+    found = f"{len(result.findings)} finding(s)"
+    if result.findings:
+        found += f" ({liveness_counts(result.findings)})"
     parts = [
-        f"{len(result.findings)} finding(s)",
+        found,
         scanned,
         f"{len(result.skipped)} skipped" + (f" ({skipped})" if skipped else ""),
         f"{len(result.errors)} error(s)",

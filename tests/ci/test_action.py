@@ -159,7 +159,7 @@ def test_baseline_input(tmp_path: Path, tokens: TokenGenerator, ready_venv: Path
     [
         ({"mode": "everything"}, "input mode: 'everything' is not one of auto, history, scan"),
         ({"validate": "yes"}, "input validate: 'yes' is not true or false"),
-        ({"fail-on": "some"}, "'some' is not one of"),
+        ({"fail-on": "some"}, "'some': use one of any, live, proven-live, none"),
     ],
 )
 def test_bad_inputs_are_one_line_errors(

@@ -25,7 +25,8 @@ from tests.conftest import RunCli, read_terminal
 SQCO = "sonarqube-cloud-scoped-org-token"
 RULES = {rule.id: rule for rule in load_rules()}
 SUMMARY = re.compile(
-    r"^leakscan: (\d+) finding\(s\), (\d+) scanned \([^)]*\), (\d+) skipped(?: \(([^)]*)\))?, "
+    r"^leakscan: (\d+) finding\(s\)(?: \(\d+ live, \d+ inactive, \d+ unknown, \d+ not checked\))?, "
+    r"(\d+) scanned \([^)]*\), (\d+) skipped(?: \(([^)]*)\))?, "
     r"(\d+) error\(s\), \d+\.\d\ds$"
 )
 
@@ -288,6 +289,7 @@ FINDING_FIELDS: dict[str, type | tuple[type, ...]] = {
     "email": type(None),
     "date": type(None),
     "validation": dict,
+    "revocation": type(None),
 }
 STATS_FIELDS: dict[str, type | tuple[type, ...]] = {
     "files_scanned": int,
@@ -343,7 +345,9 @@ def test_json_report_fields(tmp_path: Path, tokens: TokenGenerator, run_cli: Run
             "host": None,
             "checked_at": None,
             "reason": "validation off",
+            "evidence": [],
         },
+        "revocation": None,
     }
     line = content.splitlines()[0]
     assert line[first["column"] - 1 : first["end_column"] - 1] == sqco

@@ -106,7 +106,10 @@ def test_all_keys_parsed_and_paths_resolved_against_the_file(tmp_path: Path) -> 
             'format = "xml"',
             "key 'format': 'xml' is not one of text, json, sarif, gitlab, sonarqube",
         ),
-        ('fail_on = "sometimes"', "key 'fail_on': 'sometimes' is not one of any, live, none"),
+        (
+            'fail_on = "sometimes"',
+            "key 'fail_on': invalid value 'sometimes': use one of any, live, proven-live, none",
+        ),
         (
             'sonar_urls = ["sonar.example.com"]',
             "key 'sonar_urls': invalid URL 'sonar.example.com': expected https://HOST[:PORT][/PATH]",

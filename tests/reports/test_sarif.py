@@ -130,9 +130,15 @@ def test_history_and_validation_properties(tmp_path: Path, tokens: TokenGenerato
             "checked_at": "2025-03-04T05:06:07Z",
             "reason": "",
         },
+        "revocation": (
+            "Revoke it on https://sonarcloud.io: an organization administrator opens "
+            "Administration > Scoped Organization Tokens and revokes it (or uses the "
+            "Authentication domain API); then create a new one in your CI's secret store."
+        ),
     }
     assert "Introduced in commit c0ffeec0ffee by Ada Author" in item["message"]["text"]
     assert "Validation: live (https://sonarcloud.io)." in item["message"]["text"]
+    assert item["message"]["text"].endswith(item["properties"]["revocation"])
 
 
 def test_skips_errors_and_interruption_become_notifications(tmp_path: Path, tokens: TokenGenerator) -> None:

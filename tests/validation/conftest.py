@@ -1,10 +1,14 @@
 """Real HTTPS servers on 127.0.0.1 (certificates from a trustme test CA) emulating SonarQube hosts.
 
 Each ``FakeSonarHost`` answers ``/api/projects/search`` per token from a script (``ok``,
-``forbidden``, ``notfound``, ``reject``, ``ratelimit``, ``ratelimit-long``, ``error``, ``slow``,
-``html``, ``redirect``); unscripted tokens (the control probes) are rejected with 401.
+``forbidden``, ``notfound``, ``reject``, ``expired``, ``cdn``, ``ratelimit``, ``ratelimit-long``,
+``ratelimit-bad``, ``error``, ``slow``, ``html``, ``redirect``); unscripted tokens (the control
+probes, dead tokens) get ``dead`` (401 like SonarQube Server; 403 like SonarQube Cloud's
+api host with ``dead="forbidden"``; a CDN's HTML 403 with ``dead="cdn"``).
 ``/api/authentication/validate`` answers ``{"valid": false}`` unless the token was scripted with
-``valid=True``. Every request is recorded (raw target, headers, bearer token, arrival time).
+``valid=True``; ``/api/settings/values`` (a scanner endpoint) answers 200 only for ``scanner``
+tokens, else 401. ``accept_all`` accepts any token everywhere. Every request is recorded (raw
+target, headers, bearer token, arrival time).
 """
 
 from __future__ import annotations
@@ -53,6 +57,8 @@ class FakeSonarHost:
     requests: list[Recorded] = field(default_factory=list)
     scripts: dict[str, list[str]] = field(default_factory=dict)
     valid: set[str] = field(default_factory=set)
+    scanner: set[str] = field(default_factory=set)
+    dead: str = "reject"
     redirect_to: str = ""
     in_flight: int = 0
     max_in_flight: int = 0
@@ -61,11 +67,13 @@ class FakeSonarHost:
     errors: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def script(self, token: str, *actions: str, valid: bool = False) -> None:
+    def script(self, token: str, *actions: str, valid: bool = False, scanner: bool = False) -> None:
         """Answer ``token``'s probes with these actions in turn (the last one repeats)."""
         self.scripts[token] = list(actions)
         if valid:
             self.valid.add(token)
+        if scanner:
+            self.scanner.add(token)
 
     def count(self, token: str, path: str | None = None) -> int:
         return sum(1 for r in self.requests if r.token == token and path in (None, r.path))
@@ -77,7 +85,7 @@ class FakeSonarHost:
         with self.lock:
             actions = self.scripts.get(token or "")
             if not actions:
-                return "ok" if self.accept_all else "reject"
+                return "ok" if self.accept_all else self.dead
             return actions.pop(0) if len(actions) > 1 else actions[0]
 
     def handle(self, request: BaseHTTPRequestHandler) -> None:
@@ -93,8 +101,15 @@ class FakeSonarHost:
         try:
             if self.delay:
                 time.sleep(self.delay)
-            if path == "/api/authentication/validate":
+            if self.dead == "cdn" and not self.accept_all and token not in self.scripts:
+                self.act(request, "cdn")
+            elif path == "/api/authentication/validate":
                 _send(request, 200, {"valid": token in self.valid or self.accept_all})
+            elif path == "/api/settings/values":
+                if token in self.scanner or self.accept_all:
+                    _send(request, 200, {"settings": [{"key": "sonar.core.id", "value": "AB12"}]})
+                else:
+                    _send(request, 401, None)
             elif path == "/api/projects/search":
                 self.act(request, self.next_action(token))
             else:
@@ -116,8 +131,15 @@ class FakeSonarHost:
             _send(request, 404, {"errors": [{"msg": "No organization with key 'x'"}]})
         elif action == "reject":
             _send(request, 401, None)
+        elif action == "expired":
+            _send(request, 401, {"errors": [{"msg": "The token expired on 2026-03-01."}]})
+        elif action == "cdn":
+            page = b"<html><head><title>403 Forbidden</title></head><body>Request blocked</body></html>"
+            _send_raw(request, 403, page, "text/html")
         elif action == "ratelimit":
             _send(request, 429, {"errors": [{"msg": "Too many requests"}]}, {"Retry-After": "1"})
+        elif action == "ratelimit-bad":
+            _send(request, 429, None, {"Retry-After": "\u00b2"})
         elif action == "ratelimit-long":
             _send(request, 429, None, {"Retry-After": "3600"})
         elif action == "error":
@@ -232,8 +254,8 @@ def make_host(server_context: ssl.SSLContext) -> Iterator[MakeHost]:
     """Start emulated hosts (HTTPS unless ``tls=False``); all are stopped after the test."""
     servers: list[_TLSServer] = []
 
-    def make(name: str, *, accept_all: bool = False, tls: bool = True) -> FakeSonarHost:
-        host = FakeSonarHost(name, accept_all=accept_all)
+    def make(name: str, *, accept_all: bool = False, tls: bool = True, dead: str = "reject") -> FakeSonarHost:
+        host = FakeSonarHost(name, accept_all=accept_all, dead=dead)
         server = _TLSServer(host, server_context if tls else None)
         host.url = f"{'https' if tls else 'http'}://127.0.0.1:{server.server_address[1]}"
         threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()

@@ -64,4 +64,6 @@ def test_audit_validates_each_secret_once(
             ("two", "c.properties", dead, "inactive"),
         ]
     )
+    (item,) = [f for f in report["findings"] if f["repository"] == "one" and f["path"] == "a.properties"]
+    assert [step["host"] for step in item["validation"]["evidence"]][-1] == us.url
     assert shared not in proc.stderr and shared not in json.dumps(report)

@@ -45,14 +45,14 @@ def test_validate_reports_each_token(
     assert proc.returncode == 1, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines == [
-        f"{live[:9]}********  live        sonarqube-cloud-scoped-org-token  "
-        f"accepted: HTTP 200 from projects/search (authenticated) [{us.url}]",
-        f"{dead[:9]}********  inactive    sonarqube-cloud-scoped-org-token  rejected by "
+        f"{live[:9]}********  live      sonarqube-cloud-scoped-org-token  proven: HTTP 200 from "
+        f"projects/search (authenticated); a random control token was rejected [{us.url}]",
+        f"{dead[:9]}********  inactive  sonarqube-cloud-scoped-org-token  rejected by "
         f"{eu.url} (HTTP 401 from projects/search, valid=false from authentication/validate); "
         f"{us.url} (HTTP 401 from projects/search, valid=false from authentication/validate)"
         f" [{eu.url}, {us.url}]",
-        f"{flaky[:9]}********  unknown     sonarqube-cloud-scoped-org-token  "
-        f"HTTP 200 with an answer that is not JSON; rejected by {us.url} [{eu.url}]",
+        f"{flaky[:9]}********  unknown   sonarqube-cloud-scoped-org-token  "
+        f"HTTP 200 with an answer that is not JSON (a proxy or CDN page?); rejected by {us.url} [{eu.url}]",
     ]
     assert proc.stderr == ""
     assert_hidden([live, dead, flaky], proc.stdout, proc.stderr)
@@ -89,7 +89,7 @@ def test_validate_reads_stdin_and_recognises_each_kind(
 ) -> None:
     eu, server = make_host("eu"), make_host("server")
     sqco, squ, legacy = tokens.sqco(), tokens.server("u"), tokens.hex40()
-    server.script(squ, "forbidden")
+    server.script(squ, "forbidden", valid=True)
     stdin = f"{sqco}\n\n  {squ}  \n{legacy}\nnot-a-token\n{sqco}\n"
     proc = run_cli(
         "validate", "-", "--format", "json", *host_args(ca_bundle, eu, sonar=(server,)), input=stdin
@@ -105,7 +105,19 @@ def test_validate_reads_stdin_and_recognises_each_kind(
     assert results[3]["reason"] == "not a recognised token"
     assert results[1]["host"] == server.url
     assert eu.count(sqco) == 2 and server.count(sqco) == 0
-    assert (server.count(squ), server.count(legacy)) == (1, 2)
+    assert (server.count(squ), server.count(legacy)) == (2, 2)
+    assert [e["endpoint"] for e in results[1]["evidence"]] == [
+        f"GET {PROBE}",
+        f"GET {PROBE}",
+        f"GET {CONFIRM}",
+        f"GET {CONFIRM}",
+    ]
+    assert [(e["token"], e["status"]) for e in results[1]["evidence"]] == [
+        ("control", 401),
+        ("candidate", 403),
+        ("control", 200),
+        ("candidate", 200),
+    ]
     assert eu.count(squ) == eu.count(legacy) == 0
     assert_hidden([sqco, squ, legacy], proc.stdout, proc.stderr)
 
@@ -117,7 +129,7 @@ def test_validate_without_sonar_url_is_not_checked(
     proc = run_cli("validate", token, *host_args(ca_bundle, eu))
     assert proc.returncode == 2
     assert proc.stdout == (
-        f"{token[:8]}********  not_checked sonarqube-server-token  "
+        f"{token[:8]}********  not_checked  sonarqube-server-token  "
         "no SonarQube Server URL given (--sonar-url)\n"
     )
     assert eu.requests == []
@@ -175,7 +187,7 @@ def test_scan_validate_end_to_end(
         make_host("named-in-content"),
     )
     live, dead, squ = tokens.sqco(), tokens.sqco(), tokens.server("u")
-    us.script(live, "forbidden")
+    us.script(live, "forbidden", valid=True)
     server.script(squ, "reject")
     write_tree(
         tmp_path,
@@ -205,15 +217,16 @@ def test_scan_validate_end_to_end(
         ("d/server.sh", "inactive", server.url),
     ]
     for finding in findings:
-        assert set(finding["validation"]) == {"status", "host", "checked_at", "reason"}
+        assert set(finding["validation"]) == {"status", "host", "checked_at", "reason", "evidence"}
     assert findings[0]["validation"]["reason"] == (
-        "accepted: HTTP 403 from projects/search (authenticated, lacks permission)"
+        "proven: HTTP 403 from projects/search (proves nothing alone), valid=true from "
+        "authentication/validate; a random control token got valid=false"
     )
     assert (
         "leakscan: validation: 3 unique secret(s): 1 live, 2 inactive, 0 unknown, 0 not checked"
         in proc.stderr
     )
-    assert (eu.count(live), us.count(live)) == (2, 1)
+    assert (eu.count(live), us.count(live)) == (2, 2)
     assert (eu.count(dead, PROBE), eu.count(dead, CONFIRM), us.count(dead)) == (1, 1, 2)
     assert (server.count(squ), eu.count(squ), us.count(squ)) == (2, 0, 0)
     assert named.requests == []
@@ -223,12 +236,12 @@ def test_scan_validate_end_to_end(
     assert text.returncode == 1
     blocks = text.stdout.split("\n\n")
     assert blocks[0].startswith(f"{tmp_path}/b/live.properties:2:13  LIVE TOKEN: S7791 ")
-    assert "  check:   LIVE: revoke it now: live (accepted: HTTP 403" in blocks[0]
+    assert "  check:   LIVE: revoke it now: live (proven: HTTP 403" in blocks[0]
     assert blocks[1].startswith(f"{tmp_path}/c/copy.env:1:13  LIVE TOKEN: ")
     assert blocks[2].startswith(f"{tmp_path}/a/dead.properties:2:13  S7791 ")
     assert "  check:   inactive (rejected by " in blocks[2]
     assert_hidden([live, dead, squ], text.stdout, text.stderr)
-    assert (eu.count(live), us.count(live)) == (4, 2)
+    assert (eu.count(live), us.count(live)) == (4, 4)
 
 
 def test_scan_without_validate_never_touches_the_network(
@@ -244,6 +257,7 @@ def test_scan_without_validate_never_touches_the_network(
         "host": None,
         "checked_at": None,
         "reason": "validation off",
+        "evidence": [],
     }
     assert eu.requests == []
 
@@ -253,7 +267,10 @@ def test_scan_without_validate_never_touches_the_network(
     [
         ("ok", "live", 1),
         (None, "live", 0),
-        ("error", "live", 2),
+        ("error", "live", 1),
+        ("ok", "proven-live", 1),
+        (None, "proven-live", 0),
+        ("error", "proven-live", 0),
         (None, "any", 1),
         ("ok", "none", 0),
         (None, "none", 0),
@@ -261,7 +278,10 @@ def test_scan_without_validate_never_touches_the_network(
     ids=[
         "live-fails",
         "inactive-passes",
-        "unknown-is-incomplete",
+        "unknown-fails-closed",
+        "proven-live-fails",
+        "proven-live-inactive-passes",
+        "proven-live-unknown-passes",
         "any-fails",
         "none-live",
         "none-inactive",
@@ -281,11 +301,13 @@ def test_fail_on(
     if action:
         eu.script(token, action)
     write_tree(tmp_path, {"x.properties": f"sonar.token={token}\n"})
-    extra = ["--validate"] if fail_on != "live" else []
+    extra = ["--validate"] if fail_on not in ("live", "proven-live") else []
     proc = run_cli("scan", "--fail-on", fail_on, *extra, *host_args(ca_bundle, eu), str(tmp_path))
     assert proc.returncode == code, proc.stdout + proc.stderr
     assert eu.count(token) >= 1
     assert "leakscan: validation: 1 unique secret(s): " in proc.stdout
+    closed = "leakscan: --fail-on live fails closed on 1 finding(s) that could not be checked (1 unknown"
+    assert (closed in proc.stdout) == (action == "error" and fail_on == "live")
 
 
 def test_ssl_cert_file_in_the_environment(
@@ -346,7 +368,7 @@ def test_validate_timeout_bounds_the_whole_request(
     proc = run_cli("validate", token, "--validate-timeout", "1", "--cloud-url", host.url, timeout=60)
     assert proc.returncode == 2, proc.stderr
     assert proc.stdout == (
-        f"{token[:9]}********  unknown     sonarqube-cloud-scoped-org-token  "
+        f"{token[:9]}********  unknown  sonarqube-cloud-scoped-org-token  "
         f"control probe failed: timeout: no complete answer within 1s [{host.url}]\n"
     )
     assert proc.stderr == ""
@@ -375,7 +397,7 @@ def test_validate_uses_the_configured_hosts(
     """
     gateway, server = make_host("gateway"), make_host("server")
     cloud, squ = tokens.sqco(), tokens.server("u")
-    gateway.script(cloud, "forbidden")
+    gateway.script(cloud, "notfound", valid=True)
     server.script(squ, "ok")
     repo, elsewhere = tmp_path / "repo", tmp_path / "elsewhere"
     (repo / "sub").mkdir(parents=True)
@@ -388,12 +410,13 @@ def test_validate_uses_the_configured_hosts(
     proc = run_cli(*args, cwd=cwd, env={"HTTPS_PROXY": recording_proxy.url})
     assert proc.returncode == 1, proc.stderr
     assert proc.stdout.splitlines() == [
-        f"{cloud[:9]}********  live        sonarqube-cloud-scoped-org-token  "
-        f"accepted: HTTP 403 from projects/search (authenticated, lacks permission) [{gateway.url}]",
-        f"{squ[:8]}********  live        sonarqube-server-token  "
-        f"accepted: HTTP 200 from projects/search (authenticated) [{server.url}]",
+        f"{cloud[:9]}********  live  sonarqube-cloud-scoped-org-token  proven: HTTP 404 from "
+        "projects/search (proves nothing alone), valid=true from authentication/validate; "
+        f"a random control token got valid=false [{gateway.url}]",
+        f"{squ[:8]}********   live  sonarqube-server-token            proven: HTTP 200 from "
+        f"projects/search (authenticated); a random control token was rejected [{server.url}]",
     ]
-    assert (gateway.count(cloud), server.count(squ)) == (1, 1)
+    assert (gateway.count(cloud), server.count(squ)) == (2, 1)
     assert (recording_proxy.connections, bytes(recording_proxy.received)) == (0, b"")
 
 

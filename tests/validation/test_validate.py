@@ -36,6 +36,7 @@ CLOUD = "sonarqube-cloud"
 SERVER = "sonarqube-server"
 PROBE = "/api/projects/search"
 CONFIRM = "/api/authentication/validate"
+SCANNER = "/api/settings/values"
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 
@@ -88,6 +89,29 @@ def controls(host: FakeSonarHost, real: set[str]) -> list[str]:
     return [r.token or "" for r in host.requests if r.token not in real]
 
 
+def assert_controls_before_the_token(host: FakeSonarHost, token: str) -> None:
+    """Each endpoint got at most one control token of the token's shape, before the token."""
+    paths = [r.path for r in host.requests if r.token != token]
+    assert len(paths) == len(set(paths))
+    for request in host.requests:
+        if request.token != token:
+            assert request.token and len(request.token) == len(token) and request.token[:5] == token[:5]
+            first_real = next(r for r in host.requests if r.token == token and r.path == request.path)
+            assert request.at <= first_real.at
+
+
+def assert_evidence_matches(outcome: Validation, token: str, *hosts: FakeSonarHost) -> None:
+    """The evidence lists every request that got an answer (retries once), in order per host."""
+    for host in hosts:
+        shown = [(e.endpoint.split(" ")[1], e.token) for e in outcome.evidence if e.host == host.url]
+        seen = []
+        for request in host.requests:
+            step = (request.path, "candidate" if request.token == token else "control")
+            if step not in seen:
+                seen.append(step)
+        assert shown == seen
+
+
 def test_validators_are_the_ones_rules_may_name() -> None:
     assert set(VALIDATORS) == KNOWN_VALIDATORS
     assert {rule.validation for rule in load_rules() if rule.validation} == KNOWN_VALIDATORS
@@ -98,76 +122,52 @@ def test_default_cloud_hosts_are_eu_then_us() -> None:
     assert ValidationConfig().cloud_urls == CLOUD_URLS
 
 
+PROVEN = "proven: HTTP 200 from projects/search (authenticated); a random control token was rejected"
+PROVEN_BY_VALIDATE = (
+    "proven: HTTP {code} from projects/search (proves nothing alone), valid=true from "
+    "authentication/validate; a random control token got valid=false"
+)
+REJECTED = "HTTP {code} from projects/search{alone}, valid=false from authentication/validate"
+
+
 @pytest.mark.parametrize(
     ("eu_script", "us_script", "status", "where", "reason", "eu_requests", "us_requests"),
     [
+        ((["ok"], False), None, Liveness.LIVE, "eu", PROVEN, 1, 0),
         (
-            ["ok"],
+            (["forbidden"], False),
             None,
-            Liveness.LIVE,
-            "eu",
-            "accepted: HTTP 200 from projects/search (authenticated)",
-            1,
-            0,
-        ),
-        (
-            ["forbidden"],
-            None,
-            Liveness.LIVE,
-            "eu",
-            "accepted: HTTP 403 from projects/search (authenticated, lacks permission)",
-            1,
-            0,
-        ),
-        (
-            ["notfound"],
-            None,
-            Liveness.LIVE,
-            "eu",
-            "accepted: HTTP 404 from projects/search (authenticated, organization not found)",
-            1,
-            0,
-        ),
-        (
-            None,
-            ["ok"],
-            Liveness.LIVE,
-            "us",
-            "accepted: HTTP 200 from projects/search (authenticated)",
+            Liveness.INACTIVE,
+            "both",
+            "rejected by {eu} ("
+            + REJECTED.format(code=403, alone=" (proves nothing alone)")
+            + "); {us} ("
+            + REJECTED.format(code=401, alone="")
+            + ")",
             2,
-            1,
-        ),
-        (
-            None,
-            ["forbidden"],
-            Liveness.LIVE,
-            "us",
-            "accepted: HTTP 403 from projects/search (authenticated, lacks permission)",
             2,
-            1,
         ),
+        ((["forbidden"], True), None, Liveness.LIVE, "eu", PROVEN_BY_VALIDATE.format(code=403), 2, 0),
+        ((["notfound"], True), None, Liveness.LIVE, "eu", PROVEN_BY_VALIDATE.format(code=404), 2, 0),
+        ((["notfound"], False), None, Liveness.INACTIVE, "both", None, 2, 2),
+        (None, (["ok"], False), Liveness.LIVE, "us", PROVEN, 2, 1),
+        (None, (["forbidden"], True), Liveness.LIVE, "us", PROVEN_BY_VALIDATE.format(code=403), 2, 2),
         (
             None,
             None,
             Liveness.INACTIVE,
             "both",
-            "rejected by {eu} (HTTP 401 from projects/search, valid=false from "
-            "authentication/validate); {us} (HTTP 401 from projects/search, valid=false from "
-            "authentication/validate)",
+            "rejected by {eu} ("
+            + REJECTED.format(code=401, alone="")
+            + "); {us} ("
+            + REJECTED.format(code=401, alone="")
+            + ")",
             2,
             2,
         ),
+        ((["error", "ok"], False), None, Liveness.LIVE, "eu", PROVEN, 2, 0),
         (
-            ["error", "ok"],
-            None,
-            Liveness.LIVE,
-            "eu",
-            "accepted: HTTP 200 from projects/search (authenticated)",
-            2,
-            0,
-        ),
-        (
-            ["error"],
+            (["error"], False),
             None,
             Liveness.UNKNOWN,
             "eu",
@@ -175,17 +175,9 @@ def test_default_cloud_hosts_are_eu_then_us() -> None:
             3,
             2,
         ),
+        ((["error"], False), (["ok"], False), Liveness.LIVE, "us", PROVEN, 3, 1),
         (
-            ["error"],
-            ["ok"],
-            Liveness.LIVE,
-            "us",
-            "accepted: HTTP 200 from projects/search (authenticated)",
-            3,
-            1,
-        ),
-        (
-            ["ratelimit-long"],
+            (["ratelimit-long"], False),
             None,
             Liveness.UNKNOWN,
             "eu",
@@ -193,8 +185,9 @@ def test_default_cloud_hosts_are_eu_then_us() -> None:
             1,
             2,
         ),
+        ((["ratelimit-bad", "ok"], False), None, Liveness.LIVE, "eu", PROVEN, 2, 0),
         (
-            ["slow"],
+            (["slow"], False),
             None,
             Liveness.UNKNOWN,
             "eu",
@@ -203,29 +196,54 @@ def test_default_cloud_hosts_are_eu_then_us() -> None:
             2,
         ),
         (
-            ["html"],
+            (["html"], False),
             None,
             Liveness.UNKNOWN,
             "eu",
-            "HTTP 200 with an answer that is not JSON; rejected by {us}",
+            "HTTP 200 with an answer that is not JSON (a proxy or CDN page?); rejected by {us}",
             1,
             2,
         ),
-        (["reject"], None, Liveness.INACTIVE, "both", None, 2, 2),
+        (
+            (["cdn"], True),
+            None,
+            Liveness.UNKNOWN,
+            "eu",
+            "HTTP 403 with an answer that is not JSON (a proxy or CDN page?); rejected by {us}",
+            1,
+            2,
+        ),
+        (
+            (["expired"], False),
+            None,
+            Liveness.INACTIVE,
+            "both",
+            "rejected by {eu} (HTTP 401 from projects/search: token expired on 2026-03-01); {us} ("
+            + REJECTED.format(code=401, alone="")
+            + ")",
+            2,
+            2,
+        ),
+        ((["reject"], False), None, Liveness.INACTIVE, "both", None, 2, 2),
     ],
     ids=[
         "eu-accepts",
-        "eu-403",
-        "eu-404",
+        "eu-403-valid-false",
+        "eu-403-valid-true",
+        "eu-404-out-of-scope",
+        "eu-404-valid-false",
         "us-accepts-only",
-        "us-403-only",
+        "us-403-valid-true",
         "rejected-everywhere",
         "500-then-ok",
         "500-always",
         "500-on-eu-but-us-accepts",
         "429-retry-after-too-long",
+        "429-retry-after-unicode-digit",
         "timeout",
         "html-not-json",
+        "cdn-403-html",
+        "expired",
         "explicit-reject",
     ],
 )
@@ -235,8 +253,8 @@ def test_cloud_token_outcomes(
     ca_bundle: Path,
     tokens: TokenGenerator,
     caplog: pytest.LogCaptureFixture,
-    eu_script: list[str] | None,
-    us_script: list[str] | None,
+    eu_script: tuple[list[str], bool] | None,
+    us_script: tuple[list[str], bool] | None,
     status: Liveness,
     where: str,
     reason: str | None,
@@ -245,9 +263,9 @@ def test_cloud_token_outcomes(
 ) -> None:
     token = tokens.sqco()
     if eu_script:
-        eu.script(token, *eu_script)
+        eu.script(token, *eu_script[0], valid=eu_script[1])
     if us_script:
-        us.script(token, *us_script)
+        us.script(token, *us_script[0], valid=us_script[1])
     result = run(config(ca_bundle, eu.url, us.url), [(CLOUD, token)], caplog)
     outcome = result.of(CLOUD, token)
     assert outcome.status is status
@@ -259,8 +277,9 @@ def test_cloud_token_outcomes(
     assert (eu.count(token), us.count(token)) == (eu_requests, us_requests)
     for host in (eu, us):
         if host.count(token):
-            assert len(controls(host, {token})) == 1
+            assert_controls_before_the_token(host, token)
     assert_never_exposed(token, result, eu, us)
+    assert_evidence_matches(outcome, token, eu, us)
 
 
 def test_rate_limit_waits_for_retry_after(
@@ -325,14 +344,16 @@ def test_control_probe_once_per_host_and_shape(
     for token in cloud[:3]:
         eu.script(token, "ok")
     for token in server:
-        us.script(token, "forbidden")
+        us.script(token, "ok")
     settings = config(ca_bundle, eu.url, sonar=(us.url,))
     items = [(CLOUD, t) for t in cloud] + [(SERVER, t) for t in server]
     result = run(settings, items, caplog)
     assert [result.of(CLOUD, t).status for t in cloud] == [Liveness.LIVE] * 3 + [Liveness.INACTIVE] * 3
     assert [result.of(SERVER, t).status for t in server] == [Liveness.LIVE] * 4
-    [eu_control] = controls(eu, set(cloud))
-    assert re.fullmatch(r"sqco_[A-Za-z0-9]{59}", eu_control)
+    eu_controls = [r for r in eu.requests if r.token not in cloud]
+    assert sorted(r.path for r in eu_controls) == [CONFIRM, PROBE]  # one per endpoint
+    assert all(re.fullmatch(r"sqco_[A-Za-z0-9]{59}", r.token or "") for r in eu_controls)
+    assert {r.path for r in us.requests} == {PROBE}
     us_controls = sorted(controls(us, set(server)), key=len)
     assert [len(c) for c in us_controls] == [40, 44, 44]
     assert re.fullmatch(r"[0-9a-f]{40}", us_controls[0])
@@ -363,12 +384,12 @@ def test_each_secret_sent_once_and_only_to_configured_hosts(
         live_us: Liveness.LIVE,
         dead: Liveness.INACTIVE,
         squ: Liveness.LIVE,
-        sqa: Liveness.INACTIVE,
+        sqa: Liveness.UNKNOWN,  # a dead analysis token: valid=false proves nothing for it
     }
     expected = {
         "eu": {live_eu: [PROBE], live_us: [PROBE, CONFIRM], dead: [PROBE, CONFIRM]},
         "us": {live_us: [PROBE], dead: [PROBE, CONFIRM]},
-        "server": {squ: [PROBE], sqa: [PROBE, CONFIRM]},
+        "server": {squ: [PROBE], sqa: [PROBE, CONFIRM, SCANNER]},
     }
     real = {live_eu, live_us, dead, squ, sqa}
     for host in (eu, us, server):
@@ -416,7 +437,7 @@ def test_answers_that_disagree_are_unknown(
     outcome = run(config(ca_bundle, eu.url), [(CLOUD, token)], caplog).of(CLOUD, token)
     assert (outcome.status, outcome.reason) == (
         Liveness.UNKNOWN,
-        "answers disagree: HTTP 401 from projects/search, valid=true from authentication/validate",
+        "answers disagree: HTTP 401 from projects/search, but valid=true from authentication/validate",
     )
 
 
