@@ -325,7 +325,7 @@ class DaskPool:
         try:
             self.distributed: Any = importlib.import_module("distributed")
         except ImportError as exc:
-            raise UsageError("--scheduler needs Dask: pip install 'leakscan[audit]'") from exc
+            raise UsageError("--scheduler needs Dask: install leakscan with its 'audit' extra") from exc
         self.cluster: Any = None
         self.client: Any
         if scheduler == "local":
