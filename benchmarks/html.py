@@ -117,7 +117,8 @@ def main() -> int:
     print(f"rows: {rows}, console errors: {len(errors)}")
     for name, values in (("open (load event end)", loads), ("filter", filters), ("sort", sorts)):
         print(
-            f"{name:24} median {statistics.median(values):7.0f} ms  (runs: {', '.join(f'{v:.0f}' for v in values)})"
+            f"{name:24} median {statistics.median(values):7.0f} ms  "
+            f"(runs: {', '.join(f'{v:.0f}' for v in values)})"
         )
     worst = max(statistics.median(loads), statistics.median(filters))
     print(f"target < 1000 ms: {'met' if worst < 1000 else 'MISSED'}")

@@ -12,7 +12,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import click
 from click.core import ParameterSource
@@ -24,9 +24,9 @@ from leakscan.report import FORMATS
 from leakscan.report.text_report import escape
 
 if TYPE_CHECKING:
-    from leakscan.config import Config
     from leakscan.models import ScanResult
-    from leakscan.options import ScanOptions, ValidationConfig
+    from leakscan.options import ScanOptions
+    from leakscan.settings import Overrides, Settings
 
 DEFAULT_BASELINE = ".leakscan-baseline.json"
 DISTRIBUTION = "leakscan-sonar"  # pyproject.toml [project] name; a test keeps them equal
@@ -258,114 +258,63 @@ validation_options = _options(
 )
 
 
-class Settings(NamedTuple):
-    """A command's options merged with the configuration file (the command line wins)."""
+def overrides_from(ctx: click.Context) -> Overrides:
+    """The settings the user gave on the command line (options left at their default: None)."""
+    from leakscan.settings import Overrides
 
-    options: ScanOptions
-    config: Config
-    fmt: str
-    fail_on: str
-    notes: tuple[str, ...] = ()  # for the report: configuration changes the range makes
+    params = ctx.params
 
+    def given(name: str) -> Any:
+        return params[name] if name in params and _explicit(ctx, name) else None
 
-def _pick(ctx: click.Context, name: str, configured: Any) -> Any:
-    """The command-line value if the user gave one, else the configured one, else the default."""
-    if name not in ctx.params:
-        return configured
-    return ctx.params[name] if _explicit(ctx, name) or configured is None else configured
-
-
-def _validation_config(
-    ctx: click.Context, config: Config, fail_on: str, start: Path
-) -> ValidationConfig | None:
-    from leakscan.config import hosts_from_config
-    from leakscan.options import CLOUD_URLS, ValidationConfig
-    from leakscan.policy import parse_fail_on
-    from leakscan.progress import token_progress
+    def tupled(name: str) -> Any:
+        value = given(name)
+        return tuple(value) if value is not None else None
 
     # Only commands with the validation options validate: `baseline` never sends a token out,
     # whatever `fail_on` the configuration sets.
-    wanted = "validate" in ctx.params and (ctx.params["validate"] or parse_fail_on(fail_on).needs_validation)
-    if not (wanted or ctx.command.name == "validate"):
-        return None
-    cloud_urls, sonar_urls = (
-        hosts_from_config(config, start, ctx.params.get("config_file") is not None, key, _explicit(ctx, key))
-        for key in ("cloud_urls", "sonar_urls")
+    validate = (
+        params["validate"] if "validate" in params else (True if ctx.command.name == "validate" else None)
     )
-    return ValidationConfig(
-        cloud_urls=tuple(_pick(ctx, "cloud_urls", cloud_urls) or CLOUD_URLS),
-        sonar_urls=tuple(_pick(ctx, "sonar_urls", sonar_urls) or ()),
-        ca_bundle=ctx.params.get("ca_bundle"),
-        timeout=ctx.params.get("validate_timeout", 10.0),
-        rate=ctx.params.get("validate_rate", 5.0),
-        max_requests=ctx.params.get("validate_max_requests", 500),
-        deadline=ctx.params.get("validate_deadline", 120.0),
-        progress=token_progress(sys.stderr),
+    return Overrides(
+        config_file=params.get("config_file"),
+        since_commit=params.get("since_commit"),
+        fmt=given("fmt"),
+        fail_on=given("fail_on"),
+        extra_rules=tupled("extra_rules"),
+        disable_rules=tupled("disable_rules"),
+        exclude=tupled("exclude"),
+        max_file_size=given("max_file_size"),
+        baseline_file=given("baseline_file"),
+        # `baseline create` writes the configured baseline; only the other commands read it.
+        read_baseline="baseline_file" in params,
+        use_ignore_files=not params.get("no_ignore", False),
+        scan_large_files=params.get("large_files") == "scan",
+        workers=params.get("workers", 0),
+        validate=validate,
+        cloud_urls=tupled("cloud_urls"),
+        sonar_urls=tupled("sonar_urls"),
+        ca_bundle=params.get("ca_bundle"),
+        validate_timeout=params.get("validate_timeout", 10.0),
+        validate_rate=params.get("validate_rate", 5.0),
+        validate_max_requests=params.get("validate_max_requests", 500),
+        validate_deadline=params.get("validate_deadline", 120.0),
+        cloud_urls_given=_explicit(ctx, "cloud_urls") if "cloud_urls" in params else False,
+        sonar_urls_given=_explicit(ctx, "sonar_urls") if "sonar_urls" in params else False,
     )
 
 
 def load_settings(ctx: click.Context, paths: Sequence[str]) -> Settings:
     """Find and read the configuration file, then let the command line override it."""
-    from leakscan.baseline import load_baseline
-    from leakscan.config import discover_config
-    from leakscan.options import ScanOptions
+    from leakscan.progress import token_progress
+    from leakscan.settings import resolve
 
-    targets = tuple(paths) or (".",)
-    start = next((Path(p) for p in targets if p != "-"), Path.cwd())
-    notes: tuple[str, ...] = ()
-    if ctx.params.get("since_commit") and ctx.params.get("config_file") is None:
-        from leakscan.trusted import config_at_base  # the range under review can't configure its scan
-
-        base = config_at_base(str(start), ctx.params["since_commit"])
-        config, notes = base.config, base.notes
-    else:
-        config = discover_config(ctx.params.get("config_file"), start)
-    fail_on = _pick(ctx, "fail_on", config.fail_on) or "any"
-    extra_rules = tuple(_pick(ctx, "extra_rules", config.rules) or ())
-    disable_rules = tuple(_pick(ctx, "disable_rules", config.disable_rules) or ())
-    check_disabled_rules(ctx, config, extra_rules, disable_rules)
-    # `baseline create` writes the configured baseline; only the other commands read it.
-    baseline_file = _pick(ctx, "baseline_file", config.baseline) if "baseline_file" in ctx.params else None
-    options = ScanOptions(
-        paths=targets,
-        extra_rules=extra_rules,
-        disable_rules=disable_rules,
-        exclude=tuple(_pick(ctx, "exclude", config.exclude) or ()),
-        use_ignore_files=not ctx.params.get("no_ignore", False),
-        max_file_size=_pick(ctx, "max_file_size", config.max_file_size),
-        scan_large_files=ctx.params.get("large_files") == "scan",
-        allow_secrets=config.allow_secrets or frozenset(),
-        workers=ctx.params.get("workers", 0),
-        validation=_validation_config(ctx, config, fail_on, start),
-        baseline=load_baseline(baseline_file) if baseline_file is not None else None,
-    )
-    fmt = _pick(ctx, "fmt", config.format) or "text"
-    if fmt == "html" and ctx.params.get("show_secrets"):
+    settings = resolve(paths, overrides_from(ctx), progress=token_progress(sys.stderr))
+    if settings.fmt == "html" and ctx.params.get("show_secrets"):
         from leakscan.errors import UsageError
 
         raise UsageError("--show-secrets cannot be used with --format html: HTML reports always redact")
-    return Settings(options, config, fmt, fail_on, notes)
-
-
-def check_disabled_rules(
-    ctx: click.Context, config: Config, extra_rules: Sequence[Path], disable_rules: Sequence[str]
-) -> None:
-    """Every rule id to disable must exist; the error names where the id came from: the
-    ``--disable-rule`` option, or the configuration file and its key."""
-    from leakscan.config import config_location
-    from leakscan.errors import ConfigError, UsageError
-    from leakscan.rules import load_rules
-
-    if not disable_rules:
-        return
-    known = {rule.id for rule in load_rules(extra_rules, check_examples=False)}
-    unknown = ", ".join(sorted(set(disable_rules) - known))
-    if not unknown:
-        return
-    if "disable_rules" in ctx.params and _explicit(ctx, "disable_rules"):
-        raise UsageError(f"--disable-rule: unknown rule id(s): {unknown} (see `leakscan rules list`)")
-    assert config.source is not None
-    raise ConfigError(f"{config_location(config.source)}: key 'disable_rules': unknown rule id(s): {unknown}")
+    return settings
 
 
 def _explicit(ctx: click.Context, name: str) -> bool:
@@ -560,7 +509,8 @@ def history(ctx: click.Context, /, repo: str, **params: Any) -> None:
 
 
 def _run_history(options: ScanOptions, repo: str, params: dict[str, Any]) -> ScanResult:
-    from leakscan.history import HistoryOptions, scan_history
+    from leakscan.history import scan_history
+    from leakscan.options import HistoryOptions
     from leakscan.progress import ProgressBar, is_terminal
 
     wanted = HistoryOptions(
@@ -606,7 +556,9 @@ def validate_command(ctx: click.Context, /, tokens: tuple[str, ...], **params: A
     from leakscan.check import check_tokens, checks_exit_code, render_checks
     from leakscan.config import discover_config
     from leakscan.errors import UsageError
-    from leakscan.rules import load_rules
+    from leakscan.examples import load_checked_rules
+    from leakscan.progress import token_progress
+    from leakscan.settings import resolve_rules, resolve_validation
 
     given: list[str] = []
     for token in tokens:
@@ -616,13 +568,12 @@ def validate_command(ctx: click.Context, /, tokens: tuple[str, ...], **params: A
             given.append(token.strip())
     if not given:
         raise UsageError("validate: no token given (pass TOKEN arguments, or '-' to read stdin)")
-    settings = discover_config(params["config_file"], Path.cwd())
-    extra_rules = tuple(_pick(ctx, "extra_rules", settings.rules) or ())
-    disable_rules = settings.disable_rules or ()
-    check_disabled_rules(ctx, settings, extra_rules, disable_rules)
-    config = _validation_config(ctx, settings, "any", Path.cwd())
+    overrides = overrides_from(ctx)
+    settings = discover_config(overrides.config_file, Path.cwd())
+    extra_rules, disable_rules = resolve_rules(overrides, settings)
+    config = resolve_validation(overrides, settings, "any", Path.cwd(), token_progress(sys.stderr))
     assert config is not None
-    checks = check_tokens(given, load_rules(extra_rules, disable=disable_rules), config)
+    checks = check_tokens(given, load_checked_rules(extra_rules, disable=disable_rules), config)
     click.echo(render_checks(checks, params["fmt"], __version__), nl=False)
     raise SystemExit(checks_exit_code(checks))
 
@@ -767,9 +718,9 @@ def rules() -> None:
 )
 def rules_list(extra_rules: tuple[Path, ...]) -> None:
     """Show the loaded rules."""
-    from leakscan.rules import load_rules
+    from leakscan.examples import load_checked_rules
 
-    for rule in load_rules(extra_rules):
+    for rule in load_checked_rules(extra_rules):
         key = rule.key or "-"
         click.echo(f"{rule.id:<40} {key:<6} {rule.severity.value:<8} {rule.name}  ({rule.source})")
 
@@ -781,7 +732,7 @@ def rules_check(files: tuple[Path, ...]) -> None:
     from leakscan.examples import example_problems
     from leakscan.rules import load_rules
 
-    loaded = load_rules(files, builtin=not files, check_examples=False)
+    loaded = load_rules(files, builtin=not files)
     failures = example_problems(loaded)
     for problem in failures:
         click.echo(f"FAIL {problem}")
@@ -984,6 +935,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; turn every error into one stderr line and an exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    _stop_on_sigterm()
     try:
         cli.main(args=args, prog_name="leakscan", standalone_mode=False)
     except SystemExit as exc:
@@ -1018,6 +970,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return ExitCode.ERROR
     return ExitCode.CLEAN
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM is handled like Ctrl-C: the scan stops (workers too) and reports what it has."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    from leakscan.parallel import Terminated
+
+    raise Terminated()
 
 
 def _silence_broken_pipe() -> None:

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from leakscan.errors import ConfigError, UsageError
+from leakscan.models import REPORT_FORMATS as FORMATS
 from leakscan.options import check_base_url, check_size_limit, parse_size
-from leakscan.report import FORMATS
-from leakscan.sources.files import find_repo_root
+from leakscan.paths import find_repo_root
 from leakscan.sources.ignore import PatternError, parse_line
 
 CONFIG_FILE = ".leakscan.toml"

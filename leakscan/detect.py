@@ -10,8 +10,8 @@ from typing import Any
 
 import regex
 
+from leakscan.judge import KNOWN_EXAMPLE, judge
 from leakscan.models import Match, Secret
-from leakscan.plausibility import KNOWN_EXAMPLE, judge
 from leakscan.rules import Rule
 
 # Inline markers that suppress the findings on their line: ours, and those of gitleaks,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from leakscan.detect import Detector
-from leakscan.rules import Example, Rule
+from leakscan.errors import RuleFileError
+from leakscan.rules import Example, Rule, iter_builtin_rule_files, load_rules
 from leakscan.synthetic import fill_placeholders
 
 
@@ -68,3 +70,18 @@ def example_problems(rules: Sequence[Rule]) -> list[str]:
         for rule, example, case_id in iter_example_cases(rules)
         if not (outcome := check_example(rule, example, case_id)).ok
     ]
+
+
+def load_checked_rules(
+    extra: Sequence[Path] = (), *, builtin: bool = True, disable: Iterable[str] = ()
+) -> list[Rule]:
+    """``load_rules``, then run the examples of the extra rule files (the built-in ones are run by
+    the test suite): a rule whose examples fail is a malformed rule."""
+    rules = load_rules(extra, builtin=builtin, disable=disable)
+    if not extra:
+        return rules
+    builtin_names = {name for name, _ in iter_builtin_rule_files()}
+    problems = example_problems([rule for rule in rules if rule.source not in builtin_names])
+    if problems:
+        raise RuleFileError(problems)
+    return rules

@@ -17,32 +17,33 @@ small) and reported at the pseudo-paths ``<commit message>`` and ``<tag message:
 from __future__ import annotations
 
 import itertools
-import multiprocessing
 import os
-import signal
-import time
 from collections import Counter, deque
 from collections.abc import Callable, Container, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pygit2
 
-from leakscan.content import Kind, sniff, to_scannable
 from leakscan.detect import Detector
+from leakscan.engine import Engine, make_finding, prepare, run
 from leakscan.exposure import add_exposures
 from leakscan.models import (
+    COMMIT_MESSAGE,
     CommitInfo,
+    CommitMessageOrigin,
     Failed,
     Finding,
+    GitBlobOrigin,
     MatchRecord,
+    Origin,
     ScanResult,
     Secret,
     Skipped,
+    TagMessageOrigin,
 )
-from leakscan.options import ScanOptions
-from leakscan.rules import Rule, load_rules
-from leakscan.scan import finalize, fingerprint
+from leakscan.options import HistoryOptions, ScanOptions
+from leakscan.parallel import Lost, map_batches
+from leakscan.rules import Rule
 from leakscan.sources.git import (
     BlobRef,
     ObjectError,
@@ -71,30 +72,13 @@ from leakscan.sources.git import (
 
 AUTO_PARALLEL_BLOBS = 2000
 BATCH_BLOBS = 256
-IN_FLIGHT_PER_WORKER = 4
+WORKER_DIED = "worker process died"
 SHALLOW_NOTE = "history truncated (shallow clone): commits before the shallow boundary are missing"
-COMMIT_MESSAGE = "<commit message>"
 
 
 def tag_message_path(name: str) -> str:
     """The pseudo-path of an annotated tag's message in findings."""
-    return f"<tag message: {name}>"
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryOptions:
-    """What part of a repository's history to scan. ``workers`` 0 means automatic.
-
-    ``skip_blobs``: raw 20-byte ids of blobs not to scan again (an incremental audit's blobs
-    already scanned without a match under the same rules); they are counted, not scanned.
-    """
-
-    repo: str = "."
-    branches: tuple[str, ...] = ()
-    since_commit: str | None = None
-    max_commits: int | None = None
-    workers: int = 0
-    skip_blobs: Container[bytes] | None = field(default=None, compare=False)
+    return TagMessageOrigin(name).path
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,12 +119,10 @@ class BlobScanner:
             return BlobOutcome(str(oid), "unreadable", 0, errors=(str(exc),))
         if isinstance(data, int):
             return BlobOutcome(str(oid), "too-large", data)
-        kind = sniff(data)
-        if kind is Kind.BINARY:
-            return BlobOutcome(str(oid), "binary", len(data))
-        if kind is Kind.LFS_POINTER:
-            return BlobOutcome(str(oid), "lfs-pointer", len(data))
-        detection = self.detector.detect(to_scannable(data, kind))
+        scannable = prepare(data)
+        if not isinstance(scannable, bytes):
+            return BlobOutcome(str(oid), scannable.value, len(data))
+        detection = self.detector.detect(scannable)
         matches = tuple(MatchRecord.of(m) for m in detection.matches)
         errors = tuple(detection.errors)
         return BlobOutcome(str(oid), "scanned", len(data), matches, errors, len(detection.suppressed))
@@ -149,22 +131,25 @@ class BlobScanner:
         return [self.scan(pygit2.Oid(hex=oid)) for oid in oids]
 
 
-# One BlobScanner per worker process, set by the pool's initializer: opening the repository and
-# compiling the rules once per process instead of once per batch.
-_worker_scanner: BlobScanner | None = None
+@dataclass(slots=True)
+class WorkerScan:
+    """What a worker needs to scan blobs (reaches it through fork); each worker opens the
+    repository itself, on its first batch."""
+
+    repo_path: str
+    detector: Detector
+    max_size: int
+    scanner: BlobScanner | None = None
+
+    def scan_batch(self, oids: Sequence[str]) -> list[BlobOutcome]:
+        if self.scanner is None:
+            limit_libgit2_memory()
+            self.scanner = BlobScanner(pygit2.Repository(self.repo_path), self.detector, self.max_size)
+        return self.scanner.scan_batch(oids)
 
 
-def _init_worker(repo_path: str, rules: Sequence[Rule], max_size: int) -> None:
-    global _worker_scanner
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    limit_libgit2_memory()
-    _worker_scanner = BlobScanner(pygit2.Repository(repo_path), Detector(rules), max_size)
-
-
-def _scan_in_worker(oids: Sequence[str]) -> list[BlobOutcome]:
-    """Scan one batch of blob ids (hex) in a worker process."""
-    assert _worker_scanner is not None, "worker not initialised"
-    return _worker_scanner.scan_batch(oids)
+def _scan_in_worker(state: WorkerScan, oids: list[str]) -> list[BlobOutcome]:
+    return state.scan_batch(oids)
 
 
 def _batches(pending: Iterable[BlobRef]) -> Iterator[list[BlobRef]]:
@@ -174,45 +159,41 @@ def _batches(pending: Iterable[BlobRef]) -> Iterator[list[BlobRef]]:
 
 
 def iter_outcomes(
-    scanner: BlobScanner, rules: Sequence[Rule], pending: Iterable[BlobRef], workers: int
+    scanner: BlobScanner, pending: Iterable[BlobRef], workers: int
 ) -> Iterator[tuple[BlobRef, BlobOutcome]]:
-    """Scan ``pending`` blobs, in order, in this process or across ``workers`` processes.
-
-    ``pending`` is consumed lazily (the tree walk goes on between submissions); at most
-    IN_FLIGHT_PER_WORKER batches per worker are in flight, so memory stays bounded; results come
-    back in the order of ``pending`` whatever the number of workers.
-    """
+    """Scan ``pending`` blobs, in order, in this process or across ``workers`` processes (the
+    worker pool). ``pending`` is consumed lazily (the tree walk goes on between batches). The
+    blobs of a batch whose worker died come back as ``unreadable`` with the reason."""
     if workers <= 1:
         for batch in _batches(pending):
             for ref in batch:
                 yield ref, scanner.scan(ref.oid)
         return
-    context = multiprocessing.get_context("spawn")
-    repo_path = scanner.repo.path
-    with ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=context,
-        initializer=_init_worker,
-        initargs=(repo_path, list(rules), scanner.max_size),
-    ) as pool:
-        in_flight: deque[tuple[list[BlobRef], Future[list[BlobOutcome]]]] = deque()
-        batches = _batches(pending)
-        try:
-            for batch in batches:
-                in_flight.append((batch, pool.submit(_scan_in_worker, [str(r.oid) for r in batch])))
-                if len(in_flight) >= IN_FLIGHT_PER_WORKER * workers:
-                    done_batch, future = in_flight.popleft()
-                    yield from zip(done_batch, future.result(), strict=True)
-            while in_flight:
-                done_batch, future = in_flight.popleft()
-                yield from zip(done_batch, future.result(), strict=True)
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+    state = WorkerScan(scanner.repo.path, scanner.detector, scanner.max_size)
+    made: deque[list[BlobRef]] = deque()
+
+    def batches() -> Iterator[list[str]]:
+        for batch in _batches(pending):
+            made.append(batch)
+            yield [str(ref.oid) for ref in batch]
+
+    for item in map_batches(_scan_in_worker, state, batches(), workers):
+        batch = made.popleft()
+        if isinstance(item, Lost):
+            for ref in batch:
+                yield (
+                    ref,
+                    BlobOutcome(str(ref.oid), "unreadable", 0, errors=(f"blob {ref.oid}: {item.reason}",)),
+                )
+        else:
+            yield from zip(batch, item, strict=True)
 
 
 # --------------------------------------------------------------------------- attribution
 
 Key = tuple[str, str, str]  # rule id, secret, path
+# A finding before it is made: its key, where it is, the commit (or tag) credited, the match.
+Located = tuple[Key, Origin, CommitInfo | None, MatchRecord]
 
 
 class Attributor:
@@ -235,10 +216,10 @@ class Attributor:
         self.known = known
         self.paths = paths if paths.active else None
         self.index = TargetIndex(repo, frozenset(targets))
-        self._keys: dict[Oid, dict[Key, MatchRecord]] = {}
+        self._keys: dict[Oid, dict[Key, tuple[MatchRecord, Oid]]] = {}
         self._outside: dict[Oid, tuple[MatchRecord, ...]] = {}
 
-    def keys_of_tree(self, root: Oid) -> dict[Key, MatchRecord]:
+    def keys_of_tree(self, root: Oid) -> dict[Key, tuple[MatchRecord, Oid]]:
         """(rule, secret, path) → first match, for the target blobs under tree ``root``."""
         found = self._keys.get(root)
         if found is None:
@@ -248,7 +229,7 @@ class Attributor:
                 if paths is not None and paths.excluded(path):
                     continue
                 for match in self.targets[blob]:
-                    found.setdefault((match.rule_id, match.secret, path), match)
+                    found.setdefault((match.rule_id, match.secret, path), (match, blob))
             self._keys[root] = found
         return found
 
@@ -269,10 +250,10 @@ class Attributor:
 
     def run(
         self, commits: Sequence[Oid], trees: dict[Oid, Oid], messages: dict[Oid, set[str]]
-    ) -> tuple[dict[Key, tuple[Oid, MatchRecord]], Counter[str], set[str]]:
+    ) -> tuple[dict[Key, tuple[Oid, tuple[MatchRecord, Oid]]], Counter[str], set[str]]:
         """What introduced each key, and per secret: how many commits hold it in their tree or
         message, and whether HEAD does (``messages``: the secrets of each commit message)."""
-        introduced: dict[Key, tuple[Oid, MatchRecord]] = {}
+        introduced: dict[Key, tuple[Oid, tuple[MatchRecord, Oid]]] = {}
         counts: Counter[str] = Counter()
         for oid in commits:
             root = trees.get(oid)
@@ -318,22 +299,31 @@ def scan_history(
     progress: Callable[[Progress], None] | None = None,
 ) -> ScanResult:
     """Scan everything reachable from the chosen refs; each unique blob once."""
-    started = time.perf_counter()
-    rules = rules if rules is not None else load_rules(options.extra_rules, disable=options.disable_rules)
+    engine = Engine(options, rules)
     limit_libgit2_memory()
     repo = open_repo(history.repo)
-    result = ScanResult(kind="history")
+    return run("history", options, lambda result: _scan(engine, repo, history, result, progress))
+
+
+def _scan(
+    engine: Engine,
+    repo: pygit2.Repository,
+    history: HistoryOptions,
+    result: ScanResult,
+    progress: Callable[[Progress], None] | None,
+) -> None:
+    options, rules = engine.options, engine.rules
     tips = _tips(repo, history)
     result.skipped.extend(tips.skipped)
     result.errors.extend(tips.errors)
     hidden = [resolve_commit(repo, history.since_commit, "--since-commit")] if history.since_commit else []
     walk = walk_commits(repo, tips.commits, hidden, history.max_commits)
     result.errors.extend(walk.errors)
-    scanner = BlobScanner(repo, Detector(rules), options.max_file_size)
+    scanner = BlobScanner(repo, engine.detector, options.max_file_size)
     paths = PathFilter(options.exclude)
     enumerator = TreeEnumerator(repo, paths)
     trees: dict[Oid, Oid] = {}
-    messages = MessageFindings(scanner.detector, options.allow_secrets)
+    messages = MessageFindings(scanner.detector, engine.allowed.hashes)
     for oid in walk.commits:
         commit = load_commit(repo, oid)
         if commit is None:
@@ -355,12 +345,13 @@ def scan_history(
     # history turns out to be large enough to pay for starting the workers.
     large = pending.prefetch(AUTO_PARALLEL_BLOBS) >= AUTO_PARALLEL_BLOBS
     workers = history.workers or (_cores() if large else 1)
+    targets: dict[Oid, tuple[MatchRecord, ...]] = {}
     try:
-        targets = _scan_blobs(scanner, rules, pending, workers, options, result, progress)
-        targets.update(_scan_copies(repo, scanner, enumerator, base, options, result))
+        _scan_blobs(scanner, pending, workers, engine.allowed.hashes, targets, result, progress)
+        targets.update(_scan_copies(repo, scanner, enumerator, base, engine.allowed.hashes, result))
     except KeyboardInterrupt:
+        # The blobs scanned so far keep their findings: they are attributed and reported.
         result.interrupted = True
-        targets = {}
     for tag in tips.tag_messages.values():
         messages.scan_tag(tag.name, tag.message, tag.tag, result)
     if targets or messages.found:
@@ -374,9 +365,6 @@ def scan_history(
         )
     _notes(repo, history, walk.truncated, enumerator, result)
     result.stats.extra["commits_scanned"] = len(walk.commits)
-    finalize(result, options)
-    result.stats.duration_s = time.perf_counter() - started
-    return result
 
 
 def _tips(repo: pygit2.Repository, history: HistoryOptions) -> Tips:
@@ -470,7 +458,7 @@ def _scan_copies(
     scanner: BlobScanner,
     enumerator: TreeEnumerator,
     base: frozenset[Oid],
-    options: ScanOptions,
+    allowed: frozenset[str],
     result: ScanResult,
 ) -> dict[Oid, tuple[MatchRecord, ...]]:
     """Blobs of the base that the range puts at a path where no base tree has them (a copy, or a
@@ -496,7 +484,6 @@ def _scan_copies(
         result.stats.files_scanned += 1
         result.stats.bytes_scanned += outcome.size
         result.stats.suppressed += outcome.suppressed
-        allowed = options.allow_secrets
         matches = tuple(m for m in outcome.matches if Secret(m.secret).sha256 not in allowed)
         if matches:
             targets[blob] = matches
@@ -505,20 +492,20 @@ def _scan_copies(
 
 def _scan_blobs(
     scanner: BlobScanner,
-    rules: Sequence[Rule],
     pending: PendingBlobs,
     workers: int,
-    options: ScanOptions,
+    allowed: frozenset[str],
+    targets: dict[Oid, tuple[MatchRecord, ...]],
     result: ScanResult,
     progress: Callable[[Progress], None] | None,
-) -> dict[Oid, tuple[MatchRecord, ...]]:
-    """Scan every pending blob once; keep the matches of the blobs that have any."""
-    targets: dict[Oid, tuple[MatchRecord, ...]] = {}
+) -> None:
+    """Scan every pending blob once; keep (in ``targets``) the matches of the blobs with any. A
+    worker's death ends the blob scan: its blobs failed, and the blobs not reached are counted."""
     skipped: set[tuple[str, str]] = set()
     stats = result.stats
     done = 0
-    allowed = options.allow_secrets
-    for ref, outcome in iter_outcomes(scanner, rules, pending, workers):
+    lost = False
+    for ref, outcome in iter_outcomes(scanner, pending, workers):
         done += 1
         status = outcome.status
         if status == "scanned":
@@ -537,6 +524,7 @@ def _scan_blobs(
                 result.clean_blobs += ref.oid.raw
         elif status == "unreadable":
             result.errors.extend(Failed(ref.path, error) for error in outcome.errors)
+            lost = lost or any(WORKER_DIED in error for error in outcome.errors)
         else:
             reason = (
                 f"too large ({outcome.size} bytes > {scanner.max_size})" if status == "too-large" else status
@@ -548,7 +536,10 @@ def _scan_blobs(
             progress(Progress(done, max(done, pending.count), stats.bytes_scanned, pending.complete))
     if progress is not None:
         progress(Progress(done, done, stats.bytes_scanned))
-    return targets
+    if lost:
+        result.errors.append(
+            Failed("<worker>", f"{WORKER_DIED}: blob scan stopped, blobs not yet reached were not scanned")
+        )
 
 
 def _findings(
@@ -564,31 +555,27 @@ def _findings(
     by_id = {rule.id: rule for rule in rules}
     introduced, counts, at_head = attributor.run(commits, trees, messages.secrets)
     infos: dict[Oid, CommitInfo] = {}
-    located: list[tuple[Key, CommitInfo | None, MatchRecord]] = []
-    for key, (oid, found) in introduced.items():
+    located: list[Located] = []
+    for key, (oid, (found, blob)) in introduced.items():
         info = infos.get(oid)
         if info is None:
             commit = load_commit(repo, oid)
             assert commit is not None, "attributed commits were read before"
             info = infos[oid] = commit_info(commit)
-        located.append((key, info, found))
+        located.append((key, GitBlobOrigin(str(blob), key[2], (str(oid),)), info, found))
     located.extend(messages.found)
     located.extend(_ref_object_keys(attributor, objects))
-    findings: list[Finding] = []
-    for (rule_id, value, path), info, found in located:
-        match = found.to_match(by_id[rule_id])
-        findings.append(
-            Finding(
-                match=match,
-                path=path,
-                fingerprint=fingerprint(rule_id, path, match.secret.sha256),
-                commit=info,
-                commits_count=counts[value],
-                present_at_head=value in at_head,
-                in_stash_only=info is not None and pygit2.Oid(hex=info.commit) in stash_only,
-            )
+    return [
+        make_finding(
+            found.to_match(by_id[rule_id]),
+            origin,
+            commit=info,
+            commits_count=counts[value],
+            present_at_head=value in at_head,
+            in_stash_only=info is not None and pygit2.Oid(hex=info.commit) in stash_only,
         )
-    return findings
+        for (rule_id, value, _), origin, info, found in located
+    ]
 
 
 def _stash_only_commits(repo: pygit2.Repository) -> set[Oid]:
@@ -611,12 +598,10 @@ def _stash_only_commits(repo: pygit2.Repository) -> set[Oid]:
     return set(walk_commits(repo, stashes, others, None).commits)
 
 
-def _ref_object_keys(
-    attributor: Attributor, objects: Sequence[RefObject]
-) -> list[tuple[Key, CommitInfo | None, MatchRecord]]:
+def _ref_object_keys(attributor: Attributor, objects: Sequence[RefObject]) -> list[Located]:
     """Findings in the blobs and trees refs point to, at paths under the ref's name, credited to
     the annotated tag (None for a lightweight ref)."""
-    located: dict[Key, tuple[Key, CommitInfo | None, MatchRecord]] = {}
+    located: dict[Key, Located] = {}
     targets = attributor.targets
     paths = attributor.paths
     for ref in objects:
@@ -629,7 +614,7 @@ def _ref_object_keys(
                 continue
             for match in targets[blob]:
                 key = (match.rule_id, match.secret, path)
-                located.setdefault(key, (key, ref.tag, match))
+                located.setdefault(key, (key, GitBlobOrigin(str(blob), path), ref.tag, match))
     return list(located.values())
 
 
@@ -641,10 +626,10 @@ class MessageFindings:
         self.detector = detector
         self.allowed = allowed
         self.secrets: dict[Oid, set[str]] = {}
-        self._first: dict[Key, tuple[Key, CommitInfo | None, MatchRecord]] = {}
+        self._first: dict[Key, Located] = {}
 
     @property
-    def found(self) -> list[tuple[Key, CommitInfo | None, MatchRecord]]:
+    def found(self) -> list[Located]:
         return list(self._first.values())
 
     def _detect(self, message: bytes, where: str, result: ScanResult) -> list[MatchRecord]:
@@ -667,14 +652,14 @@ class MessageFindings:
         info = commit_info(commit)
         for match in matches:
             key = (match.rule_id, match.secret, COMMIT_MESSAGE)
-            self._first.setdefault(key, (key, info, match))
+            self._first.setdefault(key, (key, CommitMessageOrigin(str(oid)), info, match))
 
     def scan_tag(self, name: str, message: bytes, tag: CommitInfo, result: ScanResult) -> None:
         """Scan one annotated tag's message."""
-        path = tag_message_path(name)
-        for match in self._detect(message, path, result):
-            key = (match.rule_id, match.secret, path)
-            self._first.setdefault(key, (key, tag, match))
+        origin = TagMessageOrigin(name)
+        for match in self._detect(message, origin.path, result):
+            key = (match.rule_id, match.secret, origin.path)
+            self._first.setdefault(key, (key, origin, tag, match))
 
 
 def _notes(

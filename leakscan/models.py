@@ -13,6 +13,9 @@ if TYPE_CHECKING:
 
 _PREFIX = re.compile(r"[A-Za-z]{2,6}_")
 
+# The report formats; each is the module ``leakscan.report.<name>_report`` with a ``render``.
+REPORT_FORMATS = ("text", "json", "sarif", "gitlab", "sonarqube", "html")
+
 
 class Severity(StrEnum):
     """How bad a leak of this kind is."""
@@ -65,17 +68,161 @@ class Secret:
         return f"{prefix}{body[:keep]}{'*' * 8}"
 
 
+STDIN_PATH = "<stdin>"
+COMMIT_MESSAGE = "<commit message>"
+
+
 @dataclass(frozen=True, slots=True)
-class Blob:
-    """Bytes to scan, with the path shown to users and the stable path used in fingerprints."""
+class FileOrigin:
+    """A file on disk: ``path`` as shown (as the scan reached it), ``key_path`` repo-relative."""
 
     path: str
-    data: bytes
     key_path: str = ""
 
     @property
     def stable_path(self) -> str:
+        """Repository-relative POSIX path (else the shown path), for reports and baselines."""
         return self.key_path or self.path
+
+    def display(self) -> str:
+        return self.path
+
+
+@dataclass(frozen=True, slots=True)
+class StdinOrigin:
+    """Standard input."""
+
+    path: str = STDIN_PATH
+
+    @property
+    def stable_path(self) -> str:
+        return self.path
+
+    def display(self) -> str:
+        return self.path
+
+
+@dataclass(frozen=True, slots=True)
+class StagedOrigin:
+    """A file as staged in the index; ``added``: the byte ranges the staged change adds or
+    modifies (None: the whole file counts, e.g. a new file or --whole-files)."""
+
+    path: str
+    added: tuple[tuple[int, int], ...] | None = None
+
+    @property
+    def stable_path(self) -> str:
+        return self.path
+
+    def display(self) -> str:
+        return self.path
+
+
+@dataclass(frozen=True, slots=True)
+class GitBlobOrigin:
+    """A blob of a repository's history, at the first path it was seen at; ``commits``: the
+    commits known to hold it (filled by attribution, empty before)."""
+
+    blob_id: str
+    path: str
+    commits: tuple[str, ...] = ()
+
+    @property
+    def stable_path(self) -> str:
+        return self.path
+
+    def display(self) -> str:
+        return self.path
+
+
+@dataclass(frozen=True, slots=True)
+class CommitMessageOrigin:
+    """The message of one commit."""
+
+    commit: str
+
+    @property
+    def path(self) -> str:
+        return COMMIT_MESSAGE
+
+    @property
+    def stable_path(self) -> str:
+        return COMMIT_MESSAGE
+
+    def display(self) -> str:
+        return COMMIT_MESSAGE
+
+
+@dataclass(frozen=True, slots=True)
+class TagMessageOrigin:
+    """The message of one annotated tag."""
+
+    tag: str
+
+    @property
+    def path(self) -> str:
+        return f"<tag message: {self.tag}>"
+
+    @property
+    def stable_path(self) -> str:
+        return self.path
+
+    def display(self) -> str:
+        return self.path
+
+
+@dataclass(frozen=True, slots=True)
+class LayerOrigin:
+    """Content found inside another origin: an archive ``member`` (``outer.zip!inner/file``)
+    and/or a decoded ``encoding`` (``file.yaml (base64)``)."""
+
+    outer: Origin
+    member: str = ""
+    encoding: str | None = None
+
+    @property
+    def path(self) -> str:
+        return self._chain(self.outer.path)
+
+    @property
+    def stable_path(self) -> str:
+        return self._chain(self.outer.stable_path)
+
+    def display(self) -> str:
+        return self._chain(self.outer.display())
+
+    def _chain(self, outer: str) -> str:
+        shown = f"{outer}!{self.member}" if self.member else outer
+        return f"{shown} ({self.encoding})" if self.encoding else shown
+
+
+Origin = (
+    FileOrigin
+    | StdinOrigin
+    | StagedOrigin
+    | GitBlobOrigin
+    | CommitMessageOrigin
+    | TagMessageOrigin
+    | LayerOrigin
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Blob:
+    """Bytes to scan and where they come from."""
+
+    origin: Origin
+    data: bytes
+
+    @property
+    def path(self) -> str:
+        """The path shown to users."""
+        return self.origin.path
+
+    @property
+    def stable_path(self) -> str:
+        """The path used in fingerprints and baselines."""
+        return self.origin.stable_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,20 +353,24 @@ class Finding:
     """A match after plausibility, allow-lists and (optionally) liveness."""
 
     match: Match
-    path: str
+    origin: Origin
     fingerprint: str
     commit: CommitInfo | None = None
     commits_count: int | None = None
     present_at_head: bool | None = None
     validation: Validation = NOT_CHECKED
-    key_path: str = ""
     in_stash_only: bool = False  # history: the introducing commit is reachable only from the stash
     exposure: Exposure | None = None
 
     @property
+    def path(self) -> str:
+        """The path shown to users (pseudo-paths such as ``<commit message>`` for messages)."""
+        return self.origin.path
+
+    @property
     def stable_path(self) -> str:
         """Repository-relative POSIX path (else the shown path), for reports and baselines."""
-        return self.key_path or self.path
+        return self.origin.stable_path
 
     @property
     def rule(self) -> Rule:
@@ -283,3 +434,25 @@ class ScanResult:
     def complete(self) -> bool:
         """True when every input was read and the scan ran to the end."""
         return not self.errors and not self.interrupted
+
+    def merge(self, other: ScanResult) -> ScanResult:
+        """One result from two computed apart (e.g. on different machines or processes): lists
+        and counters added, notes of both, interrupted if either was; the kind of this one."""
+        stats = Stats(
+            files_scanned=self.stats.files_scanned + other.stats.files_scanned,
+            bytes_scanned=self.stats.bytes_scanned + other.stats.bytes_scanned,
+            duration_s=self.stats.duration_s + other.stats.duration_s,
+            notes=[*self.stats.notes, *(n for n in other.stats.notes if n not in self.stats.notes)],
+            extra={
+                key: self.stats.extra.get(key, 0) + other.stats.extra.get(key, 0)
+                for key in {**self.stats.extra, **other.stats.extra}
+            },
+        )
+        return ScanResult(
+            findings=[*self.findings, *other.findings],
+            skipped=[*self.skipped, *other.skipped],
+            errors=[*self.errors, *other.errors],
+            stats=stats,
+            interrupted=self.interrupted or other.interrupted,
+            kind=self.kind,
+        )

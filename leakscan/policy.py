@@ -92,3 +92,8 @@ def liveness_counts(findings: Sequence[Finding]) -> str:
     """'1 live, 0 inactive, 2 unknown, 0 not checked' over ``findings``."""
     counts = Counter(f.validation.status for f in findings)
     return ", ".join(f"{counts[status]} {status.value.replace('_', ' ')}" for status in Liveness)
+
+
+def exit_code_for(result: ScanResult, findings_code: int, fail_on: str = "any") -> int:
+    """``exit_code`` with ``fail_on`` as written on the command line or in the configuration."""
+    return exit_code(result, findings_code, parse_fail_on(fail_on))

@@ -1,73 +1,51 @@
-"""The pipeline: sources → detect → plausibility → allow-lists → ScanResult."""
+"""Files, folders and standard input through the engine; large trees across the worker pool."""
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import os
 import sys
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from leakscan.baseline import Baseline, split_findings
 from leakscan.detect import Detector, detect_stream
-from leakscan.models import (
-    Blob,
-    Failed,
-    Finding,
-    Liveness,
-    Match,
-    MatchRecord,
-    ScanResult,
-    Skipped,
+from leakscan.engine import (
+    STREAM_CHUNK,
+    STREAM_OVERLAP,
+    Engine,
+    count_known_examples,
+    fingerprint,
+    prepare,
+    run,
 )
+from leakscan.models import Failed, FileOrigin, Match, MatchRecord, ScanResult, Skipped
 from leakscan.options import ScanOptions
-from leakscan.parallel import default_workers, map_batches
-from leakscan.rules import Rule, load_rules
-from leakscan.sources import Source
+from leakscan.parallel import Lost, default_workers, map_batches
+from leakscan.rules import Rule
 from leakscan.sources.files import FileRef, FileWalker, open_stream, read_file
 from leakscan.sources.stdin import StdinSource, is_stream, named_stream
+
+__all__ = ["Scanner", "fingerprint", "scan"]
 
 # Below this much data, forking workers costs more than it saves.
 PARALLEL_MIN_BYTES = 16 * 1024 * 1024
 BATCH_BYTES = 4 * 1024 * 1024
-# Files over --max-file-size are streamed (with --large-files=scan) in chunks that overlap by far
-# more than any rule's match and context.
-STREAM_CHUNK = 8 * 1024 * 1024
-STREAM_OVERLAP = 64 * 1024
+WORKER_LOST = "<worker>"
 
 
 @dataclass(frozen=True, slots=True)
 class FileOutcome:
-    """What scanning one file gave, in a form that crosses process boundaries cheaply."""
+    """What scanning one file gave. ``matches`` are Match objects in this process and
+    MatchRecords (rule by id: cheap to pickle) when they come back from a worker."""
 
     index: int
     scanned_bytes: int
     problem: Skipped | Failed | None
-    matches: tuple[MatchRecord, ...]
+    matches: tuple[Match, ...] | tuple[MatchRecord, ...]
     errors: tuple[str, ...]
     suppressed: int = 0
     known_examples: int = 0
-
-
-KNOWN_EXAMPLES_KEY = "suppressed_known_example"
-
-
-def fingerprint(rule_id: str, stable_path: str, secret_sha256: str) -> str:
-    """Stable across runs and machines, survives lines moving, reveals nothing of the secret."""
-    text = f"{rule_id}\0{stable_path}\0{secret_sha256}"
-    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:32]
-
-
-def finding_from_match(match: Match, path: str, stable_path: str) -> Finding:
-    return Finding(
-        match=match,
-        path=path,
-        fingerprint=fingerprint(match.rule.id, stable_path, match.secret.sha256),
-        key_path=stable_path,
-    )
 
 
 def _iter_batches(
@@ -94,10 +72,12 @@ def _appending(refs: list[FileRef], more: Iterator[FileRef]) -> Iterator[FileRef
 
 @dataclass(frozen=True, slots=True)
 class FileScanState:
-    """What each worker needs to scan files; reaches workers through fork."""
+    """What each worker needs to scan files; reaches workers through fork. ``portable``: send
+    matches back as MatchRecords (they cross a process boundary)."""
 
     detector: Detector
     max_file_size: int
+    portable: bool = False
 
 
 def scan_file_batch(state: FileScanState, batch: list[tuple[int, FileRef]]) -> list[FileOutcome]:
@@ -105,29 +85,31 @@ def scan_file_batch(state: FileScanState, batch: list[tuple[int, FileRef]]) -> l
     outcomes = []
     for index, ref in batch:
         if ref.size > state.max_file_size:
-            outcomes.append(_scan_large_file(state.detector, index, ref))
+            outcomes.append(_scan_large_file(state, index, ref))
             continue
         item = read_file(ref, state.max_file_size)
-        if not isinstance(item, Blob):
+        if isinstance(item, Skipped | Failed):
             outcomes.append(FileOutcome(index, 0, item, (), ()))
             continue
-        detection = state.detector.detect(item.data)
-        records = tuple(MatchRecord.of(m) for m in detection.matches)
+        data = prepare(item.data)
+        if not isinstance(data, bytes):
+            outcomes.append(FileOutcome(index, 0, Skipped(ref.path, data.value), (), ()))
+            continue
+        detection = state.detector.detect(data)
+        matches, errors = _carry(state, detection.matches), tuple(detection.errors)
         outcomes.append(
             FileOutcome(
-                index,
-                len(item.data),
-                None,
-                records,
-                tuple(detection.errors),
-                len(detection.suppressed),
-                detection.known_examples,
+                index, len(data), None, matches, errors, len(detection.suppressed), detection.known_examples
             )
         )
     return outcomes
 
 
-def _scan_large_file(detector: Detector, index: int, ref: FileRef) -> FileOutcome:
+def _carry(state: FileScanState, matches: list[Match]) -> tuple[Match, ...] | tuple[MatchRecord, ...]:
+    return tuple(MatchRecord.of(m) for m in matches) if state.portable else tuple(matches)
+
+
+def _scan_large_file(state: FileScanState, index: int, ref: FileRef) -> FileOutcome:
     """Stream a file larger than --max-file-size in overlapping chunks (--large-files=scan)."""
     opened = open_stream(ref)
     if not isinstance(opened, tuple):
@@ -142,57 +124,19 @@ def _scan_large_file(detector: Detector, index: int, ref: FileRef) -> FileOutcom
         return data
 
     try:
-        detection = detect_stream(detector, counting_read, STREAM_CHUNK, STREAM_OVERLAP)
+        detection = detect_stream(state.detector, counting_read, STREAM_CHUNK, STREAM_OVERLAP)
     except OSError as exc:
         return FileOutcome(index, 0, Failed(ref.path, f"cannot read: {exc.strerror or exc}"), (), ())
     finally:
         os.close(fd)
-    records = tuple(MatchRecord.of(m) for m in detection.matches)
+    matches, errors = _carry(state, detection.matches), tuple(detection.errors)
     return FileOutcome(
-        index,
-        total,
-        None,
-        records,
-        tuple(detection.errors),
-        len(detection.suppressed),
-        detection.known_examples,
+        index, total, None, matches, errors, len(detection.suppressed), detection.known_examples
     )
 
 
-class Scanner:
-    """Holds the compiled rules and detector for one scan."""
-
-    def __init__(self, options: ScanOptions, rules: list[Rule] | None = None) -> None:
-        self.options = options
-        self.rules = (
-            rules if rules is not None else load_rules(options.extra_rules, disable=options.disable_rules)
-        )
-        self.rules_by_id = {rule.id: rule for rule in self.rules}
-        self.detector = Detector(self.rules)
-
-    def add_matches(self, matches: Iterable[Match], path: str, stable_path: str, result: ScanResult) -> None:
-        """Turn matches into findings, dropping allow-listed secrets."""
-        allowed = self.options.allow_secrets
-        for match in matches:
-            if match.secret.sha256 not in allowed:
-                result.findings.append(finding_from_match(match, path, stable_path))
-
-    def scan_blob(self, blob: Blob, result: ScanResult) -> None:
-        """Detect in one blob and add its findings and regex errors to ``result``."""
-        detection = self.detector.detect(blob.data)
-        result.stats.files_scanned += 1
-        result.stats.bytes_scanned += len(blob.data)
-        result.stats.suppressed += len(detection.suppressed)
-        result.errors.extend(Failed(blob.path, error) for error in detection.errors)
-        count_known_examples(result, detection.known_examples)
-        self.add_matches(detection.matches, blob.path, blob.stable_path, result)
-
-    def consume(self, items: Source, result: ScanResult) -> None:
-        for item in items:
-            if isinstance(item, Blob):
-                self.scan_blob(item, result)
-            else:
-                result.record(item)
+class Scanner(Engine):
+    """The engine, plus reading files across the worker pool."""
 
     def scan_files(self, walker: FileWalker, result: ScanResult) -> None:
         """Read and detect while walking; fork workers once there is enough data to pay off."""
@@ -213,10 +157,20 @@ class Scanner:
             workers = 1
         else:
             batches = _iter_batches(refs, walked, BATCH_BYTES)
-        state = FileScanState(self.detector, self.options.max_file_size)
+        state = FileScanState(self.detector, self.options.max_file_size, portable=workers > 1)
         for outcomes in map_batches(scan_file_batch, state, batches, workers):
+            if isinstance(outcomes, Lost):
+                self._lost(outcomes, result)
+                continue
             for outcome in outcomes:
                 self._merge(refs[outcome.index], outcome, result)
+
+    @staticmethod
+    def _lost(lost: Lost[list[tuple[int, FileRef]]], result: ScanResult) -> None:
+        """A worker died: its files failed, and the scan stopped (files not reached are unscanned)."""
+        result.errors.extend(Failed(ref.path, lost.reason) for _, ref in lost.batch)
+        if not any(e.path == WORKER_LOST for e in result.errors):
+            result.errors.append(Failed(WORKER_LOST, f"{lost.reason}: scan stopped, later files not scanned"))
 
     @staticmethod
     def _iter_refs(walker: FileWalker, result: ScanResult) -> Iterator[FileRef]:
@@ -235,19 +189,20 @@ class Scanner:
         result.stats.suppressed += outcome.suppressed
         result.errors.extend(Failed(ref.path, error) for error in outcome.errors)
         count_known_examples(result, outcome.known_examples)
-        matches = (record.to_match(self.rules_by_id[record.rule_id]) for record in outcome.matches)
-        self.add_matches(matches, ref.path, ref.key_path, result)
+        matches = (
+            m if isinstance(m, Match) else m.to_match(self.rules_by_id[m.rule_id]) for m in outcome.matches
+        )
+        self.add_matches(matches, FileOrigin(ref.path, ref.key_path), result)
 
 
 def scan(
     options: ScanOptions, *, rules: list[Rule] | None = None, stdin: BinaryIO | None = None
 ) -> ScanResult:
     """Scan the paths in ``options`` ('-' is standard input) and return everything found."""
-    started = time.perf_counter()
     scanner = Scanner(options, rules)
-    result = ScanResult()
     seen: set[tuple[int, int]] = set()  # files already found through another path argument
-    try:
+
+    def body(result: ScanResult) -> None:
         for path in options.paths:
             if path == "-":
                 stream = stdin if stdin is not None else sys.stdin.buffer
@@ -268,55 +223,13 @@ def scan(
                 finally:
                     _count_ignored(walker, result)
                 result.stats.notes.extend(walker.notes)
-    except KeyboardInterrupt:
-        result.interrupted = True
-    finalize(result, options)
-    result.stats.duration_s = time.perf_counter() - started
-    return result
+                if any(e.path == WORKER_LOST for e in result.errors):
+                    return
+
+    return run("scan", options, body)
 
 
 def _count_ignored(walker: FileWalker, result: ScanResult) -> None:
     extra = result.stats.extra
     extra["ignored_files"] = extra.get("ignored_files", 0) + walker.ignored_files
     extra["ignored_folders"] = extra.get("ignored_folders", 0) + walker.ignored_folders
-
-
-def count_known_examples(result: ScanResult, count: int) -> None:
-    """Count public documentation example tokens that were suppressed (``suppressed: known example``)."""
-    if count:
-        result.stats.extra[KNOWN_EXAMPLES_KEY] = result.stats.extra.get(KNOWN_EXAMPLES_KEY, 0) + count
-
-
-def finalize(result: ScanResult, options: ScanOptions) -> None:
-    """The stages after detection, shared by every kind of scan (files, stdin, staged, history).
-
-    Later stages (baseline, validation) plug in here so that every command applies them alike.
-    The baseline comes first, so that accepted findings are never sent for validation.
-    """
-    if result.stats.extra.get(KNOWN_EXAMPLES_KEY):
-        result.stats.notes.append(f"suppressed: known example: {result.stats.extra[KNOWN_EXAMPLES_KEY]}")
-    if options.baseline is not None:
-        apply_baseline(result, options.baseline)
-    result.findings.sort(key=lambda f: (f.path, f.match.line, f.match.column, f.rule.id))
-    result.skipped.sort(key=lambda s: s.path)
-    result.errors.sort(key=lambda e: e.path)
-    if options.validation is not None:
-        from leakscan.validate import apply_validation  # imports httpx: only when asked for
-
-        apply_validation(result, options.validation)
-        result.findings.sort(key=lambda f: f.validation.status is not Liveness.LIVE)
-
-
-def apply_baseline(result: ScanResult, baseline: Baseline) -> None:
-    """Drop accepted findings; count suppressed findings and stale entries in stats and notes."""
-    split = split_findings(baseline, result.findings)
-    result.findings = split.new
-    result.stats.extra["baseline_suppressed"] = len(split.suppressed)
-    result.stats.extra["baseline_stale"] = len(split.stale)
-    note = f"baseline {baseline.source}: {len(split.suppressed)} finding(s) suppressed"
-    if split.stale:
-        note += (
-            f", {len(split.stale)} stale entr{'y' if len(split.stale) == 1 else 'ies'} "
-            "(run `leakscan baseline prune` to remove them)"
-        )
-    result.stats.notes.append(note)

@@ -4,16 +4,16 @@ asked for)."""
 
 from __future__ import annotations
 
-import time
+from dataclasses import replace
 
 import pygit2
 
-from leakscan.content import SNIFF_BYTES, Kind, sniff, to_scannable
+from leakscan.content import SNIFF_BYTES, sniff
 from leakscan.detect import detect_stream
-from leakscan.models import Blob, Failed, ScanResult, Skipped
+from leakscan.engine import NOT_SCANNED, STREAM_CHUNK, STREAM_OVERLAP, Engine, prepare, run
+from leakscan.models import Blob, Failed, ScanResult, Skipped, StagedOrigin
 from leakscan.options import ScanOptions
 from leakscan.rules import Rule
-from leakscan.scan import STREAM_CHUNK, STREAM_OVERLAP, Scanner, finalize
 from leakscan.sources.files import decoded_reader
 from leakscan.sources.git import (
     LargeStagedFile,
@@ -40,50 +40,47 @@ def scan_staged(
     """Scan the staged changes of the repository containing ``where``. Paths are repo-relative;
     those matching ``options.exclude`` or, unless ignore files are turned off, a staged
     ``.leakscanignore`` are not scanned."""
-    started = time.perf_counter()
     repo = open_repo(where)
     index = staged_index(repo)
     ignore_files = index_ignore_files(repo, index) if options.use_ignore_files else None
     paths = PathFilter(options.exclude, ignore_files)
-    scanner = Scanner(options, rules)
-    result = ScanResult(kind="staged")
-    try:
-        for item in iter_staged(repo, index, options.max_file_size, paths):
-            if isinstance(item, StagedFile):
-                _scan_file(scanner, item, whole_files, result)
-            elif isinstance(item, LargeStagedFile):
-                _scan_large_file(scanner, repo, item, result)
-            else:
-                result.record(item)
-    except KeyboardInterrupt:
-        result.interrupted = True
-    result.stats.notes.extend(paths.notes)
-    finalize(result, options)
-    result.stats.duration_s = time.perf_counter() - started
-    return result
+    engine = Engine(options, rules)
+
+    def body(result: ScanResult) -> None:
+        try:
+            for item in iter_staged(repo, index, options.max_file_size, paths):
+                if isinstance(item, StagedFile):
+                    _scan_file(engine, item, whole_files, result)
+                elif isinstance(item, LargeStagedFile):
+                    _scan_large_file(engine, repo, item, result)
+                else:
+                    result.record(item)
+        finally:
+            result.stats.notes.extend(paths.notes)
+
+    return run("staged", options, body)
 
 
-def _scan_file(scanner: Scanner, item: StagedFile, whole_files: bool, result: ScanResult) -> None:
-    kind = sniff(item.data)
-    if kind in (Kind.BINARY, Kind.LFS_POINTER):
-        result.skipped.append(Skipped(item.path, kind.value))
-        return
-    data = to_scannable(item.data, kind)
-    blob = Blob(item.path, data, item.path)
-    if whole_files or item.old is None:
-        scanner.scan_blob(blob, result)
-        return
+def _scan_file(engine: Engine, item: StagedFile, whole_files: bool, result: ScanResult) -> None:
+    """Scan the staged version; unless whole files are wanted, keep only the findings that start
+    in the bytes the change adds (the origin then carries those ranges)."""
     before = len(result.findings)
-    scanner.scan_blob(blob, result)
-    if len(result.findings) == before:
+    engine.scan_blob(Blob(StagedOrigin(item.path), item.data), result)
+    if whole_files or item.old is None or len(result.findings) == before:
         return
-    old = to_scannable(item.old, sniff(item.old))
-    changed = added_ranges(old, data)
-    result.findings[before:] = [f for f in result.findings[before:] if in_ranges(changed, f.match.start)]
+    data = prepare(item.data)
+    old = prepare(item.old)
+    assert isinstance(data, bytes), "a version with findings was scanned"
+    # The old version counts as text whatever it holds: only the added ranges are wanted.
+    changed = added_ranges(old if isinstance(old, bytes) else item.old, data)
+    origin = StagedOrigin(item.path, tuple(changed))
+    result.findings[before:] = [
+        replace(f, origin=origin) for f in result.findings[before:] if in_ranges(changed, f.match.start)
+    ]
 
 
 def _scan_large_file(
-    scanner: Scanner, repo: pygit2.Repository, item: LargeStagedFile, result: ScanResult
+    engine: Engine, repo: pygit2.Repository, item: LargeStagedFile, result: ScanResult
 ) -> None:
     """A staged file over ``--max-file-size`` is streamed and scanned whole (its HEAD version is
     not held to compare with), so a commit hook never lets a big file through unread."""
@@ -91,7 +88,7 @@ def _scan_large_file(
         with open_blob_stream(repo, item.oid) as stream:
             head = stream.read(SNIFF_BYTES)
             kind = sniff(head)
-            if kind in (Kind.BINARY, Kind.LFS_POINTER):
+            if kind in NOT_SCANNED:
                 result.skipped.append(Skipped(item.path, kind.value))
                 return
             pending = [head]
@@ -101,7 +98,7 @@ def _scan_large_file(
                 return first + stream.read(max(0, size - len(first))) if size > len(first) else first
 
             detection = detect_stream(
-                scanner.detector, decoded_reader(kind, read_raw), STREAM_CHUNK, STREAM_OVERLAP
+                engine.detector, decoded_reader(kind, read_raw), STREAM_CHUNK, STREAM_OVERLAP
             )
     except (ObjectError, OSError) as exc:
         result.errors.append(Failed(item.path, str(exc)))
@@ -110,7 +107,7 @@ def _scan_large_file(
     result.stats.bytes_scanned += item.size
     result.stats.suppressed += len(detection.suppressed)
     result.errors.extend(Failed(item.path, error) for error in detection.errors)
-    scanner.add_matches(detection.matches, item.path, item.path, result)
+    engine.add_matches(detection.matches, StagedOrigin(item.path), result)
 
 
 def fix_hint(result: ScanResult) -> str:

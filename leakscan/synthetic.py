@@ -9,23 +9,14 @@ from __future__ import annotations
 import functools
 import random
 import re
-import string
-import zlib
 from collections.abc import Callable
 
-BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
+from leakscan.checksums import BASE62, base62_crc32
+
+__all__ = ["BASE62", "HEX", "TokenGenerator", "base62_crc32", "fill_placeholders"]
+
 HEX = "0123456789abcdef"
 _PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_]+)\}")
-
-
-def base62_crc32(text: str, width: int) -> str:
-    """CRC32 of ``text`` in base62 (0-9A-Za-z), zero-padded to ``width``."""
-    value = zlib.crc32(text.encode("ascii")) & 0xFFFFFFFF
-    digits = ""
-    while value:
-        value, rem = divmod(value, 62)
-        digits = BASE62[rem] + digits
-    return digits.rjust(width, "0")
 
 
 class TokenGenerator:

@@ -18,6 +18,12 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA = REPO_ROOT / "tests" / "data"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden", action="store_true", help="rewrite tests/data/golden/ from the current output"
+    )
+
+
 @pytest.fixture
 def tokens(request: pytest.FixtureRequest) -> TokenGenerator:
     """A token generator seeded by the test's name: same tokens on every run."""

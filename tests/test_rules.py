@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from leakscan.cli import cli
 from leakscan.errors import RuleFileError
-from leakscan.examples import check_example, iter_example_cases
+from leakscan.examples import check_example, iter_example_cases, load_checked_rules
 from leakscan.rules import Example, Rule, iter_builtin_rule_files, load_rules
 from leakscan.synthetic import TokenGenerator
 from tests.conftest import REPO_ROOT, RunCli
@@ -20,7 +20,7 @@ DATA = Path(__file__).parent / "core" / "data" / "rules"
 CUSTOM = DATA / "custom" / "acme.toml"
 INVALID = DATA / "invalid"
 
-REPO_RULES = load_rules([RULES_DIR], builtin=False, check_examples=False)
+REPO_RULES = load_rules([RULES_DIR], builtin=False)
 CASES = list(iter_example_cases(REPO_RULES))
 
 
@@ -37,7 +37,7 @@ def test_every_rule_has_examples_of_both_kinds() -> None:
 
 
 def test_repository_rule_files_lint_clean() -> None:
-    rules = load_rules([RULES_DIR], builtin=False)
+    rules = load_checked_rules([RULES_DIR], builtin=False)
     assert [rule.id for rule in rules] == [
         "github-token",
         "npm-access-token",
@@ -61,7 +61,7 @@ def test_packaged_rule_files_are_the_repository_ones() -> None:
 
 
 def test_a_failing_example_is_reported_with_what_was_found() -> None:
-    [rule] = load_rules([CUSTOM], builtin=False)
+    [rule] = load_checked_rules([CUSTOM], builtin=False)
     wrong = Example(text="ACME_TOKEN=acme_{hex39}", secret="acme_{hex39}", path=".env")
     outcome = check_example(rule, wrong, "acme-internal-token/example-9")
     assert (outcome.ok, outcome.detail) == (False, "expected the secret at 11-55, found nothing")
@@ -126,7 +126,7 @@ def test_every_invalid_fixture_has_a_case() -> None:
 def test_invalid_rule_file(name: str) -> None:
     path = INVALID / f"{name}.toml"
     with pytest.raises(RuleFileError) as caught:
-        load_rules([path], builtin=False)
+        load_checked_rules([path], builtin=False)
     _assert_problems(caught.value.problems, name, str(path))
 
 
@@ -148,7 +148,7 @@ def test_several_problems_are_reported_at_once(tmp_path: Path) -> None:
     path = tmp_path / "two.toml"
     path.write_text(text.replace('keywords = ["acme_"]', "keywords = []"))
     with pytest.raises(RuleFileError) as caught:
-        load_rules([path], builtin=False)
+        load_checked_rules([path], builtin=False)
     assert caught.value.problems == [
         f"{path}: {_RULE}: unknown field 'colour'",
         f"{path}: {_RULE}: field 'severity': expected str",
@@ -159,7 +159,7 @@ def test_rule_file_checks_for_missing_version_and_rules(tmp_path: Path) -> None:
     path = tmp_path / "empty.toml"
     path.write_text('title = "x"\n')
     with pytest.raises(RuleFileError) as caught:
-        load_rules([path], builtin=False)
+        load_checked_rules([path], builtin=False)
     assert caught.value.problems == [
         f"{path}: unknown top-level key(s): title",
         f"{path}: field 'version': must be 1",
@@ -169,15 +169,15 @@ def test_rule_file_checks_for_missing_version_and_rules(tmp_path: Path) -> None:
 
 def test_empty_rules_folder_and_missing_file_are_errors(tmp_path: Path) -> None:
     with pytest.raises(RuleFileError) as caught:
-        load_rules([tmp_path])
+        load_checked_rules([tmp_path])
     assert caught.value.problems == [f"{tmp_path}: no rule files (*.toml) in this folder"]
     with pytest.raises(RuleFileError) as caught:
-        load_rules([tmp_path / "nope.toml"])
+        load_checked_rules([tmp_path / "nope.toml"])
     assert caught.value.problems == [f"{tmp_path / 'nope.toml'}: no such rule file or folder"]
 
 
 def test_disable_rules(tmp_path: Path) -> None:
-    ids = [r.id for r in load_rules(disable=["github-token", "npm-access-token"])]
+    ids = [r.id for r in load_checked_rules(disable=["github-token", "npm-access-token"])]
     assert ids == [
         "sonarqube-cloud-scoped-org-token",
         "sonarqube-server-token",
@@ -188,7 +188,7 @@ def test_disable_rules(tmp_path: Path) -> None:
         "sonarqube-legacy-token-with-host",
     ]
     with pytest.raises(RuleFileError) as caught:
-        load_rules(disable=["no-such-rule"])
+        load_checked_rules(disable=["no-such-rule"])
     assert caught.value.problems == ["disable_rules: unknown rule id(s): no-such-rule"]
 
 

@@ -11,13 +11,14 @@ import csv
 import importlib
 import io
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from leakscan.audit.store import Store, StoredFinding
 from leakscan.errors import UsageError
 from leakscan.exposure import days_between
-from leakscan.models import NOT_CHECKED, Finding, ScanResult
+from leakscan.models import NOT_CHECKED, FileOrigin, Finding, ScanResult
 from leakscan.report import ReportContext
 from leakscan.report.json_report import TOOL_NAME, finding_to_dict
 from leakscan.rules import Rule
@@ -54,7 +55,7 @@ def _finding(stored: StoredFinding, rules: dict[str, Rule]) -> Finding:
         )
     return Finding(
         match=record.match.to_match(rule),
-        path=record.path,
+        origin=record.origin,
         fingerprint=record.fingerprint,
         commit=record.commit,
         commits_count=record.commits_count,
@@ -172,12 +173,8 @@ def _sarif(store: Store, rules: list[Rule], version: str, show_secrets: bool) ->
     for stored in store.iter_findings({rule.id: rule.validation for rule in rules}):
         if stored.fixed_at is None:
             finding = _finding(stored, by_id)
-            path = f"{stored.repository}/{finding.path}"
-            result.findings.append(
-                Finding(
-                    **{**{s: getattr(finding, s) for s in Finding.__slots__}, "path": path, "key_path": path}
-                )
-            )
+            shown = FileOrigin(f"{stored.repository}/{finding.path}")
+            result.findings.append(replace(finding, origin=shown))
     for repo in store.repositories():
         if repo.status == "error":
             result.errors.append(_failed(repo.name, repo.error or "failed"))

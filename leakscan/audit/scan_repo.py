@@ -21,8 +21,8 @@ import pygit2
 from leakscan import __version__
 from leakscan.audit.mirror import MirrorError, mirror
 from leakscan.errors import LeakscanError
-from leakscan.models import CommitInfo, Exposure, MatchRecord
-from leakscan.options import ScanOptions
+from leakscan.models import CommitInfo, Exposure, MatchRecord, Origin
+from leakscan.options import HistoryOptions, ScanOptions
 from leakscan.rules import Rule, iter_builtin_rule_files, iter_rule_files
 
 OID_SIZE = 20
@@ -53,12 +53,16 @@ class FindingRecord:
     """A history finding in compact, picklable form (rule named by id)."""
 
     match: MatchRecord
-    path: str
+    origin: Origin
     fingerprint: str
     commit: CommitInfo | None
     commits_count: int | None
     present_at_head: bool | None
     exposure: Exposure | None
+
+    @property
+    def path(self) -> str:
+        return self.origin.path
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +134,7 @@ def ref_tips(repo: pygit2.Repository) -> dict[str, str]:
 
 def audit_repository(task: RepoTask, rules: list[Rule], known: BlobSet) -> RepoOutcome:
     """Audit one repository; every failure becomes an ``error`` outcome, nothing is raised."""
-    from leakscan.history import HistoryOptions, scan_history
+    from leakscan.history import scan_history
     from leakscan.sources.git import open_repo
 
     started = time.perf_counter()
@@ -155,7 +159,7 @@ def audit_repository(task: RepoTask, rules: list[Rule], known: BlobSet) -> RepoO
     findings = tuple(
         FindingRecord(
             MatchRecord.of(f.match),
-            f.path,
+            f.origin,
             f.fingerprint,
             f.commit,
             f.commits_count,

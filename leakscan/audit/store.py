@@ -13,13 +13,27 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from leakscan.audit.scan_repo import FindingRecord, RepoOutcome
 from leakscan.errors import InputError
-from leakscan.models import CommitInfo, Evidence, Exposure, MatchRecord, Validation
+from leakscan.models import (
+    CommitInfo,
+    CommitMessageOrigin,
+    Evidence,
+    Exposure,
+    FileOrigin,
+    GitBlobOrigin,
+    LayerOrigin,
+    MatchRecord,
+    Origin,
+    StagedOrigin,
+    StdinOrigin,
+    TagMessageOrigin,
+    Validation,
+)
 
 SCHEMA_VERSION = "1"
 SCHEMA = """
@@ -49,6 +63,7 @@ CREATE TABLE IF NOT EXISTS findings (
     fingerprint TEXT NOT NULL,
     rule_id TEXT NOT NULL,
     path TEXT NOT NULL,
+    origin TEXT NOT NULL,
     secret TEXT NOT NULL,
     secret_sha256 TEXT NOT NULL,
     match TEXT NOT NULL,
@@ -262,10 +277,11 @@ class Store:
         from leakscan.models import Secret
 
         self.db.execute(
-            "INSERT INTO findings (repository, fingerprint, rule_id, path, secret, secret_sha256, match,"
-            " commit_info, commits_count, present_at_head, exposure, first_seen, last_seen)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO findings (repository, fingerprint, rule_id, path, origin, secret, secret_sha256,"
+            " match, commit_info, commits_count, present_at_head, exposure, first_seen, last_seen)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (repository, fingerprint) DO UPDATE SET match = excluded.match,"
+            " origin = excluded.origin,"
             " commit_info = excluded.commit_info, commits_count = excluded.commits_count,"
             " present_at_head = excluded.present_at_head, exposure = excluded.exposure,"
             " last_seen = excluded.last_seen, fixed_at = NULL",
@@ -274,6 +290,7 @@ class Store:
                 finding.fingerprint,
                 finding.match.rule_id,
                 finding.path,
+                json.dumps(origin_fields(finding.origin)),
                 finding.match.secret,
                 Secret(finding.match.secret).sha256,
                 json.dumps(_match_fields(finding.match)),
@@ -338,14 +355,14 @@ class Store:
             )
         }
         rows = self.db.execute(
-            "SELECT r.name, r.url, f.fingerprint, f.path, f.match, f.commit_info, f.commits_count,"
+            "SELECT r.name, r.url, f.fingerprint, f.origin, f.match, f.commit_info, f.commits_count,"
             " f.present_at_head, f.exposure, f.secret_sha256, f.first_seen, f.last_seen, f.fixed_at"
             " FROM findings f JOIN repositories r ON r.id = f.repository ORDER BY r.name, r.url, f.path, f.id"
         )
-        for name, url, fp, path, match, commit, count, at_head, exposure, sha, first, last, fixed in rows:
+        for name, url, fp, origin, match, commit, count, at_head, exposure, sha, first, last, fixed in rows:
             record = FindingRecord(
                 match=MatchRecord(**json.loads(match)),
-                path=path,
+                origin=parse_origin(json.loads(origin)),
                 fingerprint=fp,
                 commit=CommitInfo(**json.loads(commit)) if commit else None,
                 commits_count=count,
@@ -364,6 +381,41 @@ class Store:
         """Rows per table (for the summary and the README's Scale figures)."""
         tables = ("repositories", "scanned_blobs", "findings", "validations", "audits")
         return {t: int(self.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in tables}
+
+
+_ORIGINS: dict[str, type[Any]] = {
+    cls.__name__: cls
+    for cls in (
+        FileOrigin,
+        StdinOrigin,
+        StagedOrigin,
+        GitBlobOrigin,
+        CommitMessageOrigin,
+        TagMessageOrigin,
+        LayerOrigin,
+    )
+}
+
+
+def origin_fields(origin: Origin) -> dict[str, Any]:
+    """An origin (and the ones it wraps) as JSON-ready fields, with its type's name."""
+    data: dict[str, Any] = {"type": type(origin).__name__}
+    for item in fields(origin):
+        value = getattr(origin, item.name)
+        data[item.name] = origin_fields(value) if type(value).__name__ in _ORIGINS else value
+    return data
+
+
+def parse_origin(data: dict[str, Any]) -> Origin:
+    """The origin ``origin_fields`` wrote."""
+    values = {key: value for key, value in data.items() if key != "type"}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            values[key] = parse_origin(value)
+        elif isinstance(value, list):
+            values[key] = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+    origin: Origin = _ORIGINS[data["type"]](**values)
+    return origin
 
 
 def _match_fields(match: MatchRecord) -> dict[str, Any]:

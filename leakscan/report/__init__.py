@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from leakscan.models import ScanResult
+from leakscan.models import REPORT_FORMATS, ScanResult
 
-FORMATS = ("text", "json", "sarif", "gitlab", "sonarqube", "html")
+FORMATS = REPORT_FORMATS
 
 
 @dataclass(frozen=True, slots=True)

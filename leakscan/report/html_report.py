@@ -276,7 +276,7 @@ def _bool_or_none(value: Any) -> bool | None:
 def _builtin_remediations() -> dict[str, str]:
     from leakscan.rules import load_rules
 
-    return {rule.id: rule.remediation for rule in load_rules(check_examples=False)}
+    return {rule.id: rule.remediation for rule in load_rules()}
 
 
 def _priority(finding: FindingView) -> tuple[int, int, int, str, str, int]:

@@ -10,8 +10,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from leakscan.content import DECODED, SNIFF_BYTES, Kind, sniff, to_scannable
-from leakscan.models import Blob, Failed, Skipped
+from leakscan.content import DECODED, SNIFF_BYTES, Kind, sniff
+from leakscan.models import Blob, Failed, FileOrigin, Skipped
+from leakscan.paths import find_repo_root
 from leakscan.sources.ignore import IgnoreMatcher, compile_exclude, compile_files
 
 IGNORE_FILES = (".gitignore", ".leakscanignore")
@@ -44,15 +45,6 @@ class _Folder:
     shown: str
     levels: list[_Level]
     ignored: bool
-
-
-def find_repo_root(path: Path) -> Path | None:
-    """The nearest folder at or above ``path`` that holds a ``.git`` entry."""
-    current = path if path.is_dir() else path.parent
-    for folder in (current, *current.parents):
-        if (folder / ".git").exists():
-            return folder
-    return None
 
 
 def _load_matcher(folder: str, names: Sequence[str], notes: list[str]) -> IgnoreMatcher | None:
@@ -284,9 +276,9 @@ def _rel_base(anchor: Path, folder: Path) -> str:
 
 
 def read_file(ref: FileRef, max_size: int) -> Blob | Skipped | Failed:
-    """Read one file without following a swapped-in FIFO or device; classify its content.
-    At most ``max_size + 1`` bytes are read: a file that grew past the limit after it was
-    listed is skipped as too large, not read whole."""
+    """Read one file without following a swapped-in FIFO or device (its content is not judged
+    here: the engine applies the one content policy). At most ``max_size + 1`` bytes are read: a
+    file that grew past the limit after it was listed is skipped as too large, not read whole."""
     try:
         fd = os.open(ref.fs_path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
     except OSError as exc:
@@ -302,10 +294,7 @@ def read_file(ref: FileRef, max_size: int) -> Blob | Skipped | Failed:
         os.close(fd)
     if len(data) > max_size:
         return Skipped(ref.path, f"too large (grew past {max_size} bytes while being read)")
-    kind = sniff(data)
-    if kind is Kind.BINARY:
-        return Skipped(ref.path, "binary")
-    return Blob(ref.path, to_scannable(data, kind), ref.key_path)
+    return Blob(FileOrigin(ref.path, ref.key_path), data)
 
 
 def _read_at_most(fd: int, size_hint: int, limit: int) -> bytes:

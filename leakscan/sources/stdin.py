@@ -7,11 +7,10 @@ import stat
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from leakscan.content import Kind, sniff, to_scannable
-from leakscan.models import Blob, Failed, Skipped
+from leakscan.models import STDIN_PATH, Blob, Failed, Skipped, StdinOrigin
 from leakscan.sources import SourceItem
 
-STDIN_PATH = "<stdin>"
+__all__ = ["STDIN_PATH", "StdinSource", "is_stream", "named_stream"]
 
 
 def is_stream(path: str) -> bool:
@@ -42,11 +41,7 @@ class StdinSource:
         if len(data) > self.max_size:
             yield Skipped(self.path, f"too large (more than {self.max_size} bytes)")
             return
-        kind = sniff(data)
-        if kind is Kind.BINARY:
-            yield Skipped(self.path, "binary")
-            return
-        yield Blob(self.path, to_scannable(data, kind))
+        yield Blob(StdinOrigin(self.path), data)
 
 
 def named_stream(path: str, max_size: int) -> Iterator[SourceItem]:

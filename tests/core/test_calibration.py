@@ -8,7 +8,7 @@ import random
 import pytest
 
 from leakscan.detect import Detector
-from leakscan.plausibility import judge
+from leakscan.judge import judge
 from leakscan.rules import Rule, load_rules
 from leakscan.synthetic import BASE62, HEX, TokenGenerator
 

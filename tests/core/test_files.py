@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from leakscan.models import Blob, Failed, Skipped
+from leakscan.engine import prepare_blob
+from leakscan.models import Blob, Failed, Skipped, StdinOrigin
 from leakscan.sources.files import FileRef, FileWalker, find_repo_root, read_file
 from leakscan.sources.stdin import STDIN_PATH, StdinSource
 
@@ -45,9 +46,9 @@ def walk(root: str | Path, **options: object) -> list[tuple[str, ...]]:
     """Everything the file source yields, as (kind, path[, reason or key path])."""
     out: list[tuple[str, ...]] = []
     for found in FileWalker([str(root)], **options):  # type: ignore[arg-type]
-        item = read_file(found, 1 << 20) if isinstance(found, FileRef) else found
+        item = prepare_blob(read_file(found, 1 << 20)) if isinstance(found, FileRef) else found
         if isinstance(item, Blob):
-            out.append(("blob", item.path, item.key_path))
+            out.append(("blob", item.path, item.stable_path))
         elif isinstance(item, Skipped):
             out.append(("skipped", item.path, item.reason))
         else:
@@ -284,12 +285,16 @@ def test_utf16_file_is_decoded(tmp_path: Path) -> None:
     text = "sonar.token = x\n"
     (tmp_path / "w.txt").write_bytes(codecs.BOM_UTF16_LE + text.encode("utf-16-le"))
     [ref] = list(FileWalker([str(tmp_path)]))
-    blob = read_file(ref, 1 << 20)  # type: ignore[arg-type]
+    blob = prepare_blob(read_file(ref, 1 << 20))  # type: ignore[arg-type]
     assert isinstance(blob, Blob) and blob.data == text.encode()
 
 
 def test_stdin_source() -> None:
-    assert list(StdinSource(io.BytesIO(b"hello"), 1 << 20)) == [Blob(STDIN_PATH, b"hello")]
-    assert list(StdinSource(io.BytesIO(b"\x00\x01\x02\x03bin"), 1 << 20)) == [Skipped(STDIN_PATH, "binary")]
+    def read(data: bytes) -> list[Blob | Skipped | Failed]:
+        source = StdinSource(io.BytesIO(data), 1 << 20)
+        return [prepare_blob(item) for item in source if isinstance(item, Blob)]
+
+    assert read(b"hello") == [Blob(StdinOrigin(STDIN_PATH), b"hello")]
+    assert read(b"\x00\x01\x02\x03bin") == [Skipped(STDIN_PATH, "binary")]
     utf16 = codecs.BOM_UTF16_BE + "héllo".encode("utf-16-be")
-    assert list(StdinSource(io.BytesIO(utf16), 1 << 20)) == [Blob(STDIN_PATH, "héllo".encode())]
+    assert read(utf16) == [Blob(StdinOrigin(STDIN_PATH), "héllo".encode())]

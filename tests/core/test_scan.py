@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from leakscan.cli import exit_code_for
 from leakscan.errors import ExitCode
-from leakscan.models import Blob, Failed, ScanResult, Secret
+from leakscan.models import Blob, Failed, FileOrigin, ScanResult, Secret
 from leakscan.options import ScanOptions
+from leakscan.policy import exit_code_for
 from leakscan.rules import load_rules
 from leakscan.scan import Scanner, fingerprint, scan
 from leakscan.synthetic import TokenGenerator
@@ -21,8 +21,10 @@ SQCO = "sonarqube-cloud-scoped-org-token"
 
 def test_fingerprint_is_stable_and_reveals_nothing(tokens: TokenGenerator) -> None:
     token = tokens.sqco()
-    blob_a = Blob("./a/config.yml", f"x: 1\ntoken: {token}\n".encode(), "a/config.yml")
-    blob_b = Blob("/elsewhere/a/config.yml", f"\n\n\nmoved: yes\ntoken: {token}\n".encode(), "a/config.yml")
+    blob_a = Blob(FileOrigin("./a/config.yml", "a/config.yml"), f"x: 1\ntoken: {token}\n".encode())
+    blob_b = Blob(
+        FileOrigin("/elsewhere/a/config.yml", "a/config.yml"), f"\n\n\nmoved: yes\ntoken: {token}\n".encode()
+    )
     scanner = Scanner(ScanOptions())
     first, second = ScanResult(), ScanResult()
     scanner.scan_blob(blob_a, first)
@@ -84,7 +86,7 @@ def test_regex_timeout_becomes_a_failed_input() -> None:
     scanner = Scanner(ScanOptions(), rules=[rule])
     scanner.detector.regex_timeout = 0.05
     result = ScanResult()
-    scanner.scan_blob(Blob("x.txt", b"boom_" + b"a" * 60 + b"c"), result)
+    scanner.scan_blob(Blob(FileOrigin("x.txt"), b"boom_" + b"a" * 60 + b"c"), result)
     assert result.errors == [
         Failed(
             "x.txt",
@@ -113,6 +115,6 @@ def test_exit_code_for(
     result = ScanResult(interrupted=interrupted)
     if findings:
         scanner = Scanner(ScanOptions(), rules=load_rules())
-        scanner.scan_blob(Blob("a", tokens.sqco().encode()), result)
+        scanner.scan_blob(Blob(FileOrigin("a"), tokens.sqco().encode()), result)
     result.errors.extend(Failed("b", "cannot read") for _ in range(errors))
     assert exit_code_for(result, code) == expected

@@ -45,7 +45,9 @@ def test_quiet_prints_the_summary_only(tmp_path: Path, tokens: TokenGenerator, r
     found = _three_leaks(tmp_path, tokens)
     proc = run_cli("scan", "-q", str(tmp_path))
     assert proc.returncode == 1
-    assert proc.stdout.startswith("leakscan: 3 finding(s) (0 live, 0 inactive, 0 unknown, 3 not checked), 3 scanned")
+    assert proc.stdout.startswith(
+        "leakscan: 3 finding(s) (0 live, 0 inactive, 0 unknown, 3 not checked), 3 scanned"
+    )
     assert len(proc.stdout.splitlines()) == 1 and not any(t[:9] in proc.stdout for t in found)
     both = run_cli("scan", "-q", "-v", str(tmp_path))
     assert both.returncode == 2 and "--quiet and --verbose exclude each other" in both.stderr
@@ -84,4 +86,7 @@ def test_history_says_commit_tag_or_stash_and_counts(
     assert stash.endswith("(only in refs/stash)")
     report = json.loads(run_cli("history", "--format", "json", str(repo.path)).stdout)
     commits, blobs = report["stats"]["commits_scanned"], report["stats"]["files_scanned"]
-    assert f"leakscan: 3 finding(s) (0 live, 0 inactive, 0 unknown, 3 not checked), {commits} commit(s) walked, {blobs} blob(s) scanned (" in out
+    assert (
+        "leakscan: 3 finding(s) (0 live, 0 inactive, 0 unknown, 3 not checked), "
+        f"{commits} commit(s) walked, {blobs} blob(s) scanned (" in out
+    )

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from leakscan.cli import exit_code_for
 from leakscan.models import Failed, Liveness, Validation
+from leakscan.policy import exit_code_for
 from leakscan.synthetic import TokenGenerator
 from tests.conftest import RunCli
 from tests.reports.conftest import scan_tree, write_tree

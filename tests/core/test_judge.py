@@ -9,8 +9,7 @@ from math import log2
 
 import pytest
 
-from leakscan.models import ChecksumStatus
-from leakscan.plausibility import (
+from leakscan.judge import (
     check_checksum,
     check_plausibility,
     judge,
@@ -19,6 +18,7 @@ from leakscan.plausibility import (
     longest_sequence,
     shannon_entropy,
 )
+from leakscan.models import ChecksumStatus
 from leakscan.rules import Checksum, Plausibility, Rule, load_rules
 from leakscan.synthetic import BASE62, HEX, TokenGenerator
 

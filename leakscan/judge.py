@@ -7,9 +7,9 @@ import operator
 from collections import Counter
 from dataclasses import dataclass, replace
 
+from leakscan.checksums import SCHEMES
 from leakscan.models import ChecksumStatus
 from leakscan.rules import Checksum, Plausibility, Rule
-from leakscan.synthetic import base62_crc32
 
 DENY_TIMEOUT_S = 2.0  # the same bound as a rule's own regex search
 
@@ -83,13 +83,8 @@ def longest_repeat(text: str, max_period: int = 20) -> int:
 
 def check_checksum(body: str, checksum: Checksum) -> bool:
     """True when the body carries a correct checksum for the scheme."""
-    if checksum.scheme == "crc32-base62":
-        expected_length = checksum.random_length + checksum.checksum_length
-        if len(body) != expected_length:
-            return False
-        random_part = body[: checksum.random_length]
-        return base62_crc32(random_part, checksum.checksum_length) == body[checksum.random_length :]
-    return True
+    check = SCHEMES.get(checksum.scheme)
+    return check is None or check(body, checksum.random_length, checksum.checksum_length)
 
 
 def _may_sequence(body: str, trigrams: set[tuple[str, str, str]] | None, limit: int) -> bool:

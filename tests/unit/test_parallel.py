@@ -1,0 +1,177 @@
+"""The one worker pool: results in order, a killed worker is reported and never hangs the run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from leakscan.models import ScanResult
+from leakscan.options import ScanOptions
+from leakscan.parallel import Lost, map_batches
+from leakscan.scan import Scanner
+from leakscan.sources.files import FileWalker
+from leakscan.synthetic import TokenGenerator
+from tests.conftest import MakeRepo
+
+
+def _square(offset: int, batch: list[int]) -> list[int]:
+    return [offset + n * n for n in batch]
+
+
+def _die_on_seven(state: None, batch: list[int]) -> list[int]:
+    if 7 in batch:
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(0.01)
+    return batch
+
+
+def _raise_on_three(state: None, batch: list[int]) -> list[int]:
+    if 3 in batch:
+        raise ValueError("bad batch")
+    return batch
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3], ids=["in-process", "two-workers", "three-workers"])
+def test_results_come_back_in_batch_order(workers: int) -> None:
+    batches = [[n, n + 1] for n in range(0, 40, 2)]
+    assert list(map_batches(_square, 100, batches, workers)) == [[100 + n * n for n in b] for b in batches]
+
+
+def test_a_killed_worker_loses_its_batch_and_ends_the_run() -> None:
+    batches = [[n] for n in range(50)]
+    results = list(map_batches(_die_on_seven, None, iter(batches), 2))
+    lost = [r for r in results if isinstance(r, Lost)]
+    assert lost and lost[0] == Lost([7], "worker process died (killed by signal 9)")
+    done = [r for r in results if not isinstance(r, Lost)]
+    # Everything before the dead batch came back, in order; nothing after the run stopped.
+    assert done[:7] == [[n] for n in range(7)]
+    assert len(results) < len(batches)
+
+
+def test_a_failing_batch_is_lost_with_the_error_and_the_rest_goes_on() -> None:
+    results = list(map_batches(_raise_on_three, None, [[n] for n in range(6)], 2))
+    assert results == [[0], [1], [2], Lost([3], "worker error: ValueError: bad batch"), [4], [5]]
+
+
+def test_file_scan_reports_the_files_of_a_killed_worker(
+    tmp_path: Path, tokens: TokenGenerator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file scan with a worker killed (kill -9): its files are failed, the scan ends, exit 2."""
+    import leakscan.scan as scan_module
+
+    for n in range(40):
+        (tmp_path / f"f{n:02}.txt").write_bytes(
+            b"x" * 600_000 + (b"\nt=" + tokens.sqco().encode() if n == 0 else b"")
+        )
+    monkeypatch.setattr(scan_module, "PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(scan_module, "BATCH_BYTES", 1_000_000)
+    real = scan_module.scan_file_batch
+
+    def dying(state: scan_module.FileScanState, batch: list[tuple[int, object]]) -> object:
+        if any(index == 20 for index, _ in batch):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(state, batch)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(scan_module, "scan_file_batch", dying)
+    result = ScanResult()
+    Scanner(ScanOptions(workers=2)).scan_files(FileWalker([str(tmp_path)]), result)
+    failed = {Path(e.path).name: e.error for e in result.errors}
+    assert failed["f20.txt"] == "worker process died (killed by signal 9)"
+    assert failed[scan_module.WORKER_LOST].startswith(
+        "worker process died (killed by signal 9): scan stopped"
+    )
+    assert [Path(f.path).name for f in result.findings] == ["f00.txt"]
+    assert not result.complete
+
+
+SLOW_SCAN = """
+import sys, time
+import leakscan.scan as scan_module
+from leakscan.cli import main
+
+real = scan_module.scan_file_batch
+
+def slow(state, batch):
+    out = real(state, batch)
+    if any(ref.path.endswith("f01.txt") for _, ref in batch):
+        print("READY", file=sys.stderr, flush=True)
+    if not any(ref.path.endswith("f00.txt") for _, ref in batch):
+        time.sleep(60)
+    return out
+
+scan_module.scan_file_batch = slow
+if "--workers" in sys.argv and sys.argv[sys.argv.index("--workers") + 1] != "1":
+    scan_module.PARALLEL_MIN_BYTES = 1  # the worker pool, even for this small tree
+    scan_module.BATCH_BYTES = 1  # one file per batch
+sys.exit(main(["scan", "--format", "json", *sys.argv[1:]]))
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
+@pytest.mark.parametrize("workers", ["1", "2"], ids=["in-process", "workers"])
+def test_interrupt_prints_the_partial_report(
+    tmp_path: Path, tokens: TokenGenerator, signum: int, workers: str
+) -> None:
+    """Ctrl-C (or SIGTERM) mid-scan: the findings made so far are reported, interrupted: true,
+    exit 130, and no worker is left running."""
+    import json
+
+    token = tokens.sqco()
+    (tmp_path / "f00.txt").write_text(f"t={token}\n")
+    for n in range(1, 4):
+        (tmp_path / f"f{n:02}.txt").write_text("nothing\n")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SLOW_SCAN, "--workers", workers, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+    assert proc.stderr is not None
+    line = proc.stderr.readline()
+    assert line.strip() == "READY"
+    time.sleep(0.5)  # f00's result reaches the parent
+    os.kill(proc.pid, signum)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    report = json.loads(out)
+    assert report["stats"]["interrupted"] is True
+    assert [Path(f["path"]).name for f in report["findings"]] == ["f00.txt"]
+    with pytest.raises(ProcessLookupError):  # no worker outlives the run
+        os.killpg(proc.pid, 0)
+
+
+def test_history_keeps_its_report_when_a_worker_is_killed(
+    make_repo: MakeRepo, tokens: TokenGenerator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import leakscan.history as history_module
+    from leakscan.history import HistoryOptions, scan_history
+
+    token = tokens.server("u")
+    repo = make_repo()
+    files = {f"f{n}.txt": f"file {n}\n" for n in range(6)}
+    repo.commit({**files, "boom.txt": "kill the worker\n"}, f"add files with {token}")
+    boom = repo.git("rev-parse", "HEAD:boom.txt")
+    monkeypatch.setattr(history_module, "BATCH_BLOBS", 1)
+    real = history_module._scan_in_worker
+
+    def dying(state: history_module.WorkerScan, oids: list[str]) -> list[history_module.BlobOutcome]:
+        if boom in oids:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(state, oids)
+
+    monkeypatch.setattr(history_module, "_scan_in_worker", dying)
+    result = scan_history(ScanOptions(), HistoryOptions(repo=str(repo.path), workers=2))
+    errors = {e.path: e.error for e in result.errors}
+    assert errors["boom.txt"] == f"blob {boom}: worker process died (killed by signal 9)"
+    assert errors["<worker>"].startswith("worker process died: blob scan stopped")
+    assert [(f.path, f.secret.value) for f in result.findings] == [("<commit message>", token)]
+    assert not result.complete and not result.interrupted
