@@ -29,9 +29,8 @@ def days_between(start: str, end: str | None, now: datetime | None = None) -> fl
 class ExposureTracer:
     """Computes exposures in one repository; caches the default-branch chain and blob contents."""
 
-    def __init__(self, repo: pygit2.Repository, now: datetime | None = None) -> None:
+    def __init__(self, repo: pygit2.Repository) -> None:
         self.repo = repo
-        self.now = now
         self.refs = _named_commits(repo)
         self.default_branch, tip = _default_branch(repo)
         self.chain = _first_parent_chain(repo, tip) if tip is not None else []
@@ -57,7 +56,8 @@ class ExposureTracer:
             if gone is not None:
                 commit = load_commit(self.repo, self.chain[gone])
                 removed = commit_info(commit) if commit is not None else None
-        days = days_between(finding.commit.date, removed.date if removed else None, self.now)
+        # An open window (still present) has no length yet: reports count it up to their own time.
+        days = days_between(finding.commit.date, removed.date) if removed else None
         return Exposure(refs, self.default_branch, present[-1], removed, days)
 
     def _reaches(self, tip: Oid, commit: Oid) -> bool:
@@ -83,13 +83,11 @@ class ExposureTracer:
         return held
 
 
-def add_exposures(
-    repo: pygit2.Repository, findings: Sequence[Finding], now: datetime | None = None
-) -> list[Finding]:
+def add_exposures(repo: pygit2.Repository, findings: Sequence[Finding]) -> list[Finding]:
     """``findings`` with their exposure window filled in."""
     if not findings:
         return list(findings)
-    tracer = ExposureTracer(repo, now)
+    tracer = ExposureTracer(repo)
     return [replace(f, exposure=tracer.exposure(f)) for f in findings]
 
 

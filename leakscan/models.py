@@ -309,7 +309,7 @@ class Exposure:
     ``refs``: branch and tag names whose history holds the introducing commit;
     ``present_at_default_branch``: whether the default branch's tip still has the secret at that path;
     ``removed_at``: the first default-branch commit after it appeared whose tree no longer has it
-    there; ``days_exposed``: from the introducing commit to ``removed_at`` (or to the scan).
+    there; ``days_exposed``: from the introducing commit to ``removed_at`` (None while open).
     """
 
     refs: tuple[str, ...]
@@ -455,4 +455,5 @@ class ScanResult:
             stats=stats,
             interrupted=self.interrupted or other.interrupted,
             kind=self.kind,
+            clean_blobs=self.clean_blobs + other.clean_blobs,
         )

@@ -80,4 +80,4 @@ def test_exposure_of_a_token_still_at_the_tip(make_repo: MakeRepo, tokens: Token
     assert exposure.refs == ("main", "side")
     assert exposure.present_at_default_branch is True
     assert exposure.removed_at is None
-    assert exposure.days_exposed is not None and exposure.days_exposed > 200  # since March 2024
+    assert exposure.days_exposed is None  # still open: reports count it up to their own time
