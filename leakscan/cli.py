@@ -146,6 +146,13 @@ rule_options = _options(
         metavar="SIZE",
         help="Larger files or blobs are skipped (bytes, or 10MB / 10MiB).",
     ),
+    click.option(
+        "--max-decode-depth",
+        type=click.IntRange(0, 10),
+        default=3,
+        show_default=True,
+        help="How deep to decode (base64, …) and open archives, nested; 0 = off.",
+    ),
 )
 file_options = _options(
     click.option(
@@ -285,6 +292,7 @@ def overrides_from(ctx: click.Context) -> Overrides:
         disable_rules=tupled("disable_rules"),
         exclude=tupled("exclude"),
         max_file_size=given("max_file_size"),
+        decode_depth=given("max_decode_depth"),
         baseline_file=given("baseline_file"),
         # `baseline create` writes the configured baseline; only the other commands read it.
         read_baseline="baseline_file" in params,

@@ -18,7 +18,7 @@ from typing import Any
 
 from leakscan.errors import ConfigError, UsageError
 from leakscan.models import REPORT_FORMATS as FORMATS
-from leakscan.options import check_base_url, check_size_limit, parse_size
+from leakscan.options import MAX_DECODE_DEPTH, check_base_url, check_size_limit, parse_size
 from leakscan.paths import find_repo_root
 from leakscan.sources.ignore import PatternError, parse_line
 
@@ -32,6 +32,7 @@ KEYS = (
     "baseline",
     "format",
     "max_file_size",
+    "decode_depth",
     "fail_on",
     "sonar_urls",
     "cloud_urls",
@@ -51,6 +52,7 @@ class Config:
     baseline: Path | None = None
     format: str | None = None
     max_file_size: int | None = None
+    decode_depth: int | None = None
     fail_on: str | None = None
     sonar_urls: tuple[str, ...] | None = None
     cloud_urls: tuple[str, ...] | None = None
@@ -253,6 +255,12 @@ def _check_max_file_size(value: Any, base: Path) -> int:
     raise _KeyProblem("expected a byte count or a size string such as '10MiB'")
 
 
+def _check_decode_depth(value: Any, base: Path) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_DECODE_DEPTH:
+        raise _KeyProblem(f"expected a whole number from 0 (off) to {MAX_DECODE_DEPTH}")
+    return value
+
+
 def _check_fail_on(value: Any, base: Path) -> str:
     from leakscan.policy import parse_fail_on
 
@@ -279,6 +287,7 @@ _CHECKS = {
     "baseline": _check_baseline,
     "format": _check_format,
     "max_file_size": _check_max_file_size,
+    "decode_depth": _check_decode_depth,
     "fail_on": _check_fail_on,
     "sonar_urls": _check_urls,
     "cloud_urls": _check_urls,

@@ -51,7 +51,11 @@ class KeywordIndex:
     (``bytes.find``) where Hyperscan is not installed. Both give the same offsets."""
 
     def __init__(
-        self, rules: Sequence[Rule], engine: str = "auto", gap: Callable[[Rule], int] | None = None
+        self,
+        rules: Sequence[Rule],
+        engine: str = "auto",
+        gap: Callable[[Rule], int] | None = None,
+        literals: Sequence[bytes] = (),
     ) -> None:
         self._keywords: list[tuple[bytes, bool, tuple[Rule, ...]]] = []
         table: dict[tuple[bytes, bool], list[Rule]] = {}
@@ -60,13 +64,16 @@ class KeywordIndex:
                 table.setdefault((keyword, rule.keywords_ignore_case), []).append(rule)
         for (keyword, caseless), owners in table.items():
             self._keywords.append((keyword, caseless, tuple(owners)))
+        # Other literals found in the same pass (the extract stage's triggers), owned by no rule.
+        self._first_literal = len(self._keywords)
+        self._keywords.extend((literal, False, ()) for literal in literals)
         self._hyperscan = _compile_hyperscan(self._keywords) if engine != "python" else None
         if engine == "hyperscan" and self._hyperscan is None:
             raise RuntimeError("the hyperscan module is not installed")
         self.engine = "hyperscan" if self._hyperscan is not None else "python"
         # Hits of one keyword this close together fall in one window of every rule that owns it.
         width = gap or (lambda rule: WINDOW_BEFORE + WINDOW_AFTER)
-        self._gaps = [min(map(width, owners)) for _, _, owners in self._keywords]
+        self._gaps = [min(map(width, owners), default=0) for _, _, owners in self._keywords]
 
     def hits(self, data: bytes) -> dict[Rule, list[int]]:
         """Start offsets of every keyword occurrence, grouped by rule, in ascending order."""
@@ -87,25 +94,33 @@ class KeywordIndex:
             offsets.sort()
         return hits
 
-    def runs(self, data: bytes) -> dict[Rule, list[tuple[int, int]]]:
+    def runs(
+        self, data: bytes, literal_hits: list[tuple[int, int]] | None = None
+    ) -> dict[Rule, list[tuple[int, int]]]:
         """Runs of keyword hits, grouped by rule, in ascending order: (first, last) start offsets
         of hits of one keyword whose neighbours are at most that keyword's gap apart.
+        ``literal_hits`` gets (offset, index) of each extra literal's hits, when given.
 
         Memory grows with the number of runs, not of hits: a file that is one keyword repeated
         is a single run.
         """
         per_keyword: list[list[tuple[int, int]]]
+        first_literal = self._first_literal
+        keywords = self._keywords[:first_literal]
         if self._hyperscan is not None:
-            per_keyword = self._hyperscan.runs(data, self._gaps)
+            per_keyword = self._hyperscan.runs(data, self._gaps, first_literal, literal_hits)
         else:
             lowered = b""
             per_keyword = []
-            for (keyword, caseless, _), gap in zip(self._keywords, self._gaps, strict=True):
+            for (keyword, caseless, _), gap in zip(keywords, self._gaps, strict=False):
                 if caseless and not lowered:
                     lowered = data.lower()
                 per_keyword.append(list(_iter_runs(lowered if caseless else data, keyword, gap)))
+            if literal_hits is not None:
+                for index, (literal, _, _) in enumerate(self._keywords[first_literal:]):
+                    literal_hits.extend((at, index) for at in _iter_find(data, literal))
         runs: dict[Rule, list[tuple[int, int]]] = {}
-        for (_, _, owners), found in zip(self._keywords, per_keyword, strict=True):
+        for (_, _, owners), found in zip(keywords, per_keyword, strict=True):
             for rule in owners:
                 if found:
                     runs.setdefault(rule, []).extend(found)
@@ -140,16 +155,24 @@ class _HyperscanKeywords:
 
         self._db.scan(data, match_event_handler=on_match, scratch=self._scratch)
 
-    def runs(self, data: bytes, gaps: list[int]) -> list[list[tuple[int, int]]]:
+    def runs(
+        self, data: bytes, gaps: list[int], literals_from: int, literal_hits: list[tuple[int, int]] | None
+    ) -> list[list[tuple[int, int]]]:
+        """Keyword runs (for the first ``literals_from`` patterns); the other patterns' hits go
+        to ``literal_hits`` as (offset, index among them)."""
         if self._pid != os.getpid():
             self._scratch, self._pid = self._hs.Scratch(self._db), os.getpid()
         lengths = self._lengths
-        runs: list[list[tuple[int, int]]] = [[] for _ in lengths]
-        first = [-1] * len(lengths)
-        last = [-(1 << 62)] * len(lengths)
+        runs: list[list[tuple[int, int]]] = [[] for _ in range(literals_from)]
+        first = [-1] * literals_from
+        last = [-(1 << 62)] * literals_from
 
         def on_match(index: int, start: int, end: int, flags: int, context: object) -> None:
             at = end - lengths[index]
+            if index >= literals_from:
+                if literal_hits is not None:
+                    literal_hits.append((at, index - literals_from))
+                return
             if at - last[index] > gaps[index]:
                 if first[index] >= 0:
                     runs[index].append((first[index], last[index]))
@@ -184,21 +207,23 @@ class Detector:
         *,
         regex_timeout: float = REGEX_TIMEOUT_S,
         engine: str = "auto",
+        literals: Sequence[bytes] = (),
     ) -> None:
         self.rules = tuple(rules)
         self.regex_timeout = regex_timeout
         self.windows = {rule: rule_window(rule) for rule in self.rules}
-        self.keywords = KeywordIndex(self.rules, engine, lambda rule: sum(self.windows[rule]))
+        self.keywords = KeywordIndex(self.rules, engine, lambda rule: sum(self.windows[rule]), literals)
 
     def keyword_hits(self, data: bytes) -> dict[Rule, list[int]]:
         """Offsets of every keyword occurrence, grouped by rule."""
         return self.keywords.hits(data)
 
-    def detect(self, data: bytes) -> Detection:
-        """Find every rule match in ``data`` that passes the rule's offline checks."""
+    def detect(self, data: bytes, literal_hits: list[tuple[int, int]] | None = None) -> Detection:
+        """Find every rule match in ``data`` that passes the rule's offline checks; the hits of
+        the extra ``literals`` (in the same pass) go to ``literal_hits`` when it is given."""
         result = Detection()
         lines = _Lines(data)
-        for rule, runs in self.keywords.runs(data).items():
+        for rule, runs in self.keywords.runs(data, literal_hits).items():
             before, after = self.windows[rule]
             windows = _pieces(_merge_windows(runs, len(data), before, after), before + after)
             seen: set[tuple[int, int]] = set()

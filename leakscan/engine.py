@@ -1,6 +1,7 @@
 """The one pipeline every source goes through:
 
-    source → content → detect → judge → allow-list → [attribution, git] → baseline → validate → ScanResult
+    source → content → extract → detect → judge → allow-list → [attribution, git] → baseline
+           → validate → ScanResult
 
 ``Engine`` holds the compiled rules of one scan and turns blobs into findings; ``run`` is the
 skeleton every kind of scan shares (timer, Ctrl-C, the stages after detection). The drivers of
@@ -16,8 +17,9 @@ from dataclasses import dataclass
 
 from leakscan.baseline import Baseline, split_findings
 from leakscan.content import Kind, sniff, to_scannable
-from leakscan.detect import Detector
 from leakscan.examples import load_checked_rules
+from leakscan.extract import Limits
+from leakscan.layered import Examined, LayeredDetector
 from leakscan.models import (
     Blob,
     CommitInfo,
@@ -28,6 +30,7 @@ from leakscan.models import (
     Origin,
     ScanResult,
     Skipped,
+    wrap_origin,
 )
 from leakscan.options import ScanOptions
 from leakscan.rules import Rule
@@ -56,7 +59,9 @@ def make_finding(
     present_at_head: bool | None = None,
     in_stash_only: bool = False,
 ) -> Finding:
-    """The one place a Finding is made: its fingerprint comes from the origin's stable path."""
+    """The one place a Finding is made: its fingerprint comes from the origin's stable path (with
+    the archive members and encodings the match was found through)."""
+    origin = wrap_origin(origin, match.layer)
     return Finding(
         match=match,
         origin=origin,
@@ -112,7 +117,8 @@ class Engine:
             else load_checked_rules(options.extra_rules, disable=options.disable_rules)
         )
         self.rules_by_id = {rule.id: rule for rule in self.rules}
-        self.detector = Detector(self.rules)
+        self.layered = LayeredDetector(self.rules, Limits(depth=options.decode_depth))
+        self.detector = self.layered.detector
         self.allowed = Allowed(options.allow_secrets)
 
     def add_matches(self, matches: Iterable[Match], origin: Origin, result: ScanResult) -> None:
@@ -120,18 +126,23 @@ class Engine:
         result.findings.extend(make_finding(match, origin) for match in self.allowed.keep(matches))
 
     def scan_blob(self, blob: Blob, result: ScanResult) -> None:
-        """Content policy, detect and allow-list one blob; add its findings and regex errors."""
-        prepared = prepare_blob(blob)
-        if not isinstance(prepared, Blob):
-            result.record(prepared)
+        """Content policy, detect (in the blob and what it holds) and allow-list one blob; add
+        its findings, regex errors and the layers a limit kept closed."""
+        examined = self.layered.examine(blob.data)
+        if isinstance(examined, Kind):
+            result.record(Skipped(blob.path, examined.value))
             return
-        detection = self.detector.detect(prepared.data)
+        self.add_examined(examined, blob.origin, result)
+
+    def add_examined(self, examined: Examined, origin: Origin, result: ScanResult) -> None:
+        """Count one examined input and keep what it gave."""
         result.stats.files_scanned += 1
-        result.stats.bytes_scanned += len(prepared.data)
-        result.stats.suppressed += len(detection.suppressed)
-        count_known_examples(result, detection.known_examples)
-        result.errors.extend(Failed(blob.path, error) for error in detection.errors)
-        self.add_matches(detection.matches, blob.origin, result)
+        result.stats.bytes_scanned += examined.scanned_bytes
+        result.stats.suppressed += examined.suppressed
+        count_known_examples(result, examined.known_examples)
+        result.errors.extend(Failed(origin.path, error) for error in examined.errors)
+        result.skipped.extend(Skipped(origin.path + where, reason) for where, reason in examined.skips)
+        self.add_matches(examined.matches, origin, result)
 
     def consume(self, items: Source, result: ScanResult) -> None:
         """Scan every blob of a source; keep what it could not scan."""

@@ -24,9 +24,11 @@ from dataclasses import dataclass
 
 import pygit2
 
+from leakscan.content import Kind
 from leakscan.detect import Detector
-from leakscan.engine import Engine, make_finding, prepare, run
+from leakscan.engine import Engine, make_finding, run
 from leakscan.exposure import add_exposures
+from leakscan.layered import LayeredDetector
 from leakscan.models import (
     COMMIT_MESSAGE,
     CommitInfo,
@@ -102,14 +104,16 @@ class BlobOutcome:
     matches: tuple[MatchRecord, ...] = ()
     errors: tuple[str, ...] = ()
     suppressed: int = 0
+    skips: tuple[tuple[str, str], ...] = ()  # layers left closed: (path suffix, reason)
 
 
 class BlobScanner:
-    """Reads blobs by id and runs the detector on them."""
+    """Reads blobs by id and runs the detector on them (and on what they hold)."""
 
-    def __init__(self, repo: pygit2.Repository, detector: Detector, max_size: int) -> None:
+    def __init__(self, repo: pygit2.Repository, layered: LayeredDetector, max_size: int) -> None:
         self.repo = repo
-        self.detector = detector
+        self.layered = layered
+        self.detector = layered.detector
         self.max_size = max_size
 
     def scan(self, oid: Oid) -> BlobOutcome:
@@ -119,13 +123,19 @@ class BlobScanner:
             return BlobOutcome(str(oid), "unreadable", 0, errors=(str(exc),))
         if isinstance(data, int):
             return BlobOutcome(str(oid), "too-large", data)
-        scannable = prepare(data)
-        if not isinstance(scannable, bytes):
-            return BlobOutcome(str(oid), scannable.value, len(data))
-        detection = self.detector.detect(scannable)
-        matches = tuple(MatchRecord.of(m) for m in detection.matches)
-        errors = tuple(detection.errors)
-        return BlobOutcome(str(oid), "scanned", len(data), matches, errors, len(detection.suppressed))
+        examined = self.layered.examine(data)
+        if isinstance(examined, Kind):
+            return BlobOutcome(str(oid), examined.value, len(data))
+        matches = tuple(MatchRecord.of(m) for m in examined.matches)
+        return BlobOutcome(
+            str(oid),
+            "scanned",
+            len(data),
+            matches,
+            tuple(examined.errors),
+            examined.suppressed,
+            tuple(examined.skips),
+        )
 
     def scan_batch(self, oids: Sequence[str]) -> list[BlobOutcome]:
         return [self.scan(pygit2.Oid(hex=oid)) for oid in oids]
@@ -137,14 +147,14 @@ class WorkerScan:
     repository itself, on its first batch."""
 
     repo_path: str
-    detector: Detector
+    layered: LayeredDetector
     max_size: int
     scanner: BlobScanner | None = None
 
     def scan_batch(self, oids: Sequence[str]) -> list[BlobOutcome]:
         if self.scanner is None:
             limit_libgit2_memory()
-            self.scanner = BlobScanner(pygit2.Repository(self.repo_path), self.detector, self.max_size)
+            self.scanner = BlobScanner(pygit2.Repository(self.repo_path), self.layered, self.max_size)
         return self.scanner.scan_batch(oids)
 
 
@@ -169,7 +179,7 @@ def iter_outcomes(
             for ref in batch:
                 yield ref, scanner.scan(ref.oid)
         return
-    state = WorkerScan(scanner.repo.path, scanner.detector, scanner.max_size)
+    state = WorkerScan(scanner.repo.path, scanner.layered, scanner.max_size)
     made: deque[list[BlobRef]] = deque()
 
     def batches() -> Iterator[list[str]]:
@@ -319,7 +329,7 @@ def _scan(
     hidden = [resolve_commit(repo, history.since_commit, "--since-commit")] if history.since_commit else []
     walk = walk_commits(repo, tips.commits, hidden, history.max_commits)
     result.errors.extend(walk.errors)
-    scanner = BlobScanner(repo, engine.detector, options.max_file_size)
+    scanner = BlobScanner(repo, engine.layered, options.max_file_size)
     paths = PathFilter(options.exclude)
     enumerator = TreeEnumerator(repo, paths)
     trees: dict[Oid, Oid] = {}
@@ -484,6 +494,7 @@ def _scan_copies(
         result.stats.files_scanned += 1
         result.stats.bytes_scanned += outcome.size
         result.stats.suppressed += outcome.suppressed
+        result.skipped.extend(Skipped(path + where, reason) for where, reason in outcome.skips)
         matches = tuple(m for m in outcome.matches if Secret(m.secret).sha256 not in allowed)
         if matches:
             targets[blob] = matches
@@ -513,6 +524,7 @@ def _scan_blobs(
             stats.bytes_scanned += outcome.size
             stats.suppressed += outcome.suppressed
             result.errors.extend(Failed(ref.path, f"blob {ref.oid}: {e}") for e in outcome.errors)
+            result.skipped.extend(Skipped(ref.path + where, reason) for where, reason in outcome.skips)
             matches = (
                 tuple(m for m in outcome.matches if Secret(m.secret).sha256 not in allowed)
                 if allowed

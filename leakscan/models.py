@@ -172,13 +172,54 @@ class TagMessageOrigin:
 
 
 @dataclass(frozen=True, slots=True)
+class LayerStep:
+    """One step from an input into content inside it: an archive ``member`` or an ``encoding``
+    (base64, gzip, strings, …); ``line``/``column``: where a decoded region starts in the
+    content it was found in, where that is known."""
+
+    member: str = ""
+    encoding: str | None = None
+    line: int | None = None
+    column: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class LayerOrigin:
     """Content found inside another origin: an archive ``member`` (``outer.zip!inner/file``)
-    and/or a decoded ``encoding`` (``file.yaml (base64)``)."""
+    and/or a decoded ``encoding`` (``file.yaml (base64)``); ``line``/``column``: where the
+    decoded region starts in ``outer``, where that is known."""
 
     outer: Origin
     member: str = ""
     encoding: str | None = None
+    line: int | None = None
+    column: int | None = None
+
+    @property
+    def root(self) -> Origin:
+        """The input itself (the file, blob, … the chain starts from)."""
+        origin: Origin = self
+        while isinstance(origin, LayerOrigin):
+            origin = origin.outer
+        return origin
+
+    @property
+    def root_position(self) -> tuple[int, int] | None:
+        """(line, column) in the input itself of the region the chain starts with, when that
+        first step is a decoded region (an archive member has no line in its archive)."""
+        first = self.steps()[0]
+        if first.member or first.line is None or first.column is None:
+            return None
+        return first.line, first.column
+
+    def steps(self) -> list[LayerStep]:
+        """The chain from the input inwards."""
+        chain: list[LayerStep] = []
+        origin: Origin = self
+        while isinstance(origin, LayerOrigin):
+            chain.append(LayerStep(origin.member, origin.encoding, origin.line, origin.column))
+            origin = origin.outer
+        return chain[::-1]
 
     @property
     def path(self) -> str:
@@ -194,6 +235,13 @@ class LayerOrigin:
     def _chain(self, outer: str) -> str:
         shown = f"{outer}!{self.member}" if self.member else outer
         return f"{shown} ({self.encoding})" if self.encoding else shown
+
+
+def wrap_origin(origin: Origin, layer: tuple[LayerStep, ...]) -> Origin:
+    """``origin`` with the steps of a layer inside it (none: ``origin`` itself)."""
+    for step in layer:
+        origin = LayerOrigin(origin, step.member, step.encoding, step.line, step.column)
+    return origin
 
 
 Origin = (
@@ -242,6 +290,8 @@ class Match:
     # ``column`` only after characters outside the Basic Multilingual Plane (emoji).
     utf16_column: int
     utf16_end_column: int
+    # Where inside the input it was found: archive members and decodings (empty: the input itself).
+    layer: tuple[LayerStep, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +309,7 @@ class MatchRecord:
     checksum: str
     utf16_column: int
     utf16_end_column: int
+    layer: tuple[LayerStep, ...] = ()
 
     @classmethod
     def of(cls, match: Match) -> MatchRecord:
@@ -274,6 +325,7 @@ class MatchRecord:
             match.checksum.value,
             match.utf16_column,
             match.utf16_end_column,
+            match.layer,
         )
 
     def to_match(self, rule: Rule) -> Match:
@@ -289,6 +341,7 @@ class MatchRecord:
             checksum=ChecksumStatus(self.checksum),
             utf16_column=self.utf16_column,
             utf16_end_column=self.utf16_end_column,
+            layer=self.layer,
         )
 
 

@@ -15,6 +15,8 @@ from leakscan.errors import UsageError
 if TYPE_CHECKING:
     from leakscan.baseline import Baseline
 
+DEFAULT_DECODE_DEPTH = 3
+MAX_DECODE_DEPTH = 10
 DEFAULT_MAX_FILE_SIZE = 50 * 1024 * 1024
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:([KMGT])(i?))?B?\s*$", re.IGNORECASE)
 _POWERS = {"": 0, "K": 1, "M": 2, "G": 3, "T": 4}
@@ -67,6 +69,7 @@ class ScanOptions:
     exclude: tuple[str, ...] = ()
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     scan_large_files: bool = False
+    decode_depth: int = DEFAULT_DECODE_DEPTH  # nested encodings and archives opened; 0 = off
     allow_secrets: frozenset[str] = field(default_factory=frozenset)
     workers: int = 0
     validation: ValidationConfig | None = None

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from leakscan.content import Kind
 from leakscan.detect import Detector, detect_stream
 from leakscan.engine import (
     STREAM_CHUNK,
@@ -16,9 +17,9 @@ from leakscan.engine import (
     Engine,
     count_known_examples,
     fingerprint,
-    prepare,
     run,
 )
+from leakscan.layered import LayeredDetector
 from leakscan.models import Failed, FileOrigin, Match, MatchRecord, ScanResult, Skipped
 from leakscan.options import ScanOptions
 from leakscan.parallel import Lost, default_workers, map_batches
@@ -46,6 +47,7 @@ class FileOutcome:
     errors: tuple[str, ...]
     suppressed: int = 0
     known_examples: int = 0
+    skips: tuple[tuple[str, str], ...] = ()  # layers left closed: (path suffix, reason)
 
 
 def _iter_batches(
@@ -76,6 +78,7 @@ class FileScanState:
     matches back as MatchRecords (they cross a process boundary)."""
 
     detector: Detector
+    layered: LayeredDetector
     max_file_size: int
     portable: bool = False
 
@@ -91,15 +94,20 @@ def scan_file_batch(state: FileScanState, batch: list[tuple[int, FileRef]]) -> l
         if isinstance(item, Skipped | Failed):
             outcomes.append(FileOutcome(index, 0, item, (), ()))
             continue
-        data = prepare(item.data)
-        if not isinstance(data, bytes):
-            outcomes.append(FileOutcome(index, 0, Skipped(ref.path, data.value), (), ()))
+        examined = state.layered.examine(item.data)
+        if isinstance(examined, Kind):
+            outcomes.append(FileOutcome(index, 0, Skipped(ref.path, examined.value), (), ()))
             continue
-        detection = state.detector.detect(data)
-        matches, errors = _carry(state, detection.matches), tuple(detection.errors)
         outcomes.append(
             FileOutcome(
-                index, len(data), None, matches, errors, len(detection.suppressed), detection.known_examples
+                index,
+                examined.scanned_bytes,
+                None,
+                _carry(state, examined.matches),
+                tuple(examined.errors),
+                examined.suppressed,
+                examined.known_examples,
+                tuple(examined.skips),
             )
         )
     return outcomes
@@ -157,7 +165,7 @@ class Scanner(Engine):
             workers = 1
         else:
             batches = _iter_batches(refs, walked, BATCH_BYTES)
-        state = FileScanState(self.detector, self.options.max_file_size, portable=workers > 1)
+        state = FileScanState(self.detector, self.layered, self.options.max_file_size, portable=workers > 1)
         for outcomes in map_batches(scan_file_batch, state, batches, workers):
             if isinstance(outcomes, Lost):
                 self._lost(outcomes, result)
@@ -189,6 +197,7 @@ class Scanner(Engine):
         result.stats.suppressed += outcome.suppressed
         result.errors.extend(Failed(ref.path, error) for error in outcome.errors)
         count_known_examples(result, outcome.known_examples)
+        result.skipped.extend(Skipped(ref.path + where, reason) for where, reason in outcome.skips)
         matches = (
             m if isinstance(m, Match) else m.to_match(self.rules_by_id[m.rule_id]) for m in outcome.matches
         )

@@ -14,6 +14,7 @@ from leakscan.config import Config, config_location, discover_config, hosts_from
 from leakscan.errors import ConfigError, UsageError
 from leakscan.options import (
     CLOUD_URLS,
+    DEFAULT_DECODE_DEPTH,
     DEFAULT_MAX_FILE_SIZE,
     HistoryOptions,
     ScanOptions,
@@ -53,6 +54,7 @@ class Overrides:
     disable_rules: tuple[str, ...] | None = None
     exclude: tuple[str, ...] | None = None
     max_file_size: int | None = None
+    decode_depth: int | None = None
     baseline_file: Path | None = None
     read_baseline: bool = True
     use_ignore_files: bool = True
@@ -120,6 +122,7 @@ def resolve(
         use_ignore_files=overrides.use_ignore_files,
         max_file_size=_pick(overrides.max_file_size, config.max_file_size, DEFAULT_MAX_FILE_SIZE),
         scan_large_files=overrides.scan_large_files,
+        decode_depth=_pick(overrides.decode_depth, config.decode_depth, DEFAULT_DECODE_DEPTH),
         allow_secrets=config.allow_secrets or frozenset(),
         workers=overrides.workers,
         validation=resolve_validation(overrides, config, fail_on, start, progress),

@@ -11,7 +11,7 @@ import pygit2
 from leakscan.content import SNIFF_BYTES, sniff
 from leakscan.detect import detect_stream
 from leakscan.engine import NOT_SCANNED, STREAM_CHUNK, STREAM_OVERLAP, Engine, prepare, run
-from leakscan.models import Blob, Failed, ScanResult, Skipped, StagedOrigin
+from leakscan.models import Blob, Failed, Finding, ScanResult, Skipped, StagedOrigin, wrap_origin
 from leakscan.options import ScanOptions
 from leakscan.rules import Rule
 from leakscan.sources.files import decoded_reader
@@ -69,14 +69,42 @@ def _scan_file(engine: Engine, item: StagedFile, whole_files: bool, result: Scan
     if whole_files or item.old is None or len(result.findings) == before:
         return
     data = prepare(item.data)
+    if not isinstance(data, bytes):
+        return  # binary (an archive, a compiled file): its findings came from inside, scanned whole
     old = prepare(item.old)
-    assert isinstance(data, bytes), "a version with findings was scanned"
     # The old version counts as text whatever it holds: only the added ranges are wanted.
     changed = added_ranges(old if isinstance(old, bytes) else item.old, data)
     origin = StagedOrigin(item.path, tuple(changed))
     result.findings[before:] = [
-        replace(f, origin=origin) for f in result.findings[before:] if in_ranges(changed, f.match.start)
+        replace(f, origin=wrap_origin(origin, f.match.layer))
+        for f in result.findings[before:]
+        if _is_added(f, changed, data)
     ]
+
+
+def _is_added(finding: Finding, changed: list[tuple[int, int]], data: bytes) -> bool:
+    """Whether a finding starts in the added bytes; one in a decoded region counts where the
+    region starts, one in an archive member always (a staged archive is scanned whole)."""
+    if not finding.match.layer:
+        return in_ranges(changed, finding.match.start)
+    first = finding.match.layer[0]
+    if first.member or first.line is None or first.column is None:
+        return True
+    return in_ranges(changed, offset_of(data, first.line, first.column))
+
+
+def offset_of(data: bytes, line: int, column: int) -> int:
+    """Byte offset of a 1-based (line, column in characters) position; LF, CRLF and CR end lines."""
+    at = 0
+    for _ in range(line - 1):
+        lf, cr = data.find(b"\n", at), data.find(b"\r", at)
+        ends = [i for i in (lf, cr) if i >= 0]
+        if not ends:
+            return len(data)
+        end = min(ends)
+        at = end + (2 if data.startswith(b"\r\n", end) else 1)
+    text = data[at : at + 4 * column].decode("utf-8", "replace")
+    return at + len(text[: column - 1].encode("utf-8"))
 
 
 def _scan_large_file(

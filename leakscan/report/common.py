@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from leakscan.models import Finding, Liveness, Severity
+from leakscan.models import Finding, LayerOrigin, Liveness, Severity
 from leakscan.rules import Rule
 
 
@@ -64,3 +65,28 @@ def validation_sentence(finding: Finding) -> str:
     if validation.reason:
         text += f": {validation.reason}"
     return text + "."
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a CI format points: a real file and a region in it. For a finding inside an archive
+    member or a decoded region, the outer file (at the encoded region where that is known, else
+    line 1), with ``inside`` naming the member and encoding and the position there."""
+
+    path: str
+    start_line: int
+    start_column: int
+    end_line: int
+    end_column: int
+    inside: str = ""
+
+
+def ci_place(finding: Finding) -> Place:
+    """The file and region a CI format reports for ``finding``."""
+    match, origin = finding.match, finding.origin
+    if not isinstance(origin, LayerOrigin):
+        return Place(finding.stable_path, match.line, match.column, match.end_line, match.end_column)
+    outer = origin.root.stable_path
+    line, column = origin.root_position or (1, 1)
+    inside = f"Found inside {finding.stable_path}, at line {match.line}, column {match.column} there."
+    return Place(outer, line, column, line, column, inside)

@@ -16,6 +16,7 @@ from typing import Any
 from leakscan.models import Finding, Liveness, ScanResult, Severity
 from leakscan.report import ReportContext
 from leakscan.report.common import (
+    ci_place,
     effective_severity,
     history_sentence,
     occurrence_keys,
@@ -82,7 +83,8 @@ def _details(finding: Finding) -> dict[str, Any]:
 
 
 def _vulnerability(finding: Finding, key: str, show_secrets: bool) -> dict[str, Any]:
-    match, rule, commit = finding.match, finding.rule, finding.commit
+    rule, commit = finding.rule, finding.commit
+    place = ci_place(finding)
     description = " ".join(
         s for s in (rule.message, history_sentence(finding), validation_sentence(finding)) if s
     )
@@ -92,14 +94,14 @@ def _vulnerability(finding: Finding, key: str, show_secrets: bool) -> dict[str, 
     item: dict[str, Any] = {
         "id": str(uuid.uuid5(ID_NAMESPACE, key)),
         "name": rule.name,
-        "description": description,
+        "description": " ".join(part for part in (description, place.inside) if part),
         "severity": SEVERITY[effective_severity(finding)],
         "solution": rule.remediation,
         "identifiers": _identifiers(finding),
         "location": {
-            "file": finding.stable_path,
-            "start_line": match.line,
-            "end_line": match.end_line,
+            "file": place.path,
+            "start_line": place.start_line,
+            "end_line": place.end_line,
             "commit": location_commit,
         },
         "details": _details(finding),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from leakscan.models import CommitInfo, Exposure, Finding, ScanResult, Validation
+from leakscan.models import CommitInfo, Exposure, Finding, LayerOrigin, ScanResult, Validation
 from leakscan.report import ReportContext
 from leakscan.revoke import revocation_guidance
 
@@ -38,6 +38,18 @@ def finding_to_dict(finding: Finding, show_secrets: bool) -> dict[str, Any]:
         "validation": validation_to_dict(finding.validation),
         "revocation": revocation_guidance(finding) or None,
     }
+    origin = finding.origin
+    if isinstance(origin, LayerOrigin):
+        position = origin.root_position
+        item["outer"] = {
+            "path": origin.root.path,
+            "line": position[0] if position else None,
+            "column": position[1] if position else None,
+            "layers": [
+                {"member": step.member, "encoding": step.encoding, "line": step.line, "column": step.column}
+                for step in origin.steps()
+            ],
+        }
     if finding.commits_count is not None:
         item["commits_count"] = finding.commits_count
         item["present_at_head"] = finding.present_at_head

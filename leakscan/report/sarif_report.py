@@ -16,6 +16,7 @@ from urllib.parse import quote
 from leakscan.models import Finding, Liveness, ScanResult, Severity
 from leakscan.report import ReportContext
 from leakscan.report.common import (
+    ci_place,
     effective_severity,
     history_sentence,
     occurrence_keys,
@@ -80,7 +81,8 @@ def rule_descriptor(rule: Rule) -> dict[str, Any]:
 
 
 def _result(finding: Finding, key: str, index: int, context: ReportContext) -> dict[str, Any]:
-    match, rule = finding.match, finding.rule
+    rule = finding.rule
+    place = ci_place(finding)
     text = f"{rule.name} exposed: {shown_secret(finding, context.show_secrets)}."
     revoke = revocation_guidance(finding)
     extra = " ".join(s for s in (history_sentence(finding), validation_sentence(finding), revoke) if s)
@@ -108,16 +110,16 @@ def _result(finding: Finding, key: str, index: int, context: ReportContext) -> d
         "ruleId": rule.id,
         "ruleIndex": index,
         "level": LEVEL[effective_severity(finding)],
-        "message": {"text": f"{text} {extra}" if extra else text},
+        "message": {"text": " ".join(part for part in (text, place.inside, extra) if part)},
         "locations": [
             {
                 "physicalLocation": {
-                    "artifactLocation": {"uri": artifact_uri(finding.stable_path)},
+                    "artifactLocation": {"uri": artifact_uri(place.path)},
                     "region": {
-                        "startLine": match.line,
-                        "startColumn": match.column,
-                        "endLine": match.end_line,
-                        "endColumn": match.end_column,
+                        "startLine": place.start_line,
+                        "startColumn": place.start_column,
+                        "endLine": place.end_line,
+                        "endColumn": place.end_column,
                     },
                 }
             }

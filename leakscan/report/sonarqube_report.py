@@ -17,7 +17,7 @@ from typing import Any
 
 from leakscan.models import Finding, ScanResult, Severity
 from leakscan.report import ReportContext
-from leakscan.report.common import history_sentence, shown_secret, used_rules, validation_sentence
+from leakscan.report.common import ci_place, history_sentence, shown_secret, used_rules, validation_sentence
 from leakscan.rules import Rule
 
 ENGINE_ID = "leakscan"
@@ -59,17 +59,23 @@ def issue_entry(finding: Finding, show_secrets: bool) -> dict[str, Any]:
         validation_sentence(finding),
         "Revoke it and move it to a secret store.",
     ]
+    place = ci_place(finding)
+    if place.inside:
+        parts.insert(1, place.inside)
+        text_range = {"startLine": place.start_line}
+    else:
+        text_range = {
+            "startLine": match.line,
+            "endLine": match.end_line,
+            "startColumn": match.utf16_column - 1,
+            "endColumn": match.utf16_end_column - 1,
+        }
     return {
         "ruleId": rule.id,
         "primaryLocation": {
             "message": " ".join(p for p in parts if p),
-            "filePath": finding.stable_path,
-            "textRange": {
-                "startLine": match.line,
-                "endLine": match.end_line,
-                "startColumn": match.utf16_column - 1,
-                "endColumn": match.utf16_end_column - 1,
-            },
+            "filePath": place.path,
+            "textRange": text_range,
         },
     }
 

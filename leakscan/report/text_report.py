@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from leakscan.models import NOT_CHECKED, Finding, Liveness, ScanResult
+from leakscan.models import NOT_CHECKED, Finding, LayerOrigin, Liveness, ScanResult
 from leakscan.policy import liveness_counts
 from leakscan.report import ReportContext
 from leakscan.revoke import revocation_guidance
@@ -66,6 +66,10 @@ def render_finding(finding: Finding, context: ReportContext, explain: bool = Tru
     match, rule = finding.match, finding.rule
     secret = match.secret.value if context.show_secrets else match.secret.redacted()
     location = f"{escape(finding.path)}:{match.line}:{match.column}"
+    layered = finding.origin
+    if isinstance(layered, LayerOrigin) and layered.root_position is not None:
+        line, column = layered.root_position
+        location += f" (at {escape(layered.root.path)}:{line}:{column})"
     title = f"{rule.key + ' ' if rule.key else ''}{rule.name} [{rule.severity.value}]"
     validation = finding.validation
     live = validation.status is Liveness.LIVE

@@ -64,7 +64,8 @@ def tree(tmp_path: Path, tokens: TokenGenerator) -> tuple[Path, str]:
     (root / "config" / "sonar-project.properties").write_text(
         f"sonar.organization=acme\nsonar.token={token}\n"
     )
-    (root / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + tokens.sqco().encode())
+    # binary without a printable run to read (one with a token inside is found: tests/extract)
+    (root / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(128, 256)) * 4)
     (root / "README.md").write_text("# nothing to see\n")
     return root, token
 

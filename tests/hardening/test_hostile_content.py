@@ -83,9 +83,14 @@ def test_lfs_pointer_look_alike_is_scanned_staged_and_in_history(
 def test_leading_nul_is_binary_by_policy(
     make_repo: MakeRepo, tokens: TokenGenerator, run_cli: RunCli
 ) -> None:
-    """A NUL byte at the start makes a blob binary (documented): skipped and listed, not scanned."""
+    """A NUL byte at the start makes a blob binary (documented): only its printable strings are
+    searched, by the exact-shape rules; with decoding off it is skipped and listed."""
+    token = tokens.sqco()
     repo = make_repo()
-    repo.stage({"n.properties": f"\0sonar.token={tokens.sqco()}\n"})
+    repo.stage({"n.properties": f"\0sonar.token={token}\n"})
     rc, report = scan_json(run_cli, "scan", "--staged", ".", cwd=repo.path)
+    assert rc == 1
+    assert [(f["path"], f["secret"]) for f in report["findings"]] == [("n.properties (strings)", token)]
+    rc, report = scan_json(run_cli, "scan", "--staged", "--max-decode-depth", "0", ".", cwd=repo.path)
     assert (rc, report["findings"]) == (0, [])
     assert report["stats"]["skipped"] == [{"path": "n.properties", "reason": "binary"}]
