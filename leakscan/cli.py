@@ -749,6 +749,196 @@ def rules_check(files: tuple[Path, ...]) -> None:
     raise SystemExit(ExitCode.ERROR if failures else ExitCode.CLEAN)
 
 
+class _AuditGroup(click.Group):
+    """``leakscan audit TARGET…`` runs an audit; ``leakscan audit report`` renders the store."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or args[0] not in self.commands:
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+def _default_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "leakscan" / "mirrors"
+
+
+@cli.group(cls=_AuditGroup)
+def audit() -> None:
+    """Audit many repositories into a store, incrementally (see `leakscan audit run --help`)."""
+
+
+@audit.command("run")
+@click.argument("targets", nargs=-1)
+@click.option(
+    "--repos",
+    "repo_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="File with one URL or path per line (# comments); repeatable.",
+)
+@click.option(
+    "--github-org",
+    "github_orgs",
+    multiple=True,
+    metavar="ORG",
+    help="Every repository of this GitHub organisation (token: GITHUB_TOKEN).",
+)
+@click.option(
+    "--gitlab-group",
+    "gitlab_groups",
+    multiple=True,
+    metavar="GROUP",
+    help="Every project of this GitLab group and its subgroups (token: GITLAB_TOKEN).",
+)
+@click.option(
+    "--github-url",
+    default="https://api.github.com",
+    show_default=True,
+    help="GitHub API base URL (GitHub Enterprise: https://HOST/api/v3).",
+)
+@click.option("--gitlab-url", default="https://gitlab.com", show_default=True, help="GitLab base URL.")
+@click.option("--include-forks", is_flag=True, help="Also audit forks listed by GitHub/GitLab.")
+@click.option("--include-archived", is_flag=True, help="Also audit archived repositories.")
+@click.option(
+    "--store",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default="leakscan-audit.sqlite",
+    show_default=True,
+    help="SQLite store kept across audits.",
+)
+@click.option(
+    "--cache",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Mirror cache folder (default: ~/.cache/leakscan/mirrors).",
+)
+@click.option(
+    "--scheduler",
+    envvar="DASK_SCHEDULER_ADDRESS",
+    metavar="ADDRESS",
+    help="Run on this Dask scheduler ('local': start a LocalCluster). Env: DASK_SCHEDULER_ADDRESS.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(0, 256),
+    default=0,
+    show_default=True,
+    help="Local processes (or LocalCluster workers); 0 = one per core.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0, min_open=True),
+    default=600.0,
+    show_default=True,
+    help="Seconds one clone or fetch may take.",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(0, 10),
+    default=2,
+    show_default=True,
+    help="Retries of a failed clone or fetch.",
+)
+@click.option(
+    "--exclude", multiple=True, metavar="PATTERN", help="Skip paths matching this pattern (repeatable)."
+)
+@click.option("--no-progress", is_flag=True, help="No line per finished repository on stderr.")
+@rule_options
+@validation_options
+@click.pass_context
+def audit_run(ctx: click.Context, /, targets: tuple[str, ...], **params: Any) -> None:
+    """Audit TARGETs (git URLs, repository paths, folders of clones); re-audits scan only new blobs.
+    `leakscan audit report` renders the store."""
+    from leakscan.audit.runner import AuditOptions, run_audit
+    from leakscan.audit.targets import collect_targets
+
+    settings = load_settings(ctx, ())
+    found = collect_targets(
+        list(targets),
+        list(params["repo_files"]),
+        list(params["github_orgs"]),
+        list(params["gitlab_groups"]),
+        github_url=params["github_url"],
+        gitlab_url=params["gitlab_url"],
+        github_token=os.environ.get("GITHUB_TOKEN"),
+        gitlab_token=os.environ.get("GITLAB_TOKEN"),
+        forks=params["include_forks"],
+        archived=params["include_archived"],
+    )
+    if not found:
+        raise click.UsageError("nothing to audit: give TARGETs, --repos, --github-org or --gitlab-group")
+    options = AuditOptions(
+        store=params["store"],
+        cache=params["cache"] or _default_cache(),
+        scheduler=params["scheduler"] or None,
+        workers=params["workers"],
+        timeout=params["timeout"],
+        retries=params["retries"],
+        validation=settings.options.validation,
+    )
+    progress = None if params["no_progress"] else _audit_progress
+    summary = run_audit(found, settings.options, options, progress)
+    click.echo(summary.describe(options.store, validated=options.validation is not None), err=True)
+    for outcome in summary.failed:
+        click.echo(f"audit: failed: {outcome.name}: {outcome.error}", err=True)
+    if summary.interrupted:
+        click.echo("audit: interrupted; finished repositories are kept, the next audit resumes", err=True)
+        raise SystemExit(ExitCode.INTERRUPTED)
+    if summary.failed:
+        raise SystemExit(ExitCode.ERROR)
+    raise SystemExit(ExitCode.FINDINGS if summary.new_findings else ExitCode.CLEAN)
+
+
+def _audit_progress(summary: Any, outcome: Any) -> None:
+    click.echo(summary.progress_line(outcome), err=True)
+
+
+@audit.command("report")
+@click.option(
+    "--store",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="The audit store to render.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "sarif", "csv", "html"]),
+    default="json",
+    show_default=True,
+    help="Report format.",
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file.")
+@click.option("--show-secrets", is_flag=True, help="Print secrets whole (redacted by default).")
+@click.option(
+    "--rules",
+    "extra_rules",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Extra rule files the audit used (repeatable).",
+)
+def audit_report(
+    store: Path, fmt: str, output: Path | None, show_secrets: bool, extra_rules: tuple[Path, ...]
+) -> None:
+    """Render the findings of an audit store (no rescanning)."""
+    from leakscan.audit.report import render_audit
+    from leakscan.audit.store import Store
+    from leakscan.rules import load_rules
+
+    with Store(store) as opened:
+        text = render_audit(
+            opened, load_rules(extra_rules), fmt, version=__version__, show_secrets=show_secrets
+        )
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        try:
+            output.write_text(text, encoding="utf-8", errors="surrogateescape")
+        except OSError as exc:
+            raise LeakscanError(f"{output}: cannot write report: {exc.strerror or exc}") from exc
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; turn every error into one stderr line and an exit code."""
     args = list(sys.argv[1:] if argv is None else argv)

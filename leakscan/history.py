@@ -20,7 +20,7 @@ import itertools
 import os
 import threading
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import pygit2
@@ -28,6 +28,7 @@ import pygit2
 from leakscan.content import Kind
 from leakscan.detect import Detector
 from leakscan.engine import Engine, make_finding, run
+from leakscan.exposure import add_exposures
 from leakscan.layered import LayeredDetector
 from leakscan.models import (
     COMMIT_MESSAGE,
@@ -356,7 +357,12 @@ def _scan(
     result.errors.extend(walk.errors)
     scanner = BlobScanner(repo, engine.layered, options.max_file_size)
     paths = PathFilter(options.exclude)
-    whole = not paths.active and not history.since_commit and history.max_commits is None
+    whole = (
+        not paths.active
+        and not history.since_commit
+        and history.max_commits is None
+        and history.skip_blobs is None  # an audit's incremental run: the known blobs are left out
+    )
     listing = Listing(repo_dir(repo)) if whole else None  # runs while the commits are read
     enumerator: TreeEnumerator | RawTreeEnumerator = TreeEnumerator(repo, paths)
     trees: dict[Oid, Oid] = {}
@@ -390,7 +396,10 @@ def _scan(
             _scan_blobs(scanner, outcomes.pairs, allowed, targets, result, progress, outcomes.stopped)
             result.interrupted = outcomes.interrupted
         else:
-            pending = PendingBlobs(_iter_new_blobs(enumerator, walk.commits, trees, tips.objects, result))
+            new_blobs = _iter_new_blobs(enumerator, walk.commits, trees, tips.objects, result)
+            if history.skip_blobs is not None:
+                new_blobs = _unless_known(new_blobs, history.skip_blobs, result)
+            pending = PendingBlobs(new_blobs)
             # Blobs are scanned while the trees are still being walked; both cores are used once
             # the history turns out to be large enough to pay for starting the workers.
             large = pending.prefetch(AUTO_PARALLEL_BLOBS) >= AUTO_PARALLEL_BLOBS
@@ -407,7 +416,10 @@ def _scan(
         attributor = Attributor(repo, targets, scanner, base, known, paths)
         stash_only = _stash_only_commits(repo) if not (history.branches or history.since_commit) else set()
         result.findings.extend(
-            _findings(repo, rules, walk.commits, trees, attributor, messages, tips.objects, stash_only)
+            add_exposures(
+                repo,
+                _findings(repo, rules, walk.commits, trees, attributor, messages, tips.objects, stash_only),
+            )
         )
     _notes(repo, history, walk.truncated, enumerator, result)
     result.stats.extra["commits_scanned"] = len(walk.commits)
@@ -487,6 +499,16 @@ def _iter_new_blobs(
             blob = enumerator.new_blob(ref.oid, ref.name)
             if blob is not None:
                 yield blob
+
+
+def _unless_known(blobs: Iterator[BlobRef], known: Container[bytes], result: ScanResult) -> Iterator[BlobRef]:
+    """The blobs not in ``known``; the others are counted in ``blobs_already_scanned``."""
+    result.stats.extra["blobs_already_scanned"] = 0
+    for ref in blobs:
+        if ref.oid.raw in known:
+            result.stats.extra["blobs_already_scanned"] += 1
+        else:
+            yield ref
 
 
 def _scan_copies(
@@ -628,6 +650,8 @@ def _scan_blobs(
             )
             if matches:
                 targets[ref.oid] = matches
+            elif not outcome.errors:
+                result.clean_blobs += ref.oid.raw
         elif status == "unreadable":
             result.errors.extend(Failed(ref.path, error) for error in outcome.errors)
             lost = lost or any(WORKER_DIED in error for error in outcome.errors)

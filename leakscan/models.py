@@ -356,6 +356,23 @@ class CommitInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class Exposure:
+    """How long a history finding has been exposed (computed by ``leakscan/exposure.py``).
+
+    ``refs``: branch and tag names whose history holds the introducing commit;
+    ``present_at_default_branch``: whether the default branch's tip still has the secret at that path;
+    ``removed_at``: the first default-branch commit after it appeared whose tree no longer has it
+    there; ``days_exposed``: from the introducing commit to ``removed_at`` (None while open).
+    """
+
+    refs: tuple[str, ...]
+    default_branch: str | None
+    present_at_default_branch: bool | None
+    removed_at: CommitInfo | None
+    days_exposed: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class Evidence:
     """One request of a live check: where it went, with which token, and what came back.
 
@@ -396,6 +413,7 @@ class Finding:
     present_at_head: bool | None = None
     validation: Validation = NOT_CHECKED
     in_stash_only: bool = False  # history: the introducing commit is reachable only from the stash
+    exposure: Exposure | None = None
 
     @property
     def path(self) -> str:
@@ -454,6 +472,9 @@ class ScanResult:
     stats: Stats = field(default_factory=Stats)
     interrupted: bool = False
     kind: str = "scan"
+    # History scans: raw 20-byte ids, packed, of the blobs scanned to the end with no match (what an
+    # incremental audit need not scan again).
+    clean_blobs: bytearray = field(default_factory=bytearray)
 
     def record(self, item: Skipped | Failed) -> None:
         """Keep an input that was not scanned: skipped by policy, or failed."""
@@ -487,4 +508,5 @@ class ScanResult:
             stats=stats,
             interrupted=self.interrupted or other.interrupted,
             kind=self.kind,
+            clean_blobs=self.clean_blobs + other.clean_blobs,
         )

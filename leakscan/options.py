@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -78,13 +78,18 @@ class ScanOptions:
 
 @dataclass(frozen=True, slots=True)
 class HistoryOptions:
-    """What part of a repository's history to scan. ``workers`` 0 means automatic."""
+    """What part of a repository's history to scan. ``workers`` 0 means automatic.
+
+    ``skip_blobs``: raw 20-byte ids of blobs not to scan again (an incremental audit's blobs
+    already scanned without a match under the same rules); they are counted, not scanned.
+    """
 
     repo: str = "."
     branches: tuple[str, ...] = ()
     since_commit: str | None = None
     max_commits: int | None = None
     workers: int = 0
+    skip_blobs: Container[bytes] | None = field(default=None, compare=False)
 
 
 def parse_size(text: str) -> int:

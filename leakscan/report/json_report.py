@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from leakscan.models import Finding, LayerOrigin, ScanResult, Validation
+from leakscan.models import CommitInfo, Exposure, Finding, LayerOrigin, ScanResult, Validation
 from leakscan.report import ReportContext
 from leakscan.revoke import revocation_guidance
 
@@ -53,7 +53,26 @@ def finding_to_dict(finding: Finding, show_secrets: bool) -> dict[str, Any]:
     if finding.commits_count is not None:
         item["commits_count"] = finding.commits_count
         item["present_at_head"] = finding.present_at_head
+    if finding.exposure is not None:
+        item["exposure"] = exposure_to_dict(finding.exposure, commit)
     return item
+
+
+def exposure_to_dict(exposure: Exposure, introduced: CommitInfo | None) -> dict[str, Any]:
+    """A finding's exposure window as the JSON report shows it (dates ISO 8601)."""
+    removed = exposure.removed_at
+    return {
+        "introduced_commit": introduced.commit if introduced else None,
+        "introduced_author": introduced.author if introduced else None,
+        "introduced_at": introduced.date if introduced else None,
+        "refs": list(exposure.refs),
+        "default_branch": exposure.default_branch,
+        "present_at_default_branch": exposure.present_at_default_branch,
+        "removed_at": removed.date if removed else None,
+        "removed_commit": removed.commit if removed else None,
+        "removed_author": removed.author if removed else None,
+        "days_exposed": exposure.days_exposed,
+    }
 
 
 def validation_to_dict(validation: Validation) -> dict[str, Any]:

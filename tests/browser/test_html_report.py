@@ -105,9 +105,11 @@ def test_history_report_loads_clean_and_sorts_live_and_reachable_first(
     rows = visible_rows(browser)
     assert len(rows) == HISTORY_FINDINGS
     assert sorted(f["present_at_head"] for f in findings) == [False, True, True, True]
-    at_head = {anchor_of(history_report, f) for f in findings if f["present_at_head"]}
-    # Still-reachable leaks come first; the removed one last.
-    assert set(rows[:3]) == at_head
+    removed = next(f for f in findings if not f["present_at_head"])
+    # The one removed from HEAD is still in the history of main (its exposure's refs), so it is
+    # still reachable and ranks with the others rather than last.
+    assert removed["exposure"]["refs"] == ["main"]
+    assert set(rows) == {anchor_of(history_report, f) for f in findings}
     assert browser.find_element(BY_ID, "shown-count").text == "4 of 4 shown"
     terms = browser.execute_script(
         "return Array.from(document.querySelectorAll('article.finding'))"
@@ -183,7 +185,10 @@ def test_deep_link_scrolls_to_and_highlights_the_finding(browser: Any, history_r
     assert 0 <= state["top"] < state["height"] and (state["top"] < 40 or state["bottom"])
     assert state["background"] == "rgb(255, 244, 191)"
     # A link to a finding hidden by a filter clears the filters and still gets there.
-    first = visible_rows(browser)[0]
+    at_head = [
+        anchor_of(history_report, f) for f in history_report.document["findings"] if f["present_at_head"]
+    ]
+    first = next(anchor for anchor in at_head if anchor != last)
     set_filter(browser, "head", "no")
     assert first not in visible_rows(browser)
     browser.find_element("css selector", f'#timeline-svg a[href="#{first}"] rect')
@@ -211,8 +216,9 @@ def test_timeline_has_one_bar_per_finding_with_its_dates(browser: Any, history_r
     for finding in findings:
         bar = by_id[anchor_of(history_report, finding)]
         assert datetime.fromisoformat(bar["start"]) == datetime.fromisoformat(finding["date"])
-        # History knows no removal date: every window runs to the report's time.
-        assert datetime.fromisoformat(bar["end"]) == datetime.fromisoformat(generated)
+        # A window ends where the default branch removed the secret, else at the report's time.
+        removed = finding["exposure"]["removed_at"]
+        assert datetime.fromisoformat(bar["end"]) == datetime.fromisoformat(removed or generated)
     # Bars start left to right in the order of their introduction.
     ordered = sorted(bars, key=lambda b: datetime.fromisoformat(b["start"]))
     assert [b["x"] for b in ordered] == sorted(b["x"] for b in bars)
@@ -230,7 +236,7 @@ def test_removed_at_from_the_audit_ends_the_bar(browser: Any, history_report: Re
     for finding in document["findings"]:
         finding["repository"] = "acme/app"
     removed = next(f for f in document["findings"] if not f["present_at_head"])
-    removed["removed_at"] = "2024-06-01T12:00:00+00:00"
+    removed["exposure"]["removed_at"] = "2024-06-01T12:00:00+00:00"
     removed["validation"]["status"] = "live"
     page = tmp_path / "audit.html"
     page.write_text(render_html(document), encoding="utf-8")

@@ -25,7 +25,7 @@ _INSTALL = re.compile(r"\bpip3? install\b([^`\n]*)")
 _FENCE = re.compile(r"^```.*?^```", re.S | re.M)
 # Local sources: this checkout (README, .ci/run) or the action's own checkout (action.yml).
 _PINNED_GIT = re.compile(r"git\+https://\S+@(<commit sha>|[0-9a-f]{40})$")
-_LOCAL = {".", ".[test]", ".[test,dev]", "$GITHUB_ACTION_PATH"}
+_LOCAL = {".", ".[test]", ".[test,dev]", ".[audit]", "$GITHUB_ACTION_PATH"}
 
 
 def _code_text(path: Path) -> str:

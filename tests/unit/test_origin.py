@@ -87,7 +87,10 @@ def test_scan_results_merge(tokens: TokenGenerator) -> None:
     two.stats.notes.append("note")
     one.stats.extra["commits_scanned"] = 2
     two.stats.extra.update(commits_scanned=3, baseline_stale=1)
+    one.clean_blobs += bytes(20)
+    two.clean_blobs += b"\x01" * 20
     merged = one.merge(two)
+    assert merged.clean_blobs == bytes(20) + b"\x01" * 20
     assert [f.path for f in merged.findings] == ["a.txt", "b.txt"]
     assert (merged.skipped, merged.errors) == ([Skipped("c.bin", "binary")], [Failed("d.txt", "cannot read")])
     assert merged.stats == Stats(

@@ -1,0 +1,1 @@
+"""Auditing many repositories: targets, mirror cache, SQLite store, local pool or Dask scheduler."""
