@@ -233,7 +233,7 @@ _RUNS: dict[StepKind, re.Pattern[bytes]] = {
     StepKind.ESCAPES: re.compile(rb"(?:[" + _TOKEN_CHARS + rb"]|\\u[0-9A-Fa-f]{4}|\\x[0-9A-Fa-f]{2})+"),
 }
 _ESCAPE = re.compile(rb"\\u([0-9A-Fa-f]{4})|\\x([0-9A-Fa-f]{2})")
-_WINDOW = 4096
+_WINDOW = 256
 MIN_BASE64 = 16
 QP_LINE = 76
 _B64_TAIL = re.compile(rb"[A-Za-z0-9+/_-]+\Z")
