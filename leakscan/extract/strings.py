@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import regex
+
 from leakscan.extract.layer import Layer, Step, StepKind
 
 
@@ -12,7 +14,8 @@ class StringsFinder:
 
     def __init__(self, min_length: int) -> None:
         self._ascii = re.compile(rb"[\x20-\x7e\t]{%d,}" % min_length)
-        self._utf16 = re.compile(rb"(?:[\x20-\x7e\t]\x00){%d,}" % min_length)
+        # The same results from either module; ``regex`` is ~40x faster on this one, ``re`` on ASCII.
+        self._utf16 = regex.compile(rb"(?:[\x20-\x7e\t]\x00){%d,}" % min_length)
 
     def layer(self, data: bytes, steps: tuple[Step, ...]) -> Layer | None:
         """One layer with each run on its own line (UTF-16LE runs as UTF-8), mapped back to
