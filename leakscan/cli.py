@@ -375,12 +375,14 @@ def emit_report(result: ScanResult, fmt: str, output: Path | None, params: dict[
         raise click.UsageError("--quiet and --verbose exclude each other")
     context = ReportContext(
         show_secrets=params["show_secrets"],
-        color=output is None and _use_color(sys.stdout, params.get("color", "auto")),
+        color=(output is None or str(output) == "-") and _use_color(sys.stdout, params.get("color", "auto")),
         verbosity=-1 if params.get("quiet") else int(bool(params.get("verbose"))),
         version=__version__,
         information_uri=_information_uri() if fmt in ("sarif", "gitlab") else "",
     )
     text = get_reporter(fmt)(result, context)
+    if output is not None and str(output) == "-":
+        output = None  # `-o -`: standard output
     if output is None:
         try:
             click.echo(text, nl=False, color=context.color)  # click strips colour off a terminal
@@ -933,10 +935,7 @@ def audit_report(
     if output is None:
         click.echo(text, nl=False)
     else:
-        try:
-            output.write_text(text, encoding="utf-8", errors="surrogateescape")
-        except OSError as exc:
-            raise LeakscanError(f"{output}: cannot write report: {exc.strerror or exc}") from exc
+        write_atomically(output, text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
