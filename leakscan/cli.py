@@ -6,11 +6,13 @@ Nothing else lives here: the logic is in the modules each command imports when i
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -398,6 +400,18 @@ def emit_report(result: ScanResult, fmt: str, output: Path | None, params: dict[
         click.echo(render_summary(result), err=True)
 
 
+@contextmanager
+def reader_may_leave() -> Iterator[None]:
+    """A closed stdout or stderr pipe (`| head`, `2>&1 | true`) while reporting is not an error,
+    but the exit code stays the one the results call for: findings never turn into 0."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno != errno.EPIPE:
+            raise
+        _silence_broken_pipe()
+
+
 def exit_code_for(result: ScanResult, findings_code: int, fail_on: str = "any") -> int:
     """The exit code under ``--fail-on`` (leakscan/policy.py)."""
     from leakscan.policy import exit_code, parse_fail_on
@@ -457,11 +471,12 @@ def scan(ctx: click.Context, /, paths: tuple[str, ...], **params: Any) -> None:
 
         result = run_scan(settings.options)
     note_fail_on(result, settings.fail_on)
-    emit_report(result, settings.fmt, params["output"], params)
-    if params["staged"] and result.findings:
-        from leakscan.staged import fix_hint
+    with reader_may_leave():
+        emit_report(result, settings.fmt, params["output"], params)
+        if params["staged"] and result.findings:
+            from leakscan.staged import fix_hint
 
-        click.echo(fix_hint(result), err=True)
+            click.echo(fix_hint(result), err=True)
     raise SystemExit(exit_code_for(result, params["findings_code"], settings.fail_on))
 
 
@@ -514,7 +529,8 @@ def history(ctx: click.Context, /, repo: str, **params: Any) -> None:
     result = _run_history(settings.options, repo, params)
     result.stats.notes.extend(settings.notes)
     note_fail_on(result, settings.fail_on)
-    emit_report(result, settings.fmt, params["output"], params)
+    with reader_may_leave():
+        emit_report(result, settings.fmt, params["output"], params)
     raise SystemExit(exit_code_for(result, params["findings_code"], settings.fail_on))
 
 
@@ -950,7 +966,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout = getattr(sys.stdout, "wrapped", sys.stdout)
             sys.stderr = getattr(sys.stderr, "wrapped", sys.stderr)
             _silence_broken_pipe()
-            return ExitCode.CLEAN  # the reader stopped reading (`| head`): not an error
+            return ExitCode.ERROR  # a pipe closed before the outcome was known: fail closed
         return int(exc.code or 0)
     except click.exceptions.Abort:
         click.echo("leakscan: interrupted", err=True)
@@ -997,4 +1013,9 @@ def _terminate(signum: int, frame: object) -> None:
 def _silence_broken_pipe() -> None:
     """The reader went away (e.g. `| head`): don't let the interpreter complain at exit."""
     devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            os.dup2(devnull, stream.fileno())
+        except (OSError, ValueError, io.UnsupportedOperation):  # no real file (e.g. CliRunner)
+            pass
+    os.close(devnull)
