@@ -62,6 +62,28 @@ def _fail_on(ctx: click.Context, param: click.Parameter, value: str | None) -> s
         raise click.BadParameter(str(exc)) from exc
 
 
+def _output(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """``-o FILE``: its folder must exist, checked before anything is scanned or sent."""
+    from leakscan.errors import UsageError
+
+    if value is None or str(value) == "-":
+        return value
+    folder = value.parent
+    if not folder.is_dir():
+        raise UsageError(f"--output: {value}: folder {folder} does not exist")
+    return value
+
+
+def _exclusive_verbosity(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    """``-q`` and ``-v`` exclude each other, checked before anything is scanned or sent."""
+    from leakscan.errors import UsageError
+
+    other = "verbose" if param.name == "quiet" else "quiet"
+    if value and ctx.params.get(other):
+        raise UsageError("--quiet and --verbose exclude each other")
+    return value
+
+
 def _options(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """Bundle click option decorators, applied in the order listed."""
 
@@ -86,14 +108,18 @@ report_options = _options(
         "-o",
         "--output",
         type=click.Path(dir_okay=False, path_type=Path),
-        help="Write the report to this file instead of stdout.",
+        callback=_output,
+        help="Write the report to this file instead of stdout ('-': stdout).",
     ),
     click.option("--show-secrets", is_flag=True, help="Print secrets whole (redacted by default)."),
-    click.option("-q", "--quiet", is_flag=True, help="Text report: the summary only."),
+    click.option(
+        "-q", "--quiet", is_flag=True, callback=_exclusive_verbosity, help="Text report: the summary only."
+    ),
     click.option(
         "-v",
         "--verbose",
         is_flag=True,
+        callback=_exclusive_verbosity,
         help="Text report: every rule message and fix, every skipped and failed input.",
     ),
     click.option(
@@ -373,8 +399,6 @@ def emit_report(result: ScanResult, fmt: str, output: Path | None, params: dict[
     from leakscan.report import ReportContext, get_reporter
     from leakscan.report.text_report import render_summary
 
-    if params.get("quiet") and params.get("verbose"):
-        raise click.UsageError("--quiet and --verbose exclude each other")
     context = ReportContext(
         show_secrets=params["show_secrets"],
         color=(output is None or str(output) == "-") and _use_color(sys.stdout, params.get("color", "auto")),
@@ -641,6 +665,7 @@ def baseline() -> None:
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
+    callback=_output,
     help=f"Baseline file to write (default: the configured `baseline`, else {DEFAULT_BASELINE}).",
 )
 @click.pass_context
@@ -679,6 +704,7 @@ def baseline_create(ctx: click.Context, /, paths: tuple[str, ...], **params: Any
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
+    callback=_output,
     help="Write the pruned baseline here instead of in place.",
 )
 @click.pass_context
@@ -927,7 +953,13 @@ def _audit_progress(summary: Any, outcome: Any) -> None:
     show_default=True,
     help="Report format.",
 )
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    callback=_output,
+    help="Write to this file.",
+)
 @click.option("--show-secrets", is_flag=True, help="Print secrets whole (redacted by default).")
 @click.option(
     "--rules",
