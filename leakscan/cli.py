@@ -497,7 +497,7 @@ def scan(ctx: click.Context, /, paths: tuple[str, ...], **params: Any) -> None:
     note_fail_on(result, settings.fail_on)
     with reader_may_leave():
         emit_report(result, settings.fmt, params["output"], params)
-        if params["staged"] and result.findings:
+        if params["staged"] and result.findings and not params["quiet"]:
             from leakscan.staged import fix_hint
 
             click.echo(fix_hint(result), err=True)
