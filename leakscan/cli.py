@@ -302,6 +302,12 @@ def overrides_from(ctx: click.Context) -> Overrides:
     def given(name: str) -> Any:
         return params[name] if name in params and _explicit(ctx, name) else None
 
+    def urls_given(name: str) -> bool:
+        """A blank LEAKSCAN_CLOUD_URL / LEAKSCAN_SONAR_URL counts as unset."""
+        if name not in params or not _explicit(ctx, name):
+            return False
+        return bool(params[name]) or ctx.get_parameter_source(name) != ParameterSource.ENVIRONMENT
+
     def tupled(name: str) -> Any:
         value = given(name)
         return tuple(value) if value is not None else None
@@ -328,15 +334,15 @@ def overrides_from(ctx: click.Context) -> Overrides:
         scan_large_files=params.get("large_files") == "scan",
         workers=params.get("workers", 0),
         validate=validate,
-        cloud_urls=tupled("cloud_urls"),
-        sonar_urls=tupled("sonar_urls"),
+        cloud_urls=tupled("cloud_urls") if urls_given("cloud_urls") else None,
+        sonar_urls=tupled("sonar_urls") if urls_given("sonar_urls") else None,
         ca_bundle=params.get("ca_bundle"),
         validate_timeout=params.get("validate_timeout", 10.0),
         validate_rate=params.get("validate_rate", 5.0),
         validate_max_requests=params.get("validate_max_requests", 500),
         validate_deadline=params.get("validate_deadline", 120.0),
-        cloud_urls_given=_explicit(ctx, "cloud_urls") if "cloud_urls" in params else False,
-        sonar_urls_given=_explicit(ctx, "sonar_urls") if "sonar_urls" in params else False,
+        cloud_urls_given=urls_given("cloud_urls"),
+        sonar_urls_given=urls_given("sonar_urls"),
     )
 
 
