@@ -51,15 +51,11 @@ def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int 
 
 
 def _fail_on(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    from leakscan.errors import UsageError
     from leakscan.policy import parse_fail_on
 
     if value is None:
         return None
-    try:
-        return str(parse_fail_on(value))
-    except UsageError as exc:
-        raise click.BadParameter(str(exc)) from exc
+    return str(parse_fail_on(value))  # a UsageError is one line, exit 2
 
 
 def _output(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
@@ -511,11 +507,14 @@ def scan(ctx: click.Context, /, paths: tuple[str, ...], **params: Any) -> None:
 
 
 def _scan_staged(options: ScanOptions, paths: tuple[str, ...], staged: bool, whole_files: bool) -> ScanResult:
+    from leakscan.errors import UsageError
     from leakscan.staged import scan_staged
 
     if not staged:
         raise click.UsageError("--whole-files only applies with --staged")
-    if len(paths) > 1 or "-" in paths:
+    if "-" in paths:
+        raise UsageError("--staged scans the git index: '-' (standard input) cannot be combined with it")
+    if len(paths) > 1:
         raise click.UsageError("--staged takes at most one PATH: a folder inside the repository")
     return scan_staged(options, paths[0] if paths else ".", whole_files=whole_files)
 
