@@ -435,7 +435,18 @@ def reader_may_leave() -> Iterator[None]:
     except OSError as exc:
         if exc.errno != errno.EPIPE:
             raise
-        _silence_broken_pipe()
+        _silence_broken_pipe(stderr_too=True)
+
+
+class _outcome:  # noqa: N801 (a namespace)
+    """Set by commands whose exit code reports a result (findings, live tokens, failures)."""
+
+    pending = False
+
+
+def outcome_pending() -> None:
+    """This command's exit code reports a result: a broken pipe must not turn it into 0."""
+    _outcome.pending = True
 
 
 def exit_code_for(result: ScanResult, findings_code: int, fail_on: str = "any") -> int:
@@ -489,6 +500,7 @@ def scan(ctx: click.Context, /, paths: tuple[str, ...], **params: Any) -> None:
     1 findings (--exit-code N); 2 usage or configuration error, or an input could not be
     read and nothing was found; 130 interrupted.
     """
+    outcome_pending()
     settings = load_settings(ctx, paths)
     if params["staged"] or params["whole_files"]:
         result = _scan_staged(settings.options, paths, params["staged"], params["whole_files"])
@@ -554,6 +566,7 @@ def history(ctx: click.Context, /, repo: str, **params: Any) -> None:
     error, not a repository, unknown --branch/--since-commit, or an incomplete scan with no
     findings; 130 interrupted.
     """
+    outcome_pending()
     settings = load_settings(ctx, (repo,))
     result = _run_history(settings.options, repo, params)
     result.stats.notes.extend(settings.notes)
@@ -608,6 +621,7 @@ def validate_command(ctx: click.Context, /, tokens: tuple[str, ...], **params: A
     Exit 1 if any token is live; 0 if none is live and all were checked; 2 if any is unknown,
     not checked or not a recognised token (and none is live).
     """
+    outcome_pending()
     from leakscan.check import check_tokens, checks_exit_code, render_checks
     from leakscan.config import discover_config
     from leakscan.errors import UsageError
@@ -676,6 +690,7 @@ def baseline() -> None:
 @click.pass_context
 def baseline_create(ctx: click.Context, /, paths: tuple[str, ...], **params: Any) -> None:
     """Scan PATHS (default '.') and record every finding in a baseline file."""
+    outcome_pending()
     from leakscan.baseline import baseline_from_findings
 
     settings = load_settings(ctx, paths)
@@ -686,7 +701,8 @@ def baseline_create(ctx: click.Context, /, paths: tuple[str, ...], **params: Any
         raise SystemExit(ExitCode.INTERRUPTED)
     created = baseline_from_findings(result.findings, str(target))
     _write_baseline(created, target)
-    click.echo(f"leakscan: {target}: {_entries(len(created.entries))} recorded", err=True)
+    with reader_may_leave():
+        click.echo(f"leakscan: {target}: {_entries(len(created.entries))} recorded", err=True)
     if result.errors:
         click.echo(
             f"leakscan: {len(result.errors)} input(s) could not be read; the baseline may be "
@@ -715,6 +731,7 @@ def baseline_create(ctx: click.Context, /, paths: tuple[str, ...], **params: Any
 @click.pass_context
 def baseline_prune(ctx: click.Context, /, paths: tuple[str, ...], **params: Any) -> None:
     """Scan PATHS (default '.') and remove baseline entries that no longer match a finding."""
+    outcome_pending()
     from dataclasses import replace
 
     from leakscan.baseline import prune_baseline
@@ -736,7 +753,8 @@ def baseline_prune(ctx: click.Context, /, paths: tuple[str, ...], **params: Any)
     _write_baseline(pruned, target)
     removed = len(current.entries) - len(pruned.entries)
     kept = len(pruned.entries)
-    click.echo(f"leakscan: {target}: {_entries(removed)} removed (stale), {kept} kept", err=True)
+    with reader_may_leave():
+        click.echo(f"leakscan: {target}: {_entries(removed)} removed (stale), {kept} kept", err=True)
     raise SystemExit(ExitCode.CLEAN)
 
 
@@ -786,6 +804,7 @@ def rules_list(extra_rules: tuple[Path, ...]) -> None:
 @click.argument("files", nargs=-1, type=click.Path(exists=True, path_type=Path))
 def rules_check(files: tuple[Path, ...]) -> None:
     """Check rule files (default: the built-in ones) and run every example."""
+    outcome_pending()
     from leakscan.examples import example_problems
     from leakscan.rules import load_rules
 
@@ -899,6 +918,7 @@ def audit() -> None:
 def audit_run(ctx: click.Context, /, targets: tuple[str, ...], **params: Any) -> None:
     """Audit TARGETs (git URLs, repository paths, folders of clones); re-audits scan only new blobs.
     `leakscan audit report` renders the store."""
+    outcome_pending()
     from leakscan.audit.runner import AuditOptions, run_audit
     from leakscan.audit.targets import collect_targets
 
@@ -995,6 +1015,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; turn every error into one stderr line and an exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    _outcome.pending = False
     _stop_on_sigterm()
     try:
         cli.main(args=args, prog_name="leakscan", standalone_mode=False)
@@ -1002,8 +1023,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if type(sys.stdout).__name__.endswith("PacifyFlushWrapper"):  # click's answer to a broken pipe
             sys.stdout = getattr(sys.stdout, "wrapped", sys.stdout)
             sys.stderr = getattr(sys.stderr, "wrapped", sys.stderr)
-            _silence_broken_pipe()
-            return ExitCode.ERROR  # a pipe closed before the outcome was known: fail closed
+            _silence_broken_pipe(stderr_too=True)
+            # The reader stopped reading (`| head`): fine for listings and help, but a pipe closed
+            # before a check's outcome was known fails closed.
+            return ExitCode.ERROR if _outcome.pending else ExitCode.CLEAN
         return int(exc.code or 0)
     except click.exceptions.Abort:
         click.echo("leakscan: interrupted", err=True)
@@ -1047,10 +1070,10 @@ def _terminate(signum: int, frame: object) -> None:
     raise Terminated()
 
 
-def _silence_broken_pipe() -> None:
+def _silence_broken_pipe(*, stderr_too: bool = False) -> None:
     """The reader went away (e.g. `| head`): don't let the interpreter complain at exit."""
     devnull = os.open(os.devnull, os.O_WRONLY)
-    for stream in (sys.stdout, sys.stderr):
+    for stream in (sys.stdout, sys.stderr) if stderr_too else (sys.stdout,):
         try:
             os.dup2(devnull, stream.fileno())
         except (OSError, ValueError, io.UnsupportedOperation):  # no real file (e.g. CliRunner)

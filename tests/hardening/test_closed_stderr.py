@@ -47,3 +47,13 @@ def test_findings_exit_1_when_both_streams_are_closed(tmp_path: Path, tokens: To
 def test_clean_scan_still_exits_0_with_closed_stderr(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("nothing here\n")
     assert _run_with_closed_pipe(["scan", "--format", "json", "-o", "r.json", "a.txt"], tmp_path) == 0
+
+
+def test_baseline_create_with_closed_stderr_still_exits_0(tmp_path: Path, tokens: TokenGenerator) -> None:
+    (tmp_path / "a.txt").write_text(f"token={tokens.sqco()}\n")
+    assert _run_with_closed_pipe(["baseline", "create", "-o", "b.json", "a.txt"], tmp_path) == 0
+    assert len(json.loads((tmp_path / "b.json").read_text())["entries"]) == 1
+
+
+def test_listing_into_a_closed_pipe_exits_0(tmp_path: Path) -> None:
+    assert _run_with_closed_pipe(["rules", "list"], tmp_path) == 0
