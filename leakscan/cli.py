@@ -6,11 +6,13 @@ Nothing else lives here: the logic is in the modules each command imports when i
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,15 +51,33 @@ def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int 
 
 
 def _fail_on(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    from leakscan.errors import UsageError
     from leakscan.policy import parse_fail_on
 
     if value is None:
         return None
-    try:
-        return str(parse_fail_on(value))
-    except UsageError as exc:
-        raise click.BadParameter(str(exc)) from exc
+    return str(parse_fail_on(value))  # a UsageError is one line, exit 2
+
+
+def _output(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """``-o FILE``: its folder must exist, checked before anything is scanned or sent."""
+    from leakscan.errors import UsageError
+
+    if value is None or str(value) == "-":
+        return value
+    folder = value.parent
+    if not folder.is_dir():
+        raise UsageError(f"--output: {value}: folder {folder} does not exist")
+    return value
+
+
+def _exclusive_verbosity(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    """``-q`` and ``-v`` exclude each other, checked before anything is scanned or sent."""
+    from leakscan.errors import UsageError
+
+    other = "verbose" if param.name == "quiet" else "quiet"
+    if value and ctx.params.get(other):
+        raise UsageError("--quiet and --verbose exclude each other")
+    return value
 
 
 def _options(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -84,14 +104,18 @@ report_options = _options(
         "-o",
         "--output",
         type=click.Path(dir_okay=False, path_type=Path),
-        help="Write the report to this file instead of stdout.",
+        callback=_output,
+        help="Write the report to this file instead of stdout ('-': stdout).",
     ),
     click.option("--show-secrets", is_flag=True, help="Print secrets whole (redacted by default)."),
-    click.option("-q", "--quiet", is_flag=True, help="Text report: the summary only."),
+    click.option(
+        "-q", "--quiet", is_flag=True, callback=_exclusive_verbosity, help="Text report: the summary only."
+    ),
     click.option(
         "-v",
         "--verbose",
         is_flag=True,
+        callback=_exclusive_verbosity,
         help="Text report: every rule message and fix, every skipped and failed input.",
     ),
     click.option(
@@ -274,6 +298,12 @@ def overrides_from(ctx: click.Context) -> Overrides:
     def given(name: str) -> Any:
         return params[name] if name in params and _explicit(ctx, name) else None
 
+    def urls_given(name: str) -> bool:
+        """A blank LEAKSCAN_CLOUD_URL / LEAKSCAN_SONAR_URL counts as unset."""
+        if name not in params or not _explicit(ctx, name):
+            return False
+        return bool(params[name]) or ctx.get_parameter_source(name) != ParameterSource.ENVIRONMENT
+
     def tupled(name: str) -> Any:
         value = given(name)
         return tuple(value) if value is not None else None
@@ -300,15 +330,15 @@ def overrides_from(ctx: click.Context) -> Overrides:
         scan_large_files=params.get("large_files") == "scan",
         workers=params.get("workers", 0),
         validate=validate,
-        cloud_urls=tupled("cloud_urls"),
-        sonar_urls=tupled("sonar_urls"),
+        cloud_urls=tupled("cloud_urls") if urls_given("cloud_urls") else None,
+        sonar_urls=tupled("sonar_urls") if urls_given("sonar_urls") else None,
         ca_bundle=params.get("ca_bundle"),
         validate_timeout=params.get("validate_timeout", 10.0),
         validate_rate=params.get("validate_rate", 5.0),
         validate_max_requests=params.get("validate_max_requests", 500),
         validate_deadline=params.get("validate_deadline", 120.0),
-        cloud_urls_given=_explicit(ctx, "cloud_urls") if "cloud_urls" in params else False,
-        sonar_urls_given=_explicit(ctx, "sonar_urls") if "sonar_urls" in params else False,
+        cloud_urls_given=urls_given("cloud_urls"),
+        sonar_urls_given=urls_given("sonar_urls"),
     )
 
 
@@ -371,16 +401,16 @@ def emit_report(result: ScanResult, fmt: str, output: Path | None, params: dict[
     from leakscan.report import ReportContext, get_reporter
     from leakscan.report.text_report import render_summary
 
-    if params.get("quiet") and params.get("verbose"):
-        raise click.UsageError("--quiet and --verbose exclude each other")
     context = ReportContext(
         show_secrets=params["show_secrets"],
-        color=output is None and _use_color(sys.stdout, params.get("color", "auto")),
+        color=(output is None or str(output) == "-") and _use_color(sys.stdout, params.get("color", "auto")),
         verbosity=-1 if params.get("quiet") else int(bool(params.get("verbose"))),
         version=__version__,
         information_uri=_information_uri() if fmt in ("sarif", "gitlab") else "",
     )
     text = get_reporter(fmt)(result, context)
+    if output is not None and str(output) == "-":
+        output = None  # `-o -`: standard output
     if output is None:
         try:
             click.echo(text, nl=False, color=context.color)  # click strips colour off a terminal
@@ -394,6 +424,29 @@ def emit_report(result: ScanResult, fmt: str, output: Path | None, params: dict[
         write_atomically(output, text)
     if fmt != "text" or output is not None:
         click.echo(render_summary(result), err=True)
+
+
+@contextmanager
+def reader_may_leave() -> Iterator[None]:
+    """A closed stdout or stderr pipe (`| head`, `2>&1 | true`) while reporting is not an error,
+    but the exit code stays the one the results call for: findings never turn into 0."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno != errno.EPIPE:
+            raise
+        _silence_broken_pipe(stderr_too=True)
+
+
+class _outcome:  # noqa: N801 (a namespace)
+    """Set by commands whose exit code reports a result (findings, live tokens, failures)."""
+
+    pending = False
+
+
+def outcome_pending() -> None:
+    """This command's exit code reports a result: a broken pipe must not turn it into 0."""
+    _outcome.pending = True
 
 
 def exit_code_for(result: ScanResult, findings_code: int, fail_on: str = "any") -> int:
@@ -447,6 +500,7 @@ def scan(ctx: click.Context, /, paths: tuple[str, ...], **params: Any) -> None:
     1 findings (--exit-code N); 2 usage or configuration error, or an input could not be
     read and nothing was found; 130 interrupted.
     """
+    outcome_pending()
     settings = load_settings(ctx, paths)
     if params["staged"] or params["whole_files"]:
         result = _scan_staged(settings.options, paths, params["staged"], params["whole_files"])
@@ -455,20 +509,24 @@ def scan(ctx: click.Context, /, paths: tuple[str, ...], **params: Any) -> None:
 
         result = run_scan(settings.options)
     note_fail_on(result, settings.fail_on)
-    emit_report(result, settings.fmt, params["output"], params)
-    if params["staged"] and result.findings:
-        from leakscan.staged import fix_hint
+    with reader_may_leave():
+        emit_report(result, settings.fmt, params["output"], params)
+        if params["staged"] and result.findings and not params["quiet"]:
+            from leakscan.staged import fix_hint
 
-        click.echo(fix_hint(result), err=True)
+            click.echo(fix_hint(result), err=True)
     raise SystemExit(exit_code_for(result, params["findings_code"], settings.fail_on))
 
 
 def _scan_staged(options: ScanOptions, paths: tuple[str, ...], staged: bool, whole_files: bool) -> ScanResult:
+    from leakscan.errors import UsageError
     from leakscan.staged import scan_staged
 
     if not staged:
         raise click.UsageError("--whole-files only applies with --staged")
-    if len(paths) > 1 or "-" in paths:
+    if "-" in paths:
+        raise UsageError("--staged scans the git index: '-' (standard input) cannot be combined with it")
+    if len(paths) > 1:
         raise click.UsageError("--staged takes at most one PATH: a folder inside the repository")
     return scan_staged(options, paths[0] if paths else ".", whole_files=whole_files)
 
@@ -508,11 +566,13 @@ def history(ctx: click.Context, /, repo: str, **params: Any) -> None:
     error, not a repository, unknown --branch/--since-commit, or an incomplete scan with no
     findings; 130 interrupted.
     """
+    outcome_pending()
     settings = load_settings(ctx, (repo,))
     result = _run_history(settings.options, repo, params)
     result.stats.notes.extend(settings.notes)
     note_fail_on(result, settings.fail_on)
-    emit_report(result, settings.fmt, params["output"], params)
+    with reader_may_leave():
+        emit_report(result, settings.fmt, params["output"], params)
     raise SystemExit(exit_code_for(result, params["findings_code"], settings.fail_on))
 
 
@@ -561,6 +621,7 @@ def validate_command(ctx: click.Context, /, tokens: tuple[str, ...], **params: A
     Exit 1 if any token is live; 0 if none is live and all were checked; 2 if any is unknown,
     not checked or not a recognised token (and none is live).
     """
+    outcome_pending()
     from leakscan.check import check_tokens, checks_exit_code, render_checks
     from leakscan.config import discover_config
     from leakscan.errors import UsageError
@@ -623,11 +684,13 @@ def baseline() -> None:
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
+    callback=_output,
     help=f"Baseline file to write (default: the configured `baseline`, else {DEFAULT_BASELINE}).",
 )
 @click.pass_context
 def baseline_create(ctx: click.Context, /, paths: tuple[str, ...], **params: Any) -> None:
     """Scan PATHS (default '.') and record every finding in a baseline file."""
+    outcome_pending()
     from leakscan.baseline import baseline_from_findings
 
     settings = load_settings(ctx, paths)
@@ -638,7 +701,8 @@ def baseline_create(ctx: click.Context, /, paths: tuple[str, ...], **params: Any
         raise SystemExit(ExitCode.INTERRUPTED)
     created = baseline_from_findings(result.findings, str(target))
     _write_baseline(created, target)
-    click.echo(f"leakscan: {target}: {_entries(len(created.entries))} recorded", err=True)
+    with reader_may_leave():
+        click.echo(f"leakscan: {target}: {_entries(len(created.entries))} recorded", err=True)
     if result.errors:
         click.echo(
             f"leakscan: {len(result.errors)} input(s) could not be read; the baseline may be "
@@ -661,11 +725,13 @@ def baseline_create(ctx: click.Context, /, paths: tuple[str, ...], **params: Any
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
+    callback=_output,
     help="Write the pruned baseline here instead of in place.",
 )
 @click.pass_context
 def baseline_prune(ctx: click.Context, /, paths: tuple[str, ...], **params: Any) -> None:
     """Scan PATHS (default '.') and remove baseline entries that no longer match a finding."""
+    outcome_pending()
     from dataclasses import replace
 
     from leakscan.baseline import prune_baseline
@@ -687,7 +753,8 @@ def baseline_prune(ctx: click.Context, /, paths: tuple[str, ...], **params: Any)
     _write_baseline(pruned, target)
     removed = len(current.entries) - len(pruned.entries)
     kept = len(pruned.entries)
-    click.echo(f"leakscan: {target}: {_entries(removed)} removed (stale), {kept} kept", err=True)
+    with reader_may_leave():
+        click.echo(f"leakscan: {target}: {_entries(removed)} removed (stale), {kept} kept", err=True)
     raise SystemExit(ExitCode.CLEAN)
 
 
@@ -737,6 +804,7 @@ def rules_list(extra_rules: tuple[Path, ...]) -> None:
 @click.argument("files", nargs=-1, type=click.Path(exists=True, path_type=Path))
 def rules_check(files: tuple[Path, ...]) -> None:
     """Check rule files (default: the built-in ones) and run every example."""
+    outcome_pending()
     from leakscan.examples import example_problems
     from leakscan.rules import load_rules
 
@@ -850,6 +918,7 @@ def audit() -> None:
 def audit_run(ctx: click.Context, /, targets: tuple[str, ...], **params: Any) -> None:
     """Audit TARGETs (git URLs, repository paths, folders of clones); re-audits scan only new blobs.
     `leakscan audit report` renders the store."""
+    outcome_pending()
     from leakscan.audit.runner import AuditOptions, run_audit
     from leakscan.audit.targets import collect_targets
 
@@ -909,7 +978,13 @@ def _audit_progress(summary: Any, outcome: Any) -> None:
     show_default=True,
     help="Report format.",
 )
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    callback=_output,
+    help="Write to this file.",
+)
 @click.option("--show-secrets", is_flag=True, help="Print secrets whole (redacted by default).")
 @click.option(
     "--rules",
@@ -933,16 +1008,14 @@ def audit_report(
     if output is None:
         click.echo(text, nl=False)
     else:
-        try:
-            output.write_text(text, encoding="utf-8", errors="surrogateescape")
-        except OSError as exc:
-            raise LeakscanError(f"{output}: cannot write report: {exc.strerror or exc}") from exc
+        write_atomically(output, text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; turn every error into one stderr line and an exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    _outcome.pending = False
     _stop_on_sigterm()
     try:
         cli.main(args=args, prog_name="leakscan", standalone_mode=False)
@@ -950,8 +1023,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if type(sys.stdout).__name__.endswith("PacifyFlushWrapper"):  # click's answer to a broken pipe
             sys.stdout = getattr(sys.stdout, "wrapped", sys.stdout)
             sys.stderr = getattr(sys.stderr, "wrapped", sys.stderr)
-            _silence_broken_pipe()
-            return ExitCode.CLEAN  # the reader stopped reading (`| head`): not an error
+            _silence_broken_pipe(stderr_too=True)
+            # The reader stopped reading (`| head`): fine for listings and help, but a pipe closed
+            # before a check's outcome was known fails closed.
+            return ExitCode.ERROR if _outcome.pending else ExitCode.CLEAN
         return int(exc.code or 0)
     except click.exceptions.Abort:
         click.echo("leakscan: interrupted", err=True)
@@ -995,7 +1070,12 @@ def _terminate(signum: int, frame: object) -> None:
     raise Terminated()
 
 
-def _silence_broken_pipe() -> None:
+def _silence_broken_pipe(*, stderr_too: bool = False) -> None:
     """The reader went away (e.g. `| head`): don't let the interpreter complain at exit."""
     devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
+    for stream in (sys.stdout, sys.stderr) if stderr_too else (sys.stdout,):
+        try:
+            os.dup2(devnull, stream.fileno())
+        except (OSError, ValueError, io.UnsupportedOperation):  # no real file (e.g. CliRunner)
+            pass
+    os.close(devnull)

@@ -46,6 +46,11 @@ def install_hook(where: str | Path, python: str, *, force: bool = False) -> tupl
     """Write the pre-commit hook of the repository containing ``where``; returns its path and,
     when ``force`` replaced a hook, where the old one was moved (never overwriting a backup)."""
     repo = open_repo(where)
+    if repo.is_bare:
+        raise UsageError(
+            f"{where}: bare repository (no work tree, nothing is committed here): "
+            "install the hook in a clone with a work tree"
+        )
     folder = hooks_dir(repo)
     target = folder / HOOK_NAME
     exists = target.exists() or target.is_symlink()

@@ -1,17 +1,35 @@
-"""Writing reports and baselines to files atomically."""
+"""Writing reports and baselines to files: atomically when the target is a regular file."""
 
 from __future__ import annotations
 
 import os
+import stat
+import sys
 import tempfile
 from pathlib import Path
 
 from leakscan.errors import LeakscanError
 
+STDOUT = "-"
+
 
 def write_atomically(target: Path, text: str, what: str = "report") -> None:
-    """Write ``text`` to a temporary file in ``target``'s folder, then rename it over
-    ``target``: a full disk or a crash leaves the old file (or none), never a truncated one."""
+    """Write ``text`` to ``target``. ``-`` is standard output. A missing or regular file (or the
+    file a symlink points to) is replaced atomically: a temporary file in its folder is renamed
+    over it, so a full disk or a crash leaves the old file (or none), never a truncated one. A
+    FIFO, device or other non-regular file is opened and written in place, never replaced."""
+    if str(target) == STDOUT:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    target = Path(os.path.realpath(target)) if target.is_symlink() else target
+    try:
+        mode = target.stat().st_mode
+    except OSError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        _write_in_place(target, text, what)
+        return
     folder = target.parent if str(target.parent) else Path(".")
     try:
         fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
@@ -26,6 +44,15 @@ def write_atomically(target: Path, text: str, what: str = "report") -> None:
         os.replace(temporary, target)
     except OSError as exc:
         Path(temporary).unlink(missing_ok=True)
+        raise LeakscanError(f"{target}: cannot write {what}: {exc.strerror or exc}") from exc
+
+
+def _write_in_place(target: Path, text: str, what: str) -> None:
+    """A FIFO or device: open it for writing (no rename, no temporary file)."""
+    try:
+        with target.open("w", encoding="utf-8", errors="surrogateescape", newline="") as handle:
+            handle.write(text)
+    except OSError as exc:
         raise LeakscanError(f"{target}: cannot write {what}: {exc.strerror or exc}") from exc
 
 

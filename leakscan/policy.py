@@ -40,6 +40,9 @@ def parse_fail_on(text: str) -> FailOn:
     words = [word.strip() for word in text.split(",") if word.strip()]
     levels = [word for word in words if word in LEVELS]
     unknown = [word for word in words if word not in LEVELS + FLAGS]
+    repeated = sorted({word for word, count in Counter(words).items() if count > 1})
+    if repeated and not unknown:
+        raise UsageError(f"invalid --fail-on {text!r}: {', '.join(repeated)} given twice")
     if unknown or len(levels) > 1 or not words:
         raise UsageError(
             f"invalid --fail-on {text!r}: use one of {', '.join(LEVELS)}, optionally with ',info' "

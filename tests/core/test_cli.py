@@ -423,7 +423,9 @@ def test_output_to_unwritable_place(tree: tuple[Path, str], tmp_path: Path, run_
     root, _ = tree
     proc = run_cli("scan", "--output", str(tmp_path / "missing-dir" / "r.txt"), str(root))
     assert proc.returncode == 2
-    assert proc.stderr.startswith(f"Error: {tmp_path}/missing-dir/r.txt: cannot write report: ")
+    assert proc.stderr == (  # found before scanning: one line
+        f"Error: --output: {tmp_path}/missing-dir/r.txt: folder {tmp_path}/missing-dir does not exist\n"
+    )
 
 
 # --- colour ------------------------------------------------------------------------------------

@@ -221,3 +221,15 @@ def test_install_hook_force_keeps_a_backup(make_repo: MakeRepo, run_cli: RunCli)
     )
     assert backup.read_text(encoding="utf-8") == "#!/bin/sh\necho my-own-lint\n"
     assert "-m leakscan scan --staged" in hook.with_name("pre-commit.bak.1").read_text(encoding="utf-8")
+
+
+def test_install_hook_refuses_a_bare_repository(tmp_path: Path, run_cli: RunCli) -> None:
+    bare = tmp_path / "bare.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
+    proc = run_cli("install-hook", str(bare))
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        f"Error: {bare}: bare repository (no work tree, nothing is committed here): "
+        "install the hook in a clone with a work tree\n"
+    )
+    assert not (bare / "hooks" / "pre-commit").exists()
