@@ -149,6 +149,11 @@ rule_options = _options(
         "looked up from the scanned path to the repository root).",
     ),
     click.option(
+        "--no-config",
+        is_flag=True,
+        help="Ignore discovered configuration files (for auditing someone else's repository).",
+    ),
+    click.option(
         "--rules",
         "extra_rules",
         multiple=True,
@@ -315,6 +320,7 @@ def overrides_from(ctx: click.Context) -> Overrides:
     )
     return Overrides(
         config_file=params.get("config_file"),
+        no_config=params.get("no_config", False),
         since_commit=params.get("since_commit"),
         fmt=given("fmt"),
         fail_on=given("fail_on"),
@@ -456,6 +462,17 @@ def exit_code_for(result: ScanResult, findings_code: int, fail_on: str = "any") 
     return exit_code(result, findings_code, parse_fail_on(fail_on))
 
 
+def note_settings(result: ScanResult, settings: Settings, inputs: str | None) -> None:
+    """Add the settings' notes (the configuration applied), and one when excludes left nothing
+    of the ``inputs`` ("files" or "history"; None: not checked)."""
+    from leakscan.settings import excluded_everything_note
+
+    result.stats.notes.extend(settings.notes)
+    note = excluded_everything_note(result, settings.options, inputs == "history") if inputs else None
+    if note:
+        result.stats.notes.append(note)
+
+
 def note_fail_on(result: ScanResult, fail_on: str) -> None:
     """Say in the summary when ``--fail-on live`` fails on findings it could not check."""
     from leakscan.policy import fail_on_note, parse_fail_on
@@ -508,6 +525,7 @@ def scan(ctx: click.Context, /, paths: tuple[str, ...], **params: Any) -> None:
         from leakscan.scan import scan as run_scan
 
         result = run_scan(settings.options)
+    note_settings(result, settings, None if params["staged"] else "files")
     note_fail_on(result, settings.fail_on)
     with reader_may_leave():
         emit_report(result, settings.fmt, params["output"], params)
@@ -569,7 +587,7 @@ def history(ctx: click.Context, /, repo: str, **params: Any) -> None:
     outcome_pending()
     settings = load_settings(ctx, (repo,))
     result = _run_history(settings.options, repo, params)
-    result.stats.notes.extend(settings.notes)
+    note_settings(result, settings, "history")
     note_fail_on(result, settings.fail_on)
     with reader_may_leave():
         emit_report(result, settings.fmt, params["output"], params)

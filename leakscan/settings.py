@@ -5,10 +5,11 @@ what was given (None = not given) and call ``resolve``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from leakscan.config import Config, config_location, discover_config, hosts_from_config
 from leakscan.errors import ConfigError, UsageError
@@ -21,6 +22,9 @@ from leakscan.options import (
     ValidationConfig,
     parse_size,
 )
+
+if TYPE_CHECKING:
+    from leakscan.models import ScanResult
 
 __all__ = [
     "Config",
@@ -47,6 +51,7 @@ class Overrides:
     at that revision, so the range under review can't configure its own scan."""
 
     config_file: Path | None = None
+    no_config: bool = False  # ignore discovered configuration files (auditing someone else's repo)
     since_commit: str | None = None
     fmt: str | None = None
     fail_on: str | None = None
@@ -104,7 +109,9 @@ def resolve(
     targets = tuple(paths) or (".",)
     start = next((Path(p) for p in targets if p != "-"), Path.cwd())
     notes: tuple[str, ...] = ()
-    if overrides.since_commit and overrides.config_file is None:
+    if overrides.no_config and overrides.config_file is None:
+        config = Config()
+    elif overrides.since_commit and overrides.config_file is None:
         from leakscan.trusted import config_at_base
 
         base = config_at_base(str(start), overrides.since_commit)
@@ -128,7 +135,32 @@ def resolve(
         validation=resolve_validation(overrides, config, fail_on, start, progress),
         baseline=load_baseline(baseline_file) if baseline_file is not None else None,
     )
+    if overrides.config_file is None and config.source is not None:
+        notes = (config_note(config, overrides), *notes)
     return Settings(options, config, _pick(overrides.fmt, config.format, "text"), fail_on, notes)
+
+
+def config_note(config: Config, overrides: Overrides) -> str:
+    """The note naming a discovered configuration file and the settings it applies that reduce
+    coverage (those the caller did not override)."""
+    applied: list[str] = []
+    if config.exclude and overrides.exclude is None:
+        applied.append(f"exclude: {len(config.exclude)} pattern(s)")
+    if config.disable_rules and overrides.disable_rules is None:
+        applied.append("disable_rules: " + ", ".join(config.disable_rules))
+    if config.allow_secrets:
+        applied.append(f"allow_secrets: {len(config.allow_secrets)} hash(es)")
+    if config.max_file_size is not None and overrides.max_file_size is None:
+        applied.append(f"max_file_size = {config.max_file_size}")
+    if config.decode_depth is not None and overrides.decode_depth is None:
+        applied.append(f"decode_depth = {config.decode_depth}")
+    if config.fail_on is not None and overrides.fail_on is None:
+        applied.append(f'fail_on = "{config.fail_on}"')
+    if config.baseline is not None and overrides.baseline_file is None and overrides.read_baseline:
+        applied.append(f"baseline = {config.baseline}")
+    assert config.source is not None
+    detail = f" ({'; '.join(applied)})" if applied else ""
+    return f"configuration: {config_location(config.source)}{detail} (--no-config ignores it)"
 
 
 def resolve_rules(overrides: Overrides, config: Config) -> tuple[tuple[Path, ...], tuple[str, ...]]:
@@ -177,3 +209,34 @@ def resolve_validation(
         deadline=overrides.validate_deadline,
         progress=progress,
     )
+
+
+def excluded_everything_note(result: ScanResult, options: ScanOptions, history: bool) -> str | None:
+    """A note when exclude patterns left nothing scanned although there was something to scan
+    (files under the scanned paths; for history, files in HEAD's tree)."""
+    stats = result.stats
+    if not options.exclude or stats.files_scanned or result.skipped or result.errors:
+        return None
+    if history:
+        from leakscan.sources.git import head_commit, load_tree, open_repo, tree_id
+
+        repo = open_repo(options.paths[0])
+        head = head_commit(repo)
+        root = tree_id(repo, head) if head is not None else None
+        tree = load_tree(repo, root) if root is not None else None
+        existed = tree is not None and len(tree) > 0
+    else:
+        existed = any(_has_file(Path(p)) for p in options.paths if p != "-")
+    if not existed:
+        return None
+    return f"nothing scanned: the exclude pattern(s) ({len(options.exclude)}) matched every input"
+
+
+def _has_file(path: Path) -> bool:
+    if path.is_file():
+        return True
+    for _folder, dirs, files in os.walk(path):
+        dirs[:] = [d for d in dirs if d != ".git"]
+        if files:
+            return True
+    return False

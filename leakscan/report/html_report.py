@@ -235,9 +235,11 @@ def _view(item: dict[str, Any], anchor: str, now: datetime) -> FindingView:
     removed = _parse_date(exposure.get("removed_at"))
     present = exposure.get("present_at_head")
     days = exposure.get("days_exposed")
-    if days is None and introduced and (removed or present):
-        days = ((removed or now) - introduced).total_seconds() / 86400
     refs = exposure.get("refs")
+    # An open window (still at HEAD, or still reachable from a ref of the `exposure` block)
+    # counts up to the report's own time.
+    if days is None and introduced and (removed or present or (isinstance(refs, list) and refs)):
+        days = ((removed or now) - introduced).total_seconds() / 86400
     origin = item.get("origin") or []
     return FindingView(
         anchor=anchor,

@@ -6,7 +6,7 @@ import codecs
 import os
 import stat
 import subprocess
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +15,8 @@ from leakscan.models import Blob, Failed, FileOrigin, Skipped
 from leakscan.paths import find_repo_root
 from leakscan.sources.ignore import IgnoreMatcher, compile_exclude, compile_files
 
-IGNORE_FILES = (".gitignore", ".leakscanignore")
+GIT_IGNORE_FILES = (".gitignore",)  # defer to tracking, as git does
+SCAN_IGNORE_FILES = (".leakscanignore",)  # apply to tracked files too
 READ_CHUNK = 1 << 20
 GIT_LS_FILES_TIMEOUT = 60
 
@@ -34,12 +35,13 @@ class FileRef:
 class _Level:
     base: str
     matcher: IgnoreMatcher
+    git: bool = True  # a git ignore file (a tracked path is still scanned), else .leakscanignore
 
 
 @dataclass(frozen=True, slots=True)
 class _Folder:
     """A folder to list: where it is, how it is shown, the ignore levels above it, and whether
-    an ignore rule matched it (it is entered only for the tracked files below it)."""
+    a git ignore rule matched it (it is entered only for the tracked files below it)."""
 
     fs_path: str
     shown: str
@@ -64,11 +66,12 @@ def _load_matcher(folder: str, names: Sequence[str], notes: list[str]) -> Ignore
     return matcher if matcher else None
 
 
-def _is_ignored(levels: Sequence[_Level], rel_path: str, is_dir: bool) -> bool:
-    """Git semantics: the deepest, last matching pattern decides."""
+def _is_ignored(levels: Sequence[_Level], rel_path: str, is_dir: bool, git: bool) -> bool:
+    """Git semantics among the git ignore files (``git``) or the .leakscanignore files: the
+    deepest, last matching pattern decides."""
     decision = False
     for level in levels:
-        if level.base and not rel_path.startswith(level.base):
+        if level.git != git or (level.base and not rel_path.startswith(level.base)):
             continue
         result = level.matcher.decide(rel_path[len(level.base) :], is_dir)
         if result is not None:
@@ -196,10 +199,19 @@ class FileWalker:
                 levels.append(_Level("", matcher))
         folder = anchor
         while folder != target:
-            matcher = _load_matcher(str(folder), IGNORE_FILES, self.notes)
-            if matcher is not None:
-                levels.append(_Level(_rel_base(anchor, folder), matcher))
+            levels.extend(self._folder_levels(str(folder), _rel_base(anchor, folder)))
             folder = folder / target.relative_to(folder).parts[0]
+        return levels
+
+    def _folder_levels(self, folder: str, base: str, listed: Collection[str] | None = None) -> list[_Level]:
+        """The ignore levels one folder adds: its .gitignore, then its .leakscanignore (only
+        those in ``listed``, the folder's listing, when it is known)."""
+        levels: list[_Level] = []
+        for names, git in ((GIT_IGNORE_FILES, True), (SCAN_IGNORE_FILES, False)):
+            present = [name for name in names if listed is None or name in listed]
+            matcher = _load_matcher(folder, present, self.notes) if present else None
+            if matcher is not None:
+                levels.append(_Level(base, matcher, git))
         return levels
 
     def _walk_tree(
@@ -224,8 +236,9 @@ class FileWalker:
                 yield Failed(shown, f"cannot stat: {exc.strerror or exc}")
                 continue
             is_dir = stat.S_ISDIR(st.st_mode)
-            ignored = folder.ignored or bool(folder.levels and _is_ignored(folder.levels, key, is_dir))
-            if ignored and (tracked is None or not tracked.has(key, is_dir)):
+            ignored = folder.ignored or bool(folder.levels and _is_ignored(folder.levels, key, is_dir, True))
+            left_out = bool(folder.levels) and _is_ignored(folder.levels, key, is_dir, False)
+            if left_out or (ignored and (tracked is None or not tracked.has(key, is_dir))):
                 if is_dir:
                     self.ignored_folders += 1
                 else:
@@ -252,17 +265,13 @@ class FileWalker:
                 entries = sorted(scanner, key=lambda e: e.name)
         except OSError as exc:
             if self.use_ignore_files:  # notes on its ignore files, as when it can be listed
-                _load_matcher(folder.fs_path, IGNORE_FILES, self.notes)
+                self._folder_levels(folder.fs_path, base)
             yield Failed(folder.shown, f"cannot list folder: {exc.strerror or exc}")
             return
         if self.use_ignore_files:
-            names = {entry.name for entry in entries}
-            present = [name for name in IGNORE_FILES if name in names]
-            matcher = _load_matcher(folder.fs_path, present, self.notes) if present else None
-            if matcher is not None:
-                folder = _Folder(
-                    folder.fs_path, folder.shown, [*folder.levels, _Level(base, matcher)], folder.ignored
-                )
+            added = self._folder_levels(folder.fs_path, base, {entry.name for entry in entries})
+            if added:
+                folder = _Folder(folder.fs_path, folder.shown, [*folder.levels, *added], folder.ignored)
         for entry in entries:
             if entry.name != ".git":
                 yield entry, folder, base

@@ -340,3 +340,39 @@ def test_large_report_lists_a_page_at_a_time_and_links_past_it(
     )
     assert 0 <= top < 40
     assert_clean(browser, report)
+
+
+def test_open_window_on_a_side_branch_has_days_and_reachable_refs(browser: Any, tmp_path: Path) -> None:
+    """A token only on branch `side` (never removed, not at HEAD): its days count to the report's
+    time and the table and card say which ref still reaches it (the JSON `exposure` block)."""
+    from leakscan.synthetic import TokenGenerator
+    from tests.browser.conftest import make_reports
+    from tests.gitrepo import GitRepo, run_git
+
+    path = tmp_path / "repo"
+    path.mkdir()
+    run_git(path, "init", "-q", "-b", "main")
+    repo = GitRepo(path)
+    repo.commit({"README": "hello\n"}, "start")
+    repo.checkout("side", create=True)
+    repo.commit({"side.properties": f"sonar.token={TokenGenerator('side').sqco()}\n"}, "leak on side")
+    repo.checkout("main")
+    (tmp_path / "out").mkdir()
+    report = make_reports("history", path, tmp_path / "out")
+    exposure = report.document["findings"][0]["exposure"]
+    assert exposure["refs"] == ["side"] and exposure["days_exposed"] is None
+    open_report(browser, report.url)
+    (row,) = visible_rows(browser)
+    cells = browser.execute_script(
+        "return Array.from(document.getElementById('row-' + arguments[0]).cells).map(c => c.textContent);",
+        row,
+    )
+    assert re.fullmatch(r"\d+", cells[-1]), cells
+    assert "reachable from side" in " ".join(cells)
+    card = browser.find_element(BY_ID, row).text
+    assert (
+        "still reachable from: side" in card
+        and "exposed " in card
+        and "not at HEAD, but still reachable" in card
+    )
+    assert console_errors(browser) == []

@@ -628,7 +628,9 @@ def test_since_commit_uses_the_base_configuration_and_no_note_when_unchanged(
     assert _paths(report) == ["src/a.env"]
     stats = report["stats"]
     assert isinstance(stats, dict)
-    assert stats["notes"] == []
+    # No "changed since" note; only the one naming the (base) configuration applied.
+    (note,) = stats["notes"]
+    assert note.startswith("configuration: ") and ".leakscan.toml (exclude: 1 pattern(s))" in note
 
 
 def test_combined_matcher_agrees_with_pattern_by_pattern_matching() -> None:

@@ -53,7 +53,9 @@
     var rule = el("td", "", data.rules[item.rule].key || item.rule);
     rule.title = data.rules[item.rule].name;
     add(tr, rule, add(el("td", "path"), el("code", "", item.path + ":" + item.line)));
-    add(tr, add(el("td"), el("code", "", item.secret)), el("td", "", item.head));
+    var head = el("td", "", item.head);
+    if (item.head !== "yes" && item.refs.length) add(head, el("br"), el("span", "dim reach", "reachable from " + item.refs.join(", ")));
+    add(tr, add(el("td"), el("code", "", item.secret)), head);
     if (data.history) add(tr, el("td", "", item.day), el("td", "", item.author), el("td", "num", days(item)));
     return tr;
   }
@@ -82,6 +84,7 @@
       add(exposure, "; ");
       if (item.removed) add(exposure, "removed ", el("time", "", item.removed));
       else if (item.head === "yes") add(exposure, el("strong", "", "still present at HEAD"));
+      else if (item.head === "no" && item.refs.length) add(exposure, "not at HEAD, but still reachable");
       else if (item.head === "no") add(exposure, "no longer at HEAD (removal date unknown)");
       else add(exposure, "removal unknown");
       if (item.days >= 0) add(exposure, "; exposed " + days(item) + " day(s)");
