@@ -4,6 +4,7 @@ for how many days it was exposed."""
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -35,6 +36,7 @@ class ExposureTracer:
         self.default_branch, tip = _default_branch(repo)
         self.chain = _first_parent_chain(repo, tip) if tip is not None else []
         self._holds: dict[tuple[Oid, bytes], bool] = {}
+        self._reaching: dict[Oid, tuple[str, ...]] = {}
 
     def exposure(self, finding: Finding) -> Exposure | None:
         """The exposure of one history finding (None for findings without a commit)."""
@@ -44,7 +46,7 @@ class ExposureTracer:
             introduced = pygit2.Oid(hex=finding.commit.commit)
         except ValueError:
             return None
-        refs = tuple(name for name, tip in self.refs if self._reaches(tip, introduced))
+        refs = self._refs_reaching(introduced)
         if finding.path.startswith("<") or not self.chain:
             return Exposure(refs, self.default_branch, None, None, None)
         secret = finding.secret.value.encode("utf-8", "surrogateescape")
@@ -59,6 +61,36 @@ class ExposureTracer:
         # An open window (still present) has no length yet: reports count it up to their own time.
         days = days_between(finding.commit.date, removed.date) if removed else None
         return Exposure(refs, self.default_branch, present[-1], removed, days)
+
+    def _refs_reaching(self, commit: Oid) -> tuple[str, ...]:
+        """Names of the refs whose history holds ``commit``: one ``git for-each-ref --contains``
+        (git shares the walk among all refs), else libgit2 per ref."""
+        cached = self._reaching.get(commit)
+        if cached is not None:
+            return cached
+        try:
+            listed = subprocess.run(
+                [
+                    "git",
+                    "--git-dir",
+                    self.repo.path,
+                    "for-each-ref",
+                    f"--contains={commit}",
+                    "--format=%(refname)",
+                    "refs/heads",
+                    "refs/tags",
+                    "refs/remotes",
+                ],
+                capture_output=True,
+                check=True,
+                timeout=600,
+            ).stdout.decode("utf-8", "surrogateescape")
+            names = {line.split("/", 2)[2] for line in listed.splitlines() if line.count("/") >= 2}
+            found = tuple(name for name, _ in self.refs if name in names)
+        except (OSError, subprocess.SubprocessError):
+            found = tuple(name for name, tip in self.refs if self._reaches(tip, commit))
+        self._reaching[commit] = found
+        return found
 
     def _reaches(self, tip: Oid, commit: Oid) -> bool:
         try:
