@@ -68,6 +68,10 @@ class ExposureTracer:
         cached = self._reaching.get(commit)
         if cached is not None:
             return cached
+        if not isinstance(self.repo.get(commit), pygit2.Commit):  # a tag object: git would peel it
+            found = tuple(name for name, tip in self.refs if self._reaches(tip, commit))
+            self._reaching[commit] = found
+            return found
         try:
             listed = subprocess.run(
                 [
