@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, TextIO
 from leakscan.report.text_report import human_size
 
 if TYPE_CHECKING:
-    from leakscan.history import Progress
+    from leakscan.sources.history import Progress
 
 MIN_TOKENS = 5
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from leakscan import history as history_module
 from leakscan.history import HistoryOptions, scan_history
 from leakscan.models import ScanResult
 from leakscan.options import ScanOptions
+from leakscan.sources import history as history_module
 from leakscan.sources.git import TreeEnumerator, open_repo
 from leakscan.sources.gitobjects import BlobReader, Listing, RawTreeEnumerator, TreeStream
 from leakscan.synthetic import TokenGenerator

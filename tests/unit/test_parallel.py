@@ -152,7 +152,7 @@ def test_interrupt_prints_the_partial_report(
 def test_history_keeps_its_report_when_a_worker_is_killed(
     make_repo: MakeRepo, tokens: TokenGenerator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import leakscan.history as history_module
+    import leakscan.sources.history as history_module
     from leakscan.history import HistoryOptions, scan_history
 
     token = tokens.server("u")

@@ -1,0 +1,626 @@
+"""The git history as a source: every blob reachable from the chosen refs, each unique blob
+scanned exactly once, and every commit and annotated-tag message.
+
+1. Walk the commits (topological order, oldest first) and their trees, collecting each unique
+   blob id once (a tree id seen before is skipped whole). Only ids and a path are kept.
+2. Scan those blobs, in this process or in worker processes (``BlobScanner.scan_batch``),
+   streaming: each blob is read, scanned and dropped. Blobs without findings are forgotten; the
+   others (``Collected.targets``) go to ``leakscan.attribution``.
+
+Blobs and trees that refs point to (not commits) are scanned the same way and reported under the
+ref's name; commit messages and annotated-tag messages are scanned in this process (they are
+small) and reported at the pseudo-paths ``<commit message>`` and ``<tag message: NAME>``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+from collections import deque
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import pygit2
+
+from leakscan.content import Kind
+from leakscan.detect import Detector
+from leakscan.models import (
+    COMMIT_MESSAGE,
+    CommitInfo,
+    CommitMessageOrigin,
+    Failed,
+    MatchRecord,
+    Origin,
+    ScanResult,
+    Secret,
+    Skipped,
+    TagMessageOrigin,
+)
+from leakscan.options import HistoryOptions, ScanOptions
+from leakscan.parallel import Lost, map_batches
+from leakscan.sources.git import (
+    BlobRef,
+    CommitWalk,
+    ObjectError,
+    Oid,
+    PathFilter,
+    RefObject,
+    Tips,
+    TreeEnumerator,
+    blob_at,
+    commit_info,
+    default_tips,
+    head_tips,
+    limit_libgit2_memory,
+    load_commit,
+    named_tips,
+    object_problem,
+    parent_ids,
+    read_blob,
+    resolve_commit,
+    tree_id,
+    walk_commits,
+)
+from leakscan.sources.gitobjects import (
+    Listing,
+    ObjectListing,
+    RawTreeEnumerator,
+    TreeStream,
+    repo_dir,
+    scan_in_pack_order,
+)
+
+if TYPE_CHECKING:
+    from leakscan.layered import LayeredDetector
+
+AUTO_PARALLEL_BLOBS = 2000
+# From this many blobs in the object store on, blobs are read by id in pack order by the workers
+# (each through git) while a thread walks the trees; below it, the in-process scan is cheaper.
+PACK_ORDER_MIN_BLOBS = 2000
+BATCH_BLOBS = 256
+WORKER_DIED = "worker process died"
+SHALLOW_NOTE = "history truncated (shallow clone): commits before the shallow boundary are missing"
+
+
+def tag_message_path(name: str) -> str:
+    """The pseudo-path of an annotated tag's message in findings."""
+    return TagMessageOrigin(name).path
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """How far the blob scan has got."""
+
+    blobs_done: int
+    blobs_total: int
+    bytes_done: int
+    total_known: bool = True  # False while the tree walk is still finding blobs
+
+
+@dataclass(frozen=True, slots=True)
+class BlobOutcome:
+    """What scanning one blob gave. ``status``: scanned, binary, lfs-pointer, too-large,
+    unreadable (missing or damaged: ``errors`` says which)."""
+
+    oid: str
+    status: str
+    size: int
+    matches: tuple[MatchRecord, ...] = ()
+    errors: tuple[str, ...] = ()
+    suppressed: int = 0
+    skips: tuple[tuple[str, str], ...] = ()  # layers left closed: (path suffix, reason)
+
+
+class BlobScanner:
+    """Reads blobs by id and runs the detector on them (and on what they hold)."""
+
+    def __init__(self, repo: pygit2.Repository, layered: LayeredDetector, max_size: int) -> None:
+        self.repo = repo
+        self.layered = layered
+        self.detector = layered.detector
+        self.max_size = max_size
+
+    def scan(self, oid: Oid) -> BlobOutcome:
+        try:
+            data = read_blob(self.repo, oid, self.max_size)
+        except ObjectError as exc:
+            return BlobOutcome(str(oid), "unreadable", 0, errors=(str(exc),))
+        if isinstance(data, int):
+            return BlobOutcome(str(oid), "too-large", data)
+        return self.outcome(str(oid), data)
+
+    def outcome(self, oid: str, data: bytes) -> BlobOutcome:
+        """What scanning the bytes of blob ``oid`` (and what they hold) gives."""
+        examined = self.layered.examine(data)
+        if isinstance(examined, Kind):
+            return BlobOutcome(oid, examined.value, len(data))
+        matches = tuple(MatchRecord.of(m) for m in examined.matches)
+        return BlobOutcome(
+            oid,
+            "scanned",
+            len(data),
+            matches,
+            tuple(examined.errors),
+            examined.suppressed,
+            tuple(examined.skips),
+        )
+
+    def notable(self, data: bytes) -> BlobOutcome | None:
+        """The outcome of scanning ``data``, or None when it is scanned with nothing to report
+        (most blobs: only the others cross back from a worker process)."""
+        outcome = self.outcome("", data)
+        if outcome.status == "scanned" and not (
+            outcome.matches or outcome.errors or outcome.suppressed or outcome.skips
+        ):
+            return None
+        return outcome
+
+    def scan_batch(self, oids: Sequence[str]) -> list[BlobOutcome]:
+        return [self.scan(pygit2.Oid(hex=oid)) for oid in oids]
+
+
+@dataclass(slots=True)
+class WorkerScan:
+    """What a worker needs to scan blobs (reaches it through fork); each worker opens the
+    repository itself, on its first batch."""
+
+    repo_path: str
+    layered: LayeredDetector
+    max_size: int
+    scanner: BlobScanner | None = None
+
+    def scan_batch(self, oids: Sequence[str]) -> list[BlobOutcome]:
+        if self.scanner is None:
+            limit_libgit2_memory()
+            self.scanner = BlobScanner(pygit2.Repository(self.repo_path), self.layered, self.max_size)
+        return self.scanner.scan_batch(oids)
+
+
+def _scan_in_worker(state: WorkerScan, oids: list[str]) -> list[BlobOutcome]:
+    return state.scan_batch(oids)
+
+
+def _batches(pending: Iterable[BlobRef]) -> Iterator[list[BlobRef]]:
+    refs = iter(pending)
+    while batch := list(itertools.islice(refs, BATCH_BLOBS)):
+        yield batch
+
+
+def iter_outcomes(
+    scanner: BlobScanner, pending: Iterable[BlobRef], workers: int
+) -> Iterator[tuple[BlobRef, BlobOutcome]]:
+    """Scan ``pending`` blobs, in order, in this process or across ``workers`` processes (the
+    worker pool). ``pending`` is consumed lazily (the tree walk goes on between batches). The
+    blobs of a batch whose worker died come back as ``unreadable`` with the reason."""
+    if workers <= 1:
+        for batch in _batches(pending):
+            for ref in batch:
+                yield ref, scanner.scan(ref.oid)
+        return
+    state = WorkerScan(scanner.repo.path, scanner.layered, scanner.max_size)
+    made: deque[list[BlobRef]] = deque()
+
+    def batches() -> Iterator[list[str]]:
+        for batch in _batches(pending):
+            made.append(batch)
+            yield [str(ref.oid) for ref in batch]
+
+    for item in map_batches(_scan_in_worker, state, batches(), workers):
+        batch = made.popleft()
+        if isinstance(item, Lost):
+            for ref in batch:
+                yield (
+                    ref,
+                    BlobOutcome(str(ref.oid), "unreadable", 0, errors=(f"blob {ref.oid}: {item.reason}",)),
+                )
+        else:
+            yield from zip(batch, item, strict=True)
+
+
+Key = tuple[str, str, str]  # rule id, secret, path
+# A finding before it is made: its key, where it is, the commit (or tag) credited, the match.
+Located = tuple[Key, Origin, CommitInfo | None, MatchRecord]
+
+
+@dataclass(slots=True)
+class Collected:
+    """What the history source gave: the blobs with matches (``targets``), the message findings,
+    and what attribution needs to credit them to commits."""
+
+    repo: pygit2.Repository
+    walk: CommitWalk
+    trees: dict[Oid, Oid]
+    tips: Tips
+    base: frozenset[Oid]
+    known: frozenset[Oid]
+    paths: PathFilter
+    scanner: BlobScanner
+    targets: dict[Oid, tuple[MatchRecord, ...]]
+    messages: MessageFindings
+    enumerator: TreeEnumerator | RawTreeEnumerator
+
+
+def collect(
+    repo: pygit2.Repository,
+    history: HistoryOptions,
+    options: ScanOptions,
+    layered: LayeredDetector,
+    allowed: frozenset[str],
+    result: ScanResult,
+    progress: Callable[[Progress], None] | None,
+) -> Collected:
+    """Walk the commits and trees, scan each unique blob once and every commit and tag message;
+    counts, skips and errors go to ``result``."""
+    tips = _tips(repo, history)
+    result.skipped.extend(tips.skipped)
+    result.errors.extend(tips.errors)
+    hidden = [resolve_commit(repo, history.since_commit, "--since-commit")] if history.since_commit else []
+    walk = walk_commits(repo, tips.commits, hidden, history.max_commits)
+    result.errors.extend(walk.errors)
+    scanner = BlobScanner(repo, layered, options.max_file_size)
+    paths = PathFilter(options.exclude)
+    whole = (
+        not paths.active
+        and not history.since_commit
+        and history.max_commits is None
+        and history.skip_blobs is None  # an audit's incremental run: the known blobs are left out
+    )
+    listing = Listing(repo_dir(repo)) if whole else None  # runs while the commits are read
+    enumerator: TreeEnumerator | RawTreeEnumerator = TreeEnumerator(repo, paths)
+    trees: dict[Oid, Oid] = {}
+    messages = MessageFindings(scanner.detector, allowed)
+    for oid in walk.commits:
+        commit = load_commit(repo, oid)
+        if commit is None:
+            result.errors.append(Failed(str(oid), object_problem(repo, oid, "commit object")))
+        else:
+            trees[oid] = commit.tree_id
+            messages.scan_commit(commit, result)
+    base = _base_commits(repo, walk.commits, trees)
+    for parent in sorted(base, key=str):
+        root = tree_id(repo, parent)
+        if root is not None:
+            enumerator.mark_known(root)
+    known = enumerator.known = frozenset(enumerator.seen_blobs)
+    listed = listing.result() if listing is not None else None
+    targets: dict[Oid, tuple[MatchRecord, ...]] = {}
+    try:
+        if listed is not None and not base and len(listed.blobs) >= PACK_ORDER_MIN_BLOBS:
+            raw = RawTreeEnumerator(repo)
+            enumerator = raw
+            workers = history.workers or _cores()
+            outcomes = _pack_order_outcomes(
+                scanner, listed, raw, walk.commits, trees, tips, workers, progress
+            )
+            result.skipped.extend(outcomes.walked.skipped)
+            result.errors.extend(outcomes.walked.errors)
+            _scan_blobs(scanner, outcomes.pairs, allowed, targets, result, progress, outcomes.stopped)
+            result.interrupted = outcomes.interrupted
+        else:
+            new_blobs = _iter_new_blobs(enumerator, walk.commits, trees, tips.objects, result)
+            if history.skip_blobs is not None:
+                new_blobs = _unless_known(new_blobs, history.skip_blobs, result)
+            pending = PendingBlobs(new_blobs)
+            # Blobs are scanned while the trees are still being walked; both cores are used once
+            # the history turns out to be large enough to pay for starting the workers.
+            large = pending.prefetch(AUTO_PARALLEL_BLOBS) >= AUTO_PARALLEL_BLOBS
+            workers = history.workers or (_cores() if large else 1)
+            pairs = iter_outcomes(scanner, pending, workers)
+            _scan_blobs(scanner, pairs, allowed, targets, result, progress, pending=pending)
+        targets.update(_scan_copies(repo, scanner, enumerator, base, allowed, result))
+    except KeyboardInterrupt:
+        # The blobs scanned so far keep their findings: they are attributed and reported.
+        result.interrupted = True
+    for tag in tips.tag_messages.values():
+        messages.scan_tag(tag.name, tag.message, tag.tag, result)
+    return Collected(repo, walk, trees, tips, base, known, paths, scanner, targets, messages, enumerator)
+
+
+def _tips(repo: pygit2.Repository, history: HistoryOptions) -> Tips:
+    """--branch names the tips; with --since-commit alone, the commits on HEAD that REV doesn't
+    have; otherwise every ref."""
+    if history.branches:
+        return named_tips(repo, history.branches)
+    if history.since_commit:
+        return head_tips(repo)
+    return default_tips(repo)
+
+
+def _base_commits(repo: pygit2.Repository, commits: Sequence[Oid], trees: dict[Oid, Oid]) -> frozenset[Oid]:
+    """Parents of walked commits that were left out of the walk (by --since-commit or
+    --max-commits): the range is compared with them. A shallow boundary has no parents at all."""
+    base: set[Oid] = set()
+    for oid in commits:
+        if oid in trees:
+            base.update(p for p in parent_ids(repo, oid) if p not in trees and tree_id(repo, p) is not None)
+    return frozenset(base)
+
+
+def _cores() -> int:
+    return min(2, os.cpu_count() or 1)
+
+
+class PendingBlobs:
+    """The blobs still to scan, produced lazily by the tree walk; counts how many it has made."""
+
+    def __init__(self, source: Iterator[BlobRef]) -> None:
+        self._source = source
+        self._head: list[BlobRef] = []
+        self.count = 0
+        self.complete = False  # the walk has ended: ``count`` is the total
+
+    def prefetch(self, limit: int) -> int:
+        """Walk ahead until ``limit`` blobs are known (or the walk ends); return how many."""
+        self._head = list(itertools.islice(self._counted(), limit))
+        return len(self._head)
+
+    def __iter__(self) -> Iterator[BlobRef]:
+        head, self._head = self._head, []
+        yield from head
+        yield from self._counted()
+
+    def _counted(self) -> Iterator[BlobRef]:
+        for ref in self._source:
+            self.count += 1
+            yield ref
+        self.complete = True
+
+
+def _iter_new_blobs(
+    enumerator: TreeEnumerator | RawTreeEnumerator,
+    commits: Sequence[Oid],
+    trees: dict[Oid, Oid],
+    objects: Sequence[RefObject],
+    result: ScanResult,
+) -> Iterator[BlobRef]:
+    """Each blob not seen before, from the commits' trees, then from refs to trees and blobs;
+    skipped entries (submodules) and unreadable trees go to ``result``."""
+    for item in itertools.chain.from_iterable(
+        [
+            *(enumerator.iter_new(trees[oid]) for oid in commits if oid in trees),
+            *(enumerator.iter_new(ref.oid, ref.name + "/") for ref in objects if ref.is_tree),
+        ]
+    ):
+        if isinstance(item, BlobRef):
+            yield item
+        else:
+            result.record(item)
+    for ref in objects:
+        if not ref.is_tree:
+            blob = enumerator.new_blob(ref.oid, ref.name)
+            if blob is not None:
+                yield blob
+
+
+def _unless_known(blobs: Iterator[BlobRef], known: Container[bytes], result: ScanResult) -> Iterator[BlobRef]:
+    """The blobs not in ``known``; the others are counted in ``blobs_already_scanned``."""
+    result.stats.extra["blobs_already_scanned"] = 0
+    for ref in blobs:
+        if ref.oid.raw in known:
+            result.stats.extra["blobs_already_scanned"] += 1
+        else:
+            yield ref
+
+
+def _scan_copies(
+    repo: pygit2.Repository,
+    scanner: BlobScanner,
+    enumerator: TreeEnumerator | RawTreeEnumerator,
+    base: frozenset[Oid],
+    allowed: frozenset[str],
+    result: ScanResult,
+) -> dict[Oid, tuple[MatchRecord, ...]]:
+    """Blobs of the base that the range puts at a path where no base tree has them (a copy, or a
+    move across folders): scanned too, since what is new there is the path. Attribution then
+    reports only the new paths."""
+    roots = [root for root in (tree_id(repo, parent) for parent in sorted(base, key=str)) if root]
+    targets: dict[Oid, tuple[MatchRecord, ...]] = {}
+    done: set[Oid] = set()
+    for blob, path in enumerator.revisited:
+        if blob in done or any(blob_at(repo, root, path) == blob for root in roots):
+            continue
+        done.add(blob)
+        outcome = scanner.scan(blob)
+        if outcome.status == "unreadable":
+            result.errors.extend(Failed(path, error) for error in outcome.errors)
+            continue
+        if outcome.status != "scanned":
+            too_large = f"too large ({outcome.size} bytes > {scanner.max_size})"
+            result.skipped.append(
+                Skipped(path, too_large if outcome.status == "too-large" else outcome.status)
+            )
+            continue
+        result.stats.files_scanned += 1
+        result.stats.bytes_scanned += outcome.size
+        result.stats.suppressed += outcome.suppressed
+        result.skipped.extend(Skipped(path + where, reason) for where, reason in outcome.skips)
+        matches = tuple(m for m in outcome.matches if Secret(m.secret).sha256 not in allowed)
+        if matches:
+            targets[blob] = matches
+    return targets
+
+
+@dataclass(slots=True)
+class PackOrderOutcomes:
+    """Each walked blob with its outcome (walk order), what the walk passed over (submodules,
+    missing trees), and how the pack-order scan ended."""
+
+    pairs: list[tuple[BlobRef, BlobOutcome]]
+    walked: ScanResult
+    stopped: bool
+    interrupted: bool
+
+
+def _pack_order_outcomes(
+    scanner: BlobScanner,
+    listed: ObjectListing,
+    enumerator: RawTreeEnumerator,
+    commits: Sequence[Oid],
+    trees: dict[Oid, Oid],
+    tips: Tips,
+    workers: int,
+    progress: Callable[[Progress], None] | None,
+) -> PackOrderOutcomes:
+    """Every blob of the object store scanned in pack order by the workers (each reading through
+    git), while a thread here walks the trees for the blobs to report and their first paths
+    (results go to a private record, replayed in walk order). A blob git did not deliver
+    (missing, damaged) is read here through libgit2, as the in-process scan reads it; the blobs
+    of a chunk whose worker died are unreadable with the reason, and the ones never sent are
+    not scanned (as with the in-process scan)."""
+    git_dir = repo_dir(scanner.repo)
+    walked = ScanResult(kind="history")
+
+    def walk(cancel: threading.Event) -> list[BlobRef]:
+        enumerator.cancel = cancel
+        enumerator.stream = stream = TreeStream(git_dir, listed.trees)
+        try:
+            return list(_iter_new_blobs(enumerator, commits, trees, tips.objects, walked))
+        finally:
+            stream.close()
+
+    total = len(listed.blobs)
+
+    def report(done: int) -> None:
+        if progress is not None:
+            progress(Progress(done, total, 0))
+
+    found, refs = scan_in_pack_order(
+        git_dir, listed.blobs, scanner.notable, scanner.max_size, workers, walk, report
+    )
+    sizes = dict(listed.blobs)
+    pairs: list[tuple[BlobRef, BlobOutcome]] = []
+    for ref in refs:
+        oid = str(ref.oid)
+        size = sizes.get(oid, -1)
+        if oid in found.plain:
+            outcome = BlobOutcome(oid, "scanned", size)
+        elif (got := found.outcomes.get(oid)) is not None:
+            outcome = replace(got, oid=oid)
+        elif size > scanner.max_size:
+            outcome = BlobOutcome(oid, "too-large", size)
+        elif oid in found.lost:
+            outcome = BlobOutcome(oid, "unreadable", 0, errors=(f"blob {oid}: {found.lost[oid]}",))
+        elif found.stopped or found.interrupted:
+            continue  # never reached: the scan stopped
+        else:
+            outcome = scanner.scan(ref.oid)
+        pairs.append((ref, outcome))
+    return PackOrderOutcomes(pairs, walked, found.stopped, found.interrupted)
+
+
+def _scan_blobs(
+    scanner: BlobScanner,
+    outcomes: Iterable[tuple[BlobRef, BlobOutcome]],
+    allowed: frozenset[str],
+    targets: dict[Oid, tuple[MatchRecord, ...]],
+    result: ScanResult,
+    progress: Callable[[Progress], None] | None,
+    stopped: bool = False,
+    pending: PendingBlobs | None = None,
+) -> None:
+    """Record the outcome of each blob, scanned once; keep (in ``targets``) the matches of the
+    blobs with any. A worker's death ends the blob scan: its blobs failed, and the blobs not
+    reached are counted (``stopped``: it happened in a pack-order scan)."""
+    skipped: set[tuple[str, str]] = set()
+    stats = result.stats
+    done = 0
+    lost = stopped
+    for ref, outcome in outcomes:
+        done += 1
+        status = outcome.status
+        if status == "scanned":
+            stats.files_scanned += 1
+            stats.bytes_scanned += outcome.size
+            stats.suppressed += outcome.suppressed
+            result.errors.extend(Failed(ref.path, f"blob {ref.oid}: {e}") for e in outcome.errors)
+            result.skipped.extend(Skipped(ref.path + where, reason) for where, reason in outcome.skips)
+            matches = (
+                tuple(m for m in outcome.matches if Secret(m.secret).sha256 not in allowed)
+                if allowed
+                else outcome.matches
+            )
+            if matches:
+                targets[ref.oid] = matches
+            elif not outcome.errors:
+                result.clean_blobs += ref.oid.raw
+        elif status == "unreadable":
+            result.errors.extend(Failed(ref.path, error) for error in outcome.errors)
+            lost = lost or any(WORKER_DIED in error for error in outcome.errors)
+        else:
+            reason = (
+                f"too large ({outcome.size} bytes > {scanner.max_size})" if status == "too-large" else status
+            )
+            if (ref.path, status) not in skipped:
+                skipped.add((ref.path, status))
+                result.skipped.append(Skipped(ref.path, reason))
+        if progress is not None and pending is not None and done % 64 == 0:
+            progress(Progress(done, max(done, pending.count), stats.bytes_scanned, pending.complete))
+    if progress is not None:
+        progress(Progress(done, done, stats.bytes_scanned))
+    if lost:
+        result.errors.append(
+            Failed("<worker>", f"{WORKER_DIED}: blob scan stopped, blobs not yet reached were not scanned")
+        )
+
+
+class MessageFindings:
+    """Secrets in commit and annotated-tag messages: per (rule, secret, pseudo-path) the first
+    message holding it, and the secrets of each commit message (for counts and HEAD)."""
+
+    def __init__(self, detector: Detector, allowed: frozenset[str]) -> None:
+        self.detector = detector
+        self.allowed = allowed
+        self.secrets: dict[Oid, set[str]] = {}
+        self._first: dict[Key, Located] = {}
+
+    @property
+    def found(self) -> list[Located]:
+        return list(self._first.values())
+
+    def _detect(self, message: bytes, where: str, result: ScanResult) -> list[MatchRecord]:
+        detection = self.detector.detect(message)
+        result.errors.extend(Failed(where, error) for error in detection.errors)
+        result.stats.suppressed += len(detection.suppressed)
+        return [
+            MatchRecord.of(m)
+            for m in detection.matches
+            if not self.allowed or m.secret.sha256 not in self.allowed
+        ]
+
+    def scan_commit(self, commit: pygit2.Commit, result: ScanResult) -> None:
+        """Scan one commit's message (commits come oldest first: the first holder is kept)."""
+        oid = commit.id
+        matches = self._detect(commit.raw_message, f"{COMMIT_MESSAGE} {oid}", result)
+        if not matches:
+            return
+        self.secrets[oid] = {m.secret for m in matches}
+        info = commit_info(commit)
+        for match in matches:
+            key = (match.rule_id, match.secret, COMMIT_MESSAGE)
+            self._first.setdefault(key, (key, CommitMessageOrigin(str(oid)), info, match))
+
+    def scan_tag(self, name: str, message: bytes, tag: CommitInfo, result: ScanResult) -> None:
+        """Scan one annotated tag's message."""
+        origin = TagMessageOrigin(name)
+        for match in self._detect(message, origin.path, result):
+            key = (match.rule_id, match.secret, origin.path)
+            self._first.setdefault(key, (key, origin, tag, match))
+
+
+def add_notes(
+    repo: pygit2.Repository,
+    history: HistoryOptions,
+    truncated: bool,
+    enumerator: TreeEnumerator | RawTreeEnumerator,
+    result: ScanResult,
+) -> None:
+    """Notes on what the walk could not cover (shallow clone, --max-commits, submodules)."""
+    notes = result.stats.notes
+    if repo.is_shallow:
+        notes.append(SHALLOW_NOTE)
+    if truncated:
+        notes.append(f"history limited to the newest {history.max_commits} commit(s) (--max-commits)")
+    if enumerator.submodules:
+        notes.append("submodules not entered: " + ", ".join(sorted(enumerator.submodules)))
