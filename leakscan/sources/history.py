@@ -84,11 +84,6 @@ WORKER_DIED = "worker process died"
 SHALLOW_NOTE = "history truncated (shallow clone): commits before the shallow boundary are missing"
 
 
-def tag_message_path(name: str) -> str:
-    """The pseudo-path of an annotated tag's message in findings."""
-    return TagMessageOrigin(name).path
-
-
 @dataclass(frozen=True, slots=True)
 class Progress:
     """How far the blob scan has got."""
