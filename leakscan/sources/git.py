@@ -17,6 +17,7 @@ from pygit2.enums import DeltaStatus, DiffOption, FileMode, ObjectType, SortMode
 
 from leakscan.errors import InputError, UsageError
 from leakscan.models import CommitInfo, Failed, Skipped
+from leakscan.sources.gitindex import index_file_path
 from leakscan.sources.pathfilter import IGNORE_FILE as IGNORE_FILE  # re-exported
 from leakscan.sources.pathfilter import PathFilter as PathFilter
 from leakscan.sources.pathfilter import in_ranges as in_ranges
@@ -541,24 +542,16 @@ def staged_index(repo: pygit2.Repository) -> pygit2.Index:
     relative name being relative to the current folder as for git; else the repository's index."""
     if repo.is_bare:
         raise InputError(f"{repo.path}: bare repository: there is no index to scan")
-    name = os.environ.get("GIT_INDEX_FILE")
-    if not name:
+    path = index_file_path()
+    if path is None:
         index: pygit2.Index = repo.index
         return index
-    path = os.path.abspath(name)
-    if not os.path.isfile(path):
-        raise InputError(f"GIT_INDEX_FILE={name}: no such index file")
-    try:
-        with open(path, "rb") as handle:
-            header = handle.read(8)
-    except OSError as exc:
-        raise InputError(f"GIT_INDEX_FILE={name}: cannot read the index: {exc.strerror or exc}") from exc
-    if header[:4] != b"DIRC" or int.from_bytes(header[4:8], "big") not in (2, 3, 4):
-        raise InputError(f"GIT_INDEX_FILE={name}: not a git index file")
     try:
         return pygit2.Index(path)
     except (pygit2.GitError, OSError, ValueError) as exc:
-        raise InputError(f"GIT_INDEX_FILE={name}: cannot read the index: {exc}") from exc
+        raise InputError(
+            f"GIT_INDEX_FILE={os.environ['GIT_INDEX_FILE']}: cannot read the index: {exc}"
+        ) from exc
 
 
 def index_ignore_files(repo: pygit2.Repository, index: pygit2.Index) -> Callable[[str], bytes | None]:

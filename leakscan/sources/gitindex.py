@@ -88,10 +88,10 @@ def open_staged(where: str) -> StagedRepo:
     git_dir = lines[0].rstrip("/") + "/"
     if lines[1] == "true":
         raise InputError(f"{git_dir}: bare repository: there is no index to scan")
-    return StagedRepo(git_dir, _index_file())
+    return StagedRepo(git_dir, index_file_path())
 
 
-def _index_file() -> str | None:
+def index_file_path() -> str | None:
     name = os.environ.get("GIT_INDEX_FILE")
     if not name:
         return None
