@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
 
 from leakscan.baseline import Baseline, split_findings
-from leakscan.content import Kind, sniff, to_scannable
+from leakscan.content import SNIFF_BYTES, Kind, decoded_reader, sniff, to_scannable
+from leakscan.detect import detect_stream
 from leakscan.examples import load_checked_rules
 from leakscan.extract import Limits
 from leakscan.layered import Examined, LayeredDetector
@@ -27,9 +28,12 @@ from leakscan.models import (
     Finding,
     Liveness,
     Match,
+    MatchRecord,
     Origin,
+    Reader,
     ScanResult,
     Skipped,
+    Unreadable,
     wrap_origin,
 )
 from leakscan.options import ScanOptions
@@ -106,6 +110,43 @@ class Allowed:
         return [m for m in matches if m.secret.sha256 not in hashes]
 
 
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What scanning one blob gave, without its origin (it may come back from a worker process:
+    there, ``portable`` matches name their rule by id). ``skipped``/``failed``: why it was not
+    scanned; ``skips``: the layers inside it a limit kept closed, as (path suffix, reason)."""
+
+    matches: tuple[Match, ...] | tuple[MatchRecord, ...] = ()
+    errors: tuple[str, ...] = ()
+    skips: tuple[tuple[str, str], ...] = ()
+    scanned_bytes: int = 0
+    suppressed: int = 0
+    known_examples: int = 0
+    skipped: str | None = None
+    failed: str | None = None
+
+    @property
+    def notable(self) -> bool:
+        """Whether there is anything to report (most blobs: nothing)."""
+        return bool(self.matches or self.errors or self.skips or self.suppressed or self.known_examples)
+
+    def portable(self) -> Outcome:
+        """This outcome with its matches as MatchRecords (cheap to send to another process)."""
+        records = tuple(MatchRecord.of(m) if isinstance(m, Match) else m for m in self.matches)
+        return replace(self, matches=records)
+
+
+def outcome_of(examined: Examined) -> Outcome:
+    return Outcome(
+        tuple(examined.matches),
+        tuple(examined.errors),
+        tuple(examined.skips),
+        examined.scanned_bytes,
+        examined.suppressed,
+        examined.known_examples,
+    )
+
+
 class Engine:
     """The compiled rules and detector of one scan, and the stages from content to findings."""
 
@@ -123,28 +164,81 @@ class Engine:
         self.detector = self.layered.detector
         self.allowed = Allowed(options.allow_secrets)
 
+    def examine(self, blob: Blob) -> Outcome:
+        """Read (a blob over ``max_file_size`` is streamed), apply the content policy, detect in
+        the blob and in what it holds. Runs where the blob is read: a worker, or this process."""
+        if blob.reader is not None and blob.reader.size > self.options.max_file_size:
+            return self.examine_stream(blob.reader)
+        loaded = blob.load(self.options.max_file_size)
+        if isinstance(loaded, Skipped):
+            return Outcome(skipped=loaded.reason)
+        if isinstance(loaded, Failed):
+            return Outcome(failed=loaded.error)
+        examined = self.layered.examine(loaded.data)
+        if isinstance(examined, Kind):
+            return Outcome(skipped=examined.value)
+        return outcome_of(examined)
+
+    def examine_stream(self, reader: Reader) -> Outcome:
+        """A blob too large to hold, read in overlapping chunks: the content policy on its head,
+        then the detector (not the extract stage) on the text."""
+        read_bytes = 0
+        try:
+            with reader.stream() as read:
+                head = read(SNIFF_BYTES)
+                kind = sniff(head)
+                if kind in NOT_SCANNED:
+                    return Outcome(skipped=kind.value)
+                pending = [head]
+
+                def read_raw(size: int) -> bytes:  # the sniffed head first, then the rest
+                    nonlocal read_bytes
+                    data = pending.pop() if pending else read(size)
+                    read_bytes += len(data)
+                    return data
+
+                detection = detect_stream(
+                    self.detector, decoded_reader(kind, read_raw), STREAM_CHUNK, STREAM_OVERLAP
+                )
+        except Unreadable as problem:
+            return Outcome(skipped=problem.reason) if problem.skip else Outcome(failed=problem.reason)
+        return Outcome(
+            tuple(detection.matches),
+            tuple(detection.errors),
+            scanned_bytes=read_bytes,
+            suppressed=len(detection.suppressed),
+            known_examples=detection.known_examples,
+        )
+
+    def add_outcome(self, outcome: Outcome, origin: Origin, result: ScanResult) -> None:
+        """Keep what scanning one blob gave: counts, what was not scanned, findings."""
+        if outcome.skipped is not None:
+            result.skipped.append(Skipped(origin.path, outcome.skipped))
+            return
+        if outcome.failed is not None:
+            result.errors.append(Failed(origin.path, outcome.failed))
+            return
+        result.stats.files_scanned += 1
+        result.stats.bytes_scanned += outcome.scanned_bytes
+        result.stats.suppressed += outcome.suppressed
+        count_known_examples(result, outcome.known_examples)
+        result.errors.extend(Failed(origin.path, error) for error in outcome.errors)
+        result.skipped.extend(Skipped(origin.path + where, reason) for where, reason in outcome.skips)
+        self.add_matches(self.resolve(outcome.matches), origin, result)
+
+    def resolve(self, matches: Iterable[Match | MatchRecord]) -> Iterator[Match]:
+        """Matches as Match objects again (MatchRecords came from another process)."""
+        by_id = self.rules_by_id
+        for m in matches:
+            yield m if isinstance(m, Match) else m.to_match(by_id[m.rule_id])
+
     def add_matches(self, matches: Iterable[Match], origin: Origin, result: ScanResult) -> None:
         """Turn matches into findings, dropping allow-listed secrets."""
         result.findings.extend(make_finding(match, origin) for match in self.allowed.keep(matches))
 
     def scan_blob(self, blob: Blob, result: ScanResult) -> None:
-        """Content policy, detect (in the blob and what it holds) and allow-list one blob; add
-        its findings, regex errors and the layers a limit kept closed."""
-        examined = self.layered.examine(blob.data)
-        if isinstance(examined, Kind):
-            result.record(Skipped(blob.path, examined.value))
-            return
-        self.add_examined(examined, blob.origin, result)
-
-    def add_examined(self, examined: Examined, origin: Origin, result: ScanResult) -> None:
-        """Count one examined input and keep what it gave."""
-        result.stats.files_scanned += 1
-        result.stats.bytes_scanned += examined.scanned_bytes
-        result.stats.suppressed += examined.suppressed
-        count_known_examples(result, examined.known_examples)
-        result.errors.extend(Failed(origin.path, error) for error in examined.errors)
-        result.skipped.extend(Skipped(origin.path + where, reason) for where, reason in examined.skips)
-        self.add_matches(examined.matches, origin, result)
+        """Examine one blob here and keep what it gave."""
+        self.add_outcome(self.examine(blob), blob.origin, result)
 
     def consume(self, items: Source, result: ScanResult) -> None:
         """Scan every blob of a source; keep what it could not scan."""

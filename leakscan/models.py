@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from leakscan.rules import Rule
@@ -255,12 +257,43 @@ Origin = (
 )
 
 
+class Unreadable(Exception):
+    """Why a reader could not give a blob's bytes; ``skip``: passed over by policy (too large,
+    not a regular file), else a failure."""
+
+    def __init__(self, reason: str, *, skip: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.skip = skip
+
+
+class Reader(Protocol):
+    """A blob's bytes, read where the blob is scanned (a worker process, or this one): whole, or
+    in pieces when the blob is too large to hold. Readers are small values (they are pickled)."""
+
+    @property
+    def size(self) -> int:
+        """The size in bytes as listed (a file may grow or shrink before it is read)."""
+        ...
+
+    def read(self, limit: int) -> bytes:
+        """Every byte; ``Unreadable`` when it cannot be read or holds more than ``limit`` bytes."""
+        ...
+
+    def stream(self) -> AbstractContextManager[Callable[[int], bytes]]:
+        """A read function over the raw bytes (``b""`` at the end); ``Unreadable`` if it cannot
+        be opened."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Blob:
-    """Bytes to scan and where they come from."""
+    """Bytes to scan and where they come from: held (``data``), or read on demand by ``reader``
+    (where they are scanned, and in pieces when over the size limit)."""
 
     origin: Origin
-    data: bytes
+    data: bytes = b""
+    reader: Reader | None = None
 
     @property
     def path(self) -> str:
@@ -271,6 +304,19 @@ class Blob:
     def stable_path(self) -> str:
         """The path used in fingerprints and baselines."""
         return self.origin.stable_path
+
+    @property
+    def size(self) -> int:
+        return len(self.data) if self.reader is None else self.reader.size
+
+    def load(self, limit: int) -> Blob | Skipped | Failed:
+        """This blob with its bytes held, or why they could not be had."""
+        if self.reader is None:
+            return self
+        try:
+            return Blob(self.origin, self.reader.read(limit))
+        except Unreadable as problem:
+            return Skipped(self.path, problem.reason) if problem.skip else Failed(self.path, problem.reason)
 
 
 @dataclass(frozen=True, slots=True)
