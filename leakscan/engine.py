@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from leakscan.baseline import Baseline, split_findings
 from leakscan.content import SNIFF_BYTES, Kind, decoded_reader, sniff, to_scannable
@@ -22,6 +22,7 @@ from leakscan.examples import load_checked_rules
 from leakscan.extract import Limits
 from leakscan.layered import Examined, LayeredDetector
 from leakscan.models import (
+    KNOWN_EXAMPLES_KEY,
     Blob,
     CommitInfo,
     Failed,
@@ -30,6 +31,7 @@ from leakscan.models import (
     Match,
     MatchRecord,
     Origin,
+    Outcome,
     Reader,
     ScanResult,
     Skipped,
@@ -110,33 +112,7 @@ class Allowed:
         return [m for m in matches if m.secret.sha256 not in hashes]
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What scanning one blob gave, without its origin (it may come back from a worker process:
-    there, ``portable`` matches name their rule by id). ``skipped``/``failed``: why it was not
-    scanned; ``skips``: the layers inside it a limit kept closed, as (path suffix, reason)."""
-
-    matches: tuple[Match, ...] | tuple[MatchRecord, ...] = ()
-    errors: tuple[str, ...] = ()
-    skips: tuple[tuple[str, str], ...] = ()
-    scanned_bytes: int = 0
-    suppressed: int = 0
-    known_examples: int = 0
-    skipped: str | None = None
-    failed: str | None = None
-
-    @property
-    def notable(self) -> bool:
-        """Whether there is anything to report (most blobs: nothing)."""
-        return bool(self.matches or self.errors or self.skips or self.suppressed or self.known_examples)
-
-    def portable(self) -> Outcome:
-        """This outcome with its matches as MatchRecords (cheap to send to another process)."""
-        records = tuple(MatchRecord.of(m) if isinstance(m, Match) else m for m in self.matches)
-        return replace(self, matches=records)
-
-
-def outcome_of(examined: Examined) -> Outcome:
+def outcome_of(examined: Examined, size: int) -> Outcome:
     return Outcome(
         tuple(examined.matches),
         tuple(examined.errors),
@@ -144,6 +120,7 @@ def outcome_of(examined: Examined) -> Outcome:
         examined.scanned_bytes,
         examined.suppressed,
         examined.known_examples,
+        size=size,
     )
 
 
@@ -174,10 +151,14 @@ class Engine:
             return Outcome(skipped=loaded.reason)
         if isinstance(loaded, Failed):
             return Outcome(failed=loaded.error)
-        examined = self.layered.examine(loaded.data)
+        return self.examine_bytes(loaded.data)
+
+    def examine_bytes(self, data: bytes) -> Outcome:
+        """``examine`` for bytes already held."""
+        examined = self.layered.examine(data)
         if isinstance(examined, Kind):
-            return Outcome(skipped=examined.value)
-        return outcome_of(examined)
+            return Outcome(skipped=examined.value, size=len(data))
+        return outcome_of(examined, len(data))
 
     def examine_stream(self, reader: Reader) -> Outcome:
         """A blob too large to hold, read in overlapping chunks: the content policy on its head,
@@ -193,7 +174,8 @@ class Engine:
 
                 def read_raw(size: int) -> bytes:  # the sniffed head first, then the rest
                     nonlocal read_bytes
-                    data = pending.pop() if pending else read(size)
+                    first = pending.pop() if pending else b""
+                    data = first + read(size - len(first)) if size > len(first) else first
                     read_bytes += len(data)
                     return data
 
@@ -208,6 +190,7 @@ class Engine:
             scanned_bytes=read_bytes,
             suppressed=len(detection.suppressed),
             known_examples=detection.known_examples,
+            size=read_bytes,
         )
 
     def add_outcome(self, outcome: Outcome, origin: Origin, result: ScanResult) -> None:
@@ -221,7 +204,7 @@ class Engine:
         result.stats.files_scanned += 1
         result.stats.bytes_scanned += outcome.scanned_bytes
         result.stats.suppressed += outcome.suppressed
-        count_known_examples(result, outcome.known_examples)
+        result.count_known_examples(outcome.known_examples)
         result.errors.extend(Failed(origin.path, error) for error in outcome.errors)
         result.skipped.extend(Skipped(origin.path + where, reason) for where, reason in outcome.skips)
         self.add_matches(self.resolve(outcome.matches), origin, result)
@@ -247,15 +230,6 @@ class Engine:
                 self.scan_blob(item, result)
             else:
                 result.record(item)
-
-
-KNOWN_EXAMPLES_KEY = "suppressed_known_example"
-
-
-def count_known_examples(result: ScanResult, count: int) -> None:
-    """Count public documentation example tokens that were suppressed (``suppressed: known example``)."""
-    if count:
-        result.stats.extra[KNOWN_EXAMPLES_KEY] = result.stats.extra.get(KNOWN_EXAMPLES_KEY, 0) + count
 
 
 def run(kind: str, options: ScanOptions, body: Callable[[ScanResult], None]) -> ScanResult:

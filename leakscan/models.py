@@ -6,7 +6,7 @@ import hashlib
 import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
@@ -392,6 +392,34 @@ class MatchRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class Outcome:
+    """What scanning one blob gave, without its origin (it may come back from a worker process:
+    there, ``portable`` matches name their rule by id). ``skipped``/``failed``: why it was not
+    scanned; ``skips``: the layers inside it a limit kept closed, as (path suffix, reason);
+    ``size``: the bytes read; ``scanned_bytes``: the bytes detection read (decoded, and in layers)."""
+
+    matches: tuple[Match, ...] | tuple[MatchRecord, ...] = ()
+    errors: tuple[str, ...] = ()
+    skips: tuple[tuple[str, str], ...] = ()
+    scanned_bytes: int = 0
+    suppressed: int = 0
+    known_examples: int = 0
+    skipped: str | None = None
+    failed: str | None = None
+    size: int = 0
+
+    @property
+    def notable(self) -> bool:
+        """Whether there is anything to report (most blobs: nothing)."""
+        return bool(self.matches or self.errors or self.skips or self.suppressed or self.known_examples)
+
+    def portable(self) -> Outcome:
+        """This outcome with its matches as MatchRecords (cheap to send to another process)."""
+        records = tuple(MatchRecord.of(m) if isinstance(m, Match) else m for m in self.matches)
+        return replace(self, matches=records)
+
+
+@dataclass(frozen=True, slots=True)
 class CommitInfo:
     """The commit that introduced a finding into history."""
 
@@ -508,6 +536,9 @@ class Stats:
     extra: dict[str, int] = field(default_factory=dict)
 
 
+KNOWN_EXAMPLES_KEY = "suppressed_known_example"
+
+
 @dataclass(slots=True)
 class ScanResult:
     """Everything a reporter needs: findings, what was skipped or failed, and counters."""
@@ -528,6 +559,12 @@ class ScanResult:
             self.skipped.append(item)
         else:
             self.errors.append(item)
+
+    def count_known_examples(self, count: int) -> None:
+        """Count public documentation example tokens that were suppressed (``suppressed: known example``)."""
+        if count:
+            extra = self.stats.extra
+            extra[KNOWN_EXAMPLES_KEY] = extra.get(KNOWN_EXAMPLES_KEY, 0) + count
 
     @property
     def complete(self) -> bool:

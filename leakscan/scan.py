@@ -7,8 +7,8 @@ import sys
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from leakscan.engine import Engine, Outcome, fingerprint, run
-from leakscan.models import Blob, Failed, ScanResult
+from leakscan.engine import Engine, fingerprint, run
+from leakscan.models import Blob, Failed, Outcome, ScanResult
 from leakscan.options import ScanOptions
 from leakscan.parallel import Lost, default_workers, map_batches
 from leakscan.rules import Rule

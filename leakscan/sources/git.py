@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -15,7 +16,7 @@ import pygit2
 from pygit2.enums import DiffOption, FileMode, ObjectType, SortMode
 
 from leakscan.errors import InputError, UsageError
-from leakscan.models import CommitInfo, Failed, Skipped
+from leakscan.models import CommitInfo, Failed, Skipped, Unreadable
 from leakscan.sources.pathfilter import PathFilter as PathFilter
 from leakscan.sources.pathfilter import in_ranges as in_ranges
 
@@ -482,6 +483,35 @@ def read_blob(repo: pygit2.Repository, oid: Oid, max_size: int) -> bytes | int:
     except (ValueError, pygit2.GitError) as exc:
         raise ObjectError(f"unreadable blob object {oid}: {exc}") from exc
     return bytes(data)
+
+
+@dataclass(frozen=True, slots=True)
+class OdbReader:
+    """A blob of the object store by id, through libgit2 (its size is known once it is read)."""
+
+    repo: pygit2.Repository
+    oid: Oid
+    size: int = -1
+
+    def read(self, limit: int) -> bytes:
+        try:
+            data = read_blob(self.repo, self.oid, limit)
+        except ObjectError as exc:
+            raise Unreadable(str(exc)) from exc
+        if isinstance(data, int):
+            raise Unreadable(f"too large ({data} bytes > {limit})", skip=True)
+        return data
+
+    @contextmanager
+    def stream(self) -> Iterator[Callable[[int], bytes]]:
+        try:
+            blob = self.repo[self.oid]
+        except (KeyError, ValueError, pygit2.GitError) as exc:
+            raise Unreadable(f"unreadable blob object {self.oid}: {exc}") from exc
+        if not isinstance(blob, pygit2.Blob):
+            raise Unreadable(f"object {self.oid} is not a blob")
+        with pygit2.BlobIO(blob) as stream:
+            yield stream.read
 
 
 def blob_at(repo: pygit2.Repository, root: Oid, path: str) -> Oid | None:
