@@ -104,14 +104,27 @@ class Examiner(Protocol):
 class BlobScanner:
     """Reads blobs by id and has the engine examine them (and what they hold)."""
 
-    def __init__(self, repo: pygit2.Repository, examiner: Examiner, max_size: int) -> None:
+    def __init__(
+        self, repo: pygit2.Repository, examiner: Examiner, max_size: int, stream_large: bool = False
+    ) -> None:
         self.repo = repo
         self.examiner = examiner
         self.max_size = max_size
+        self.stream_large = stream_large  # --large-files scan: blobs over max_size are streamed
 
-    def scan(self, oid: Oid, path: str = "") -> Outcome:
-        """The outcome of blob ``oid`` (first seen at ``path``)."""
-        return self.examiner.examine(Blob(GitBlobOrigin(str(oid), path), reader=OdbReader(self.repo, oid)))
+    def scan(self, oid: Oid, path: str = "", size: int = -1) -> Outcome:
+        """The outcome of blob ``oid`` (first seen at ``path``; ``size`` if known). A blob over
+        the size limit is skipped, or streamed when ``stream_large``."""
+        if self.stream_large and size < 0:
+            size = self._size(oid)
+        reader = OdbReader(self.repo, oid, size if self.stream_large else -1)
+        return self.examiner.examine(Blob(GitBlobOrigin(str(oid), path), reader=reader))
+
+    def _size(self, oid: Oid) -> int:
+        try:
+            return int(self.repo.odb.read_header(oid)[1])
+        except (KeyError, ValueError, pygit2.GitError):
+            return -1  # the read reports what is wrong with it
 
     def matches(self, oid: Oid, path: str) -> tuple[Match, ...]:
         return tuple(self.examiner.resolve(self.scan(oid, path).matches))
@@ -136,12 +149,14 @@ class WorkerScan:
     repo_path: str
     examiner: Examiner
     max_size: int
+    stream_large: bool
     scanner: BlobScanner | None = None
 
     def scan_batch(self, refs: Sequence[tuple[str, str]]) -> list[Outcome]:
         if self.scanner is None:
             limit_libgit2_memory()
-            self.scanner = BlobScanner(pygit2.Repository(self.repo_path), self.examiner, self.max_size)
+            repo = pygit2.Repository(self.repo_path)
+            self.scanner = BlobScanner(repo, self.examiner, self.max_size, self.stream_large)
         return self.scanner.scan_batch(refs)
 
 
@@ -166,7 +181,7 @@ def iter_outcomes(
             for ref in batch:
                 yield ref, scanner.scan(ref.oid, ref.path)
         return
-    state = WorkerScan(scanner.repo.path, scanner.examiner, scanner.max_size)
+    state = WorkerScan(scanner.repo.path, scanner.examiner, scanner.max_size, scanner.stream_large)
     made: deque[list[BlobRef]] = deque()
 
     def batches() -> Iterator[list[tuple[str, str]]]:
@@ -223,7 +238,7 @@ def collect(
     hidden = [resolve_commit(repo, history.since_commit, "--since-commit")] if history.since_commit else []
     walk = walk_commits(repo, tips.commits, hidden, history.max_commits)
     result.errors.extend(walk.errors)
-    scanner = BlobScanner(repo, examiner, options.max_file_size)
+    scanner = BlobScanner(repo, examiner, options.max_file_size, options.scan_large_files)
     paths = PathFilter(options.exclude)
     whole = (
         not paths.active
@@ -462,6 +477,8 @@ def _pack_order_outcomes(
             outcome = Outcome(size=size)
         elif (got := found.outcomes.get(oid)) is not None:
             outcome = got
+        elif size > scanner.max_size and scanner.stream_large:
+            outcome = scanner.scan(ref.oid, ref.path, size)  # streamed here, in this process
         elif size > scanner.max_size:
             outcome = Outcome(skipped=f"too large ({size} bytes > {scanner.max_size})", size=size)
         elif oid in found.lost:
