@@ -88,17 +88,6 @@ def prepare(data: bytes) -> bytes | Kind:
     return to_scannable(data, kind)
 
 
-def prepare_blob(blob: Blob | Skipped | Failed) -> Blob | Skipped | Failed:
-    """``prepare`` for what a source yields: the scannable Blob, or a Skipped naming the kind
-    (a Skipped or Failed passes through)."""
-    if not isinstance(blob, Blob):
-        return blob
-    prepared = prepare(blob.data)
-    if isinstance(prepared, Kind):
-        return Skipped(blob.path, prepared.value)
-    return blob if prepared is blob.data else Blob(blob.origin, prepared)
-
-
 @dataclass(frozen=True, slots=True)
 class Allowed:
     """The allow-list: secrets (by SHA-256) that are never findings."""

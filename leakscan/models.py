@@ -577,6 +577,7 @@ class ScanResult:
         stats = Stats(
             files_scanned=self.stats.files_scanned + other.stats.files_scanned,
             bytes_scanned=self.stats.bytes_scanned + other.stats.bytes_scanned,
+            suppressed=self.stats.suppressed + other.stats.suppressed,
             duration_s=self.stats.duration_s + other.stats.duration_s,
             notes=[*self.stats.notes, *(n for n in other.stats.notes if n not in self.stats.notes)],
             extra={

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from leakscan.engine import prepare_blob
+from leakscan.content import Kind
+from leakscan.engine import prepare
 from leakscan.models import Blob, Failed, Skipped, StdinOrigin
 from leakscan.sources.files import FileWalker, file_blob, find_repo_root
 from leakscan.sources.stdin import STDIN_PATH, StdinSource
@@ -40,6 +41,17 @@ def write(root: Path, files: dict[str, str | bytes]) -> None:
             path.write_bytes(content)
         else:
             path.write_text(content)
+
+
+def prepare_blob(blob: Blob | Skipped | Failed) -> Blob | Skipped | Failed:
+    """The engine's content policy on what a source yields: the scannable Blob, or a Skipped
+    naming the kind (a Skipped or Failed passes through)."""
+    if not isinstance(blob, Blob):
+        return blob
+    prepared = prepare(blob.data)
+    if isinstance(prepared, Kind):
+        return Skipped(blob.path, prepared.value)
+    return blob if prepared is blob.data else Blob(blob.origin, prepared)
 
 
 def walk(root: str | Path, **options: object) -> list[tuple[str, ...]]:
