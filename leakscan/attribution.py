@@ -17,9 +17,8 @@ import pygit2
 
 from leakscan.engine import make_finding
 from leakscan.exposure import add_exposures
-from leakscan.models import CommitInfo, Finding, GitBlobOrigin, MatchRecord
+from leakscan.models import CommitInfo, Finding, GitBlobOrigin, Match
 from leakscan.options import HistoryOptions
-from leakscan.rules import Rule
 from leakscan.sources.git import (
     Oid,
     PathFilter,
@@ -36,7 +35,7 @@ from leakscan.sources.git import (
 from leakscan.sources.history import BlobScanner, Collected, Key, Located, MessageFindings
 
 
-def attribute(collected: Collected, rules: Sequence[Rule], history: HistoryOptions) -> list[Finding]:
+def attribute(collected: Collected, history: HistoryOptions) -> list[Finding]:
     """The findings of what the history source collected, credited and with their exposure."""
     c = collected
     if not (c.targets or c.messages.found):
@@ -45,7 +44,7 @@ def attribute(collected: Collected, rules: Sequence[Rule], history: HistoryOptio
     stash_only = _stash_only_commits(c.repo) if not (history.branches or history.since_commit) else set()
     return add_exposures(
         c.repo,
-        _findings(c.repo, rules, c.walk.commits, c.trees, attributor, c.messages, c.tips.objects, stash_only),
+        _findings(c.repo, c.walk.commits, c.trees, attributor, c.messages, c.tips.objects, stash_only),
     )
 
 
@@ -56,7 +55,7 @@ class Attributor:
     def __init__(
         self,
         repo: pygit2.Repository,
-        targets: dict[Oid, tuple[MatchRecord, ...]],
+        targets: dict[Oid, tuple[Match, ...]],
         scanner: BlobScanner,
         base: frozenset[Oid],
         known: frozenset[Oid],
@@ -69,10 +68,10 @@ class Attributor:
         self.known = known
         self.paths = paths if paths.active else None
         self.index = TargetIndex(repo, frozenset(targets))
-        self._keys: dict[Oid, dict[Key, tuple[MatchRecord, Oid]]] = {}
-        self._outside: dict[Oid, tuple[MatchRecord, ...]] = {}
+        self._keys: dict[Oid, dict[Key, tuple[Match, Oid]]] = {}
+        self._outside: dict[Oid, tuple[Match, ...]] = {}
 
-    def keys_of_tree(self, root: Oid) -> dict[Key, tuple[MatchRecord, Oid]]:
+    def keys_of_tree(self, root: Oid) -> dict[Key, tuple[Match, Oid]]:
         """(rule, secret, path) → first match, for the target blobs under tree ``root``."""
         found = self._keys.get(root)
         if found is None:
@@ -82,7 +81,7 @@ class Attributor:
                 if paths is not None and paths.excluded(path):
                     continue
                 for match in self.targets[blob]:
-                    found.setdefault((match.rule_id, match.secret, path), (match, blob))
+                    found.setdefault((match.rule.id, match.secret.value, path), (match, blob))
             self._keys[root] = found
         return found
 
@@ -98,15 +97,15 @@ class Attributor:
             return False
         matches = self._outside.get(blob)
         if matches is None:
-            matches = self._outside[blob] = self.scanner.scan(blob).matches
-        return any((m.rule_id, m.secret) == key[:2] for m in matches)
+            matches = self._outside[blob] = self.scanner.matches(blob, key[2])
+        return any((m.rule.id, m.secret.value) == key[:2] for m in matches)
 
     def run(
         self, commits: Sequence[Oid], trees: dict[Oid, Oid], messages: dict[Oid, set[str]]
-    ) -> tuple[dict[Key, tuple[Oid, tuple[MatchRecord, Oid]]], Counter[str], set[str]]:
+    ) -> tuple[dict[Key, tuple[Oid, tuple[Match, Oid]]], Counter[str], set[str]]:
         """What introduced each key, and per secret: how many commits hold it in their tree or
         message, and whether HEAD does (``messages``: the secrets of each commit message)."""
-        introduced: dict[Key, tuple[Oid, tuple[MatchRecord, Oid]]] = {}
+        introduced: dict[Key, tuple[Oid, tuple[Match, Oid]]] = {}
         counts: Counter[str] = Counter()
         for oid in commits:
             root = trees.get(oid)
@@ -143,7 +142,6 @@ class Attributor:
 
 def _findings(
     repo: pygit2.Repository,
-    rules: Sequence[Rule],
     commits: Sequence[Oid],
     trees: dict[Oid, Oid],
     attributor: Attributor,
@@ -151,7 +149,6 @@ def _findings(
     objects: Sequence[RefObject],
     stash_only: set[Oid],
 ) -> list[Finding]:
-    by_id = {rule.id: rule for rule in rules}
     introduced, counts, at_head = attributor.run(commits, trees, messages.secrets)
     infos: dict[Oid, CommitInfo] = {}
     located: list[Located] = []
@@ -166,14 +163,14 @@ def _findings(
     located.extend(_ref_object_keys(attributor, objects))
     return [
         make_finding(
-            found.to_match(by_id[rule_id]),
+            found,
             origin,
             commit=info,
             commits_count=counts[value],
             present_at_head=value in at_head,
             in_stash_only=info is not None and pygit2.Oid(hex=info.commit) in stash_only,
         )
-        for (rule_id, value, _), origin, info, found in located
+        for (_, value, _), origin, info, found in located
     ]
 
 
@@ -212,6 +209,6 @@ def _ref_object_keys(attributor: Attributor, objects: Sequence[RefObject]) -> li
             if paths is not None and paths.excluded(path):
                 continue
             for match in targets[blob]:
-                key = (match.rule_id, match.secret, path)
+                key = (match.rule.id, match.secret.value, path)
                 located.setdefault(key, (key, GitBlobOrigin(str(blob), path), ref.tag, match))
     return list(located.values())

@@ -565,6 +565,13 @@ def _scan_staged(options: ScanOptions, paths: tuple[str, ...], staged: bool, who
     metavar="PATTERN",
     help="Skip paths matching this gitignore-style pattern (repeatable).",
 )
+@click.option(
+    "--large-files",
+    type=click.Choice(["skip", "scan"]),
+    default="skip",
+    show_default=True,
+    help="Blobs over --max-file-size: skip (and report), or stream them in chunks.",
+)
 @report_options
 @rule_options
 @validation_options

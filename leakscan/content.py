@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Callable
 from enum import StrEnum
 
 SNIFF_BYTES = 8192
@@ -87,3 +88,21 @@ def to_scannable(data: bytes, kind: Kind) -> bytes:
     if data.startswith(codecs.BOM_UTF8):
         return data[len(codecs.BOM_UTF8) :]
     return data
+
+
+def decoded_reader(kind: Kind, read: Callable[[int], bytes]) -> Callable[[int], bytes]:
+    """A read function yielding scannable bytes (UTF-16/UTF-32 decoded to UTF-8) from a raw one."""
+    if kind not in DECODED:
+        return read
+    decoder = codecs.getincrementaldecoder(kind.value)("replace")
+    first = True
+
+    def read_decoded(size: int) -> bytes:
+        nonlocal first
+        raw = read(size)
+        text = decoder.decode(raw, final=not raw)
+        if first:
+            text, first = text.lstrip("\ufeff"), False
+        return text.encode("utf-8") if text or not raw else read_decoded(size)
+
+    return read_decoded

@@ -12,24 +12,30 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from leakscan.baseline import Baseline, split_findings
-from leakscan.content import Kind, sniff, to_scannable
+from leakscan.content import SNIFF_BYTES, Kind, decoded_reader, sniff, to_scannable
+from leakscan.detect import detect_stream
 from leakscan.examples import load_checked_rules
 from leakscan.extract import Limits
 from leakscan.layered import Examined, LayeredDetector
 from leakscan.models import (
+    KNOWN_EXAMPLES_KEY,
     Blob,
     CommitInfo,
     Failed,
     Finding,
     Liveness,
     Match,
+    MatchRecord,
     Origin,
+    Outcome,
+    Reader,
     ScanResult,
     Skipped,
+    Unreadable,
     wrap_origin,
 )
 from leakscan.options import ScanOptions
@@ -82,17 +88,6 @@ def prepare(data: bytes) -> bytes | Kind:
     return to_scannable(data, kind)
 
 
-def prepare_blob(blob: Blob | Skipped | Failed) -> Blob | Skipped | Failed:
-    """``prepare`` for what a source yields: the scannable Blob, or a Skipped naming the kind
-    (a Skipped or Failed passes through)."""
-    if not isinstance(blob, Blob):
-        return blob
-    prepared = prepare(blob.data)
-    if isinstance(prepared, Kind):
-        return Skipped(blob.path, prepared.value)
-    return blob if prepared is blob.data else Blob(blob.origin, prepared)
-
-
 @dataclass(frozen=True, slots=True)
 class Allowed:
     """The allow-list: secrets (by SHA-256) that are never findings."""
@@ -104,6 +99,18 @@ class Allowed:
         if not hashes:
             return list(matches)
         return [m for m in matches if m.secret.sha256 not in hashes]
+
+
+def outcome_of(examined: Examined, size: int) -> Outcome:
+    return Outcome(
+        tuple(examined.matches),
+        tuple(examined.errors),
+        tuple(examined.skips),
+        examined.scanned_bytes,
+        examined.suppressed,
+        examined.known_examples,
+        size=size,
+    )
 
 
 class Engine:
@@ -123,28 +130,87 @@ class Engine:
         self.detector = self.layered.detector
         self.allowed = Allowed(options.allow_secrets)
 
+    def examine(self, blob: Blob) -> Outcome:
+        """Read (a blob over ``max_file_size`` is streamed), apply the content policy, detect in
+        the blob and in what it holds. Runs where the blob is read: a worker, or this process."""
+        if blob.reader is not None and blob.reader.size > self.options.max_file_size:
+            return self.examine_stream(blob.reader)
+        loaded = blob.load(self.options.max_file_size)
+        if isinstance(loaded, Skipped):
+            return Outcome(skipped=loaded.reason)
+        if isinstance(loaded, Failed):
+            return Outcome(failed=loaded.error)
+        return self.examine_bytes(loaded.data)
+
+    def examine_bytes(self, data: bytes) -> Outcome:
+        """``examine`` for bytes already held."""
+        examined = self.layered.examine(data)
+        if isinstance(examined, Kind):
+            return Outcome(skipped=examined.value, size=len(data))
+        return outcome_of(examined, len(data))
+
+    def examine_stream(self, reader: Reader) -> Outcome:
+        """A blob too large to hold, read in overlapping chunks: the content policy on its head,
+        then the detector (not the extract stage) on the text."""
+        read_bytes = 0
+        try:
+            with reader.stream() as read:
+                head = read(SNIFF_BYTES)
+                kind = sniff(head)
+                if kind in NOT_SCANNED:
+                    return Outcome(skipped=kind.value)
+                pending = [head]
+
+                def read_raw(size: int) -> bytes:  # the sniffed head first, then the rest
+                    nonlocal read_bytes
+                    first = pending.pop() if pending else b""
+                    data = first + read(size - len(first)) if size > len(first) else first
+                    read_bytes += len(data)
+                    return data
+
+                detection = detect_stream(
+                    self.detector, decoded_reader(kind, read_raw), STREAM_CHUNK, STREAM_OVERLAP
+                )
+        except Unreadable as problem:
+            return Outcome(skipped=problem.reason) if problem.skip else Outcome(failed=problem.reason)
+        return Outcome(
+            tuple(detection.matches),
+            tuple(detection.errors),
+            scanned_bytes=read_bytes,
+            suppressed=len(detection.suppressed),
+            known_examples=detection.known_examples,
+            size=read_bytes,
+        )
+
+    def add_outcome(self, outcome: Outcome, origin: Origin, result: ScanResult) -> None:
+        """Keep what scanning one blob gave: counts, what was not scanned, findings."""
+        if outcome.skipped is not None:
+            result.skipped.append(Skipped(origin.path, outcome.skipped))
+            return
+        if outcome.failed is not None:
+            result.errors.append(Failed(origin.path, outcome.failed))
+            return
+        result.stats.files_scanned += 1
+        result.stats.bytes_scanned += outcome.scanned_bytes
+        result.stats.suppressed += outcome.suppressed
+        result.count_known_examples(outcome.known_examples)
+        result.errors.extend(Failed(origin.path, error) for error in outcome.errors)
+        result.skipped.extend(Skipped(origin.path + where, reason) for where, reason in outcome.skips)
+        self.add_matches(self.resolve(outcome.matches), origin, result)
+
+    def resolve(self, matches: Iterable[Match | MatchRecord]) -> Iterator[Match]:
+        """Matches as Match objects again (MatchRecords came from another process)."""
+        by_id = self.rules_by_id
+        for m in matches:
+            yield m if isinstance(m, Match) else m.to_match(by_id[m.rule_id])
+
     def add_matches(self, matches: Iterable[Match], origin: Origin, result: ScanResult) -> None:
         """Turn matches into findings, dropping allow-listed secrets."""
         result.findings.extend(make_finding(match, origin) for match in self.allowed.keep(matches))
 
     def scan_blob(self, blob: Blob, result: ScanResult) -> None:
-        """Content policy, detect (in the blob and what it holds) and allow-list one blob; add
-        its findings, regex errors and the layers a limit kept closed."""
-        examined = self.layered.examine(blob.data)
-        if isinstance(examined, Kind):
-            result.record(Skipped(blob.path, examined.value))
-            return
-        self.add_examined(examined, blob.origin, result)
-
-    def add_examined(self, examined: Examined, origin: Origin, result: ScanResult) -> None:
-        """Count one examined input and keep what it gave."""
-        result.stats.files_scanned += 1
-        result.stats.bytes_scanned += examined.scanned_bytes
-        result.stats.suppressed += examined.suppressed
-        count_known_examples(result, examined.known_examples)
-        result.errors.extend(Failed(origin.path, error) for error in examined.errors)
-        result.skipped.extend(Skipped(origin.path + where, reason) for where, reason in examined.skips)
-        self.add_matches(examined.matches, origin, result)
+        """Examine one blob here and keep what it gave."""
+        self.add_outcome(self.examine(blob), blob.origin, result)
 
     def consume(self, items: Source, result: ScanResult) -> None:
         """Scan every blob of a source; keep what it could not scan."""
@@ -153,15 +219,6 @@ class Engine:
                 self.scan_blob(item, result)
             else:
                 result.record(item)
-
-
-KNOWN_EXAMPLES_KEY = "suppressed_known_example"
-
-
-def count_known_examples(result: ScanResult, count: int) -> None:
-    """Count public documentation example tokens that were suppressed (``suppressed: known example``)."""
-    if count:
-        result.stats.extra[KNOWN_EXAMPLES_KEY] = result.stats.extra.get(KNOWN_EXAMPLES_KEY, 0) + count
 
 
 def run(kind: str, options: ScanOptions, body: Callable[[ScanResult], None]) -> ScanResult:

@@ -42,9 +42,7 @@ def _scan(
     result: ScanResult,
     progress: Callable[[Progress], None] | None,
 ) -> None:
-    collected = collect(
-        repo, history, engine.options, engine.layered, engine.allowed.hashes, result, progress
-    )
-    result.findings.extend(attribute(collected, engine.rules, history))
+    collected = collect(repo, history, engine.options, engine, engine.allowed.hashes, result, progress)
+    result.findings.extend(attribute(collected, history))
     add_notes(repo, history, collected.walk.truncated, collected.enumerator, result)
     result.stats.extra["commits_scanned"] = len(collected.walk.commits)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from leakscan.rules import Rule
@@ -255,12 +257,43 @@ Origin = (
 )
 
 
+class Unreadable(Exception):
+    """Why a reader could not give a blob's bytes; ``skip``: passed over by policy (too large,
+    not a regular file), else a failure."""
+
+    def __init__(self, reason: str, *, skip: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.skip = skip
+
+
+class Reader(Protocol):
+    """A blob's bytes, read where the blob is scanned (a worker process, or this one): whole, or
+    in pieces when the blob is too large to hold. Readers are small values (they are pickled)."""
+
+    @property
+    def size(self) -> int:
+        """The size in bytes as listed (a file may grow or shrink before it is read)."""
+        ...
+
+    def read(self, limit: int) -> bytes:
+        """Every byte; ``Unreadable`` when it cannot be read or holds more than ``limit`` bytes."""
+        ...
+
+    def stream(self) -> AbstractContextManager[Callable[[int], bytes]]:
+        """A read function over the raw bytes (``b""`` at the end); ``Unreadable`` if it cannot
+        be opened."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Blob:
-    """Bytes to scan and where they come from."""
+    """Bytes to scan and where they come from: held (``data``), or read on demand by ``reader``
+    (where they are scanned, and in pieces when over the size limit)."""
 
     origin: Origin
-    data: bytes
+    data: bytes = b""
+    reader: Reader | None = None
 
     @property
     def path(self) -> str:
@@ -271,6 +304,19 @@ class Blob:
     def stable_path(self) -> str:
         """The path used in fingerprints and baselines."""
         return self.origin.stable_path
+
+    @property
+    def size(self) -> int:
+        return len(self.data) if self.reader is None else self.reader.size
+
+    def load(self, limit: int) -> Blob | Skipped | Failed:
+        """This blob with its bytes held, or why they could not be had."""
+        if self.reader is None:
+            return self
+        try:
+            return Blob(self.origin, self.reader.read(limit))
+        except Unreadable as problem:
+            return Skipped(self.path, problem.reason) if problem.skip else Failed(self.path, problem.reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,6 +389,34 @@ class MatchRecord:
             utf16_end_column=self.utf16_end_column,
             layer=self.layer,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What scanning one blob gave, without its origin (it may come back from a worker process:
+    there, ``portable`` matches name their rule by id). ``skipped``/``failed``: why it was not
+    scanned; ``skips``: the layers inside it a limit kept closed, as (path suffix, reason);
+    ``size``: the bytes read; ``scanned_bytes``: the bytes detection read (decoded, and in layers)."""
+
+    matches: tuple[Match, ...] | tuple[MatchRecord, ...] = ()
+    errors: tuple[str, ...] = ()
+    skips: tuple[tuple[str, str], ...] = ()
+    scanned_bytes: int = 0
+    suppressed: int = 0
+    known_examples: int = 0
+    skipped: str | None = None
+    failed: str | None = None
+    size: int = 0
+
+    @property
+    def notable(self) -> bool:
+        """Whether there is anything to report (most blobs: nothing)."""
+        return bool(self.matches or self.errors or self.skips or self.suppressed or self.known_examples)
+
+    def portable(self) -> Outcome:
+        """This outcome with its matches as MatchRecords (cheap to send to another process)."""
+        records = tuple(MatchRecord.of(m) if isinstance(m, Match) else m for m in self.matches)
+        return replace(self, matches=records)
 
 
 @dataclass(frozen=True, slots=True)
@@ -462,6 +536,9 @@ class Stats:
     extra: dict[str, int] = field(default_factory=dict)
 
 
+KNOWN_EXAMPLES_KEY = "suppressed_known_example"
+
+
 @dataclass(slots=True)
 class ScanResult:
     """Everything a reporter needs: findings, what was skipped or failed, and counters."""
@@ -483,6 +560,12 @@ class ScanResult:
         else:
             self.errors.append(item)
 
+    def count_known_examples(self, count: int) -> None:
+        """Count public documentation example tokens that were suppressed (``suppressed: known example``)."""
+        if count:
+            extra = self.stats.extra
+            extra[KNOWN_EXAMPLES_KEY] = extra.get(KNOWN_EXAMPLES_KEY, 0) + count
+
     @property
     def complete(self) -> bool:
         """True when every input was read and the scan ran to the end."""
@@ -494,6 +577,7 @@ class ScanResult:
         stats = Stats(
             files_scanned=self.stats.files_scanned + other.stats.files_scanned,
             bytes_scanned=self.stats.bytes_scanned + other.stats.bytes_scanned,
+            suppressed=self.stats.suppressed + other.stats.suppressed,
             duration_s=self.stats.duration_s + other.stats.duration_s,
             notes=[*self.stats.notes, *(n for n in other.stats.notes if n not in self.stats.notes)],
             extra={

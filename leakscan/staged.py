@@ -6,21 +6,17 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from leakscan.content import SNIFF_BYTES, sniff
-from leakscan.detect import detect_stream
-from leakscan.engine import NOT_SCANNED, STREAM_CHUNK, STREAM_OVERLAP, Engine, prepare, run
+from leakscan.engine import Engine, prepare, run
 from leakscan.examples import load_checked_rules
-from leakscan.models import Blob, Failed, Finding, ScanResult, Skipped, StagedOrigin, wrap_origin
+from leakscan.models import Blob, Finding, ScanResult, StagedOrigin, wrap_origin
 from leakscan.options import ScanOptions
 from leakscan.rules import Rule
-from leakscan.sources.files import decoded_reader
 from leakscan.sources.gitindex import (
-    LargeStagedFile,
-    StagedFile,
+    Previous,
     StagedRepo,
+    StagedSource,
     added_lines,
     ignore_files,
-    iter_staged,
     open_staged,
 )
 from leakscan.sources.pathfilter import PathFilter, in_ranges
@@ -44,54 +40,48 @@ def scan_staged(
         rules if rules is not None else load_checked_rules(options.extra_rules, disable=options.disable_rules)
     )
     keep = (lambda path: not paths.excluded(path)) if paths.active else None
-    items = list(iter_staged(repo, options.max_file_size, keep))
+    source = StagedSource(repo, options.max_file_size, keep)
     # A commit's few changed bytes are found faster by one bytes.find per keyword than by
     # compiling a Hyperscan database first (same offsets either way).
-    staged_bytes = sum(len(i.data) if isinstance(i, StagedFile) else 0 for i in items)
-    large = any(isinstance(i, LargeStagedFile) for i in items)
-    small = staged_bytes <= SMALL_STAGED_BYTES and not large
+    small = source.staged_bytes <= SMALL_STAGED_BYTES and not source.streamed
     engine = Engine(options, rules, keyword_engine="python" if small else "auto")
 
     def body(result: ScanResult) -> None:
         try:
-            for item in items:
-                if isinstance(item, StagedFile):
-                    _scan_file(engine, repo, item, whole_files, result)
-                elif isinstance(item, LargeStagedFile):
-                    _scan_large_file(engine, repo, item, result)
-                else:
+            for item in source:
+                if not isinstance(item, Blob):
                     result.record(item)
+                    continue
+                before = len(result.findings)
+                engine.scan_blob(item, result)
+                previous = source.previous.get(item.path)
+                if not whole_files and previous is not None and len(result.findings) > before:
+                    _keep_added(repo, item, previous, result, before)
         finally:
             result.stats.notes.extend(paths.notes)
 
     return run("staged", options, body)
 
 
-def _scan_file(
-    engine: Engine, repo: StagedRepo, item: StagedFile, whole_files: bool, result: ScanResult
-) -> None:
-    """Scan the staged version; unless whole files are wanted, keep only the findings that start
-    in the bytes the change adds (the origin then carries those ranges)."""
-    before = len(result.findings)
-    engine.scan_blob(Blob(StagedOrigin(item.path), item.data), result)
-    if whole_files or item.old is None or len(result.findings) == before:
-        return
-    data = prepare(item.data)
+def _keep_added(repo: StagedRepo, blob: Blob, previous: Previous, result: ScanResult, first: int) -> None:
+    """Keep only the findings (from ``first`` on) that start in the bytes the change adds to a
+    modified file; their origin then carries those ranges."""
+    data = prepare(blob.data)
     if not isinstance(data, bytes):
         return  # binary (an archive, a compiled file): its findings came from inside, scanned whole
-    old = prepare(item.old)
+    old = prepare(previous.data)
     # The old version counts as text whatever it holds: only the added ranges are wanted.
-    old_text = old if isinstance(old, bytes) else item.old
-    if data is item.data and old_text is item.old:  # bytes as stored: git diffs the blobs themselves
-        changed = added_lines(repo, item.old_id, item.new_id, data)
+    old_text = old if isinstance(old, bytes) else previous.data
+    if data is blob.data and old_text is previous.data:  # bytes as stored: git diffs the blobs
+        changed = added_lines(repo, previous.old_id, previous.new_id, data)
     else:  # decoded (UTF-16, a BOM dropped): the decoded texts are compared, by libgit2
         from leakscan.sources.git import added_ranges
 
         changed = added_ranges(old_text, data)
-    origin = StagedOrigin(item.path, tuple(changed))
-    result.findings[before:] = [
+    origin = StagedOrigin(blob.path, tuple(changed))
+    result.findings[first:] = [
         replace(f, origin=wrap_origin(origin, f.match.layer))
-        for f in result.findings[before:]
+        for f in result.findings[first:]
         if _is_added(f, changed, data)
     ]
 
@@ -119,40 +109,6 @@ def offset_of(data: bytes, line: int, column: int) -> int:
         at = end + (2 if data.startswith(b"\r\n", end) else 1)
     text = data[at : at + 4 * column].decode("utf-8", "replace")
     return at + len(text[: column - 1].encode("utf-8"))
-
-
-def _scan_large_file(engine: Engine, repo: StagedRepo, item: LargeStagedFile, result: ScanResult) -> None:
-    """A staged file over ``--max-file-size`` is streamed and scanned whole (its HEAD version is
-    not held to compare with), so a commit hook never lets a big file through unread. Rare, so
-    libgit2 (its blob stream) is loaded only here."""
-    import pygit2
-
-    from leakscan.sources.git import ObjectError, open_blob_stream, open_repo
-
-    try:
-        with open_blob_stream(open_repo(repo.git_dir), pygit2.Oid(hex=item.oid)) as stream:
-            head = stream.read(SNIFF_BYTES)
-            kind = sniff(head)
-            if kind in NOT_SCANNED:
-                result.skipped.append(Skipped(item.path, kind.value))
-                return
-            pending = [head]
-
-            def read_raw(size: int) -> bytes:  # the sniffed head first, then the rest
-                first = pending.pop() if pending else b""
-                return first + stream.read(max(0, size - len(first))) if size > len(first) else first
-
-            detection = detect_stream(
-                engine.detector, decoded_reader(kind, read_raw), STREAM_CHUNK, STREAM_OVERLAP
-            )
-    except (ObjectError, OSError) as exc:
-        result.errors.append(Failed(item.path, str(exc)))
-        return
-    result.stats.files_scanned += 1
-    result.stats.bytes_scanned += item.size
-    result.stats.suppressed += len(detection.suppressed)
-    result.errors.extend(Failed(item.path, error) for error in detection.errors)
-    engine.add_matches(detection.matches, StagedOrigin(item.path), result)
 
 
 def fix_hint(result: ScanResult) -> str:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import codecs
 import os
 import stat
 import subprocess
 from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from leakscan.content import DECODED, SNIFF_BYTES, Kind, sniff
-from leakscan.models import Blob, Failed, FileOrigin, Skipped
+from leakscan.models import Blob, Failed, FileOrigin, Skipped, Unreadable
 from leakscan.paths import find_repo_root
 from leakscan.sources.ignore import IgnoreMatcher, compile_exclude, compile_files
 
@@ -19,16 +18,6 @@ GIT_IGNORE_FILES = (".gitignore",)  # defer to tracking, as git does
 SCAN_IGNORE_FILES = (".leakscanignore",)  # apply to tracked files too
 READ_CHUNK = 1 << 20
 GIT_LS_FILES_TIMEOUT = 60
-
-
-@dataclass(frozen=True, slots=True)
-class FileRef:
-    """A regular file found by the walker, not yet read."""
-
-    fs_path: str
-    path: str
-    key_path: str
-    size: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +133,7 @@ class TrackedPaths:
 
 
 class FileWalker:
-    """Yields a FileRef for each file to scan, and a Skipped or Failed for each it passes over.
+    """Yields a Blob (read on demand) for each file to scan, and a Skipped or Failed for each it passes over.
     Notes (invalid ignore-file lines, an unreadable index) collect in ``notes``."""
 
     def __init__(
@@ -168,11 +157,11 @@ class FileWalker:
         self.ignored_folders = 0
         self.notes: list[str] = []
 
-    def __iter__(self) -> Iterator[FileRef | Skipped | Failed]:
+    def __iter__(self) -> Iterator[Blob | Skipped | Failed]:
         for root in self.roots:
             yield from self._walk_root(root)
 
-    def _walk_root(self, root: str) -> Iterator[FileRef | Skipped | Failed]:
+    def _walk_root(self, root: str) -> Iterator[Blob | Skipped | Failed]:
         try:
             st = os.stat(root)  # a symlink named on the command line is followed
         except OSError as exc:
@@ -216,7 +205,7 @@ class FileWalker:
 
     def _walk_tree(
         self, top: _Folder, anchor: Path, tracked: TrackedPaths | None
-    ) -> Iterator[FileRef | Skipped | Failed]:
+    ) -> Iterator[Blob | Skipped | Failed]:
         """Depth first in name order, with an explicit stack (no recursion over path depth)."""
         stack: list[Iterator[tuple[os.DirEntry[str], _Folder, str] | Failed]] = [self._entries(top, anchor)]
         while stack:
@@ -278,7 +267,7 @@ class FileWalker:
 
     def _classify(
         self, fs_path: str, shown: str, key: str, st: os.stat_result
-    ) -> Iterator[FileRef | Skipped | Failed]:
+    ) -> Iterator[Blob | Skipped | Failed]:
         if stat.S_ISLNK(st.st_mode):
             yield Skipped(shown, "symlink")
         elif not stat.S_ISREG(st.st_mode):
@@ -287,7 +276,7 @@ class FileWalker:
             yield Skipped(shown, f"too large ({st.st_size} bytes > {self.max_file_size})")
         elif (st.st_dev, st.st_ino) not in self.seen:  # named twice (`scan d d/sub`): once
             self.seen.add((st.st_dev, st.st_ino))
-            yield FileRef(fs_path, shown, key, st.st_size)
+            yield file_blob(fs_path, shown, key, st.st_size)
 
 
 def _folders_of(paths: set[str]) -> set[str]:
@@ -309,26 +298,62 @@ def _rel_base(anchor: Path, folder: Path) -> str:
     return "" if rel == "." else rel + "/"
 
 
-def read_file(ref: FileRef, max_size: int) -> Blob | Skipped | Failed:
-    """Read one file without following a swapped-in FIFO or device (its content is not judged
-    here: the engine applies the one content policy). At most ``max_size + 1`` bytes are read: a
-    file that grew past the limit after it was listed is skipped as too large, not read whole."""
-    try:
-        fd = os.open(ref.fs_path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
-    except OSError as exc:
-        return Failed(ref.path, f"cannot open: {exc.strerror or exc}")
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            return Skipped(ref.path, "not a regular file")
-        data = _read_at_most(fd, st.st_size, max_size + 1)
-    except OSError as exc:
-        return Failed(ref.path, f"cannot read: {exc.strerror or exc}")
-    finally:
-        os.close(fd)
-    if len(data) > max_size:
-        return Skipped(ref.path, f"too large (grew past {max_size} bytes while being read)")
-    return Blob(FileOrigin(ref.path, ref.key_path), data)
+@dataclass(frozen=True, slots=True)
+class FileReader:
+    """Reads one listed file where it is scanned, never following a FIFO or device swapped in
+    since it was listed (its content is not judged here: the engine applies the content policy)."""
+
+    fs_path: str
+    size: int
+
+    def read(self, limit: int) -> bytes:
+        """At most ``limit + 1`` bytes are read: a file that grew past the limit after it was
+        listed is skipped as too large, not read whole."""
+        fd = self._open()
+        try:
+            data = _read_at_most(fd, self.size, limit + 1)
+        except OSError as exc:
+            raise Unreadable(f"cannot read: {exc.strerror or exc}") from exc
+        finally:
+            os.close(fd)
+        if len(data) > limit:
+            raise Unreadable(f"too large (grew past {limit} bytes while being read)", skip=True)
+        return data
+
+    @contextmanager
+    def stream(self) -> Iterator[Callable[[int], bytes]]:
+        fd = self._open()
+
+        def read(size: int) -> bytes:
+            try:
+                return os.read(fd, size)
+            except OSError as exc:
+                raise Unreadable(f"cannot read: {exc.strerror or exc}") from exc
+
+        try:
+            yield read
+        finally:
+            os.close(fd)
+
+    def _open(self) -> int:
+        try:
+            fd = os.open(self.fs_path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+        except OSError as exc:
+            raise Unreadable(f"cannot open: {exc.strerror or exc}") from exc
+        try:
+            regular = stat.S_ISREG(os.fstat(fd).st_mode)
+        except OSError as exc:
+            os.close(fd)
+            raise Unreadable(f"cannot read: {exc.strerror or exc}") from exc
+        if not regular:
+            os.close(fd)
+            raise Unreadable("not a regular file", skip=True)
+        return fd
+
+
+def file_blob(fs_path: str, path: str, key_path: str, size: int) -> Blob:
+    """A listed file as a blob read on demand (``path`` as shown, ``key_path`` for fingerprints)."""
+    return Blob(FileOrigin(path, key_path), reader=FileReader(fs_path, size))
 
 
 def _read_at_most(fd: int, size_hint: int, limit: int) -> bytes:
@@ -342,41 +367,3 @@ def _read_at_most(fd: int, size_hint: int, limit: int) -> bytes:
         chunks.append(chunk)
         total += len(chunk)
     return b"".join(chunks)
-
-
-def open_stream(ref: FileRef) -> tuple[int, Callable[[int], bytes]] | Skipped | Failed:
-    """Open a file too large to hold: (fd, read function yielding UTF-8), or why not."""
-    try:
-        fd = os.open(ref.fs_path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
-    except OSError as exc:
-        return Failed(ref.path, f"cannot open: {exc.strerror or exc}")
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            os.close(fd)
-            return Skipped(ref.path, "not a regular file")
-        kind = sniff(os.pread(fd, SNIFF_BYTES, 0))
-    except OSError as exc:
-        os.close(fd)
-        return Failed(ref.path, f"cannot read: {exc.strerror or exc}")
-    if kind is Kind.BINARY:
-        os.close(fd)
-        return Skipped(ref.path, "binary")
-    return fd, decoded_reader(kind, lambda size: os.read(fd, size))
-
-
-def decoded_reader(kind: Kind, read: Callable[[int], bytes]) -> Callable[[int], bytes]:
-    """A read function yielding scannable bytes (UTF-16/UTF-32 decoded to UTF-8) from a raw one."""
-    if kind not in DECODED:
-        return read
-    decoder = codecs.getincrementaldecoder(kind.value)("replace")
-    first = True
-
-    def read_decoded(size: int) -> bytes:
-        nonlocal first
-        raw = read(size)
-        text = decoder.decode(raw, final=not raw)
-        if first:
-            text, first = text.lstrip("\ufeff"), False
-        return text.encode("utf-8") if text or not raw else read_decoded(size)
-
-    return read_decoded

@@ -1,24 +1,22 @@
 """Git access through pygit2: open a repository, pick the commits to walk, enumerate the blobs of
-their trees once each, read blobs, and read the staged index. No `git` subprocess, no parsing of
-`git log` output."""
+their trees once each, read blobs. No `git` subprocess, no parsing of
+`git log` output. (The staged index is read through git itself: ``sources.gitindex``.)"""
 
 from __future__ import annotations
 
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import BinaryIO
 
 import pygit2
-from pygit2.enums import DeltaStatus, DiffOption, FileMode, ObjectType, SortMode
+from pygit2.enums import DiffOption, FileMode, ObjectType, SortMode
 
 from leakscan.errors import InputError, UsageError
-from leakscan.models import CommitInfo, Failed, Skipped
-from leakscan.sources.gitindex import index_file_path
-from leakscan.sources.pathfilter import IGNORE_FILE as IGNORE_FILE  # re-exported
+from leakscan.models import CommitInfo, Failed, Skipped, Unreadable
 from leakscan.sources.pathfilter import PathFilter as PathFilter
 from leakscan.sources.pathfilter import in_ranges as in_ranges
 
@@ -487,6 +485,35 @@ def read_blob(repo: pygit2.Repository, oid: Oid, max_size: int) -> bytes | int:
     return bytes(data)
 
 
+@dataclass(frozen=True, slots=True)
+class OdbReader:
+    """A blob of the object store by id, through libgit2 (its size is known once it is read)."""
+
+    repo: pygit2.Repository
+    oid: Oid
+    size: int = -1
+
+    def read(self, limit: int) -> bytes:
+        try:
+            data = read_blob(self.repo, self.oid, limit)
+        except ObjectError as exc:
+            raise Unreadable(str(exc)) from exc
+        if isinstance(data, int):
+            raise Unreadable(f"too large ({data} bytes > {limit})", skip=True)
+        return data
+
+    @contextmanager
+    def stream(self) -> Iterator[Callable[[int], bytes]]:
+        try:
+            blob = self.repo[self.oid]
+        except (KeyError, ValueError, pygit2.GitError) as exc:
+            raise Unreadable(f"unreadable blob object {self.oid}: {exc}") from exc
+        if not isinstance(blob, pygit2.Blob):
+            raise Unreadable(f"object {self.oid} is not a blob")
+        with pygit2.BlobIO(blob) as stream:
+            yield stream.read
+
+
 def blob_at(repo: pygit2.Repository, root: Oid, path: str) -> Oid | None:
     """The id of the blob at ``path`` in tree ``root``, if there is one."""
     tree = load_tree(repo, root)
@@ -498,128 +525,6 @@ def blob_at(repo: pygit2.Repository, root: Oid, path: str) -> Oid | None:
         return None
     oid: Oid = entry.id
     return oid
-
-
-# --------------------------------------------------------------------------- staged index
-
-
-@dataclass(frozen=True, slots=True)
-class StagedFile:
-    """A file as it will be committed; ``old`` is its HEAD version (None for a new file)."""
-
-    path: str
-    data: bytes
-    old: bytes | None
-
-
-@dataclass(frozen=True, slots=True)
-class LargeStagedFile:
-    """A staged file over the size limit: read as a stream (``open_blob_stream``), not held."""
-
-    path: str
-    oid: Oid
-    size: int
-
-
-def open_blob_stream(repo: pygit2.Repository, oid: Oid) -> BinaryIO:
-    """A binary stream of a blob's bytes (raw, no filters), read in pieces; ObjectError if the
-    object is missing or damaged."""
-    try:
-        blob = repo[oid]
-    except (KeyError, ValueError, pygit2.GitError) as exc:
-        raise ObjectError(f"unreadable blob object {oid}: {exc}") from exc
-    if not isinstance(blob, pygit2.Blob):
-        raise ObjectError(f"object {oid} is not a blob")
-    return pygit2.BlobIO(blob)
-
-
-MAX_IGNORE_FILE = 1024 * 1024
-
-
-def staged_index(repo: pygit2.Repository) -> pygit2.Index:
-    """The index the next commit is made from: the file named by ``$GIT_INDEX_FILE`` when set
-    (git sets it for hooks; ``git commit -a`` and ``git commit PATH`` use a temporary index), a
-    relative name being relative to the current folder as for git; else the repository's index."""
-    if repo.is_bare:
-        raise InputError(f"{repo.path}: bare repository: there is no index to scan")
-    path = index_file_path()
-    if path is None:
-        index: pygit2.Index = repo.index
-        return index
-    try:
-        return pygit2.Index(path)
-    except (pygit2.GitError, OSError, ValueError) as exc:
-        raise InputError(
-            f"GIT_INDEX_FILE={os.environ['GIT_INDEX_FILE']}: cannot read the index: {exc}"
-        ) from exc
-
-
-def index_ignore_files(repo: pygit2.Repository, index: pygit2.Index) -> Callable[[str], bytes | None]:
-    """Reads the ``.leakscanignore`` of a folder (``""`` or ``"dir/"``) as staged in ``index``."""
-
-    def read(base: str) -> bytes | None:
-        path = base + IGNORE_FILE
-        if path not in index:
-            return None
-        try:
-            data = read_blob(repo, index[path].id, MAX_IGNORE_FILE)
-        except ObjectError:
-            return None
-        return data if isinstance(data, bytes) else None
-
-    return read
-
-
-def iter_staged(
-    repo: pygit2.Repository, index: pygit2.Index, max_size: int, paths: PathFilter | None = None
-) -> Iterator[StagedFile | LargeStagedFile | Skipped | Failed]:
-    """Added and modified files of ``index`` (see ``staged_index``), compared with HEAD (renames
-    followed); files ``paths`` leaves out are passed over."""
-
-    def keep(path: str) -> bool:
-        return paths is None or not paths.excluded(path)
-
-    if repo.head_is_unborn:
-        for entry in index:
-            if not keep(entry.path):
-                continue
-            if entry.mode == GITLINK:
-                yield Skipped(entry.path, "submodule")
-            else:
-                yield _staged_file(repo, entry.path, entry.id, None, max_size)
-        return
-    head_tree = repo.head.peel(pygit2.Commit).tree
-    diff = head_tree.diff_to_index(index)
-    diff.find_similar()
-    for delta in diff.deltas:
-        status = delta.status
-        if status in (DeltaStatus.DELETED, DeltaStatus.UNMODIFIED, DeltaStatus.IGNORED):
-            continue
-        new = delta.new_file
-        if not keep(new.path):
-            continue
-        if status == DeltaStatus.CONFLICTED:
-            yield Skipped(new.path, "merge conflict")
-            continue
-        if new.mode == GITLINK:
-            yield Skipped(new.path, "submodule")
-            continue
-        old = delta.old_file
-        old_id = old.id if status != DeltaStatus.ADDED and old.mode not in (0, GITLINK) else None
-        yield _staged_file(repo, new.path, new.id, old_id, max_size)
-
-
-def _staged_file(
-    repo: pygit2.Repository, path: str, oid: Oid, old_oid: Oid | None, max_size: int
-) -> StagedFile | LargeStagedFile | Skipped | Failed:
-    try:
-        data = read_blob(repo, oid, max_size)
-        old = read_blob(repo, old_oid, max_size) if old_oid is not None else None
-    except ObjectError as exc:
-        return Failed(path, str(exc))
-    if isinstance(data, int):
-        return LargeStagedFile(path, oid, data)
-    return StagedFile(path, data, old if isinstance(old, bytes) else None)
 
 
 def added_ranges(old: bytes, new: bytes) -> list[tuple[int, int]]:

@@ -2,17 +2,18 @@
 every import): ``git diff --cached --raw`` for what the next commit adds or modifies (renames
 followed as ``diff.renames`` says, as libgit2's ``find_similar`` does), ``git ls-files`` for the
 staged ``.leakscanignore`` files, and one ``git cat-file --batch-command`` for sizes and contents.
-The files, skips and errors are the ones ``sources.git.iter_staged`` gives."""
+The files, skips and errors are the ones ``sources.git.iter_staged`` gives (libgit2), as blobs."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from leakscan.errors import InputError
-from leakscan.models import Failed, Skipped
+from leakscan.models import Blob, Failed, Skipped, StagedOrigin, Unreadable
 
 IGNORE_FILE = ".leakscanignore"
 MAX_IGNORE_FILE = 1024 * 1024
@@ -21,23 +22,12 @@ _NO_FILE = "000000"
 
 
 @dataclass(frozen=True, slots=True)
-class StagedFile:
-    """A file as it will be committed; ``old`` is its HEAD version (None for a new file)."""
+class Previous:
+    """The HEAD version of a modified staged file (what its added lines are found against)."""
 
-    path: str
     data: bytes
-    old: bytes | None
-    new_id: str = ""
-    old_id: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class LargeStagedFile:
-    """A staged file over the size limit: streamed, not held (``oid`` in hex)."""
-
-    path: str
-    oid: str
-    size: int
+    old_id: str
+    new_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,37 +184,100 @@ def ignore_files(repo: StagedRepo) -> Callable[[str], bytes | None]:
     return read
 
 
-def iter_staged(
-    repo: StagedRepo, max_size: int, keep: Callable[[str], bool] | None = None
-) -> Iterator[StagedFile | LargeStagedFile | Skipped | Failed]:
-    """Added and modified files of the index compared with HEAD (renames followed); files
-    ``keep`` rejects are passed over."""
-    scanned: list[_Change] = []
-    for change in staged_changes(repo):
-        if change.status == "D" or (keep is not None and not keep(change.path)):
-            continue
-        if change.status == "U":
-            yield Skipped(change.path, "merge conflict")
-        elif change.new_mode == GITLINK:
-            yield Skipped(change.path, "submodule")
-        else:
-            scanned.append(change)
-    old_ids = [c.old_id for c in scanned if _has_old(c)]
-    objects = ObjectReader(repo).read([c.new_id for c in scanned] + old_ids, max_size)
-    for change in scanned:
-        data = objects.get(change.new_id)
-        old = objects.get(change.old_id) if _has_old(change) else None
-        if data is None:
-            yield Failed(change.path, f"missing blob object {change.new_id}")
-        elif _has_old(change) and old is None:
-            yield Failed(change.path, f"missing blob object {change.old_id}")
-        elif isinstance(data, int):
-            yield LargeStagedFile(change.path, change.new_id, data)
-        else:
-            kept = old if isinstance(old, bytes) else None
-            yield StagedFile(
-                change.path, data, kept, change.new_id, change.old_id if kept is not None else ""
-            )
+class StagedSource:
+    """Added and modified files of the index compared with HEAD (renames followed), as blobs
+    with a ``StagedOrigin``: held, or read through git when over ``max_size``. Files ``keep``
+    rejects are passed over. ``previous`` holds, per path, the HEAD version of each modified file
+    that is held; ``staged_bytes`` the bytes held."""
+
+    def __init__(self, repo: StagedRepo, max_size: int, keep: Callable[[str], bool] | None = None) -> None:
+        self.repo = repo
+        self.previous: dict[str, Previous] = {}
+        self.items = list(self._items(max_size, keep))
+        self.staged_bytes = sum(len(item.data) for item in self.items if isinstance(item, Blob))
+        self.streamed = any(isinstance(item, Blob) and item.reader is not None for item in self.items)
+
+    def __iter__(self) -> Iterator[Blob | Skipped | Failed]:
+        return iter(self.items)
+
+    def _items(self, max_size: int, keep: Callable[[str], bool] | None) -> Iterator[Blob | Skipped | Failed]:
+        scanned: list[_Change] = []
+        for change in staged_changes(self.repo):
+            if change.status == "D" or (keep is not None and not keep(change.path)):
+                continue
+            if change.status == "U":
+                yield Skipped(change.path, "merge conflict")
+            elif change.new_mode == GITLINK:
+                yield Skipped(change.path, "submodule")
+            else:
+                scanned.append(change)
+        old_ids = [c.old_id for c in scanned if _has_old(c)]
+        objects = ObjectReader(self.repo).read([c.new_id for c in scanned] + old_ids, max_size)
+        for change in scanned:
+            data = objects.get(change.new_id)
+            old = objects.get(change.old_id) if _has_old(change) else None
+            if data is None:
+                yield Failed(change.path, f"missing blob object {change.new_id}")
+            elif _has_old(change) and old is None:
+                yield Failed(change.path, f"missing blob object {change.old_id}")
+            elif isinstance(data, int):
+                yield Blob(
+                    StagedOrigin(change.path), reader=GitBlobReader(self.repo.git_dir, change.new_id, data)
+                )
+            else:
+                if isinstance(old, bytes):
+                    self.previous[change.path] = Previous(old, change.old_id, change.new_id)
+                yield Blob(StagedOrigin(change.path), data)
+
+
+@dataclass(frozen=True, slots=True)
+class GitBlobReader:
+    """A blob of the object store by id, read through ``git cat-file blob`` (streamed: a staged
+    file over the size limit is never held)."""
+
+    git_dir: str
+    oid: str
+    size: int
+
+    def read(self, limit: int) -> bytes:
+        if self.size > limit:
+            raise Unreadable(f"too large ({self.size} bytes > {limit})", skip=True)
+        with self.stream() as read:
+            return b"".join(iter(lambda: read(1 << 20), b""))
+
+    @contextmanager
+    def stream(self) -> Iterator[Callable[[int], bytes]]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+        env.update(GIT_TERMINAL_PROMPT="0", GIT_OPTIONAL_LOCKS="0")
+        proc = subprocess.Popen(
+            ["git", f"--git-dir={self.git_dir}", "cat-file", "blob", self.oid],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        assert proc.stdout is not None
+        stdout = proc.stdout
+        ended = False
+
+        def read(size: int) -> bytes:
+            nonlocal ended
+            data = stdout.read(size)
+            if not data and not ended:
+                ended = True
+                if proc.wait() != 0:
+                    raise Unreadable(f"unreadable blob object {self.oid}")
+            return data
+
+        try:
+            yield read
+        finally:
+            stdout.close()
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            if proc.stderr is not None:
+                proc.stderr.close()
 
 
 def added_lines(repo: StagedRepo, old_id: str, new_id: str, new: bytes) -> list[tuple[int, int]]:

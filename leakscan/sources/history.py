@@ -19,22 +19,23 @@ import os
 import threading
 from collections import deque
 from collections.abc import Callable, Container, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import Protocol
 
 import pygit2
 
-from leakscan.content import Kind
-from leakscan.detect import Detector
 from leakscan.models import (
     COMMIT_MESSAGE,
+    Blob,
     CommitInfo,
     CommitMessageOrigin,
     Failed,
+    GitBlobOrigin,
+    Match,
     MatchRecord,
     Origin,
+    Outcome,
     ScanResult,
-    Secret,
     Skipped,
     TagMessageOrigin,
 )
@@ -43,7 +44,7 @@ from leakscan.parallel import Lost, map_batches
 from leakscan.sources.git import (
     BlobRef,
     CommitWalk,
-    ObjectError,
+    OdbReader,
     Oid,
     PathFilter,
     RefObject,
@@ -58,7 +59,6 @@ from leakscan.sources.git import (
     named_tips,
     object_problem,
     parent_ids,
-    read_blob,
     resolve_commit,
     tree_id,
     walk_commits,
@@ -71,9 +71,6 @@ from leakscan.sources.gitobjects import (
     repo_dir,
     scan_in_pack_order,
 )
-
-if TYPE_CHECKING:
-    from leakscan.layered import LayeredDetector
 
 AUTO_PARALLEL_BLOBS = 2000
 # From this many blobs in the object store on, blobs are read by id in pack order by the workers
@@ -94,66 +91,54 @@ class Progress:
     total_known: bool = True  # False while the tree walk is still finding blobs
 
 
-@dataclass(frozen=True, slots=True)
-class BlobOutcome:
-    """What scanning one blob gave. ``status``: scanned, binary, lfs-pointer, too-large,
-    unreadable (missing or damaged: ``errors`` says which)."""
+class Examiner(Protocol):
+    """What the history source needs of the engine (which sits above the sources)."""
 
-    oid: str
-    status: str
-    size: int
-    matches: tuple[MatchRecord, ...] = ()
-    errors: tuple[str, ...] = ()
-    suppressed: int = 0
-    skips: tuple[tuple[str, str], ...] = ()  # layers left closed: (path suffix, reason)
+    def examine(self, blob: Blob) -> Outcome: ...
+
+    def examine_bytes(self, data: bytes) -> Outcome: ...
+
+    def resolve(self, matches: Iterable[Match | MatchRecord]) -> Iterator[Match]: ...
 
 
 class BlobScanner:
-    """Reads blobs by id and runs the detector on them (and on what they hold)."""
+    """Reads blobs by id and has the engine examine them (and what they hold)."""
 
-    def __init__(self, repo: pygit2.Repository, layered: LayeredDetector, max_size: int) -> None:
+    def __init__(
+        self, repo: pygit2.Repository, examiner: Examiner, max_size: int, stream_large: bool = False
+    ) -> None:
         self.repo = repo
-        self.layered = layered
-        self.detector = layered.detector
+        self.examiner = examiner
         self.max_size = max_size
+        self.stream_large = stream_large  # --large-files scan: blobs over max_size are streamed
 
-    def scan(self, oid: Oid) -> BlobOutcome:
+    def scan(self, oid: Oid, path: str = "", size: int = -1) -> Outcome:
+        """The outcome of blob ``oid`` (first seen at ``path``; ``size`` if known). A blob over
+        the size limit is skipped, or streamed when ``stream_large``."""
+        if self.stream_large and size < 0:
+            size = self._size(oid)
+        reader = OdbReader(self.repo, oid, size if self.stream_large else -1)
+        return self.examiner.examine(Blob(GitBlobOrigin(str(oid), path), reader=reader))
+
+    def _size(self, oid: Oid) -> int:
         try:
-            data = read_blob(self.repo, oid, self.max_size)
-        except ObjectError as exc:
-            return BlobOutcome(str(oid), "unreadable", 0, errors=(str(exc),))
-        if isinstance(data, int):
-            return BlobOutcome(str(oid), "too-large", data)
-        return self.outcome(str(oid), data)
+            return int(self.repo.odb.read_header(oid)[1])
+        except (KeyError, ValueError, pygit2.GitError):
+            return -1  # the read reports what is wrong with it
 
-    def outcome(self, oid: str, data: bytes) -> BlobOutcome:
-        """What scanning the bytes of blob ``oid`` (and what they hold) gives."""
-        examined = self.layered.examine(data)
-        if isinstance(examined, Kind):
-            return BlobOutcome(oid, examined.value, len(data))
-        matches = tuple(MatchRecord.of(m) for m in examined.matches)
-        return BlobOutcome(
-            oid,
-            "scanned",
-            len(data),
-            matches,
-            tuple(examined.errors),
-            examined.suppressed,
-            tuple(examined.skips),
-        )
+    def matches(self, oid: Oid, path: str) -> tuple[Match, ...]:
+        return tuple(self.examiner.resolve(self.scan(oid, path).matches))
 
-    def notable(self, data: bytes) -> BlobOutcome | None:
-        """The outcome of scanning ``data``, or None when it is scanned with nothing to report
-        (most blobs: only the others cross back from a worker process)."""
-        outcome = self.outcome("", data)
-        if outcome.status == "scanned" and not (
-            outcome.matches or outcome.errors or outcome.suppressed or outcome.skips
-        ):
+    def notable(self, data: bytes) -> Outcome | None:
+        """The outcome of scanning ``data`` (in a worker: matches by rule id), or None when it is
+        scanned with nothing to report (most blobs: only the others cross back)."""
+        outcome = self.examiner.examine_bytes(data)
+        if outcome.skipped is None and outcome.failed is None and not outcome.notable:
             return None
-        return outcome
+        return outcome.portable()
 
-    def scan_batch(self, oids: Sequence[str]) -> list[BlobOutcome]:
-        return [self.scan(pygit2.Oid(hex=oid)) for oid in oids]
+    def scan_batch(self, refs: Sequence[tuple[str, str]]) -> list[Outcome]:
+        return [self.scan(pygit2.Oid(hex=oid), path).portable() for oid, path in refs]
 
 
 @dataclass(slots=True)
@@ -162,19 +147,21 @@ class WorkerScan:
     repository itself, on its first batch."""
 
     repo_path: str
-    layered: LayeredDetector
+    examiner: Examiner
     max_size: int
+    stream_large: bool
     scanner: BlobScanner | None = None
 
-    def scan_batch(self, oids: Sequence[str]) -> list[BlobOutcome]:
+    def scan_batch(self, refs: Sequence[tuple[str, str]]) -> list[Outcome]:
         if self.scanner is None:
             limit_libgit2_memory()
-            self.scanner = BlobScanner(pygit2.Repository(self.repo_path), self.layered, self.max_size)
-        return self.scanner.scan_batch(oids)
+            repo = pygit2.Repository(self.repo_path)
+            self.scanner = BlobScanner(repo, self.examiner, self.max_size, self.stream_large)
+        return self.scanner.scan_batch(refs)
 
 
-def _scan_in_worker(state: WorkerScan, oids: list[str]) -> list[BlobOutcome]:
-    return state.scan_batch(oids)
+def _scan_in_worker(state: WorkerScan, refs: list[tuple[str, str]]) -> list[Outcome]:
+    return state.scan_batch(refs)
 
 
 def _batches(pending: Iterable[BlobRef]) -> Iterator[list[BlobRef]]:
@@ -185,38 +172,35 @@ def _batches(pending: Iterable[BlobRef]) -> Iterator[list[BlobRef]]:
 
 def iter_outcomes(
     scanner: BlobScanner, pending: Iterable[BlobRef], workers: int
-) -> Iterator[tuple[BlobRef, BlobOutcome]]:
+) -> Iterator[tuple[BlobRef, Outcome]]:
     """Scan ``pending`` blobs, in order, in this process or across ``workers`` processes (the
     worker pool). ``pending`` is consumed lazily (the tree walk goes on between batches). The
-    blobs of a batch whose worker died come back as ``unreadable`` with the reason."""
+    blobs of a batch whose worker died come back as failed with the reason."""
     if workers <= 1:
         for batch in _batches(pending):
             for ref in batch:
-                yield ref, scanner.scan(ref.oid)
+                yield ref, scanner.scan(ref.oid, ref.path)
         return
-    state = WorkerScan(scanner.repo.path, scanner.layered, scanner.max_size)
+    state = WorkerScan(scanner.repo.path, scanner.examiner, scanner.max_size, scanner.stream_large)
     made: deque[list[BlobRef]] = deque()
 
-    def batches() -> Iterator[list[str]]:
+    def batches() -> Iterator[list[tuple[str, str]]]:
         for batch in _batches(pending):
             made.append(batch)
-            yield [str(ref.oid) for ref in batch]
+            yield [(str(ref.oid), ref.path) for ref in batch]
 
     for item in map_batches(_scan_in_worker, state, batches(), workers):
         batch = made.popleft()
         if isinstance(item, Lost):
             for ref in batch:
-                yield (
-                    ref,
-                    BlobOutcome(str(ref.oid), "unreadable", 0, errors=(f"blob {ref.oid}: {item.reason}",)),
-                )
+                yield ref, Outcome(failed=f"blob {ref.oid}: {item.reason}")
         else:
             yield from zip(batch, item, strict=True)
 
 
 Key = tuple[str, str, str]  # rule id, secret, path
 # A finding before it is made: its key, where it is, the commit (or tag) credited, the match.
-Located = tuple[Key, Origin, CommitInfo | None, MatchRecord]
+Located = tuple[Key, Origin, CommitInfo | None, Match]
 
 
 @dataclass(slots=True)
@@ -232,7 +216,7 @@ class Collected:
     known: frozenset[Oid]
     paths: PathFilter
     scanner: BlobScanner
-    targets: dict[Oid, tuple[MatchRecord, ...]]
+    targets: dict[Oid, tuple[Match, ...]]
     messages: MessageFindings
     enumerator: TreeEnumerator | RawTreeEnumerator
 
@@ -241,7 +225,7 @@ def collect(
     repo: pygit2.Repository,
     history: HistoryOptions,
     options: ScanOptions,
-    layered: LayeredDetector,
+    examiner: Examiner,
     allowed: frozenset[str],
     result: ScanResult,
     progress: Callable[[Progress], None] | None,
@@ -254,7 +238,7 @@ def collect(
     hidden = [resolve_commit(repo, history.since_commit, "--since-commit")] if history.since_commit else []
     walk = walk_commits(repo, tips.commits, hidden, history.max_commits)
     result.errors.extend(walk.errors)
-    scanner = BlobScanner(repo, layered, options.max_file_size)
+    scanner = BlobScanner(repo, examiner, options.max_file_size, options.scan_large_files)
     paths = PathFilter(options.exclude)
     whole = (
         not paths.active
@@ -265,7 +249,7 @@ def collect(
     listing = Listing(repo_dir(repo)) if whole else None  # runs while the commits are read
     enumerator: TreeEnumerator | RawTreeEnumerator = TreeEnumerator(repo, paths)
     trees: dict[Oid, Oid] = {}
-    messages = MessageFindings(scanner.detector, allowed)
+    messages = MessageFindings(examiner, allowed)
     for oid in walk.commits:
         commit = load_commit(repo, oid)
         if commit is None:
@@ -280,7 +264,7 @@ def collect(
             enumerator.mark_known(root)
     known = enumerator.known = frozenset(enumerator.seen_blobs)
     listed = listing.result() if listing is not None else None
-    targets: dict[Oid, tuple[MatchRecord, ...]] = {}
+    targets: dict[Oid, tuple[Match, ...]] = {}
     try:
         if listed is not None and not base and len(listed.blobs) >= PACK_ORDER_MIN_BLOBS:
             raw = RawTreeEnumerator(repo)
@@ -406,32 +390,32 @@ def _scan_copies(
     base: frozenset[Oid],
     allowed: frozenset[str],
     result: ScanResult,
-) -> dict[Oid, tuple[MatchRecord, ...]]:
+) -> dict[Oid, tuple[Match, ...]]:
     """Blobs of the base that the range puts at a path where no base tree has them (a copy, or a
     move across folders): scanned too, since what is new there is the path. Attribution then
     reports only the new paths."""
     roots = [root for root in (tree_id(repo, parent) for parent in sorted(base, key=str)) if root]
-    targets: dict[Oid, tuple[MatchRecord, ...]] = {}
+    targets: dict[Oid, tuple[Match, ...]] = {}
     done: set[Oid] = set()
     for blob, path in enumerator.revisited:
         if blob in done or any(blob_at(repo, root, path) == blob for root in roots):
             continue
         done.add(blob)
-        outcome = scanner.scan(blob)
-        if outcome.status == "unreadable":
-            result.errors.extend(Failed(path, error) for error in outcome.errors)
+        outcome = scanner.scan(blob, path)
+        if outcome.failed is not None:
+            result.errors.append(Failed(path, outcome.failed))
             continue
-        if outcome.status != "scanned":
-            too_large = f"too large ({outcome.size} bytes > {scanner.max_size})"
-            result.skipped.append(
-                Skipped(path, too_large if outcome.status == "too-large" else outcome.status)
-            )
+        if outcome.skipped is not None:
+            result.skipped.append(Skipped(path, outcome.skipped))
             continue
         result.stats.files_scanned += 1
         result.stats.bytes_scanned += outcome.size
         result.stats.suppressed += outcome.suppressed
+        result.count_known_examples(outcome.known_examples)
         result.skipped.extend(Skipped(path + where, reason) for where, reason in outcome.skips)
-        matches = tuple(m for m in outcome.matches if Secret(m.secret).sha256 not in allowed)
+        matches = tuple(
+            m for m in scanner.examiner.resolve(outcome.matches) if m.secret.sha256 not in allowed
+        )
         if matches:
             targets[blob] = matches
     return targets
@@ -442,7 +426,7 @@ class PackOrderOutcomes:
     """Each walked blob with its outcome (walk order), what the walk passed over (submodules,
     missing trees), and how the pack-order scan ended."""
 
-    pairs: list[tuple[BlobRef, BlobOutcome]]
+    pairs: list[tuple[BlobRef, Outcome]]
     walked: ScanResult
     stopped: bool
     interrupted: bool
@@ -485,31 +469,33 @@ def _pack_order_outcomes(
         git_dir, listed.blobs, scanner.notable, scanner.max_size, workers, walk, report
     )
     sizes = dict(listed.blobs)
-    pairs: list[tuple[BlobRef, BlobOutcome]] = []
+    pairs: list[tuple[BlobRef, Outcome]] = []
     for ref in refs:
         oid = str(ref.oid)
         size = sizes.get(oid, -1)
         if oid in found.plain:
-            outcome = BlobOutcome(oid, "scanned", size)
+            outcome = Outcome(size=size)
         elif (got := found.outcomes.get(oid)) is not None:
-            outcome = replace(got, oid=oid)
+            outcome = got
+        elif size > scanner.max_size and scanner.stream_large:
+            outcome = scanner.scan(ref.oid, ref.path, size)  # streamed here, in this process
         elif size > scanner.max_size:
-            outcome = BlobOutcome(oid, "too-large", size)
+            outcome = Outcome(skipped=f"too large ({size} bytes > {scanner.max_size})", size=size)
         elif oid in found.lost:
-            outcome = BlobOutcome(oid, "unreadable", 0, errors=(f"blob {oid}: {found.lost[oid]}",))
+            outcome = Outcome(failed=f"blob {oid}: {found.lost[oid]}")
         elif found.stopped or found.interrupted:
             continue  # never reached: the scan stopped
         else:
-            outcome = scanner.scan(ref.oid)
+            outcome = scanner.scan(ref.oid, ref.path)
         pairs.append((ref, outcome))
     return PackOrderOutcomes(pairs, walked, found.stopped, found.interrupted)
 
 
 def _scan_blobs(
     scanner: BlobScanner,
-    outcomes: Iterable[tuple[BlobRef, BlobOutcome]],
+    outcomes: Iterable[tuple[BlobRef, Outcome]],
     allowed: frozenset[str],
-    targets: dict[Oid, tuple[MatchRecord, ...]],
+    targets: dict[Oid, tuple[Match, ...]],
     result: ScanResult,
     progress: Callable[[Progress], None] | None,
     stopped: bool = False,
@@ -520,36 +506,34 @@ def _scan_blobs(
     reached are counted (``stopped``: it happened in a pack-order scan)."""
     skipped: set[tuple[str, str]] = set()
     stats = result.stats
+    resolve = scanner.examiner.resolve
     done = 0
     lost = stopped
     for ref, outcome in outcomes:
         done += 1
-        status = outcome.status
-        if status == "scanned":
+        if outcome.failed is not None:
+            result.errors.append(Failed(ref.path, outcome.failed))
+            lost = lost or WORKER_DIED in outcome.failed
+        elif outcome.skipped is not None:
+            # One record per path and kind (binary, too large, …), however many versions it had.
+            kind = (ref.path, outcome.skipped.partition(" (")[0])
+            if kind not in skipped:
+                skipped.add(kind)
+                result.skipped.append(Skipped(ref.path, outcome.skipped))
+        else:
             stats.files_scanned += 1
             stats.bytes_scanned += outcome.size
             stats.suppressed += outcome.suppressed
+            result.count_known_examples(outcome.known_examples)
             result.errors.extend(Failed(ref.path, f"blob {ref.oid}: {e}") for e in outcome.errors)
             result.skipped.extend(Skipped(ref.path + where, reason) for where, reason in outcome.skips)
-            matches = (
-                tuple(m for m in outcome.matches if Secret(m.secret).sha256 not in allowed)
-                if allowed
-                else outcome.matches
+            matches = tuple(
+                m for m in resolve(outcome.matches) if not allowed or m.secret.sha256 not in allowed
             )
             if matches:
                 targets[ref.oid] = matches
             elif not outcome.errors:
                 result.clean_blobs += ref.oid.raw
-        elif status == "unreadable":
-            result.errors.extend(Failed(ref.path, error) for error in outcome.errors)
-            lost = lost or any(WORKER_DIED in error for error in outcome.errors)
-        else:
-            reason = (
-                f"too large ({outcome.size} bytes > {scanner.max_size})" if status == "too-large" else status
-            )
-            if (ref.path, status) not in skipped:
-                skipped.add((ref.path, status))
-                result.skipped.append(Skipped(ref.path, reason))
         if progress is not None and pending is not None and done % 64 == 0:
             progress(Progress(done, max(done, pending.count), stats.bytes_scanned, pending.complete))
     if progress is not None:
@@ -561,11 +545,12 @@ def _scan_blobs(
 
 
 class MessageFindings:
-    """Secrets in commit and annotated-tag messages: per (rule, secret, pseudo-path) the first
-    message holding it, and the secrets of each commit message (for counts and HEAD)."""
+    """Secrets in commit and annotated-tag messages (examined by the engine like any blob): per
+    (rule, secret, pseudo-path) the first message holding it, and the secrets of each commit
+    message (for counts and HEAD)."""
 
-    def __init__(self, detector: Detector, allowed: frozenset[str]) -> None:
-        self.detector = detector
+    def __init__(self, examiner: Examiner, allowed: frozenset[str]) -> None:
+        self.examiner = examiner
         self.allowed = allowed
         self.secrets: dict[Oid, set[str]] = {}
         self._first: dict[Key, Located] = {}
@@ -574,13 +559,14 @@ class MessageFindings:
     def found(self) -> list[Located]:
         return list(self._first.values())
 
-    def _detect(self, message: bytes, where: str, result: ScanResult) -> list[MatchRecord]:
-        detection = self.detector.detect(message)
-        result.errors.extend(Failed(where, error) for error in detection.errors)
-        result.stats.suppressed += len(detection.suppressed)
+    def _detect(self, message: bytes, where: str, result: ScanResult) -> list[Match]:
+        outcome = self.examiner.examine_bytes(message)
+        result.errors.extend(Failed(where, error) for error in outcome.errors)
+        result.stats.suppressed += outcome.suppressed
+        result.count_known_examples(outcome.known_examples)
         return [
-            MatchRecord.of(m)
-            for m in detection.matches
+            m
+            for m in self.examiner.resolve(outcome.matches)
             if not self.allowed or m.secret.sha256 not in self.allowed
         ]
 
@@ -590,17 +576,17 @@ class MessageFindings:
         matches = self._detect(commit.raw_message, f"{COMMIT_MESSAGE} {oid}", result)
         if not matches:
             return
-        self.secrets[oid] = {m.secret for m in matches}
+        self.secrets[oid] = {m.secret.value for m in matches}
         info = commit_info(commit)
         for match in matches:
-            key = (match.rule_id, match.secret, COMMIT_MESSAGE)
+            key = (match.rule.id, match.secret.value, COMMIT_MESSAGE)
             self._first.setdefault(key, (key, CommitMessageOrigin(str(oid)), info, match))
 
     def scan_tag(self, name: str, message: bytes, tag: CommitInfo, result: ScanResult) -> None:
         """Scan one annotated tag's message."""
         origin = TagMessageOrigin(name)
         for match in self._detect(message, origin.path, result):
-            key = (match.rule_id, match.secret, origin.path)
+            key = (match.rule.id, match.secret.value, origin.path)
             self._first.setdefault(key, (key, origin, tag, match))
 
 

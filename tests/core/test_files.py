@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from leakscan.engine import prepare_blob
+from leakscan.content import Kind
+from leakscan.engine import prepare
 from leakscan.models import Blob, Failed, Skipped, StdinOrigin
-from leakscan.sources.files import FileRef, FileWalker, find_repo_root, read_file
+from leakscan.sources.files import FileWalker, file_blob, find_repo_root
 from leakscan.sources.stdin import STDIN_PATH, StdinSource
 
 GIT_ENV = {
@@ -42,11 +43,22 @@ def write(root: Path, files: dict[str, str | bytes]) -> None:
             path.write_text(content)
 
 
+def prepare_blob(blob: Blob | Skipped | Failed) -> Blob | Skipped | Failed:
+    """The engine's content policy on what a source yields: the scannable Blob, or a Skipped
+    naming the kind (a Skipped or Failed passes through)."""
+    if not isinstance(blob, Blob):
+        return blob
+    prepared = prepare(blob.data)
+    if isinstance(prepared, Kind):
+        return Skipped(blob.path, prepared.value)
+    return blob if prepared is blob.data else Blob(blob.origin, prepared)
+
+
 def walk(root: str | Path, **options: object) -> list[tuple[str, ...]]:
     """Everything the file source yields, as (kind, path[, reason or key path])."""
     out: list[tuple[str, ...]] = []
     for found in FileWalker([str(root)], **options):  # type: ignore[arg-type]
-        item = prepare_blob(read_file(found, 1 << 20)) if isinstance(found, FileRef) else found
+        item = prepare_blob(found.load(1 << 20)) if isinstance(found, Blob) else found
         if isinstance(item, Blob):
             out.append(("blob", item.path, item.stable_path))
         elif isinstance(item, Skipped):
@@ -243,8 +255,8 @@ def test_fifo_is_never_opened(tmp_path: Path) -> None:
 def test_fifo_swapped_in_after_the_walk_is_not_read(tmp_path: Path) -> None:
     path = tmp_path / "f"
     os.mkfifo(path)
-    ref = FileRef(str(path), "f", "f", 0)
-    assert read_file(ref, 1 << 20) == Skipped("f", "not a regular file")
+    blob = file_blob(str(path), "f", "f", 0)
+    assert blob.load(1 << 20) == Skipped("f", "not a regular file")
 
 
 def test_file_vanishing_after_the_walk_is_an_error(tmp_path: Path) -> None:
@@ -252,7 +264,8 @@ def test_file_vanishing_after_the_walk_is_an_error(tmp_path: Path) -> None:
     path.write_text("x")
     [ref] = list(FileWalker([str(tmp_path)]))
     path.unlink()
-    assert read_file(ref, 1 << 20) == Failed(ref.path, "cannot open: No such file or directory")
+    assert isinstance(ref, Blob)
+    assert ref.load(1 << 20) == Failed(ref.path, "cannot open: No such file or directory")
 
 
 def test_missing_root_is_an_error(tmp_path: Path) -> None:
@@ -285,7 +298,8 @@ def test_utf16_file_is_decoded(tmp_path: Path) -> None:
     text = "sonar.token = x\n"
     (tmp_path / "w.txt").write_bytes(codecs.BOM_UTF16_LE + text.encode("utf-16-le"))
     [ref] = list(FileWalker([str(tmp_path)]))
-    blob = prepare_blob(read_file(ref, 1 << 20))  # type: ignore[arg-type]
+    assert isinstance(ref, Blob)
+    blob = prepare_blob(ref.load(1 << 20))
     assert isinstance(blob, Blob) and blob.data == text.encode()
 
 

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from leakscan.models import Blob
 from leakscan.options import ScanOptions
 from leakscan.scan import scan
-from leakscan.sources.files import FileWalker, read_file
+from leakscan.sources.files import FileWalker
 from leakscan.synthetic import TokenGenerator
 from tests.conftest import RunCli
 
@@ -51,7 +52,8 @@ def test_vanished_file_is_an_error_not_a_crash(tmp_path: Path) -> None:
     (tmp_path / "gone.txt").write_text("x")
     [ref] = list(FileWalker([str(tmp_path)]))
     (tmp_path / "gone.txt").unlink()
-    failed = read_file(ref, 1 << 20)
+    assert isinstance(ref, Blob)
+    failed = ref.load(1 << 20)
     assert failed.path.endswith("gone.txt")
     assert "No such file" in failed.error  # type: ignore[union-attr]
 
@@ -127,7 +129,7 @@ def test_large_file_streamed_across_chunk_boundaries(
     tmp_path: Path, tokens: TokenGenerator, run_cli: RunCli
 ) -> None:
     """Tokens planted across the 8 MiB chunk boundaries of a ~300 MB file, found exactly once."""
-    from leakscan.scan import STREAM_CHUNK
+    from leakscan.engine import STREAM_CHUNK
 
     path = tmp_path / "huge.log"
     planted = []

@@ -413,15 +413,15 @@ def test_max_file_size_bounds_stdin_and_devices(run_cli: RunCli, tokens: TokenGe
 
 
 def test_file_grown_after_listing_is_read_at_most_to_the_limit(tmp_path: Path) -> None:
-    from leakscan.sources.files import FileRef, read_file
+    from leakscan.sources.files import file_blob
 
     path = tmp_path / "grows.txt"
     path.write_bytes(b"x" * 10)
-    ref = FileRef(str(path), "grows.txt", "grows.txt", 10)
+    ref = file_blob(str(path), "grows.txt", "grows.txt", 10)
     path.write_bytes(b"y" * 5000)  # grew after the walker's stat
-    assert read_file(ref, 1000) == Skipped("grows.txt", "too large (grew past 1000 bytes while being read)")
+    assert ref.load(1000) == Skipped("grows.txt", "too large (grew past 1000 bytes while being read)")
     path.write_bytes(b"z" * 900)
-    blob = read_file(ref, 1000)
+    blob = ref.load(1000)
     assert isinstance(blob, Blob) and blob.data == b"z" * 900
 
 

@@ -9,28 +9,39 @@ import sys
 
 import pytest
 
-from leakscan.sources import git as libgit2_staged
+from leakscan.models import Blob
 from leakscan.sources import gitindex
-from leakscan.sources.git import added_ranges
+from leakscan.sources.git import added_ranges, open_repo
 from leakscan.synthetic import TokenGenerator
+from tests import libgit2_staged
 from tests.gitrepo import GitRepo, MakeRepo
 
 
 def _normal(item: object) -> object:
     """Files as (path, data, old), large files as (path, hex id, size); skips and errors as they are."""
-    if isinstance(item, (libgit2_staged.StagedFile, gitindex.StagedFile)):
+    if isinstance(item, libgit2_staged.StagedFile):
         return ("file", item.path, item.data, item.old)
-    if isinstance(item, (libgit2_staged.LargeStagedFile, gitindex.LargeStagedFile)):
+    if isinstance(item, libgit2_staged.LargeStagedFile):
         return ("large", item.path, str(item.oid), item.size)
     return item
 
 
+def _new_normal(source: gitindex.StagedSource, item: object) -> object:
+    """The git-CLI source's blobs in the same form."""
+    if isinstance(item, Blob) and isinstance(item.reader, gitindex.GitBlobReader):
+        return ("large", item.path, item.reader.oid, item.reader.size)
+    if isinstance(item, Blob):
+        previous = source.previous.get(item.path)
+        return ("file", item.path, item.data, previous.data if previous is not None else None)
+    return item
+
+
 def _both(repo: GitRepo, max_size: int = 10_000) -> tuple[list[object], list[object]]:
-    opened = libgit2_staged.open_repo(repo.path)
+    opened = open_repo(repo.path)
     index = libgit2_staged.staged_index(opened)
     old = [_normal(i) for i in libgit2_staged.iter_staged(opened, index, max_size)]
-    staged = gitindex.open_staged(str(repo.path))
-    new = [_normal(i) for i in gitindex.iter_staged(staged, max_size)]
+    source = gitindex.StagedSource(gitindex.open_staged(str(repo.path)), max_size)
+    new = [_new_normal(source, i) for i in source]
     return sorted(old, key=repr), sorted(new, key=repr)
 
 
@@ -92,10 +103,11 @@ def test_added_lines_match_libgit2(make_repo: MakeRepo) -> None:
         text = "".join(changed).rstrip("\n") if rng.random() < 0.3 else "".join(changed)
         repo.stage({"f.txt": text})
         staged = gitindex.open_staged(str(repo.path))
-        [item] = [i for i in gitindex.iter_staged(staged, 10**6) if isinstance(i, gitindex.StagedFile)]
-        assert item.old is not None
-        assert gitindex.added_lines(staged, item.old_id, item.new_id, item.data) == added_ranges(
-            item.old, item.data
+        source = gitindex.StagedSource(staged, 10**6)
+        [item] = [i for i in source if isinstance(i, Blob)]
+        previous = source.previous[item.path]
+        assert gitindex.added_lines(staged, previous.old_id, previous.new_id, item.data) == added_ranges(
+            previous.data, item.data
         )
 
 
@@ -128,6 +140,6 @@ def test_git_index_file_honoured(make_repo: MakeRepo, tokens: TokenGenerator, re
         monkey.chdir(repo.path)
         monkey.setenv("GIT_INDEX_FILE", ".git/other-index" if relative else str(other))
         staged = gitindex.open_staged(".")
-        assert [i.path for i in gitindex.iter_staged(staged, 10**6)] == ["b.txt"]
+        assert [i.path for i in gitindex.StagedSource(staged, 10**6)] == ["b.txt"]
     finally:
         monkey.undo()

@@ -89,6 +89,7 @@ def test_scan_results_merge(tokens: TokenGenerator) -> None:
     two.stats.extra.update(commits_scanned=3, baseline_stale=1)
     one.clean_blobs += bytes(20)
     two.clean_blobs += b"\x01" * 20
+    one.stats.suppressed, two.stats.suppressed = 1, 2
     merged = one.merge(two)
     assert merged.clean_blobs == bytes(20) + b"\x01" * 20
     assert [f.path for f in merged.findings] == ["a.txt", "b.txt"]
@@ -96,6 +97,7 @@ def test_scan_results_merge(tokens: TokenGenerator) -> None:
     assert merged.stats == Stats(
         files_scanned=2,
         bytes_scanned=one.stats.bytes_scanned + two.stats.bytes_scanned,
+        suppressed=3,
         duration_s=0.0,
         notes=["note"],
         extra={"commits_scanned": 5, "baseline_stale": 1},

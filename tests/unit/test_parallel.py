@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from leakscan.models import ScanResult
+from leakscan.engine import Engine
+from leakscan.models import Blob, Outcome, ScanResult
 from leakscan.options import ScanOptions
 from leakscan.parallel import Lost, map_batches
 from leakscan.scan import Scanner
@@ -71,14 +72,14 @@ def test_file_scan_reports_the_files_of_a_killed_worker(
         )
     monkeypatch.setattr(scan_module, "PARALLEL_MIN_BYTES", 1)
     monkeypatch.setattr(scan_module, "BATCH_BYTES", 1_000_000)
-    real = scan_module.scan_file_batch
+    real = scan_module.examine_batch
 
-    def dying(state: scan_module.FileScanState, batch: list[tuple[int, object]]) -> object:
+    def dying(engine: Engine, batch: list[tuple[int, Blob]]) -> list[tuple[int, Outcome]]:
         if any(index == 20 for index, _ in batch):
             os.kill(os.getpid(), signal.SIGKILL)
-        return real(state, batch)  # type: ignore[arg-type]
+        return real(engine, batch)
 
-    monkeypatch.setattr(scan_module, "scan_file_batch", dying)
+    monkeypatch.setattr(scan_module, "examine_batch", dying)
     result = ScanResult()
     Scanner(ScanOptions(workers=2)).scan_files(FileWalker([str(tmp_path)]), result)
     failed = {Path(e.path).name: e.error for e in result.errors}
@@ -92,20 +93,21 @@ def test_file_scan_reports_the_files_of_a_killed_worker(
 
 SLOW_SCAN = """
 import sys, time
+import leakscan.engine as engine_module
 import leakscan.scan as scan_module
 from leakscan.cli import main
 
-real = scan_module.scan_file_batch
+real = engine_module.Engine.examine
 
-def slow(state, batch):
-    out = real(state, batch)
-    if any(ref.path.endswith("f01.txt") for _, ref in batch):
+def slow(engine, blob):
+    out = real(engine, blob)
+    if blob.path.endswith("f01.txt"):
         print("READY", file=sys.stderr, flush=True)
-    if not any(ref.path.endswith("f00.txt") for _, ref in batch):
+    if not blob.path.endswith("f00.txt"):
         time.sleep(60)
     return out
 
-scan_module.scan_file_batch = slow
+engine_module.Engine.examine = slow
 if "--workers" in sys.argv and sys.argv[sys.argv.index("--workers") + 1] != "1":
     scan_module.PARALLEL_MIN_BYTES = 1  # the worker pool, even for this small tree
     scan_module.BATCH_BYTES = 1  # one file per batch
@@ -163,10 +165,10 @@ def test_history_keeps_its_report_when_a_worker_is_killed(
     monkeypatch.setattr(history_module, "BATCH_BLOBS", 1)
     real = history_module._scan_in_worker
 
-    def dying(state: history_module.WorkerScan, oids: list[str]) -> list[history_module.BlobOutcome]:
-        if boom in oids:
+    def dying(state: history_module.WorkerScan, refs: list[tuple[str, str]]) -> list[Outcome]:
+        if boom in (oid for oid, _ in refs):
             os.kill(os.getpid(), signal.SIGKILL)
-        return real(state, oids)
+        return real(state, refs)
 
     monkeypatch.setattr(history_module, "_scan_in_worker", dying)
     result = scan_history(ScanOptions(), HistoryOptions(repo=str(repo.path), workers=2))

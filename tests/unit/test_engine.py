@@ -1,0 +1,150 @@
+"""The engine reads every blob the same way, whatever its source: held bytes, or a Reader that
+reads where the blob is scanned (streamed over --max-file-size), and what a reader cannot give
+becomes a Skipped or a Failed naming the blob."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from leakscan.engine import STREAM_CHUNK, Engine
+from leakscan.models import Blob, Failed, FileOrigin, ScanResult, Skipped, StdinOrigin, Unreadable
+from leakscan.options import ScanOptions
+from leakscan.synthetic import TokenGenerator
+from tests.gitrepo import MakeRepo
+
+
+@dataclass(frozen=True)
+class MemoryReader:
+    """A reader over bytes in memory that counts how it was read (a stand-in for a new source)."""
+
+    content: bytes
+    problem: Unreadable | None = None
+    reads: list[str] | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.content)
+
+    def read(self, limit: int) -> bytes:
+        if self.reads is not None:
+            self.reads.append("whole")
+        if self.problem is not None:
+            raise self.problem
+        return self.content
+
+    @contextmanager
+    def stream(self) -> Iterator[Callable[[int], bytes]]:
+        if self.reads is not None:
+            self.reads.append("stream")
+        if self.problem is not None:
+            raise self.problem
+        at = 0
+
+        def read(size: int) -> bytes:
+            nonlocal at
+            piece = self.content[at : at + size]
+            at += len(piece)
+            return piece
+
+        yield read
+
+
+def _scan(engine: Engine, *blobs: Blob) -> ScanResult:
+    result = ScanResult()
+    engine.consume(iter(blobs), result)
+    return result
+
+
+def test_a_new_source_needs_only_blobs_with_a_reader(tokens: TokenGenerator) -> None:
+    token = tokens.sqco()
+    reads: list[str] = []
+    reader = MemoryReader(f"x\nsonar.token={token}\n".encode(), reads=reads)
+    result = _scan(Engine(ScanOptions()), Blob(StdinOrigin("<memory>"), reader=reader))
+    assert reads == ["whole"]
+    assert [(f.path, f.secret.value, f.match.line) for f in result.findings] == [("<memory>", token, 2)]
+    assert (result.stats.files_scanned, result.stats.bytes_scanned) == (1, reader.size)
+
+
+def test_a_blob_over_the_size_limit_is_streamed_with_the_same_positions(tokens: TokenGenerator) -> None:
+    token = tokens.sqco()
+    # The token sits across the first chunk boundary of the stream.
+    body = b"a" * (STREAM_CHUNK - 20) + b"\nsonar.token=" + token.encode() + b"\n"
+    reads: list[str] = []
+    engine = Engine(ScanOptions(max_file_size=1000))
+    result = _scan(engine, Blob(FileOrigin("big.txt"), reader=MemoryReader(body, reads=reads)))
+    assert reads == ["stream"]
+    assert [(f.secret.value, f.match.line, f.match.column) for f in result.findings] == [(token, 2, 13)]
+    assert result.stats.bytes_scanned == len(body)
+    held = _scan(Engine(ScanOptions()), Blob(FileOrigin("big.txt"), body))
+    assert [f.match for f in held.findings] == [f.match for f in result.findings]
+
+
+def test_a_streamed_binary_blob_is_skipped_by_the_content_policy() -> None:
+    body = b"\x00\x01\x02" * 5000
+    result = _scan(
+        Engine(ScanOptions(max_file_size=1000)), Blob(FileOrigin("b.bin"), reader=MemoryReader(body))
+    )
+    assert result.skipped == [Skipped("b.bin", "binary")]
+    assert result.stats.files_scanned == 0
+
+
+@pytest.mark.parametrize("size_limit", [1 << 20, 10], ids=["whole", "streamed"])
+def test_what_a_reader_cannot_give_is_named(size_limit: int) -> None:
+    engine = Engine(ScanOptions(max_file_size=size_limit))
+    failed = MemoryReader(b"some bytes here", Unreadable("cannot open: Permission denied"))
+    skipped = MemoryReader(b"some bytes here", Unreadable("not a regular file", skip=True))
+    result = _scan(
+        engine, Blob(FileOrigin("a.txt"), reader=failed), Blob(FileOrigin("b.txt"), reader=skipped)
+    )
+    assert result.errors == [Failed("a.txt", "cannot open: Permission denied")]
+    assert result.skipped == [Skipped("b.txt", "not a regular file")]
+    assert not result.complete
+
+
+def test_history_streams_blobs_over_the_limit_with_large_files_scan(
+    make_repo: MakeRepo, tokens: TokenGenerator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through libgit2 (in-process walk) and through the pack-order scan alike."""
+    from leakscan.history import HistoryOptions, scan_history
+    from leakscan.sources import history as history_module
+
+    token = tokens.sqco()
+    repo = make_repo()
+    big = "".join(f"line {n}\n" for n in range(400)) + f"sonar.token={token}\n"
+    repo.commit({"big.txt": big, "small.txt": "hello\n"})
+    history = HistoryOptions(repo=str(repo.path))
+    for minimum in (10**9, 0):
+        monkeypatch.setattr(history_module, "PACK_ORDER_MIN_BLOBS", minimum)
+        skipped = scan_history(ScanOptions(max_file_size=1000), history)
+        assert skipped.findings == []
+        assert skipped.skipped == [Skipped("big.txt", f"too large ({len(big)} bytes > 1000)")]
+        streamed = scan_history(ScanOptions(max_file_size=1000, scan_large_files=True), history)
+        assert [(f.path, f.secret.value, f.match.line) for f in streamed.findings] == [
+            ("big.txt", token, 401)
+        ]
+        assert streamed.skipped == []
+        assert streamed.stats.bytes_scanned == len(big) + len("hello\n")
+
+
+def test_history_large_files_flag_end_to_end(
+    make_repo: MakeRepo, tokens: TokenGenerator, tmp_path: Path
+) -> None:
+    import json
+    import subprocess
+    import sys
+
+    token = tokens.sqco()
+    repo = make_repo()
+    repo.commit({"big.txt": "x" * 5000 + f"\nsonar.token={token}\n"})
+    args = [sys.executable, "-m", "leakscan", "history", "--format", "json", "--max-file-size", "1000"]
+    skipped = subprocess.run([*args, str(repo.path)], capture_output=True, text=True, check=False)
+    assert skipped.returncode == 0, skipped.stderr
+    assert json.loads(skipped.stdout)["findings"] == []
+    found = subprocess.run([*args, "--large-files", "scan", str(repo.path)], capture_output=True, text=True)
+    assert found.returncode == 1, found.stderr
+    assert [f["path"] for f in json.loads(found.stdout)["findings"]] == ["big.txt"]
