@@ -11,7 +11,8 @@ from leakscan.examples import load_checked_rules
 from leakscan.models import Blob, Finding, ScanResult, StagedOrigin, wrap_origin
 from leakscan.options import ScanOptions
 from leakscan.rules import Rule
-from leakscan.sources.gitindex import (
+from leakscan.sources.pathfilter import PathFilter, in_ranges
+from leakscan.sources.staged import (
     Previous,
     StagedRepo,
     StagedSource,
@@ -19,7 +20,6 @@ from leakscan.sources.gitindex import (
     ignore_files,
     open_staged,
 )
-from leakscan.sources.pathfilter import PathFilter, in_ranges
 
 SMALL_STAGED_BYTES = 4 * 1024 * 1024
 

@@ -1,5 +1,5 @@
 """The libgit2 staged reader leakscan once shipped (``diff_to_index`` with ``find_similar``): the
-reference the git-CLI reader (``leakscan.sources.gitindex``) is checked against."""
+reference the git-CLI reader (``leakscan.sources.staged``) is checked against."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pygit2.enums import DeltaStatus
 from leakscan.errors import InputError
 from leakscan.models import Failed, Skipped
 from leakscan.sources.git import GITLINK, ObjectError, Oid, read_blob
-from leakscan.sources.gitindex import index_file_path
+from leakscan.sources.staged import index_file_path
 
 
 @dataclass(frozen=True, slots=True)

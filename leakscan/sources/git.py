@@ -1,6 +1,6 @@
 """Git access through pygit2: open a repository, pick the commits to walk, enumerate the blobs of
 their trees once each, read blobs. No `git` subprocess, no parsing of
-`git log` output. (The staged index is read through git itself: ``sources.gitindex``.)"""
+`git log` output. (The staged index is read through git itself: ``sources.staged``.)"""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from leakscan.models import Blob
-from leakscan.sources import gitindex
+from leakscan.sources import staged as staged_source
 from leakscan.sources.git import added_ranges, open_repo
 from leakscan.synthetic import TokenGenerator
 from tests import libgit2_staged
@@ -26,9 +26,9 @@ def _normal(item: object) -> object:
     return item
 
 
-def _new_normal(source: gitindex.StagedSource, item: object) -> object:
+def _new_normal(source: staged_source.StagedSource, item: object) -> object:
     """The git-CLI source's blobs in the same form."""
-    if isinstance(item, Blob) and isinstance(item.reader, gitindex.GitBlobReader):
+    if isinstance(item, Blob) and isinstance(item.reader, staged_source.GitBlobReader):
         return ("large", item.path, item.reader.oid, item.reader.size)
     if isinstance(item, Blob):
         previous = source.previous.get(item.path)
@@ -40,7 +40,7 @@ def _both(repo: GitRepo, max_size: int = 10_000) -> tuple[list[object], list[obj
     opened = open_repo(repo.path)
     index = libgit2_staged.staged_index(opened)
     old = [_normal(i) for i in libgit2_staged.iter_staged(opened, index, max_size)]
-    source = gitindex.StagedSource(gitindex.open_staged(str(repo.path)), max_size)
+    source = staged_source.StagedSource(staged_source.open_staged(str(repo.path)), max_size)
     new = [_new_normal(source, i) for i in source]
     return sorted(old, key=repr), sorted(new, key=repr)
 
@@ -102,11 +102,11 @@ def test_added_lines_match_libgit2(make_repo: MakeRepo) -> None:
                 del changed[at]
         text = "".join(changed).rstrip("\n") if rng.random() < 0.3 else "".join(changed)
         repo.stage({"f.txt": text})
-        staged = gitindex.open_staged(str(repo.path))
-        source = gitindex.StagedSource(staged, 10**6)
+        staged = staged_source.open_staged(str(repo.path))
+        source = staged_source.StagedSource(staged, 10**6)
         [item] = [i for i in source if isinstance(i, Blob)]
         previous = source.previous[item.path]
-        assert gitindex.added_lines(staged, previous.old_id, previous.new_id, item.data) == added_ranges(
+        assert staged_source.added_lines(staged, previous.old_id, previous.new_id, item.data) == added_ranges(
             previous.data, item.data
         )
 
@@ -139,7 +139,7 @@ def test_git_index_file_honoured(make_repo: MakeRepo, tokens: TokenGenerator, re
     try:
         monkey.chdir(repo.path)
         monkey.setenv("GIT_INDEX_FILE", ".git/other-index" if relative else str(other))
-        staged = gitindex.open_staged(".")
-        assert [i.path for i in gitindex.StagedSource(staged, 10**6)] == ["b.txt"]
+        staged = staged_source.open_staged(".")
+        assert [i.path for i in staged_source.StagedSource(staged, 10**6)] == ["b.txt"]
     finally:
         monkey.undo()
