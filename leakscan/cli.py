@@ -1056,6 +1056,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("leakscan: interrupted", err=True)
         return ExitCode.INTERRUPTED
+    except click.UsageError as exc:  # one line, like every other error (it may quote a value: escaped)
+        where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+        click.echo(f"Error: {escape(exc.format_message())}{where}", err=True)
+        return ExitCode.ERROR
     except click.ClickException as exc:
         shown = io.StringIO()
         exc.show(file=shown)  # it may quote a path or value given on the command line: escaped

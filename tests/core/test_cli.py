@@ -547,3 +547,26 @@ def test_color_flag_and_environment(tree: tuple[Path, str], run_cli: RunCli) -> 
     assert "\x1b[" not in run_cli("scan", str(root), env={"FORCE_COLOR": "1", "NO_COLOR": "1"}).stdout
     assert "\x1b[" not in _run_on_tty(["scan", "--color", "never", str(root)], {})
     assert "\x1b[31m" in _run_on_tty(["scan", str(root)], {"NO_COLOR": ""})  # empty: not set
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["scan", "--formt", "json", "."],
+            "Error: No such option '--formt'. Did you mean '--format'? (see 'leakscan scan --help')",
+        ),
+        (["scan", "--format", "xml", "."], "Error: Invalid value for '--format': 'xml' is not one of"),
+        (["bogus"], "Error: No such command 'bogus'. (see 'leakscan --help')"),
+        (
+            ["history", "--max-commits", "0", "."],
+            "Error: Invalid value for '--max-commits': 0 is not in the range x>=1.",
+        ),
+    ],
+)
+def test_usage_errors_are_one_line_naming_the_flag(run_cli: RunCli, args: list[str], message: str) -> None:
+    proc = run_cli(*args)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert len(proc.stderr.splitlines()) == 1, proc.stderr
+    assert proc.stderr.startswith(message), proc.stderr
