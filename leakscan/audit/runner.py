@@ -338,7 +338,8 @@ class DaskPool:
             self.client = self.distributed.Client(self.cluster)
         else:
             try:
-                self.client = self.distributed.Client(scheduler, timeout="30s")
+                # Dask's connect timeout (30 s unless DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT says).
+                self.client = self.distributed.Client(scheduler)
             except OSError as exc:
                 raise UsageError(f"--scheduler {scheduler}: cannot connect: {exc}") from exc
         # Made by tasks rather than scattered: when the worker holding them dies, the scheduler

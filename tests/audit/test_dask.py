@@ -16,6 +16,7 @@ from leakscan.audit.targets import parse_target
 from leakscan.options import ScanOptions
 from tests.audit.conftest import MakeEstate
 from tests.audit.test_audit import stored_findings
+from tests.conftest import RunCli
 
 distributed = pytest.importorskip("distributed")
 
@@ -85,3 +86,34 @@ def test_scheduler_local_skips_known_blobs(make_estate: MakeEstate, tmp_path: Pa
     by_name = {o.name: o for o in outcomes}
     assert by_name["r0"].status == "unchanged"
     assert (by_name["r1"].blobs_scanned, by_name["r1"].blobs_skipped) == (2, 3)
+
+
+def test_unreachable_scheduler_is_one_line_and_exit_2(
+    make_estate: MakeEstate, tmp_path: Path, run_cli: RunCli
+) -> None:
+    """No scheduler listens: the audit stops before anything is cloned or stored, naming the address."""
+    import socket
+
+    estate = make_estate(1)
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    store = tmp_path / "store.sqlite"
+    proc = run_cli(
+        "audit",
+        "run",
+        "--store",
+        str(store),
+        "--cache",
+        str(tmp_path / "cache"),
+        "--scheduler",
+        address,
+        str(estate.repos["r0"].path),
+        env={"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "2s"},
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"Error: --scheduler {address}: cannot connect:"), proc.stderr
+    assert len(proc.stderr.splitlines()) == 1
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
