@@ -7,6 +7,7 @@ Usage:
   python benchmarks/history.py PATH                   # a real repository (a bare mirror is fine)
   python benchmarks/history.py PATH --runs 5 --peers-dir /tmp/peers/bin
   python benchmarks/history.py --commits 5000 --megabytes 300 --runs 3
+  python benchmarks/history.py PATH --leakscan-args '--max-decode-depth 0'   # extra options
 
 Prints medians, min-max, the ratio to the floor (and its min-max over rounds), peak RSS, blobs/s,
 and whether the target (1.5x the floor) is met.
@@ -122,6 +123,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--peers-dir", help="folder with kingfisher/betterleaks (default: PATH)")
     parser.add_argument("--no-peers", action="store_true")
+    parser.add_argument(
+        "--leakscan-args", default="", help="extra options for leakscan history, e.g. '--workers 1'"
+    )
     args = parser.parse_args()
     planted: dict[str, str] = {}
     repo = args.path or args.repo
@@ -132,7 +136,16 @@ def main() -> None:
     blobs, size = repo_stats(repo)
     print(f"repository: {repo} ({blobs} blobs, {size / 1e6:.1f} MB of blob content)")
 
-    leakscan = [*leakscan_cmd(), "history", "--no-progress", "--format", "json", "--show-secrets", str(repo)]
+    leakscan = [
+        *leakscan_cmd(),
+        "history",
+        "--no-progress",
+        "--format",
+        "json",
+        "--show-secrets",
+        *args.leakscan_args.split(),
+        str(repo),
+    ]
     floor = ["git", "-C", str(repo), "cat-file", "--batch-all-objects", "--batch", "--unordered"]
     wall, rss, out, code = run_measured(leakscan)
     report = json.loads(out)

@@ -176,6 +176,16 @@ class TriggerIndex:
                     at = data.find(literal, at + 1)
         return sorted((at, self.kinds[index]) for index, at in found)
 
+    def any(self, data: bytes) -> bool:
+        """Whether a trigger occurs in ``data`` at all (stops at the first)."""
+        if not self.literals:
+            return False
+        if not self._built:
+            self._hyperscan, self._built = _HyperscanLiterals.build(self.literals), True
+        if self._hyperscan is not None:
+            return self._hyperscan.any(data)
+        return any(literal in data for literal in self.literals)
+
 
 class _HyperscanLiterals:
     def __init__(self, module: Any, literals: Sequence[bytes]) -> None:
@@ -183,7 +193,8 @@ class _HyperscanLiterals:
         self._lengths = [len(literal) for literal in literals]
         self._db = module.Database(mode=module.HS_MODE_BLOCK)
         self._db.compile(
-            expressions=[re.escape(literal) for literal in literals],
+            # Every byte as \xHH: Hyperscan reads an expression up to its first NUL byte.
+            expressions=["".join(f"\\x{byte:02x}" for byte in literal).encode() for literal in literals],
             ids=list(range(len(literals))),
             elements=len(literals),
             flags=[0] * len(literals),
@@ -210,6 +221,21 @@ class _HyperscanLiterals:
             found.append((index, end - lengths[index]))
 
         self._db.scan(data, match_event_handler=on_match, scratch=self._scratch)
+
+    def any(self, data: bytes) -> bool:
+        if self._pid != os.getpid():
+            self._scratch, self._pid = self._hs.Scratch(self._db), os.getpid()
+        seen: list[bool] = []
+
+        def on_match(index: int, start: int, end: int, flags: int, context: object) -> bool:
+            seen.append(True)
+            return True  # stop scanning
+
+        try:
+            self._db.scan(data, match_event_handler=on_match, scratch=self._scratch)
+        except self._hs.ScanTerminated:
+            pass
+        return bool(seen)
 
 
 @dataclass(frozen=True, slots=True)
