@@ -418,16 +418,24 @@ class LayeredDetector:
         self, layer: Layer, budget: Budget, tally: _Tally, containers: dict[tuple[Step, ...], bytes]
     ) -> None:
         """Detection in ``layer`` itself if it is searchable, then in everything below it."""
+        hits = None
         if layer.text or layer.steps[-1].kind is StepKind.STRINGS:
-            self._detect(layer, tally, containers)
-        self._descend(layer, budget, None, tally, containers)
+            hits = self._detect(layer, tally, containers)
+        self._descend(layer, budget, hits, tally, containers)
 
-    def _detect(self, layer: Layer, tally: _Tally, containers: dict[tuple[Step, ...], bytes]) -> None:
+    def _detect(
+        self, layer: Layer, tally: _Tally, containers: dict[tuple[Step, ...], bytes]
+    ) -> list[tuple[int, StepKind]] | None:
+        """Detection in one layer; a text layer's trigger hits (found in the same pass)."""
         tally.layers += 1
         tally.layer_bytes += len(layer.data)
+        literal_hits: list[tuple[int, int]] | None = None
         if layer.text:
             containers[layer.steps] = layer.data
-        detection = (self.detector if layer.text else self.exact).detect(layer.data)
+            literal_hits = []
+            detection = self.detector.detect(layer.data, literal_hits)
+        else:
+            detection = self.exact.detect(layer.data)
         tally.errors.extend(f"{error} (in a layer)" for error in detection.errors)
         tally.known_examples += detection.known_examples
         tally.suppressed += len(detection.suppressed)
@@ -435,6 +443,10 @@ class LayeredDetector:
             placed = self._place(layer, match, containers)
             allowed = self._allowed(layer, containers)
             tally.found.append(_Candidate(layer.steps, match, allowed, placed.outer, placed.outer_steps))
+        if literal_hits is None:
+            return None
+        kinds = self.extractor.index.kinds
+        return sorted((at, kinds[index]) for at, index in literal_hits)
 
     @staticmethod
     def _allowed(layer: Layer, containers: dict[tuple[Step, ...], bytes]) -> bool:

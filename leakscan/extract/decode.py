@@ -299,23 +299,31 @@ def _base64_region(data: bytes, at: int) -> Region | None:
 
 
 def _wrapped_end(data: bytes, start: int, end: int) -> int:
-    """Extend a run over line breaks when it is a block of full-width lines (base64 -w 76, PEM)."""
+    """Extend a run over line breaks when it is a block of full-width lines (base64 -w 76, PEM):
+    every further line of the same width, then one shorter line (an indent before each is fine)."""
     width = end - start
     if width < 60:
         return end
-    while True:
-        nl = end + (2 if data.startswith(b"\r\n", end) else 1 if data.startswith(b"\n", end) else 0)
-        if nl == end:
-            return end
-        indent = nl
-        while data[indent : indent + 1] in (b" ", b"\t"):
-            indent += 1
-        match = _B64_RUN.match(data, indent)
-        if match is None or match.end() - indent > width:
-            return end
-        end = match.end()
-        if match.end() - indent < width:
-            return end
+    match = _block(width).match(data, end)
+    return match.end() if match is not None else end
+
+
+_BLOCKS: dict[int, re.Pattern[bytes]] = {}
+
+
+def _block(width: int) -> re.Pattern[bytes]:
+    """Lines of ``width`` base64 characters, then at most one shorter line, each after a line
+    break and an indent (compiled once per width)."""
+    pattern = _BLOCKS.get(width)
+    if pattern is None:
+        line = rb"(?:\r\n|\n)[ \t]*"
+        char, other = rb"[A-Za-z0-9+/_-]", rb"(?![A-Za-z0-9+/_-])"
+        pattern = re.compile(
+            rb"(?:%s%s{%d}%s)*(?:%s%s{1,%d}%s)?" % (line, char, width, other, line, char, width - 1, other)
+        )
+        if len(_BLOCKS) < 256:
+            _BLOCKS[width] = pattern
+    return pattern
 
 
 def decode_base64(run: bytes) -> bytes | None:
