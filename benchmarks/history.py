@@ -8,6 +8,7 @@ Usage:
   python benchmarks/history.py PATH --runs 5 --peers-dir /tmp/peers/bin
   python benchmarks/history.py --commits 5000 --megabytes 300 --runs 3
   python benchmarks/history.py PATH --leakscan-args '--max-decode-depth 0'   # extra options
+  python benchmarks/history.py PATH --ref main        # also leakscan as of main, interleaved
 
 Prints medians, min-max, the ratio to the floor (and its min-max over rounds), peak RSS, blobs/s,
 and whether the target (1.5x the floor) is met.
@@ -19,10 +20,13 @@ blob content, and planted tokens (some deleted later) whose introducing commits 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import random
 import subprocess
 import sys
+import sysconfig
+import tarfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -124,6 +128,9 @@ def main() -> None:
     parser.add_argument("--peers-dir", help="folder with kingfisher/betterleaks (default: PATH)")
     parser.add_argument("--no-peers", action="store_true")
     parser.add_argument(
+        "--ref", help="also time leakscan as of this git ref (a `git archive` snapshot), interleaved"
+    )
+    parser.add_argument(
         "--leakscan-args", default="", help="extra options for leakscan history, e.g. '--workers 1'"
     )
     args = parser.parse_args()
@@ -158,6 +165,11 @@ def main() -> None:
     if planted:
         _check_planted(repo, report, planted)
     commands = {"floor: git cat-file --batch-all": floor, "leakscan history": leakscan}
+    if args.ref:
+        commands[f"leakscan history ({args.ref})"] = [
+            *snapshot_cmd(args.ref),
+            *leakscan[len(leakscan_cmd()) :],
+        ]
     if not args.no_peers:
         if kingfisher := peer("kingfisher", args.peers_dir):
             commands["kingfisher scan (full history)"] = [
@@ -174,6 +186,26 @@ def main() -> None:
     print_table(results, "floor: git cat-file --batch-all", {"leakscan history": 1.5})
     median = results["leakscan history"].median
     print(f"leakscan history: {blobs / median:,.0f} blobs/s, {size / 1e6 / median:.0f} MB/s of blob content")
+
+
+def snapshot_cmd(ref: str) -> list[str]:
+    """``python -m leakscan`` running the package as of ``ref``: unpacked under .work with
+    ``git archive``, imported without site hooks or the working folder on the path (an editable
+    install's finder would win over PYTHONPATH), its dependencies from this site-packages."""
+    repo = Path(__file__).resolve().parent.parent
+    commit = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", ref], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    target = WORK / f"history-ref-{commit[:12]}"
+    if not (target / "leakscan").is_dir():
+        target.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "-C", str(repo), "archive", commit, "leakscan", "rules"], capture_output=True, check=True
+        )
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+            tar.extractall(target, filter="data")
+    packages = sysconfig.get_paths()["purelib"]
+    return ["env", f"PYTHONPATH={target}:{packages}", sys.executable, "-S", "-P", "-m", "leakscan"]
 
 
 def _check_planted(repo: Path, report: dict[str, object], planted: dict[str, str]) -> None:
