@@ -204,6 +204,7 @@ def snapshot_cmd(ref: str) -> list[str]:
         )
         with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
             tar.extractall(target, filter="data")
+        (target / "rules").rename(target / "leakscan" / "rules_data")  # as pyproject.toml maps it
     packages = sysconfig.get_paths()["purelib"]
     return ["env", f"PYTHONPATH={target}:{packages}", sys.executable, "-S", "-P", "-m", "leakscan"]
 
