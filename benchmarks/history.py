@@ -7,6 +7,8 @@ Usage:
   python benchmarks/history.py PATH                   # a real repository (a bare mirror is fine)
   python benchmarks/history.py PATH --runs 5 --peers-dir /tmp/peers/bin
   python benchmarks/history.py --commits 5000 --megabytes 300 --runs 3
+  python benchmarks/history.py PATH --leakscan-args '--max-decode-depth 0'   # extra options
+  python benchmarks/history.py PATH --ref main        # also leakscan as of main, interleaved
 
 Prints medians, min-max, the ratio to the floor (and its min-max over rounds), peak RSS, blobs/s,
 and whether the target (1.5x the floor) is met.
@@ -18,10 +20,13 @@ blob content, and planted tokens (some deleted later) whose introducing commits 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import random
 import subprocess
 import sys
+import sysconfig
+import tarfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -122,6 +127,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--peers-dir", help="folder with kingfisher/betterleaks (default: PATH)")
     parser.add_argument("--no-peers", action="store_true")
+    parser.add_argument(
+        "--ref", help="also time leakscan as of this git ref (a `git archive` snapshot), interleaved"
+    )
+    parser.add_argument(
+        "--leakscan-args", default="", help="extra options for leakscan history, e.g. '--workers 1'"
+    )
     args = parser.parse_args()
     planted: dict[str, str] = {}
     repo = args.path or args.repo
@@ -132,7 +143,16 @@ def main() -> None:
     blobs, size = repo_stats(repo)
     print(f"repository: {repo} ({blobs} blobs, {size / 1e6:.1f} MB of blob content)")
 
-    leakscan = [*leakscan_cmd(), "history", "--no-progress", "--format", "json", "--show-secrets", str(repo)]
+    leakscan = [
+        *leakscan_cmd(),
+        "history",
+        "--no-progress",
+        "--format",
+        "json",
+        "--show-secrets",
+        *args.leakscan_args.split(),
+        str(repo),
+    ]
     floor = ["git", "-C", str(repo), "cat-file", "--batch-all-objects", "--batch", "--unordered"]
     wall, rss, out, code = run_measured(leakscan)
     report = json.loads(out)
@@ -145,6 +165,11 @@ def main() -> None:
     if planted:
         _check_planted(repo, report, planted)
     commands = {"floor: git cat-file --batch-all": floor, "leakscan history": leakscan}
+    if args.ref:
+        commands[f"leakscan history ({args.ref})"] = [
+            *snapshot_cmd(args.ref),
+            *leakscan[len(leakscan_cmd()) :],
+        ]
     if not args.no_peers:
         if kingfisher := peer("kingfisher", args.peers_dir):
             commands["kingfisher scan (full history)"] = [
@@ -161,6 +186,27 @@ def main() -> None:
     print_table(results, "floor: git cat-file --batch-all", {"leakscan history": 1.5})
     median = results["leakscan history"].median
     print(f"leakscan history: {blobs / median:,.0f} blobs/s, {size / 1e6 / median:.0f} MB/s of blob content")
+
+
+def snapshot_cmd(ref: str) -> list[str]:
+    """``python -m leakscan`` running the package as of ``ref``: unpacked under .work with
+    ``git archive``, imported without site hooks or the working folder on the path (an editable
+    install's finder would win over PYTHONPATH), its dependencies from this site-packages."""
+    repo = Path(__file__).resolve().parent.parent
+    commit = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", ref], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    target = WORK / f"history-ref-{commit[:12]}"
+    if not (target / "leakscan").is_dir():
+        target.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "-C", str(repo), "archive", commit, "leakscan", "rules"], capture_output=True, check=True
+        )
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+            tar.extractall(target, filter="data")
+        (target / "rules").rename(target / "leakscan" / "rules_data")  # as pyproject.toml maps it
+    packages = sysconfig.get_paths()["purelib"]
+    return ["env", f"PYTHONPATH={target}:{packages}", sys.executable, "-S", "-P", "-m", "leakscan"]
 
 
 def _check_planted(repo: Path, report: dict[str, object], planted: dict[str, str]) -> None:

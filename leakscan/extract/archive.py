@@ -204,10 +204,9 @@ def iter_tar(
                 if not member.isreg():
                     continue
                 here = (*steps, Step(StepKind.TAR, member.name))
-                if budget.members_left <= 0:
+                if not budget.take_member():
                     yield Skip(steps, f"member limit ({budget.limits.max_members} members per input)")
                     return
-                budget.members_left -= 1
                 opened += 1
                 if not counted and not budget.take(member.size):
                     yield Skip(here, f"decompression limit ({budget.limits.max_bytes} bytes per input)")
@@ -237,14 +236,13 @@ def iter_zip(data: bytes, steps: tuple[Step, ...], budget: Budget) -> Iterator[L
     limits = budget.limits
     members = [info for info in archive.infolist() if not info.is_dir()]
     for index, info in enumerate(members):
-        if budget.members_left <= 0:
+        if not budget.take_member():
             yield Skip(
                 steps,
                 f"member limit ({limits.max_members} members per input): "
                 f"{len(members) - index} of {len(members)} not opened",
             )
             return
-        budget.members_left -= 1
         here = (*steps, Step(StepKind.ZIP, info.filename))
         if info.flag_bits & 0x1:
             yield Skip(here, "encrypted archive member")

@@ -176,6 +176,16 @@ class TriggerIndex:
                     at = data.find(literal, at + 1)
         return sorted((at, self.kinds[index]) for index, at in found)
 
+    def any(self, data: bytes) -> bool:
+        """Whether a trigger occurs in ``data`` at all (stops at the first)."""
+        if not self.literals:
+            return False
+        if not self._built:
+            self._hyperscan, self._built = _HyperscanLiterals.build(self.literals), True
+        if self._hyperscan is not None:
+            return self._hyperscan.any(data)
+        return any(literal in data for literal in self.literals)
+
 
 class _HyperscanLiterals:
     def __init__(self, module: Any, literals: Sequence[bytes]) -> None:
@@ -183,7 +193,8 @@ class _HyperscanLiterals:
         self._lengths = [len(literal) for literal in literals]
         self._db = module.Database(mode=module.HS_MODE_BLOCK)
         self._db.compile(
-            expressions=[re.escape(literal) for literal in literals],
+            # Every byte as \xHH: Hyperscan reads an expression up to its first NUL byte.
+            expressions=["".join(f"\\x{byte:02x}" for byte in literal).encode() for literal in literals],
             ids=list(range(len(literals))),
             elements=len(literals),
             flags=[0] * len(literals),
@@ -210,6 +221,21 @@ class _HyperscanLiterals:
             found.append((index, end - lengths[index]))
 
         self._db.scan(data, match_event_handler=on_match, scratch=self._scratch)
+
+    def any(self, data: bytes) -> bool:
+        if self._pid != os.getpid():
+            self._scratch, self._pid = self._hs.Scratch(self._db), os.getpid()
+        seen: list[bool] = []
+
+        def on_match(index: int, start: int, end: int, flags: int, context: object) -> bool:
+            seen.append(True)
+            return True  # stop scanning
+
+        try:
+            self._db.scan(data, match_event_handler=on_match, scratch=self._scratch)
+        except self._hs.ScanTerminated:
+            pass
+        return bool(seen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,23 +299,31 @@ def _base64_region(data: bytes, at: int) -> Region | None:
 
 
 def _wrapped_end(data: bytes, start: int, end: int) -> int:
-    """Extend a run over line breaks when it is a block of full-width lines (base64 -w 76, PEM)."""
+    """Extend a run over line breaks when it is a block of full-width lines (base64 -w 76, PEM):
+    every further line of the same width, then one shorter line (an indent before each is fine)."""
     width = end - start
     if width < 60:
         return end
-    while True:
-        nl = end + (2 if data.startswith(b"\r\n", end) else 1 if data.startswith(b"\n", end) else 0)
-        if nl == end:
-            return end
-        indent = nl
-        while data[indent : indent + 1] in (b" ", b"\t"):
-            indent += 1
-        match = _B64_RUN.match(data, indent)
-        if match is None or match.end() - indent > width:
-            return end
-        end = match.end()
-        if match.end() - indent < width:
-            return end
+    match = _block(width).match(data, end)
+    return match.end() if match is not None else end
+
+
+_BLOCKS: dict[int, re.Pattern[bytes]] = {}
+
+
+def _block(width: int) -> re.Pattern[bytes]:
+    """Lines of ``width`` base64 characters, then at most one shorter line, each after a line
+    break and an indent (compiled once per width)."""
+    pattern = _BLOCKS.get(width)
+    if pattern is None:
+        line = rb"(?:\r\n|\n)[ \t]*"
+        char, other = rb"[A-Za-z0-9+/_-]", rb"(?![A-Za-z0-9+/_-])"
+        pattern = re.compile(
+            rb"(?:%s%s{%d}%s)*(?:%s%s{1,%d}%s)?" % (line, char, width, other, line, char, width - 1, other)
+        )
+        if len(_BLOCKS) < 256:
+            _BLOCKS[width] = pattern
+    return pattern
 
 
 def decode_base64(run: bytes) -> bytes | None:

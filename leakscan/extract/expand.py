@@ -61,7 +61,7 @@ class Extractor:
     def _below(
         self, layer: Layer, budget: Budget, hits: list[tuple[int, StepKind]] | None
     ) -> Iterator[Layer | Skip]:
-        for child in self._children(layer, budget, hits):
+        for child in self.children(layer, budget, hits):
             if isinstance(child, Skip):
                 yield child
                 continue
@@ -71,9 +71,11 @@ class Extractor:
             if budget.bytes_left <= 0:
                 return
 
-    def _children(
+    def children(
         self, layer: Layer, budget: Budget, hits: list[tuple[int, StepKind]] | None
     ) -> Iterator[Layer | Skip]:
+        """The layers one step below ``layer`` (searchable or not), and a Skip for whatever a
+        limit or damage kept closed; ``walk`` goes on below each of them."""
         if layer.steps and layer.steps[-1].kind is StepKind.STRINGS:
             return
         if layer.text:
@@ -86,6 +88,15 @@ class Extractor:
                         return
             return
         yield from self._open(layer, budget)
+
+    def opens_to_strings(self, layer: Layer) -> bool:
+        """Whether the only layer below ``layer`` is (at most) its strings: binary data that is
+        neither an archive nor a compression stream."""
+        return (
+            not layer.text
+            and not (layer.steps and layer.steps[-1].kind is StepKind.STRINGS)
+            and (sniff_container(layer.data) is None)
+        )
 
     def _decoded(self, layer: Layer, region: Region, budget: Budget) -> Layer | Skip | None:
         data = region.decoded

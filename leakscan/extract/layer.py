@@ -151,6 +151,7 @@ class Budget:
     limits: Limits
     bytes_left: int = field(default=-1)
     members_left: int = field(default=-1)
+    refused: int = 0  # requests a limit turned down (bytes or members)
 
     def __post_init__(self) -> None:
         if self.bytes_left < 0:
@@ -161,6 +162,15 @@ class Budget:
     def take(self, size: int) -> bool:
         """Reserve ``size`` output bytes; False (and nothing taken) when that would pass the limit."""
         if size > self.bytes_left:
+            self.refused += 1
             return False
         self.bytes_left -= size
+        return True
+
+    def take_member(self) -> bool:
+        """Count one archive member opened; False (and nothing taken) when none is left."""
+        if self.members_left <= 0:
+            self.refused += 1
+            return False
+        self.members_left -= 1
         return True

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 import regex
 
+from leakscan.extract.decode import TriggerIndex
 from leakscan.extract.layer import Layer, Step, StepKind
 
 
@@ -16,6 +18,16 @@ class StringsFinder:
         self._ascii = re.compile(rb"[\x20-\x7e\t]{%d,}" % min_length)
         # The same results from either module; ``regex`` is ~40x faster on this one, ``re`` on ASCII.
         self._utf16 = regex.compile(rb"(?:[\x20-\x7e\t]\x00){%d,}" % min_length)
+
+    def size(self, data: bytes) -> int | None:
+        """The length of the data of ``layer(data, …)``, without making it; None when there is
+        no run."""
+        ascii_runs = self._ascii.findall(data)
+        utf16_runs = self._utf16.findall(data)
+        count = len(ascii_runs) + len(utf16_runs)
+        if not count:
+            return None
+        return sum(map(len, ascii_runs)) + sum(map(len, utf16_runs)) // 2 + count - 1
 
     def layer(self, data: bytes, steps: tuple[Step, ...]) -> Layer | None:
         """One layer with each run on its own line (UTF-16LE runs as UTF-8), mapped back to
@@ -36,3 +48,18 @@ class StringsFinder:
             offset += len(text) + 1
         step = Step(StepKind.STRINGS, start=0, end=len(data))
         return Layer((*steps, step), b"\n".join(parts), text=False, segments=tuple(segments))
+
+
+class KeywordProbe:
+    """Whether binary data holds any of some literals as bytes or as UTF-16LE: where none is,
+    no strings layer of it can hold one (its runs are substrings of the data, UTF-16LE runs
+    decoded), so a detector gated on those literals finds nothing there."""
+
+    def __init__(self, literals: Iterable[bytes]) -> None:
+        forms = {
+            form for literal in literals for form in (literal, literal.decode("latin-1").encode("utf-16-le"))
+        }
+        self._index = TriggerIndex(dict.fromkeys(forms, StepKind.STRINGS))
+
+    def found(self, data: bytes) -> bool:
+        return self._index.any(data)
