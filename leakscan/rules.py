@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -159,11 +159,23 @@ _NEGATIVE_FIELDS = {"text": str, "reason": str, "path": str}
 
 
 def iter_builtin_rule_files() -> Iterator[tuple[str, str]]:
-    """Yield (name, text) of every rule file shipped with the package."""
-    root = resources.files("leakscan.rules_data")
-    for entry in sorted(root.iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".toml"):
-            yield f"rules/{entry.name}", entry.read_text(encoding="utf-8")
+    """Yield (name, text) of every rule file shipped with the package: read from its folder
+    (``importlib.resources``, 6 ms to import, only when the package is not a folder, e.g. zipped)."""
+    import importlib
+
+    folder = os.path.dirname(importlib.import_module("leakscan.rules_data").__file__ or "")
+    if not os.path.isdir(folder):
+        from importlib import resources
+
+        root = resources.files("leakscan.rules_data")
+        for entry in sorted(root.iterdir(), key=lambda e: e.name):
+            if entry.name.endswith(".toml"):
+                yield f"rules/{entry.name}", entry.read_text(encoding="utf-8")
+        return
+    for name in sorted(os.listdir(folder)):
+        if name.endswith(".toml"):
+            with open(os.path.join(folder, name), encoding="utf-8") as file:
+                yield f"rules/{name}", file.read()
 
 
 def iter_rule_files(paths: Iterable[Path]) -> Iterator[Path]:
