@@ -10,7 +10,6 @@ import errno
 import io
 import os
 import sys
-import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +20,6 @@ from click.core import ParameterSource
 
 from leakscan import __version__
 from leakscan.errors import ExitCode, LeakscanError
-from leakscan.output import write_atomically
 from leakscan.report import FORMATS
 from leakscan.report.text_report import escape
 
@@ -427,6 +425,8 @@ def emit_report(result: ScanResult, fmt: str, output: Path | None, params: dict[
             _silence_broken_pipe()
             raise LeakscanError(f"stdout: cannot write report: {exc.strerror or exc}") from exc
     else:
+        from leakscan.output import write_atomically
+
         write_atomically(output, text)
     if fmt != "text" or output is not None:
         click.echo(render_summary(result), err=True)
@@ -799,6 +799,7 @@ def _entries(count: int) -> str:
 
 def _write_baseline(baseline: Any, target: Path) -> None:
     from leakscan.baseline import render_baseline
+    from leakscan.output import write_atomically
 
     write_atomically(target, render_baseline(baseline), "baseline")
 
@@ -1033,6 +1034,8 @@ def audit_report(
     if output is None:
         click.echo(text, nl=False)
     else:
+        from leakscan.output import write_atomically
+
         write_atomically(output, text)
 
 
@@ -1067,6 +1070,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.ERROR
     except LeakscanError as exc:
         if debug:
+            import traceback
+
             traceback.print_exc()
         for line in getattr(exc, "problems", None) or [str(exc)]:
             click.echo(f"Error: {escape(line)}", err=True)
@@ -1076,6 +1081,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.INTERRUPTED
     except Exception as exc:
         if debug:
+            import traceback
+
             traceback.print_exc()
         click.echo(
             f"Error: unexpected {type(exc).__name__}: {escape(str(exc))} (re-run with --debug)", err=True

@@ -8,8 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import regex
-
+from leakscan import hscache
 from leakscan.judge import KNOWN_EXAMPLE, judge
 from leakscan.models import Match, Secret
 from leakscan.rules import Rule
@@ -130,18 +129,13 @@ class KeywordIndex:
 
 
 class _HyperscanKeywords:
-    """One Hyperscan block-mode database of all keywords; scratch space made per process."""
+    """One Hyperscan block-mode database of all keywords (cached on disk: ``leakscan.hscache``);
+    scratch space made per process."""
 
     def __init__(self, module: Any, keywords: list[tuple[bytes, bool, tuple[Rule, ...]]]) -> None:
         self._hs = module
         self._lengths = [len(keyword) for keyword, _, _ in keywords]
-        self._db = module.Database(mode=module.HS_MODE_BLOCK)
-        self._db.compile(
-            expressions=[regex.escape(keyword) for keyword, _, _ in keywords],
-            ids=list(range(len(keywords))),
-            elements=len(keywords),
-            flags=[module.HS_FLAG_CASELESS if caseless else 0 for _, caseless, _ in keywords],
-        )
+        self._db = hscache.database(module, [(keyword, caseless) for keyword, caseless, _ in keywords])
         self._scratch: Any = None
         self._pid = -1
 

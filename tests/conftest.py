@@ -24,6 +24,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Compiled databases (leakscan.hscache) go to a folder of this test session, never to the
+    user's ~/.cache; subprocesses inherit it."""
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+
+
 @pytest.fixture
 def tokens(request: pytest.FixtureRequest) -> TokenGenerator:
     """A token generator seeded by the test's name: same tokens on every run."""

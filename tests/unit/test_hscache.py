@@ -1,0 +1,130 @@
+"""Hyperscan databases cached on disk: reused when intact, ignored and rewritten when not, and a
+cache folder that cannot be written never fails detection."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from leakscan import hscache
+from leakscan.detect import Detector
+from leakscan.rules import load_rules
+
+hyperscan = pytest.importorskip("hyperscan")
+
+LITERALS = [(b"sqco_", False), (b"sonar", True), (b"PK\x03\x04", False)]
+DATA = b"x sqco_1 SONAR PK\x03\x04 sonar sqco_"
+
+
+def _hits(db: object) -> list[tuple[int, int]]:
+    found: list[tuple[int, int]] = []
+    scratch = hyperscan.Scratch(db)
+    db.scan(DATA, match_event_handler=lambda i, s, e, f, c: found.append((i, e)), scratch=scratch)  # type: ignore[attr-defined]
+    return sorted(found)
+
+
+def _expected() -> list[tuple[int, int]]:
+    """(literal index, end offset) of every occurrence, found with bytes.find."""
+    found = []
+    for index, (literal, caseless) in enumerate(LITERALS):
+        data = DATA.lower() if caseless else DATA
+        at = data.find(literal)
+        while at >= 0:
+            found.append((index, at + len(literal)))
+            at = data.find(literal, at + 1)
+    return sorted(found)
+
+
+EXPECTED = _expected()
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    return tmp_path / "xdg" / "leakscan"
+
+
+def test_first_use_compiles_and_stores_then_loads(cache: Path) -> None:
+    assert _hits(hscache.database(hyperscan, LITERALS)) == EXPECTED
+    files = list(cache.glob("hyperscan-*.db"))
+    assert len(files) == 1 and files[0].read_bytes().startswith(hscache.MAGIC)
+    stored = files[0].stat().st_mtime_ns
+
+    class NoCompile:
+        """The hyperscan module, except that compiling a database fails the test."""
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(hyperscan, name)
+
+        def Database(self, **kwargs: object) -> None:  # noqa: N802
+            raise AssertionError("compiled although the cache holds the database")
+
+    assert _hits(hscache.database(NoCompile(), LITERALS)) == EXPECTED
+    assert files[0].stat().st_mtime_ns == stored
+
+
+def test_other_literals_or_flags_get_their_own_file(cache: Path) -> None:
+    hscache.database(hyperscan, LITERALS)
+    hscache.database(hyperscan, [(b"sqco_", False), (b"sonar", False), (b"PK\x03\x04", False)])
+    hscache.database(hyperscan, LITERALS[:2])
+    assert len(list(cache.glob("hyperscan-*.db"))) == 3
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: data[: len(data) // 2],  # truncated
+        lambda data: data[:-1] + bytes([data[-1] ^ 1]),  # a flipped bit
+        lambda data: b"not a database",
+        lambda data: b"",
+    ],
+    ids=["truncated", "bit-flip", "garbage", "empty"],
+)
+def test_a_damaged_file_is_ignored_and_rewritten(cache: Path, damage: object) -> None:
+    hscache.database(hyperscan, LITERALS)
+    (path,) = cache.glob("hyperscan-*.db")
+    good = path.read_bytes()
+    path.write_bytes(damage(good))  # type: ignore[operator]
+    assert _hits(hscache.database(hyperscan, LITERALS)) == EXPECTED
+    assert path.read_bytes() == good
+
+
+def test_a_file_hyperscan_rejects_is_compiled_again(cache: Path) -> None:
+    """Right checksum, but not a database this Hyperscan accepts (another version or CPU)."""
+    hscache.database(hyperscan, LITERALS)
+    (path,) = cache.glob("hyperscan-*.db")
+    payload = b"\0" * 64
+    path.write_bytes(hscache.MAGIC + hashlib.sha256(payload).digest() + payload)
+    assert _hits(hscache.database(hyperscan, LITERALS)) == EXPECTED
+    assert path.read_bytes().startswith(hscache.MAGIC) and len(path.read_bytes()) > 200
+
+
+def test_an_unwritable_folder_only_costs_a_compile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the cache folder would go")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    assert _hits(hscache.database(hyperscan, LITERALS)) == EXPECTED
+    assert blocker.read_text().startswith("a file")
+    assert list(tmp_path.iterdir()) == [blocker]
+
+
+def test_folder_follows_xdg_not_a_relative_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert hscache.cache_folder() == str(tmp_path / "leakscan")
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert hscache.cache_folder() == str(tmp_path / "home" / ".cache" / "leakscan")
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert hscache.cache_folder() == str(tmp_path / "home" / ".cache" / "leakscan")
+
+
+def test_detector_from_cache_finds_what_a_fresh_compile_finds(cache: Path, tokens: object) -> None:
+    rules = load_rules()
+    token = tokens.sqco()  # type: ignore[attr-defined]
+    data = f'SONAR_TOKEN="{token}"\n'.encode()
+    first = Detector(rules).detect(data)
+    assert list(cache.glob("hyperscan-*.db"))
+    second = Detector(rules).detect(data)
+    assert [m.secret.value for m in first.matches] == [m.secret.value for m in second.matches] == [token]
