@@ -3,6 +3,7 @@ import-linter's architecture contracts, no import cycles, ruff lint and format, 
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -57,3 +58,23 @@ def test_ruff_format() -> None:
 def test_mypy_strict() -> None:
     proc = _run(sys.executable, "-m", "mypy", "--strict", "leakscan")
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_no_merge_conflict_markers() -> None:
+    """No tracked text file (README, code, rules, templates) still holds a merge conflict."""
+    listed = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "ls-files", "-z"], capture_output=True, check=False
+    ).stdout.split(b"\0")
+    if not any(listed):
+        pytest.skip("not a git checkout")
+    marker = re.compile(rb"^(<{7} |={7}$|>{7} )", re.MULTILINE)
+    found = []
+    for name in filter(None, listed):
+        path = REPO_ROOT / name.decode()
+        if (
+            path.suffix in {".md", ".py", ".toml", ".yml", ".yaml", ".html", ".j2", ".txt", ".cfg"}
+            and path.is_file()
+        ):
+            if marker.search(path.read_bytes()):
+                found.append(name.decode())
+    assert found == []

@@ -493,6 +493,7 @@ def test_empty_since_commit_is_a_usage_error(make_repo: MakeRepo, run_cli: RunCl
     assert proc.returncode == 2
     assert (
         proc.stderr.splitlines()[-1] == "Error: --since-commit: empty revision (give a branch, tag or commit)"
+        " (see 'leakscan history --help')"
     )
 
 
