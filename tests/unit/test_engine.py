@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
@@ -131,9 +130,7 @@ def test_history_streams_blobs_over_the_limit_with_large_files_scan(
         assert streamed.stats.bytes_scanned == len(big) + len("hello\n")
 
 
-def test_history_large_files_flag_end_to_end(
-    make_repo: MakeRepo, tokens: TokenGenerator, tmp_path: Path
-) -> None:
+def test_history_large_files_flag_end_to_end(make_repo: MakeRepo, tokens: TokenGenerator) -> None:
     import json
     import subprocess
     import sys
