@@ -1,5 +1,5 @@
 """``python -m leakscan`` → the command line."""
 
-from leakscan.entry import main
+from leakscan.entry import run
 
-raise SystemExit(main())
+run()
