@@ -8,7 +8,6 @@ secret appears in the same place, and cannot be turned back into the secret.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import stat
@@ -102,6 +101,8 @@ def render_baseline(baseline: Baseline) -> str:
             for e in sorted(baseline.entries)
         ],
     }
+    import json
+
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
@@ -129,6 +130,8 @@ def load_baseline(path: Path) -> Baseline:
 
 def parse_baseline(text: str, source: str) -> Baseline:
     """Parse a baseline's text; raise BaselineError naming the file and every bad field."""
+    import json  # only with a baseline: a scan without one does not import it
+
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

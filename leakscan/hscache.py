@@ -1,11 +1,12 @@
-"""Compiled Hyperscan databases, kept on disk between runs: compiling the keyword pass (the rule
-keywords plus the extract stage's ~1,900 trigger literals) takes ~30 ms, loading it back ~0.1 ms.
+"""What is compiled once per set of rules, kept on disk between runs: the Hyperscan database of
+the keyword pass (the rule keywords plus the extract stage's ~1,900 trigger literals; ~30 ms to
+compile, ~0.1 ms to load back), and the trigger literals themselves (~5 ms to derive).
 
-A database is stored under ``$XDG_CACHE_HOME/leakscan`` (``~/.cache/leakscan`` when that is not
-set), named by a hash of its literals, their flags, the Hyperscan module's version and the machine
-type, with a SHA-256 of its bytes in front. A file that is missing, damaged, or made by another
-Hyperscan build is ignored and rewritten; a folder that cannot be written only means compiling
-every time. Nothing here ever fails a scan.
+Each is a file under ``$XDG_CACHE_HOME/leakscan`` (``~/.cache/leakscan`` when that is not set),
+named by a hash of everything it is made from (a database: its literals, their flags, the
+Hyperscan module's version and the machine type), with a SHA-256 of its bytes in front. A file
+that is missing, damaged, or made by another Hyperscan build is ignored and rewritten; a folder
+that cannot be written only means compiling every time. Nothing here ever fails a scan.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ import hashlib
 import os
 from collections.abc import Sequence
 from typing import Any
-
-import regex
 
 MAGIC = b"leakscan-hyperscan-db 1\n"
 _DIGEST = hashlib.sha256().digest_size
@@ -36,12 +35,15 @@ def cache_folder() -> str | None:
 def database(module: Any, literals: Sequence[tuple[bytes, bool]]) -> Any:
     """A block-mode database matching each literal (caseless where flagged; match id = its
     index), loaded from the cache when it holds one, else compiled and stored there."""
-    folder = cache_folder()
-    path = None if folder is None else os.path.join(folder, f"hyperscan-{_key(module, literals)}.db")
-    if path is not None:
-        loaded = _load(module, path)
-        if loaded is not None:
-            return loaded
+    name = f"hyperscan-{_key(module, literals)}.db"
+    payload = read(name)
+    if payload is not None:
+        try:
+            return module.loadb(payload, module.HS_MODE_BLOCK)
+        except module.error:  # another Hyperscan version or CPU: compile again
+            pass
+    import regex
+
     db = module.Database(mode=module.HS_MODE_BLOCK)
     db.compile(
         expressions=[regex.escape(literal) for literal, _ in literals],
@@ -49,8 +51,10 @@ def database(module: Any, literals: Sequence[tuple[bytes, bool]]) -> Any:
         elements=len(literals),
         flags=[module.HS_FLAG_CASELESS if caseless else 0 for _, caseless in literals],
     )
-    if path is not None:
-        _store(module, path, db)
+    try:
+        write(name, module.dumpb(db))
+    except module.error:
+        pass
     return db
 
 
@@ -61,9 +65,13 @@ def _key(module: Any, literals: Sequence[tuple[bytes, bool]]) -> str:
     return hashlib.sha256(b"".join(parts)).hexdigest()[:32]
 
 
-def _load(module: Any, path: str) -> Any:
+def read(name: str) -> bytes | None:
+    """The payload of cache file ``name``; None when there is none, or it is damaged."""
+    folder = cache_folder()
+    if folder is None:
+        return None
     try:
-        with open(path, "rb") as file:
+        with open(os.path.join(folder, name), "rb") as file:
             data = file.read()
     except OSError:
         return None
@@ -71,22 +79,23 @@ def _load(module: Any, path: str) -> Any:
     payload = data[header:]
     if not data.startswith(MAGIC) or data[len(MAGIC) : header] != hashlib.sha256(payload).digest():
         return None
-    try:
-        return module.loadb(payload, module.HS_MODE_BLOCK)
-    except module.error:  # another Hyperscan version or CPU: compile again
-        return None
+    return payload
 
 
-def _store(module: Any, path: str, db: Any) -> None:
-    """Write atomically (a reader sees the old file or the whole new one); errors are ignored."""
+def write(name: str, payload: bytes) -> None:
+    """Store cache file ``name`` atomically (a reader sees the old file or the whole new one);
+    errors are ignored."""
+    folder = cache_folder()
+    if folder is None:
+        return
+    path = os.path.join(folder, name)
     temporary = f"{path}.{os.getpid()}.tmp"
     try:
-        payload = module.dumpb(db)
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        os.makedirs(folder, mode=0o700, exist_ok=True)
         with open(temporary, "wb") as file:
             file.write(MAGIC + hashlib.sha256(payload).digest() + payload)
         os.replace(temporary, path)
-    except (OSError, module.error):
+    except OSError:
         try:
             os.unlink(temporary)
         except OSError:

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import html
+import hashlib
+import marshal
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from leakscan import hscache
 from leakscan.extract.layer import StepKind
 
 TRUNCATE = 8  # triggers are prefixes of encoded keywords: shorter ones are guaranteed substrings
@@ -127,6 +129,51 @@ def keyword_forms(keywords: Iterable[tuple[bytes, bool]]) -> set[bytes]:
 
 
 def compile_triggers(keywords: Iterable[tuple[bytes, bool]], depth: int) -> dict[bytes, StepKind]:
+    """``derive_triggers``, kept in the cache (``leakscan.hscache``) under a hash of the keywords,
+    the depth and this module's code: deriving them takes ~5 ms, loading them ~0.3 ms."""
+    if depth <= 0:
+        return {}
+    keywords = list(keywords)
+    name = _cache_name(keywords, depth)
+    if name is not None:
+        cached = _from_cache(hscache.read(name))
+        if cached is not None:
+            return cached
+    triggers = derive_triggers(keywords, depth)
+    if name is not None:
+        kinds = list(dict.fromkeys(triggers.values()))
+        codes = bytes(kinds.index(kind) for kind in triggers.values())
+        hscache.write(name, marshal.dumps((tuple(triggers), codes, tuple(str(kind) for kind in kinds))))
+    return triggers
+
+
+def _cache_name(keywords: list[tuple[bytes, bool]], depth: int) -> str | None:
+    try:
+        with open(__file__, "rb") as file:
+            code = file.read()
+    except OSError:  # no file to hash: derived every time
+        return None
+    parts = [b"%d:%s%d" % (len(code), code, depth)]
+    parts.extend(b"%d%s%s" % (len(word), b"i" if caseless else b"c", word) for word, caseless in keywords)
+    return f"triggers-{hashlib.sha256(b''.join(parts)).hexdigest()[:32]}.bin"
+
+
+def _from_cache(payload: bytes | None) -> dict[bytes, StepKind] | None:
+    """The triggers a cache file holds (literals in order, one kind index each); None when it
+    holds something else."""
+    if payload is None:
+        return None
+    try:
+        literals, codes, names = marshal.loads(payload)
+        kinds = [StepKind(name) for name in names]
+        if len(literals) != len(codes) or not all(isinstance(literal, bytes) for literal in literals):
+            return None
+        return dict(zip(literals, [kinds[code] for code in codes], strict=True))
+    except (ValueError, EOFError, TypeError, IndexError):
+        return None
+
+
+def derive_triggers(keywords: Iterable[tuple[bytes, bool]], depth: int) -> dict[bytes, StepKind]:
     """Trigger literal → the encoding whose region it reveals (the outermost one applied)."""
     triggers: dict[bytes, StepKind] = {}
     if depth <= 0:
@@ -369,8 +416,10 @@ def _entities_region(data: bytes, at: int) -> Region | None:
     start, end = _run_around(data, at, _RUNS[StepKind.ENTITIES])
     if start < 0:
         return None
+    from html import unescape  # its table of entities is ~1 ms to import: only when one is decoded
+
     text = data[start:end].decode("ascii")
-    decoded = html.unescape(text)
+    decoded = unescape(text)
     if decoded == text:
         return None
     return Region(StepKind.ENTITIES, start, end, decoded.encode("utf-8", "surrogatepass"))

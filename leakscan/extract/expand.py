@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 
-from leakscan.extract.archive import iter_plain_tar, iter_stream, iter_zip
 from leakscan.extract.decode import Region, TriggerIndex, compile_triggers, iter_regions
 from leakscan.extract.layer import Budget, Layer, Limits, Skip, Step, StepKind
 from leakscan.extract.sniff import is_text, sniff_container
@@ -123,6 +122,9 @@ class Extractor:
         if depth_of((*layer.steps, Step(kind))) > self.limits.depth:
             yield Skip(layer.steps, f"archive too deep (max depth {self.limits.depth})")
             return
+        # Imported on the first archive: zipfile, tarfile, bz2 and lzma cost ~5 ms to import.
+        from leakscan.extract.archive import iter_plain_tar, iter_stream, iter_zip
+
         if kind is StepKind.ZIP:
             yield from iter_zip(layer.data, layer.steps, budget)
         elif kind is StepKind.TAR:

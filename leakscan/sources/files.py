@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import stat
-import subprocess
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -94,6 +93,8 @@ class TrackedPaths:
     def _load(self) -> set[str]:
         """``git ls-files`` first (a process start costs less than importing libgit2), then
         libgit2; the note names both problems when neither can read the index."""
+        import subprocess  # ~2 ms to import: only for a tree inside a git work tree
+
         try:
             listed = subprocess.run(
                 ["git", "-C", str(self.repo), "ls-files", "-z"],

@@ -4,12 +4,15 @@ cache folder that cannot be written never fails detection."""
 from __future__ import annotations
 
 import hashlib
+import marshal
 from pathlib import Path
 
 import pytest
 
 from leakscan import hscache
 from leakscan.detect import Detector
+from leakscan.extract import decode
+from leakscan.extract.layer import StepKind
 from leakscan.rules import load_rules
 
 hyperscan = pytest.importorskip("hyperscan")
@@ -128,3 +131,65 @@ def test_detector_from_cache_finds_what_a_fresh_compile_finds(cache: Path, token
     assert list(cache.glob("hyperscan-*.db"))
     second = Detector(rules).detect(data)
     assert [m.secret.value for m in first.matches] == [m.secret.value for m in second.matches] == [token]
+
+
+KEYWORDS = [(b"sqco_", False), (b"squ_", False), (b"sonar", True)]
+
+
+def test_triggers_are_derived_once_then_loaded(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fresh = decode.derive_triggers(KEYWORDS, 3)
+    first = decode.compile_triggers(KEYWORDS, 3)
+    assert list(first.items()) == list(fresh.items()) and len(fresh) > 500
+    (path,) = cache.glob("triggers-*.bin")
+
+    def fail(keywords: object, depth: int) -> dict[bytes, StepKind]:
+        raise AssertionError("derived although the cache holds the triggers")
+
+    monkeypatch.setattr(decode, "derive_triggers", fail)
+    again = decode.compile_triggers(KEYWORDS, 3)
+    assert list(again.items()) == list(fresh.items())
+    assert all(type(kind) is StepKind for kind in again.values())
+
+
+def test_other_keywords_or_depth_get_their_own_triggers(cache: Path) -> None:
+    decode.compile_triggers(KEYWORDS, 3)
+    assert list(decode.compile_triggers(KEYWORDS, 2).items()) == list(
+        decode.derive_triggers(KEYWORDS, 2).items()
+    )
+    other = [(b"sqco_", False), (b"sonar", False)]
+    assert list(decode.compile_triggers(other, 3).items()) == list(decode.derive_triggers(other, 3).items())
+    assert len(list(cache.glob("triggers-*.bin"))) == 3
+    assert decode.compile_triggers(KEYWORDS, 0) == {}
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        marshal.dumps(((b"abcd",), b"\x05", ("base64",))),  # a kind index out of range
+        marshal.dumps(((b"abcd",), b"\x00", ("no-such-kind",))),
+        marshal.dumps(((b"abcd", b"efgh"), b"\x00", ("base64",))),  # lengths differ
+        marshal.dumps(("abcd", b"\x00", ("base64",))),  # not bytes
+        b"\x00not marshal",
+        marshal.dumps(42),
+    ],
+)
+def test_a_trigger_file_of_another_shape_is_derived_again(cache: Path, payload: bytes) -> None:
+    decode.compile_triggers(KEYWORDS, 3)
+    (path,) = cache.glob("triggers-*.bin")
+    good = path.read_bytes()
+    path.write_bytes(hscache.MAGIC + hashlib.sha256(payload).digest() + payload)
+    assert list(decode.compile_triggers(KEYWORDS, 3).items()) == list(
+        decode.derive_triggers(KEYWORDS, 3).items()
+    )
+    assert path.read_bytes() == good
+
+
+def test_a_damaged_trigger_file_is_rewritten(cache: Path) -> None:
+    decode.compile_triggers(KEYWORDS, 3)
+    (path,) = cache.glob("triggers-*.bin")
+    good = path.read_bytes()
+    path.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))
+    assert list(decode.compile_triggers(KEYWORDS, 3).items()) == list(
+        decode.derive_triggers(KEYWORDS, 3).items()
+    )
+    assert path.read_bytes() == good
