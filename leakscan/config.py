@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,6 +100,8 @@ def _kind(value: Any) -> str:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    import tomllib  # ~2 ms to import: only when there is a configuration file
+
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)

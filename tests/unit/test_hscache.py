@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import marshal
+import tomllib
 from pathlib import Path
 
 import pytest
 
 from leakscan import hscache
+from leakscan import rules as rulefiles
 from leakscan.detect import Detector
 from leakscan.extract import decode
 from leakscan.extract.layer import StepKind
@@ -193,3 +195,35 @@ def test_a_damaged_trigger_file_is_rewritten(cache: Path) -> None:
         decode.derive_triggers(KEYWORDS, 3).items()
     )
     assert path.read_bytes() == good
+
+
+def test_builtin_rule_files_parsed_once_then_loaded(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    files = list(rulefiles.iter_builtin_rule_files())
+    parsed = [tomllib.loads(text) for _, text in files]
+    assert [rulefiles._toml_cached(text) for _, text in files] == parsed
+    assert len(list(cache.glob("rules-*.bin"))) == len(files)
+
+    def fail(text: str) -> dict[str, object]:
+        raise AssertionError("parsed although the cache holds the file")
+
+    monkeypatch.setattr(rulefiles, "_toml", fail)
+    assert [rulefiles._toml_cached(text) for _, text in files] == parsed
+    name, text = files[0]
+    assert rulefiles.parse_rules(text, name, lazy=True) == rulefiles.parse_rules(text, name, lazy=True)
+
+
+def test_a_damaged_rule_cache_file_is_parsed_again(cache: Path) -> None:
+    text = '# a rule file\nversion = 1\n[[rules]]\nid = "x"\n'
+    rulefiles._toml_cached(text)
+    (path,) = cache.glob("rules-*.bin")
+    good = path.read_bytes()
+    payload = marshal.dumps(["not", "a", "table"])
+    path.write_bytes(hscache.MAGIC + hashlib.sha256(payload).digest() + payload)
+    assert rulefiles._toml_cached(text) == tomllib.loads(text)
+    assert path.read_bytes() == good
+
+
+def test_a_rule_file_marshal_cannot_hold_is_parsed_every_time(cache: Path) -> None:
+    text = "version = 1\nwhen = 2024-01-01\n"
+    assert rulefiles._toml_cached(text) == tomllib.loads(text)
+    assert not list(cache.glob("rules-*.bin"))
