@@ -91,7 +91,7 @@ def _commands(root: Path, rg: str, no_ignore: bool, peers_dir: str | None) -> di
         ],
         "leakscan scan": [*leakscan_cmd(), "scan", *flags, "--format", "json", "--show-secrets", str(root)],
     }
-    # One worker against the default (two once there are 16 MiB to scan): what the pool buys.
+    # One worker against the default (two once there are 64 MiB to scan): what the pool buys.
     commands["leakscan scan --workers 1"] = [*commands["leakscan scan"], "--workers", "1"]
     if kingfisher := peer("kingfisher", peers_dir):
         commands["kingfisher scan"] = [

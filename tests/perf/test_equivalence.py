@@ -7,13 +7,15 @@ import random
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from leakscan import scan as scan_module
+from leakscan.cli import cli
 from leakscan.detect import Detector
 from leakscan.options import ScanOptions
 from leakscan.rules import load_rules
-from leakscan.scan import PARALLEL_MIN_BYTES, scan
+from leakscan.scan import scan
 from leakscan.synthetic import TokenGenerator
-from tests.conftest import RunCli
 
 pytest.importorskip("hyperscan", reason="the Hyperscan engine is only installed on x86-64 Linux")
 
@@ -41,10 +43,14 @@ def test_engines_find_the_same(tokens: TokenGenerator) -> None:
         assert sorted(value for _, value, _ in found) == sorted(planted)
 
 
-def test_one_worker_and_two_agree(tmp_path: Path, tokens: TokenGenerator, run_cli: RunCli) -> None:
+def test_one_worker_and_two_agree(
+    tmp_path: Path, tokens: TokenGenerator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The pool from 16 MiB on (the default threshold, 64 MiB, would make this test slow).
+    monkeypatch.setattr(scan_module, "PARALLEL_MIN_BYTES", 16 * 1024 * 1024)
     filler = ("x = compute(value, 'sonar')\n" * 2000).encode()
     planted = []
-    per_file = PARALLEL_MIN_BYTES // 40
+    per_file = scan_module.PARALLEL_MIN_BYTES // 40
     for n in range(60):
         body = filler * (per_file // len(filler) + 1)
         if n % 7 == 3:
@@ -60,9 +66,11 @@ def test_one_worker_and_two_agree(tmp_path: Path, tokens: TokenGenerator, run_cl
         assert result.stats.files_scanned == 60
     assert results[1] == results[2]
     assert sorted(secret for *_, secret in results[2]) == sorted(planted)
-    proc = run_cli("scan", "--workers", "2", "--format", "json", "--show-secrets", str(tmp_path))
-    assert proc.returncode == 1
+    outcome = CliRunner().invoke(
+        cli, ["scan", "--workers", "2", "--format", "json", "--show-secrets", str(tmp_path)]
+    )
+    assert outcome.exit_code == 1, outcome.output
     cli_found = [
-        (f["path"], f["line"], f["column"], f["secret"]) for f in json.loads(proc.stdout)["findings"]
+        (f["path"], f["line"], f["column"], f["secret"]) for f in json.loads(outcome.stdout)["findings"]
     ]
     assert cli_found == results[1]
