@@ -54,17 +54,20 @@ def _load_matcher(folder: str, names: Sequence[str], notes: list[str]) -> Ignore
     return matcher if matcher else None
 
 
-def _is_ignored(levels: Sequence[_Level], rel_path: str, is_dir: bool, git: bool) -> bool:
-    """Git semantics among the git ignore files (``git``) or the .leakscanignore files: the
-    deepest, last matching pattern decides."""
-    decision = False
+def _decisions(levels: Sequence[_Level], rel_path: str, is_dir: bool) -> tuple[bool, bool]:
+    """Whether the git ignore files, and whether the .leakscanignore files, ignore ``rel_path``:
+    git semantics within each kind (the deepest, last matching pattern decides), in one pass."""
+    git_decision = scan_decision = False
     for level in levels:
-        if level.git != git or (level.base and not rel_path.startswith(level.base)):
+        if level.base and not rel_path.startswith(level.base):
             continue
         result = level.matcher.decide(rel_path[len(level.base) :], is_dir)
         if result is not None:
-            decision = result
-    return decision
+            if level.git:
+                git_decision = result
+            else:
+                scan_decision = result
+    return git_decision, scan_decision
 
 
 class TrackedPaths:
@@ -226,8 +229,8 @@ class FileWalker:
                 yield Failed(shown, f"cannot stat: {exc.strerror or exc}")
                 continue
             is_dir = stat.S_ISDIR(st.st_mode)
-            ignored = folder.ignored or bool(folder.levels and _is_ignored(folder.levels, key, is_dir, True))
-            left_out = bool(folder.levels) and _is_ignored(folder.levels, key, is_dir, False)
+            ignored, left_out = _decisions(folder.levels, key, is_dir) if folder.levels else (False, False)
+            ignored = ignored or folder.ignored
             if left_out or (ignored and (tracked is None or not tracked.has(key, is_dir))):
                 if is_dir:
                     self.ignored_folders += 1

@@ -243,12 +243,21 @@ class IgnoreMatcher:
     def decide(self, path: str, is_dir: bool) -> bool | None:
         """True if ``path`` (relative to the ignore file's folder) is ignored, False if a
         ``!pattern`` re-includes it, None when no pattern matches."""
+        # Runs for every entry of a walk below an ignore file: the lookups are written out.
         name = path[path.rfind("/") + 1 :]
-        best = max(self._names.get(name, is_dir), self._paths.get(path, is_dir))
-        for length in self._suffix_lengths:
-            if length < len(name):
-                best = max(best, self._suffixes.get(name[-length:], is_dir))
-        best = max(best, _search(self._names_re, name, is_dir), _search(self._paths_re, path, is_dir))
+        names, paths = self._names, self._paths
+        best = max(names.any.get(name, -1), paths.any.get(path, -1))
+        if is_dir:
+            best = max(best, names.dirs.get(name, -1), paths.dirs.get(path, -1))
+        if self._suffix_lengths:
+            suffixes = self._suffixes
+            for length in self._suffix_lengths:
+                if length < len(name):
+                    best = max(best, suffixes.get(name[-length:], is_dir))
+        if self._names_re is not None:
+            best = max(best, self._names_re.last_match(name + "/" if is_dir else name))
+        if self._paths_re is not None:
+            best = max(best, self._paths_re.last_match(path + "/" if is_dir else path))
         return None if best < 0 else not self.patterns[best].negate
 
     def ignored(self, path: str, is_dir: bool) -> bool:
@@ -291,10 +300,6 @@ class _Combined:
 
 def _combine(patterns: Sequence[Pattern]) -> _Combined | None:
     return _Combined(patterns) if patterns else None
-
-
-def _search(combined: _Combined | None, text: str, is_dir: bool) -> int:
-    return -1 if combined is None else combined.last_match(text + "/" if is_dir else text)
 
 
 def compile_lines(lines: Iterable[str], source: str) -> tuple[IgnoreMatcher, list[str]]:
