@@ -60,6 +60,15 @@ def run_measured(
     return wall, usage.ru_maxrss / 1024, out, proc.returncode
 
 
+def compile_bytecode() -> None:
+    """Byte-compile the leakscan package being measured (as a pip install does), so that no timed
+    run compiles it: a shell with PYTHONDONTWRITEBYTECODE=1 never writes the caches."""
+    import leakscan
+
+    package = Path(leakscan.__file__).resolve().parent
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(package)], check=True, env=CHILD_ENV)
+
+
 def leakscan_cmd() -> list[str]:
     """The leakscan console script next to this Python, or `python -m leakscan`."""
     script = Path(sys.executable).parent / "leakscan"

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import WORK, interleave, leakscan_cmd, peer, print_table, require, run_measured  # noqa: E402
+from common import WORK, compile_bytecode, interleave, leakscan_cmd, peer, print_table, require, run_measured  # noqa: E402
 
 from leakscan.synthetic import TokenGenerator  # noqa: E402
 
@@ -126,6 +126,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--peers-dir", help="folder with kingfisher/betterleaks (default: PATH)")
     args = parser.parse_args()
+    compile_bytecode()
     rg = require("rg")
     if args.path is not None:
         files = sum(1 for p in args.path.rglob("*") if p.is_file() and ".git" not in p.parts)

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import WORK, interleave, leakscan_cmd, peer, print_table, run_measured  # noqa: E402
+from common import WORK, compile_bytecode, interleave, leakscan_cmd, peer, print_table, run_measured  # noqa: E402
 
 from leakscan.synthetic import TokenGenerator  # noqa: E402
 
@@ -55,6 +55,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--peers-dir", help="folder with kingfisher/betterleaks (default: PATH)")
     args = parser.parse_args()
+    compile_bytecode()
     repo = args.path
     if repo is None:
         repo = WORK / "precommit-repo"
