@@ -119,6 +119,8 @@ class KeywordIndex:
                 for index, (literal, _, _) in enumerate(self._keywords[first_literal:]):
                     literal_hits.extend((at, index) for at in _iter_find(data, literal))
         runs: dict[Rule, list[tuple[int, int]]] = {}
+        if not any(per_keyword):  # most buffers: no keyword at all
+            return runs
         for (_, _, owners), found in zip(keywords, per_keyword, strict=True):
             for rule in owners:
                 if found:
@@ -216,8 +218,11 @@ class Detector:
         """Find every rule match in ``data`` that passes the rule's offline checks; the hits of
         the extra ``literals`` (in the same pass) go to ``literal_hits`` when it is given."""
         result = Detection()
+        found = self.keywords.runs(data, literal_hits)
+        if not found:  # most buffers: no keyword at all
+            return result
         lines = _Lines(data)
-        for rule, runs in self.keywords.runs(data, literal_hits).items():
+        for rule, runs in found.items():
             before, after = self.windows[rule]
             windows = _pieces(_merge_windows(runs, len(data), before, after), before + after)
             seen: set[tuple[int, int]] = set()

@@ -321,6 +321,8 @@ class LayeredDetector:
             return self._examined(self.detector.detect(data), Expansion(), len(data))
         literal_hits: list[tuple[int, int]] = []
         detection = self.detector.detect(data, literal_hits)
+        if not literal_hits and not (detection.matches or detection.rejected or detection.errors):
+            return Examined([], [], [], len(data), len(detection.suppressed))  # most inputs
         kinds = self.extractor.index.kinds
         hits = sorted((at, kinds[index]) for at, index in literal_hits)
         # No trigger in the text: nothing below it to decode (the walk would find nothing).

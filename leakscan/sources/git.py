@@ -124,6 +124,7 @@ class Tips:
 
     commits: list[Oid] = field(default_factory=list)
     objects: list[RefObject] = field(default_factory=list)
+    listed: set[Oid] = field(default_factory=set)  # ``commits`` as a set (thousands of refs)
     tag_messages: dict[Oid, TagMessage] = field(default_factory=dict)
     skipped: list[Skipped] = field(default_factory=list)
     errors: list[Failed] = field(default_factory=list)
@@ -148,7 +149,8 @@ def peel_ref(repo: pygit2.Repository, oid: Oid, name: str, tips: Tips) -> None:
             tips.errors.append(Failed(name, object_problem(repo, oid, "object")))
             return
         if obj.type == ObjectType.COMMIT:
-            if oid not in tips.commits:
+            if oid not in tips.listed:
+                tips.listed.add(oid)
                 tips.commits.append(oid)
             return
         if obj.type in (ObjectType.BLOB, ObjectType.TREE):

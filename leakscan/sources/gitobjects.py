@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -65,10 +66,12 @@ class ObjectListing:
 
 class Listing:
     """``git cat-file --batch-all-objects --unordered --batch-check``, started at once so that it
-    runs while this process does other work; ``result()`` waits for it."""
+    runs while this process does other work (it writes to a temporary file: a pipe would hold
+    it up once full); ``result()`` waits for it."""
 
     def __init__(self, git_dir: str) -> None:
         self._proc: subprocess.Popen[bytes] | None = None
+        self._out = tempfile.TemporaryFile()
         try:
             self._proc = subprocess.Popen(
                 _git(
@@ -79,7 +82,7 @@ class Listing:
                     "--batch-check=%(objectname) %(objecttype) %(objectsize)",
                 ),
                 stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
+                stdout=self._out,
                 stderr=subprocess.DEVNULL,
                 env=_env(),
             )
@@ -90,8 +93,12 @@ class Listing:
         """The listing, or None when git is not there or could not list every object."""
         proc = self._proc
         if proc is None:
+            self._out.close()
             return None
-        out, _ = proc.communicate()
+        proc.wait()
+        with self._out:
+            self._out.seek(0)
+            out = self._out.read()
         if proc.returncode != 0:
             return None
         blobs: list[tuple[str, int]] = []
@@ -114,6 +121,7 @@ class Listing:
         if self._proc is not None and self._proc.poll() is None:
             self._proc.kill()
             self._proc.wait()
+        self._out.close()
 
 
 class BlobReader:

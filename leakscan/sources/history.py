@@ -19,13 +19,14 @@ import os
 import threading
 from collections import deque
 from collections.abc import Callable, Container, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import pygit2
 
 from leakscan.models import (
     COMMIT_MESSAGE,
+    KNOWN_EXAMPLES_KEY,
     Blob,
     CommitInfo,
     CommitMessageOrigin,
@@ -232,13 +233,6 @@ def collect(
 ) -> Collected:
     """Walk the commits and trees, scan each unique blob once and every commit and tag message;
     counts, skips and errors go to ``result``."""
-    tips = _tips(repo, history)
-    result.skipped.extend(tips.skipped)
-    result.errors.extend(tips.errors)
-    hidden = [resolve_commit(repo, history.since_commit, "--since-commit")] if history.since_commit else []
-    walk = walk_commits(repo, tips.commits, hidden, history.max_commits)
-    result.errors.extend(walk.errors)
-    scanner = BlobScanner(repo, examiner, options.max_file_size, options.scan_large_files)
     paths = PathFilter(options.exclude)
     whole = (
         not paths.active
@@ -246,39 +240,52 @@ def collect(
         and history.max_commits is None
         and history.skip_blobs is None  # an audit's incremental run: the known blobs are left out
     )
-    listing = Listing(repo_dir(repo)) if whole else None  # runs while the commits are read
+    listing = Listing(repo_dir(repo)) if whole else None  # git lists while the refs and commits are read
+    # Every ref's tips (no --branch) are read beside the blob scan when it is in pack order.
+    tips: Tips | None = None
+    try:
+        if listing is None or history.branches:
+            tips = _record_tips(_tips(repo, history), result)
+        since = history.since_commit
+        hidden = [resolve_commit(repo, since, "--since-commit")] if since else []
+    except BaseException:
+        if listing is not None:
+            listing.close()
+        raise
+    scanner = BlobScanner(repo, examiner, options.max_file_size, options.scan_large_files)
     enumerator: TreeEnumerator | RawTreeEnumerator = TreeEnumerator(repo, paths)
-    trees: dict[Oid, Oid] = {}
     messages = MessageFindings(examiner, allowed)
-    for oid in walk.commits:
-        commit = load_commit(repo, oid)
-        if commit is None:
-            result.errors.append(Failed(str(oid), object_problem(repo, oid, "commit object")))
-        else:
-            trees[oid] = commit.tree_id
-            messages.scan_commit(commit, result)
-    base = _base_commits(repo, walk.commits, trees)
-    for parent in sorted(base, key=str):
-        root = tree_id(repo, parent)
-        if root is not None:
-            enumerator.mark_known(root)
-    known = enumerator.known = frozenset(enumerator.seen_blobs)
     listed = listing.result() if listing is not None else None
+    # A whole history with enough blobs is scanned in pack order; the commits are walked and read
+    # there, while the workers scan. A whole walk has no base: every parent it can read is walked
+    # (had the walk broken off, the commits it did not reach are no base to hide blobs behind).
+    walked = Walked(messages, tips or Tips())
+    pack_order = listed is not None and len(listed.blobs) >= PACK_ORDER_MIN_BLOBS
+    base: frozenset[Oid] = frozenset()
+    if not pack_order:
+        walked.tips = tips = tips or _record_tips(_tips(repo, history), result)
+        walked.walk = walk_commits(repo, tips.commits, hidden, history.max_commits)
+        result.errors.extend(walked.walk.errors)
+        _read_commits(repo, walked, result)
+        base = _base_commits(repo, walked.walk.commits, walked.trees)
+        for parent in sorted(base, key=str):
+            root = tree_id(repo, parent)
+            if root is not None:
+                enumerator.mark_known(root)
+    known = enumerator.known = frozenset(enumerator.seen_blobs)
+    trees = walked.trees
     targets: dict[Oid, tuple[Match, ...]] = {}
     try:
-        if listed is not None and not base and len(listed.blobs) >= PACK_ORDER_MIN_BLOBS:
+        if pack_order and listed is not None:
             raw = RawTreeEnumerator(repo)
             enumerator = raw
             workers = history.workers or _cores()
-            outcomes = _pack_order_outcomes(
-                scanner, listed, raw, walk.commits, trees, tips, workers, progress
-            )
-            result.skipped.extend(outcomes.walked.skipped)
-            result.errors.extend(outcomes.walked.errors)
+            outcomes = _pack_order_outcomes(scanner, listed, raw, walked, tips is None, workers, progress)
+            _fold(outcomes.walked, result)
             _scan_blobs(scanner, outcomes.pairs, allowed, targets, result, progress, outcomes.stopped)
             result.interrupted = outcomes.interrupted
         else:
-            new_blobs = _iter_new_blobs(enumerator, walk.commits, trees, tips.objects, result)
+            new_blobs = _iter_new_blobs(enumerator, walked.walk.commits, trees, walked.tips.objects, result)
             if history.skip_blobs is not None:
                 new_blobs = _unless_known(new_blobs, history.skip_blobs, result)
             pending = PendingBlobs(new_blobs)
@@ -292,9 +299,44 @@ def collect(
     except KeyboardInterrupt:
         # The blobs scanned so far keep their findings: they are attributed and reported.
         result.interrupted = True
+    tips = walked.tips
     for tag in tips.tag_messages.values():
         messages.scan_tag(tag.name, tag.message, tag.tag, result)
-    return Collected(repo, walk, trees, tips, base, known, paths, scanner, targets, messages, enumerator)
+    return Collected(
+        repo, walked.walk, trees, tips, base, known, paths, scanner, targets, messages, enumerator
+    )
+
+
+def _read_commits(
+    repo: pygit2.Repository, walked: Walked, result: ScanResult, cancel: threading.Event | None = None
+) -> None:
+    """Each walked commit's root tree (into ``walked.trees``) and its message scanned; a commit
+    that cannot be read is an error. Stops early when ``cancel`` is set."""
+    trees = walked.trees
+    for oid in walked.walk.commits:
+        if cancel is not None and cancel.is_set():
+            return
+        commit = load_commit(repo, oid)
+        if commit is None:
+            result.errors.append(Failed(str(oid), object_problem(repo, oid, "commit object")))
+        else:
+            trees[oid] = commit.tree_id
+            walked.messages.scan_commit(commit, result)
+
+
+def _fold(part: ScanResult, result: ScanResult) -> None:
+    """Add what a thread recorded apart (skips, errors, counts) to ``result``."""
+    result.skipped.extend(part.skipped)
+    result.errors.extend(part.errors)
+    result.stats.suppressed += part.stats.suppressed
+    result.count_known_examples(part.stats.extra.get(KNOWN_EXAMPLES_KEY, 0))
+
+
+def _record_tips(tips: Tips, result: ScanResult) -> Tips:
+    """``tips``, with the refs they could not use recorded in ``result``."""
+    result.skipped.extend(tips.skipped)
+    result.errors.extend(tips.errors)
+    return tips
 
 
 def _tips(repo: pygit2.Repository, history: HistoryOptions) -> Tips:
@@ -422,9 +464,20 @@ def _scan_copies(
 
 
 @dataclass(slots=True)
+class Walked:
+    """The tips, the commit walk from them, each commit's root tree (``trees``) and the findings
+    in their messages: made before the blob scan, or (a whole history in pack order) beside it."""
+
+    messages: MessageFindings
+    tips: Tips = field(default_factory=Tips)
+    walk: CommitWalk = field(default_factory=lambda: CommitWalk([], [], False))
+    trees: dict[Oid, Oid] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
 class PackOrderOutcomes:
-    """Each walked blob with its outcome (walk order), what the walk passed over (submodules,
-    missing trees), and how the pack-order scan ended."""
+    """Each walked blob with its outcome (walk order), what the walk recorded (unreadable
+    commits, message counts, submodules, missing trees), and how the pack-order scan ended."""
 
     pairs: list[tuple[BlobRef, Outcome]]
     walked: ScanResult
@@ -436,18 +489,17 @@ def _pack_order_outcomes(
     scanner: BlobScanner,
     listed: ObjectListing,
     enumerator: RawTreeEnumerator,
-    commits: Sequence[Oid],
-    trees: dict[Oid, Oid],
-    tips: Tips,
+    history: Walked,
+    read_tips: bool,
     workers: int,
     progress: Callable[[Progress], None] | None,
 ) -> PackOrderOutcomes:
     """Every blob of the object store scanned in pack order by the workers (each reading through
-    git), while a thread here walks the trees for the blobs to report and their first paths
-    (results go to a private record, replayed in walk order). A blob git did not deliver
-    (missing, damaged) is read here through libgit2, as the in-process scan reads it; the blobs
-    of a chunk whose worker died are unreadable with the reason, and the ones never sent are
-    not scanned (as with the in-process scan)."""
+    git), while a thread here reads the commits (scanning their messages) and walks the trees for
+    the blobs to report and their first paths (results go to a private record, replayed in walk
+    order). A blob git did not deliver (missing, damaged) is read here through libgit2, as the
+    in-process scan reads it; the blobs of a chunk whose worker died are unreadable with the
+    reason, and the ones never sent are not scanned (as with the in-process scan)."""
     git_dir = repo_dir(scanner.repo)
     walked = ScanResult(kind="history")
 
@@ -455,7 +507,13 @@ def _pack_order_outcomes(
         enumerator.cancel = cancel
         enumerator.stream = stream = TreeStream(git_dir, listed.trees)
         try:
-            return list(_iter_new_blobs(enumerator, commits, trees, tips.objects, walked))
+            if read_tips:  # every ref: nothing here can be a usage error
+                history.tips = _record_tips(default_tips(scanner.repo), walked)
+            history.walk = walk_commits(scanner.repo, history.tips.commits, (), None)
+            walked.errors.extend(history.walk.errors)
+            _read_commits(scanner.repo, history, walked, cancel)
+            commits, trees = history.walk.commits, history.trees
+            return list(_iter_new_blobs(enumerator, commits, trees, history.tips.objects, walked))
         finally:
             stream.close()
 
