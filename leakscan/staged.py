@@ -19,7 +19,6 @@ from leakscan.sources.staged import (
     added_lines,
     ignore_files,
     open_staged,
-    start_staged_changes,
 )
 
 SMALL_STAGED_BYTES = 4 * 1024 * 1024
@@ -36,13 +35,12 @@ def scan_staged(
     those matching ``options.exclude`` or, unless ignore files are turned off, a staged
     ``.leakscanignore`` are not scanned."""
     repo = open_staged(where)
-    changes = start_staged_changes(repo)  # git lists them while the ignore files are read
     paths = PathFilter(options.exclude, ignore_files(repo) if options.use_ignore_files else None)
     rules = (
         rules if rules is not None else load_checked_rules(options.extra_rules, disable=options.disable_rules)
     )
     keep = (lambda path: not paths.excluded(path)) if paths.active else None
-    source = StagedSource(repo, options.max_file_size, keep, changes)
+    source = StagedSource(repo, options.max_file_size, keep)
     # A commit's few changed bytes are found faster by one bytes.find per keyword than by
     # compiling a Hyperscan database first (same offsets either way).
     small = source.staged_bytes <= SMALL_STAGED_BYTES and not source.streamed

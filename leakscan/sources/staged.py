@@ -39,34 +39,24 @@ class StagedRepo:
 
     def git(self, *args: str, stdin: bytes | None = None) -> bytes:
         """Run git on this repository; its stdout, or an InputError naming what failed."""
-        return self.start(*args, stdin=stdin)()
-
-    def start(self, *args: str, stdin: bytes | None = None) -> Callable[[], bytes]:
-        """Start git on this repository; returns what waits for it (as ``git`` does), so that
-        independent commands run side by side."""
         env = {k: v for k, v in os.environ.items() if k not in ("GIT_DIR", "GIT_WORK_TREE")}
         env.pop("GIT_INDEX_FILE", None)
         if self.index_file is not None:
             env["GIT_INDEX_FILE"] = self.index_file
         env.update(GIT_TERMINAL_PROMPT="0", GIT_OPTIONAL_LOCKS="0")
-        proc = subprocess.Popen(
+        proc = subprocess.run(
             ["git", f"--git-dir={self.git_dir}", *args],
-            stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            input=stdin,
+            capture_output=True,
             env=env,
+            check=False,
         )
-
-        def wait() -> bytes:
-            out, err = proc.communicate(stdin)
-            if proc.returncode != 0:
-                problem = err.decode("utf-8", "replace").strip().splitlines()
-                raise InputError(
-                    f"{self.git_dir}: git {args[0]} failed: {problem[-1] if problem else proc.returncode}"
-                )
-            return out
-
-        return wait
+        if proc.returncode != 0:
+            problem = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise InputError(
+                f"{self.git_dir}: git {args[0]} failed: {problem[-1] if problem else proc.returncode}"
+            )
+        return proc.stdout
 
 
 def open_staged(where: str) -> StagedRepo:
@@ -118,14 +108,9 @@ class _Change:
     old_id: str
 
 
-def start_staged_changes(repo: StagedRepo) -> Callable[[], list[_Change]]:
-    """Start listing what the index changes relative to HEAD (everything it holds on an unborn
-    branch); returns what waits for the list."""
-    pending = repo.start("diff", "--cached", "--raw", "-z", "--no-abbrev", "--no-ext-diff", "--no-textconv")
-    return lambda: _changes(pending())
-
-
-def _changes(out: bytes) -> list[_Change]:
+def staged_changes(repo: StagedRepo) -> list[_Change]:
+    """What the index changes relative to HEAD (everything it holds on an unborn branch)."""
+    out = repo.git("diff", "--cached", "--raw", "-z", "--no-abbrev", "--no-ext-diff", "--no-textconv")
     fields = out.split(b"\0")
     changes: list[_Change] = []
     at = 0
@@ -203,30 +188,21 @@ class StagedSource:
     """Added and modified files of the index compared with HEAD (renames followed), as blobs
     with a ``StagedOrigin``: held, or read through git when over ``max_size``. Files ``keep``
     rejects are passed over. ``previous`` holds, per path, the HEAD version of each modified file
-    that is held; ``staged_bytes`` the bytes held. ``changes``: the list ``start_staged_changes``
-    started (default: listed now)."""
+    that is held; ``staged_bytes`` the bytes held."""
 
-    def __init__(
-        self,
-        repo: StagedRepo,
-        max_size: int,
-        keep: Callable[[str], bool] | None = None,
-        changes: Callable[[], list[_Change]] | None = None,
-    ) -> None:
+    def __init__(self, repo: StagedRepo, max_size: int, keep: Callable[[str], bool] | None = None) -> None:
         self.repo = repo
         self.previous: dict[str, Previous] = {}
-        self.items = list(self._items(max_size, keep, changes or start_staged_changes(repo)))
+        self.items = list(self._items(max_size, keep))
         self.staged_bytes = sum(len(item.data) for item in self.items if isinstance(item, Blob))
         self.streamed = any(isinstance(item, Blob) and item.reader is not None for item in self.items)
 
     def __iter__(self) -> Iterator[Blob | Skipped | Failed]:
         return iter(self.items)
 
-    def _items(
-        self, max_size: int, keep: Callable[[str], bool] | None, changes: Callable[[], list[_Change]]
-    ) -> Iterator[Blob | Skipped | Failed]:
+    def _items(self, max_size: int, keep: Callable[[str], bool] | None) -> Iterator[Blob | Skipped | Failed]:
         scanned: list[_Change] = []
-        for change in changes():
+        for change in staged_changes(self.repo):
             if change.status == "D" or (keep is not None and not keep(change.path)):
                 continue
             if change.status == "U":
