@@ -124,10 +124,16 @@ class Tips:
 
     commits: list[Oid] = field(default_factory=list)
     objects: list[RefObject] = field(default_factory=list)
-    listed: set[Oid] = field(default_factory=set)  # ``commits`` as a set (thousands of refs)
     tag_messages: dict[Oid, TagMessage] = field(default_factory=dict)
     skipped: list[Skipped] = field(default_factory=list)
     errors: list[Failed] = field(default_factory=list)
+    _listed: set[Oid] = field(default_factory=set, repr=False)  # ``commits``, looked up by thousands of refs
+
+    def add_commit(self, oid: Oid) -> None:
+        """Start the walk from ``oid`` too (once however many refs name it)."""
+        if oid not in self._listed:
+            self._listed.add(oid)
+            self.commits.append(oid)
 
 
 def tag_info(tag: pygit2.Tag) -> CommitInfo:
@@ -149,9 +155,7 @@ def peel_ref(repo: pygit2.Repository, oid: Oid, name: str, tips: Tips) -> None:
             tips.errors.append(Failed(name, object_problem(repo, oid, "object")))
             return
         if obj.type == ObjectType.COMMIT:
-            if oid not in tips.listed:
-                tips.listed.add(oid)
-                tips.commits.append(oid)
+            tips.add_commit(oid)
             return
         if obj.type in (ObjectType.BLOB, ObjectType.TREE):
             is_tree = obj.type == ObjectType.TREE
@@ -214,7 +218,7 @@ def head_tips(repo: pygit2.Repository) -> Tips:
     tips = Tips()
     head = head_commit(repo)
     if head is not None:
-        tips.commits.append(head)
+        tips.add_commit(head)
     return tips
 
 
