@@ -392,10 +392,9 @@ class LayeredDetector:
         when the same bytes were seen at the same depth before."""
         if self._probe is not None and self.extractor.opens_to_strings(layer):
             if not self._probe.found(layer.data):  # its strings would be searched in vain
-                size = self.extractor.strings.size(layer.data)
-                if size is not None:
+                if self.extractor.strings.found(layer.data):  # counted as if searched
                     tally.layers += 1
-                    tally.layer_bytes += size
+                    tally.layer_bytes += len(layer.data)
                 return
         for child in self.extractor.children(layer, budget, hits):
             if isinstance(child, Skip):
@@ -430,7 +429,8 @@ class LayeredDetector:
     ) -> list[tuple[int, StepKind]] | None:
         """Detection in one layer; a text layer's trigger hits (found in the same pass)."""
         tally.layers += 1
-        tally.layer_bytes += len(layer.data)
+        # A strings layer counts as the binary bytes it was read from (``Step.end``).
+        tally.layer_bytes += len(layer.data) if layer.text else layer.steps[-1].end
         literal_hits: list[tuple[int, int]] | None = None
         if layer.text:
             containers[layer.steps] = layer.data

@@ -19,15 +19,9 @@ class StringsFinder:
         # The same results from either module; ``regex`` is ~40x faster on this one, ``re`` on ASCII.
         self._utf16 = regex.compile(rb"(?:[\x20-\x7e\t]\x00){%d,}" % min_length)
 
-    def size(self, data: bytes) -> int | None:
-        """The length of the data of ``layer(data, …)``, without making it; None when there is
-        no run."""
-        ascii_runs = self._ascii.findall(data)
-        utf16_runs = self._utf16.findall(data)
-        count = len(ascii_runs) + len(utf16_runs)
-        if not count:
-            return None
-        return sum(map(len, ascii_runs)) + sum(map(len, utf16_runs)) // 2 + count - 1
+    def found(self, data: bytes) -> bool:
+        """Whether ``layer(data, …)`` has a run (it is not None)."""
+        return self._ascii.search(data) is not None or self._utf16.search(data) is not None
 
     def layer(self, data: bytes, steps: tuple[Step, ...]) -> Layer | None:
         """One layer with each run on its own line (UTF-16LE runs as UTF-8), mapped back to
