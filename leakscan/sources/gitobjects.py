@@ -28,6 +28,7 @@ GIT_OPTIONS = ("-c", "core.packedGitWindowSize=32m", "-c", "core.packedGitLimit=
 # Ids per request to a reader: far below a pipe's buffer (64 KiB), so writing a request never
 # waits for the answers to be read.
 MAX_REQUEST = 1000
+_READ_SIZE = 1 << 18  # bytes asked of git's output at a time
 
 _TREE_MODE = 0o040000
 _GITLINK_MODE = 0o160000
@@ -205,6 +206,7 @@ class TreeStream:
     def __init__(self, git_dir: str, trees: Sequence[str]) -> None:
         self._held: dict[bytes, bytes] = {}
         self._done = False
+        self._buffer, self._at = b"", 0  # git's output read so far, and where the next record starts
         self._proc: subprocess.Popen[bytes] | None = None
         try:
             self._proc = subprocess.Popen(
@@ -236,25 +238,61 @@ class TreeStream:
         data = self._held.pop(oid, None)
         if data is not None or self._done:
             return data
-        out = self._proc.stdout if self._proc is not None else None
-        while out is not None:
-            header = out.readline().split()
-            if len(header) == 2 and header[1] == b"missing":
-                continue
-            if len(header) != 3:
-                break
-            size = int(header[2])
-            body = out.read(size)
-            if len(body) != size or out.read(1) != b"\n":
-                break
-            got = bytes.fromhex(header[0].decode("ascii"))
-            if header[1] != b"tree":
-                continue
+        while (record := self._next()) is not None:
+            got, body = record
             if got == oid:
                 return body
             self._held[got] = body
         self.close()
         return None
+
+    def _next(self) -> tuple[bytes, bytes] | None:
+        """The next tree in the stream (its 20-byte id and body), skipping missing objects and
+        other types; None at its end or when it is cut short."""
+        buffer, at = self._buffer, self._at
+        while True:
+            eol = buffer.find(b"\n", at)
+            if eol < 0:
+                if not self._fill(buffer, at, 0):
+                    return None
+                buffer, at = self._buffer, 0
+                continue
+            header = buffer[at:eol].split()
+            if len(header) == 2 and header[1] == b"missing":
+                at = eol + 1
+                continue
+            if len(header) != 3:
+                return None
+            end = eol + 1 + int(header[2])
+            if end >= len(buffer):
+                if not self._fill(buffer, at, end - at + 1):
+                    return None
+                buffer, at = self._buffer, 0
+                continue
+            if buffer[end] != 0x0A:
+                return None
+            self._buffer, self._at = buffer, end + 1
+            if header[1] != b"tree":
+                at = end + 1
+                continue
+            return bytes.fromhex(header[0].decode("ascii")), buffer[eol + 1 : end]
+
+    def _fill(self, buffer: bytes, at: int, need: int) -> bool:
+        """Make the buffer ``buffer[at:]`` followed by more of git's output, at least ``need``
+        bytes in all (or one more read); False at the end of the output."""
+        fd = self._proc.stdout.fileno() if self._proc is not None and self._proc.stdout else -1
+        parts = [buffer[at:]]
+        size = len(parts[0])
+        while True:
+            chunk = os.read(fd, max(_READ_SIZE, need - size)) if fd >= 0 else b""
+            if not chunk:
+                self._buffer, self._at = b"", 0
+                return False
+            parts.append(chunk)
+            size += len(chunk)
+            if size >= need:
+                self._buffer, self._at = b"".join(parts), 0
+                return True
 
     def close(self) -> None:
         self._done = True

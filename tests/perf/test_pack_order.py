@@ -10,6 +10,7 @@ import pytest
 from leakscan.history import HistoryOptions, scan_history
 from leakscan.models import ScanResult
 from leakscan.options import ScanOptions
+from leakscan.sources import gitobjects
 from leakscan.sources import history as history_module
 from leakscan.sources.git import TreeEnumerator, open_repo
 from leakscan.sources.gitobjects import BlobReader, Listing, RawTreeEnumerator, TreeStream
@@ -139,6 +140,28 @@ def test_raw_tree_walk_yields_what_the_tree_enumerator_yields(
     stream.close()
     assert walks[0] == walks[1] == walks[2]
     assert len(walks[0]) > 10
+
+
+def test_tree_stream_hands_out_trees_in_any_order_and_none_for_what_git_lacks(
+    make_repo: MakeRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(gitobjects, "_READ_SIZE", 7)  # records cut across reads everywhere
+    repo = make_repo()
+    repo.commit({f"wide/{n:04}-{'x' * 60}.txt": f"{n}\n" for n in range(300)}, "a tree wider than a read")
+    repo.commit({"small/a.txt": "a\n"}, "another tree")
+    opened = open_repo(repo.path)
+    head = opened.revparse_single("HEAD")
+    trees = [opened.revparse_single(f"HEAD~{n}^{{tree}}").id for n in (0, 1)]
+    trees += [opened.revparse_single(f"HEAD:{name}").id for name in ("wide", "small")]
+    missing = "0123456789abcdef0123456789abcdef01234567"
+    listed = [str(trees[0]), missing, str(head.id), *(str(t) for t in trees[1:])]  # a commit too
+    stream = TreeStream(opened.path, listed)
+    for tree in reversed(trees):  # the last first: the others are held until asked for
+        assert stream.take(tree.raw) == opened.odb.read(tree)[1]
+    assert stream.take(bytes.fromhex(missing)) is None
+    assert stream.take(head.id.raw) is None
+    stream.close()
+    assert len(opened.odb.read(trees[2])[1]) > 300 * 60
 
 
 def test_blob_reader_reads_by_id_and_reports_what_git_does_not_deliver(
