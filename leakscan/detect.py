@@ -74,8 +74,8 @@ class KeywordIndex:
         width = gap or (lambda rule: WINDOW_BEFORE + WINDOW_AFTER)
         self._gaps = [min(map(width, owners), default=0) for _, _, owners in self._keywords]
 
-    def hits(self, data: bytes) -> dict[Rule, list[int]]:
-        """Start offsets of every keyword occurrence, grouped by rule, in ascending order."""
+    def _found(self, data: bytes) -> list[tuple[int, int]]:
+        """(index, start offset) of every hit of every keyword and extra literal, unordered."""
         found: list[tuple[int, int]] = []
         if self._hyperscan is not None:
             self._hyperscan.scan(data, found)
@@ -85,8 +85,16 @@ class KeywordIndex:
                 if caseless and not lowered:
                     lowered = data.lower()
                 found.extend((index, at) for at in _iter_find(lowered if caseless else data, keyword))
+        return found
+
+    def offsets(self, data: bytes) -> list[int]:
+        """Start offsets of the hits of every keyword and extra literal, unordered."""
+        return [at for _, at in self._found(data)]
+
+    def hits(self, data: bytes) -> dict[Rule, list[int]]:
+        """Start offsets of every keyword occurrence, grouped by rule, in ascending order."""
         hits: dict[Rule, list[int]] = {}
-        for index, at in found:
+        for index, at in self._found(data):
             for rule in self._keywords[index][2]:
                 hits.setdefault(rule, []).append(at)
         for offsets in hits.values():

@@ -10,9 +10,10 @@ each kind of input (``scan``, ``staged``, ``history``) feed it.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from leakscan.baseline import Baseline, split_findings
@@ -148,6 +149,30 @@ class Engine:
         if isinstance(examined, Kind):
             return Outcome(skipped=examined.value, size=len(data))
         return outcome_of(examined, len(data))
+
+    def may_hold(self, buffers: Sequence[bytes]) -> list[int]:
+        """The indices (ascending) of the ``buffers`` that ``examine_bytes`` could find anything
+        in; the others are plain text without a keyword or trigger, which examines to nothing.
+        One keyword pass over the text buffers joined, instead of one per buffer."""
+        kept: set[int] = set()
+        texts: list[int] = []
+        starts: list[int] = []
+        offset = 0
+        for index, data in enumerate(buffers):
+            if sniff(data) is not Kind.TEXT:
+                kept.add(index)
+                continue
+            texts.append(index)
+            starts.append(offset)
+            offset += len(data) + 1
+        if not texts:
+            return sorted(kept)
+        joined = b"\n".join(buffers[index] for index in texts)
+        # A hit starts inside the buffer that holds it; one across a joint only keeps one more.
+        kept.update(
+            texts[bisect.bisect_right(starts, at) - 1] for at in self.detector.keywords.offsets(joined)
+        )
+        return sorted(kept)
 
     def examine_stream(self, reader: Reader) -> Outcome:
         """A blob too large to hold, read in overlapping chunks: the content policy on its head,

@@ -77,6 +77,7 @@ AUTO_PARALLEL_BLOBS = 2000
 # From this many blobs in the object store on, blobs are read by id in pack order by the workers
 # (each through git) while a thread walks the trees; below it, the in-process scan is cheaper.
 PACK_ORDER_MIN_BLOBS = 2000
+MESSAGE_BATCH = 256  # commit messages given one keyword pass together
 BATCH_BLOBS = 256
 WORKER_DIED = "worker process died"
 SHALLOW_NOTE = "history truncated (shallow clone): commits before the shallow boundary are missing"
@@ -98,6 +99,8 @@ class Examiner(Protocol):
     def examine(self, blob: Blob) -> Outcome: ...
 
     def examine_bytes(self, data: bytes) -> Outcome: ...
+
+    def may_hold(self, buffers: Sequence[bytes]) -> list[int]: ...
 
     def resolve(self, matches: Iterable[Match | MatchRecord]) -> Iterator[Match]: ...
 
@@ -313,15 +316,19 @@ def _read_commits(
     """Each walked commit's root tree (into ``walked.trees``) and its message scanned; a commit
     that cannot be read is an error. Stops early when ``cancel`` is set."""
     trees = walked.trees
-    for oid in walked.walk.commits:
+    commits = walked.walk.commits
+    for start in range(0, len(commits), MESSAGE_BATCH):
         if cancel is not None and cancel.is_set():
             return
-        commit = load_commit(repo, oid)
-        if commit is None:
-            result.errors.append(Failed(str(oid), object_problem(repo, oid, "commit object")))
-        else:
-            trees[oid] = commit.tree_id
-            walked.messages.scan_commit(commit, result)
+        batch: list[pygit2.Commit] = []
+        for oid in commits[start : start + MESSAGE_BATCH]:
+            commit = load_commit(repo, oid)
+            if commit is None:
+                result.errors.append(Failed(str(oid), object_problem(repo, oid, "commit object")))
+            else:
+                trees[oid] = commit.tree_id
+                batch.append(commit)
+        walked.messages.scan_commits(batch, result)
 
 
 def _fold(part: ScanResult, result: ScanResult) -> None:
@@ -628,8 +635,14 @@ class MessageFindings:
             if not self.allowed or m.secret.sha256 not in self.allowed
         ]
 
+    def scan_commits(self, commits: Sequence[pygit2.Commit], result: ScanResult) -> None:
+        """Scan the commits' messages, in order (oldest first: the first holder is kept); one
+        keyword pass over them all leaves out the messages that hold nothing to find."""
+        for index in self.examiner.may_hold([commit.raw_message for commit in commits]):
+            self.scan_commit(commits[index], result)
+
     def scan_commit(self, commit: pygit2.Commit, result: ScanResult) -> None:
-        """Scan one commit's message (commits come oldest first: the first holder is kept)."""
+        """Scan one commit's message."""
         oid = commit.id
         matches = self._detect(commit.raw_message, f"{COMMIT_MESSAGE} {oid}", result)
         if not matches:

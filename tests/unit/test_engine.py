@@ -145,3 +145,36 @@ def test_history_large_files_flag_end_to_end(make_repo: MakeRepo, tokens: TokenG
     found = subprocess.run([*args, "--large-files", "scan", str(repo.path)], capture_output=True, text=True)
     assert found.returncode == 1, found.stderr
     assert [f["path"] for f in json.loads(found.stdout)["findings"]] == ["big.txt"]
+
+
+@pytest.mark.parametrize("keyword_engine", ["auto", "python"])
+def test_may_hold_keeps_every_buffer_that_examines_to_something(
+    tokens: TokenGenerator, keyword_engine: str
+) -> None:
+    import base64
+    import random
+
+    engine = Engine(ScanOptions(), keyword_engine=keyword_engine)
+    rng = random.Random(7)
+    token = tokens.sqco()
+    kinds: list[bytes] = [
+        b"Fix the build\n\nNothing to see.\n",
+        f"Add config\n\nSONAR_TOKEN={token}\n".encode(),
+        b"encoded: " + base64.b64encode(f"sonar.token={token}".encode()) + b"\n",  # triggers only
+        "\ufeffSONAR_TOKEN=".encode("utf-16-le") + token.encode("utf-16-le"),  # not plain text
+        b"\x00\x01binary\x00" + token.encode(),
+        b"sqc",  # with the next one, a keyword across the joint
+        b"o_ and more",
+        b"",
+        f"token {token} # leakscan:allow\n".encode(),
+    ]
+    buffers = [rng.choice(kinds) for _ in range(400)]
+    kept = engine.may_hold(buffers)
+    assert kept == sorted(set(kept))
+    for index, data in enumerate(buffers):
+        outcome = engine.examine_bytes(data)
+        found = (outcome.matches, outcome.errors, outcome.skips, outcome.suppressed, outcome.known_examples)
+        if found != ((), (), (), 0, 0):
+            assert index in kept, data
+    assert len(kept) < len(buffers)  # the plain messages were left out
+    assert engine.may_hold([]) == [] and engine.may_hold([b"plain"]) == []
