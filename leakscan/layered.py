@@ -13,8 +13,6 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-import regex
-
 from leakscan.content import Kind, sniff, to_scannable
 from leakscan.detect import ALLOW_MARKER, Detection, Detector
 from leakscan.extract import Budget, Extractor, Layer, Limits, Skip, Step, StepKind, depth_of, describe
@@ -263,6 +261,8 @@ def without_boundaries(rule: Rule) -> Rule:
             if depth == 0:
                 break
         index += 1
+    import regex
+
     try:
         pattern = regex.compile(source[start : index + 1], flags=rule.pattern.flags)
     except regex.error:

@@ -11,15 +11,16 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
-
-import regex
+from typing import TYPE_CHECKING, Any
 
 from leakscan import hscache
 from leakscan.checksums import SCHEMES
 from leakscan.errors import RuleFileError
 from leakscan.models import Severity
 from leakscan.patterns import measure
+
+if TYPE_CHECKING:
+    import regex  # imported where a pattern is compiled: a scan with no keyword hit needs none
 
 RULE_FILE_VERSION = 1
 KNOWN_VALIDATORS = frozenset({"sonarqube-cloud", "sonarqube-server"})
@@ -76,6 +77,8 @@ class LazyPattern:
 
     def compiled(self) -> regex.Pattern[bytes]:
         if self._compiled is None:
+            import regex
+
             self._compiled = regex.compile(self.pattern)
         return self._compiled
 
@@ -347,6 +350,8 @@ def _compile_rule(entry: object, where: str, source: str, problems: list[str], l
     checksum = _parse_checksum(entry.get("checksum", {}), where, problems)
     plausibility = _parse_plausibility(entry.get("plausibility", {}), where, problems)
     deny = []
+    if entry.get("deny"):
+        import regex
     for value in entry.get("deny", []):
         if not isinstance(value, str):
             problems.append(f"{where}: field 'deny': expected strings, got {value!r}")
@@ -436,6 +441,8 @@ def _compile_pattern(
         return None
     if lazy:
         return LazyPattern(text.encode("utf-8"))
+    import regex
+
     try:
         compiled = regex.compile(text.encode("utf-8"))
     except regex.error as exc:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-
-import regex
+from typing import TYPE_CHECKING
 
 from leakscan.extract.decode import TriggerIndex
 from leakscan.extract.layer import Layer, Step, StepKind
+
+if TYPE_CHECKING:
+    import regex
 
 
 class StringsFinder:
@@ -16,8 +18,18 @@ class StringsFinder:
 
     def __init__(self, min_length: int) -> None:
         self._ascii = re.compile(rb"[\x20-\x7e\t]{%d,}" % min_length)
-        # The same results from either module; ``regex`` is ~40x faster on this one, ``re`` on ASCII.
-        self._utf16 = regex.compile(rb"(?:[\x20-\x7e\t]\x00){%d,}" % min_length)
+        self._min_length = min_length
+        self._utf16_pattern: regex.Pattern[bytes] | None = None
+
+    @property
+    def _utf16(self) -> regex.Pattern[bytes]:
+        """UTF-16LE runs, compiled on first use (most scans meet no binary data). The same results
+        from either module; ``regex`` is ~40x faster on this one, ``re`` on ASCII."""
+        if self._utf16_pattern is None:
+            import regex
+
+            self._utf16_pattern = regex.compile(rb"(?:[\x20-\x7e\t]\x00){%d,}" % self._min_length)
+        return self._utf16_pattern
 
     def found(self, data: bytes) -> bool:
         """Whether ``layer(data, …)`` has a run (it is not None)."""

@@ -143,3 +143,21 @@ def test_git_index_file_honoured(make_repo: MakeRepo, tokens: TokenGenerator, re
         assert [i.path for i in staged_source.StagedSource(staged, 10**6)] == ["b.txt"]
     finally:
         monkey.undo()
+
+
+@pytest.mark.parametrize(("staged", "imported"), [("x = 2\n", False), ("SONAR_TOKEN = '{token}'\n", True)])
+def test_regex_is_imported_only_once_a_keyword_hits(
+    make_repo: MakeRepo, tokens: TokenGenerator, staged: str, imported: bool
+) -> None:
+    repo = make_repo()
+    repo.commit({"a.py": "x = 1\n"})
+    repo.stage({"a.py": staged.format(token=tokens.sqco())})
+    code = (
+        "import sys\nfrom leakscan.entry import main\nsys.argv = ['leakscan', 'scan', '--staged']\n"
+        "status = main()\nprint('regex' in sys.modules)\nraise SystemExit(status)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=repo.path, capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == (1 if imported else 0), proc.stderr
+    assert proc.stdout.splitlines()[-1] == str(imported)
