@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import statistics
 import subprocess
 import sys
+import sysconfig
+import tarfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,6 +76,34 @@ def leakscan_cmd() -> list[str]:
     """The leakscan console script next to this Python, or `python -m leakscan`."""
     script = Path(sys.executable).parent / "leakscan"
     return [str(script)] if script.exists() else [sys.executable, "-m", "leakscan"]
+
+
+def snapshot_cmd(ref: str) -> list[str]:
+    """``python -m leakscan`` running the package as of ``ref``: unpacked under .work with
+    ``git archive``, imported without site hooks or the working folder on the path (an editable
+    install's finder would win over PYTHONPATH), its dependencies from this site-packages."""
+    repo = Path(__file__).resolve().parent.parent
+    commit = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", ref], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    target = WORK / f"ref-{commit[:12]}"
+    if not (target / "leakscan").is_dir():
+        target.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "-C", str(repo), "archive", commit, "leakscan", "rules"], capture_output=True, check=True
+        )
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+            tar.extractall(target, filter="data")
+        (target / "rules").rename(target / "leakscan" / "rules_data")  # as pyproject.toml maps it
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(target)], check=True, env=CHILD_ENV)
+    packages = sysconfig.get_paths()["purelib"]
+    return ["env", f"PYTHONPATH={target}:{packages}", sys.executable, "-S", "-P", "-m", "leakscan"]
+
+
+def ref_rows(name: str, args: list[str], ref: str) -> dict[str, list[str]]:
+    """Rows timing ``leakscan ARGS`` as of ``ref`` and as of HEAD, both run from ``git archive``
+    snapshots the same way (no site hooks), so that start-up costs compare like for like."""
+    return {f"{name} ({label})": [*snapshot_cmd(rev), *args] for label, rev in ((ref, ref), ("HEAD", "HEAD"))}
 
 
 def require(tool: str) -> str:

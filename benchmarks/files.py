@@ -20,7 +20,17 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import WORK, compile_bytecode, interleave, leakscan_cmd, peer, print_table, require, run_measured  # noqa: E402
+from common import (  # noqa: E402
+    WORK,
+    compile_bytecode,
+    interleave,
+    leakscan_cmd,
+    peer,
+    print_table,
+    ref_rows,
+    require,
+    run_measured,
+)
 
 from leakscan.synthetic import TokenGenerator  # noqa: E402
 
@@ -76,7 +86,9 @@ def generate(root: Path, files: int, megabytes: int, seed: int = 7) -> list[str]
     return sorted(planted)
 
 
-def _commands(root: Path, rg: str, no_ignore: bool, peers_dir: str | None) -> dict[str, list[str]]:
+def _commands(
+    root: Path, rg: str, no_ignore: bool, peers_dir: str | None, ref: str | None
+) -> dict[str, list[str]]:
     flags = ["--no-ignore"] if no_ignore else []
     commands = {
         "rg (sqco_ pattern)": [
@@ -93,6 +105,8 @@ def _commands(root: Path, rg: str, no_ignore: bool, peers_dir: str | None) -> di
     }
     # One worker against the default (two once there are 64 MiB to scan): what the pool buys.
     commands["leakscan scan --workers 1"] = [*commands["leakscan scan"], "--workers", "1"]
+    if ref:
+        commands.update(ref_rows("leakscan scan", commands["leakscan scan"][len(leakscan_cmd()) :], ref))
     if kingfisher := peer("kingfisher", peers_dir):
         commands["kingfisher scan"] = [
             kingfisher,
@@ -125,13 +139,16 @@ def main() -> None:
     parser.add_argument("--growth", type=int, default=4, help="the second tree is this many times larger")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--peers-dir", help="folder with kingfisher/betterleaks (default: PATH)")
+    parser.add_argument(
+        "--ref", help="also time leakscan as of this git ref and as of HEAD (`git archive` snapshots)"
+    )
     args = parser.parse_args()
     compile_bytecode()
     rg = require("rg")
     if args.path is not None:
         files = sum(1 for p in args.path.rglob("*") if p.is_file() and ".git" not in p.parts)
         print(f"tree: {args.path} ({files} files outside .git; ignore files honoured by both tools)")
-        commands = _commands(args.path, rg, False, args.peers_dir)
+        commands = _commands(args.path, rg, False, args.peers_dir, args.ref)
         _check(commands, None)
         print_table(interleave(commands, args.runs), "rg (sqco_ pattern)", {"leakscan scan": 3.0})
         return
@@ -145,7 +162,7 @@ def main() -> None:
             f"\ntree: {root} ({args.files * scale} files, {total / 1e6:.1f} MB, "
             f"{len(planted)} planted tokens)"
         )
-        commands = _commands(root, rg, True, args.peers_dir)
+        commands = _commands(root, rg, True, args.peers_dir, args.ref)
         _check(commands, planted)
         results = interleave(commands, args.runs)
         print_table(results, "rg (sqco_ pattern)", {"leakscan scan": target})

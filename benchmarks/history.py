@@ -20,17 +20,14 @@ blob content, and planted tokens (some deleted later) whose introducing commits 
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import random
 import subprocess
 import sys
-import sysconfig
-import tarfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import WORK, interleave, leakscan_cmd, peer, print_table, run_measured  # noqa: E402
+from common import WORK, interleave, leakscan_cmd, peer, print_table, ref_rows, run_measured  # noqa: E402
 
 from leakscan.synthetic import TokenGenerator  # noqa: E402
 
@@ -166,10 +163,7 @@ def main() -> None:
         _check_planted(repo, report, planted)
     commands = {"floor: git cat-file --batch-all": floor, "leakscan history": leakscan}
     if args.ref:
-        commands[f"leakscan history ({args.ref})"] = [
-            *snapshot_cmd(args.ref),
-            *leakscan[len(leakscan_cmd()) :],
-        ]
+        commands.update(ref_rows("leakscan history", leakscan[len(leakscan_cmd()) :], args.ref))
     if not args.no_peers:
         if kingfisher := peer("kingfisher", args.peers_dir):
             commands["kingfisher scan (full history)"] = [
@@ -186,27 +180,6 @@ def main() -> None:
     print_table(results, "floor: git cat-file --batch-all", {"leakscan history": 1.5})
     median = results["leakscan history"].median
     print(f"leakscan history: {blobs / median:,.0f} blobs/s, {size / 1e6 / median:.0f} MB/s of blob content")
-
-
-def snapshot_cmd(ref: str) -> list[str]:
-    """``python -m leakscan`` running the package as of ``ref``: unpacked under .work with
-    ``git archive``, imported without site hooks or the working folder on the path (an editable
-    install's finder would win over PYTHONPATH), its dependencies from this site-packages."""
-    repo = Path(__file__).resolve().parent.parent
-    commit = subprocess.run(
-        ["git", "-C", str(repo), "rev-parse", ref], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    target = WORK / f"history-ref-{commit[:12]}"
-    if not (target / "leakscan").is_dir():
-        target.mkdir(parents=True, exist_ok=True)
-        archive = subprocess.run(
-            ["git", "-C", str(repo), "archive", commit, "leakscan", "rules"], capture_output=True, check=True
-        )
-        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-            tar.extractall(target, filter="data")
-        (target / "rules").rename(target / "leakscan" / "rules_data")  # as pyproject.toml maps it
-    packages = sysconfig.get_paths()["purelib"]
-    return ["env", f"PYTHONPATH={target}:{packages}", sys.executable, "-S", "-P", "-m", "leakscan"]
 
 
 def _check_planted(repo: Path, report: dict[str, object], planted: dict[str, str]) -> None:

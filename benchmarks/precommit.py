@@ -19,7 +19,16 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import WORK, compile_bytecode, interleave, leakscan_cmd, peer, print_table, run_measured  # noqa: E402
+from common import (  # noqa: E402
+    WORK,
+    compile_bytecode,
+    interleave,
+    leakscan_cmd,
+    peer,
+    print_table,
+    ref_rows,
+    run_measured,
+)
 
 from leakscan.synthetic import TokenGenerator  # noqa: E402
 
@@ -54,6 +63,9 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=5053)
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--peers-dir", help="folder with kingfisher/betterleaks (default: PATH)")
+    parser.add_argument(
+        "--ref", help="also time leakscan as of this git ref and as of HEAD (`git archive` snapshots)"
+    )
     args = parser.parse_args()
     compile_bytecode()
     repo = args.path
@@ -71,6 +83,8 @@ def main() -> None:
         "git diff --cached": ["git", "diff", "--cached", "--quiet"],
         "leakscan scan --staged": staged,
     }
+    if args.ref:
+        commands.update(ref_rows("leakscan scan --staged", ["scan", "--staged"], args.ref))
     if betterleaks := peer("betterleaks", args.peers_dir):
         commands["betterleaks git --staged"] = [betterleaks, "git", "--staged", "--no-banner", "."]
     if kingfisher := peer("kingfisher", args.peers_dir):
