@@ -33,6 +33,22 @@ from common import (  # noqa: E402
 from leakscan.synthetic import TokenGenerator  # noqa: E402
 
 
+def clean_index(repo: Path) -> str:
+    """A second index file beside the repository's: the same staged file, changed without a
+    token (the common commit); ``GIT_INDEX_FILE`` selects it. Returns its path."""
+    index = repo / ".git" / "index-clean"
+    git = ["git", "-C", str(repo)]
+    path = "src/pkg07/module0007.py"
+    base = subprocess.run([*git, "show", f"HEAD:{path}"], capture_output=True, check=True).stdout
+    changed = base + b"\nLIMIT = 10\n"
+    hashed = subprocess.run([*git, "hash-object", "-w", "--stdin"], input=changed, capture_output=True)
+    blob = hashed.stdout.decode().strip()
+    env = {"GIT_INDEX_FILE": str(index), "PATH": "/usr/bin:/bin"}
+    subprocess.run([*git, "read-tree", "HEAD"], env=env, check=True)
+    subprocess.run([*git, "update-index", "--cacheinfo", f"100644,{blob},{path}"], env=env, check=True)
+    return str(index)
+
+
 def generate(path: Path, files: int, seed: int = 5) -> None:
     """A committed tree of source-like files, then one modified file staged (with a token)."""
     marker = path.parent / (path.name + ".spec.json")
@@ -79,12 +95,20 @@ def main() -> None:
     print(f"leakscan scan --staged: exit {code}")
     if args.path is None and code != 1:
         sys.exit("MISMATCH: the staged token was not reported")
+    clean = ["env", f"GIT_INDEX_FILE={clean_index(repo)}"] if args.path is None else []
+    if clean and (code := run_measured([*clean, *staged], cwd=repo)[3]) != 0:
+        sys.exit(f"MISMATCH: the change without a token exits {code}")
     commands = {
         "git diff --cached": ["git", "diff", "--cached", "--quiet"],
         "leakscan scan --staged": staged,
     }
+    if clean:
+        commands["leakscan scan --staged (no token)"] = [*clean, *staged]
     if args.ref:
-        commands.update(ref_rows("leakscan scan --staged", ["scan", "--staged"], args.ref))
+        for name, argv in ref_rows("leakscan scan --staged", ["scan", "--staged"], args.ref).items():
+            commands[name] = argv
+            if clean:
+                commands[name.replace("--staged (", "--staged, no token (")] = [*clean, *argv]
     if betterleaks := peer("betterleaks", args.peers_dir):
         commands["betterleaks git --staged"] = [betterleaks, "git", "--staged", "--no-banner", "."]
     if kingfisher := peer("kingfisher", args.peers_dir):
