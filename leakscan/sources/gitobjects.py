@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -56,6 +55,9 @@ def _env() -> dict[str, str]:
     return env
 
 
+T = TypeVar("T")
+
+
 @dataclass(frozen=True, slots=True)
 class ObjectListing:
     """The blobs of the object store (hex id, size), in pack order; trees and commits counted."""
@@ -66,13 +68,18 @@ class ObjectListing:
 
 
 class Listing:
-    """``git cat-file --batch-all-objects --unordered --batch-check``, started at once so that it
-    runs while this process does other work (it writes to a temporary file: a pipe would hold
-    it up once full); ``result()`` waits for it."""
+    """``git cat-file --batch-all-objects --unordered --batch-check``, started at once and read by
+    a thread as git writes (so git never waits on a full pipe): the blobs and trees listed so far
+    can be taken while git is still listing, and ``result()`` waits for the whole listing."""
 
     def __init__(self, git_dir: str) -> None:
+        self.blobs: list[tuple[str, int]] = []  # (hex id, size), in pack order; only ever grows
+        self.trees: list[str] = []
+        self._commits = 0
+        self._done = False
+        self._ok = False
+        self._changed = threading.Condition()
         self._proc: subprocess.Popen[bytes] | None = None
-        self._out = tempfile.TemporaryFile()
         try:
             self._proc = subprocess.Popen(
                 _git(
@@ -83,29 +90,39 @@ class Listing:
                     "--batch-check=%(objectname) %(objecttype) %(objectsize)",
                 ),
                 stdin=subprocess.DEVNULL,
-                stdout=self._out,
+                stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
                 env=_env(),
             )
         except OSError:
-            self._proc = None
+            self._done = True
+            return
+        threading.Thread(target=self._read, args=(self._proc,), name="object listing", daemon=True).start()
 
-    def result(self) -> ObjectListing | None:
-        """The listing, or None when git is not there or could not list every object."""
-        proc = self._proc
-        if proc is None:
-            self._out.close()
-            return None
-        proc.wait()
-        with self._out:
-            self._out.seek(0)
-            out = self._out.read()
-        if proc.returncode != 0:
-            return None
+    def _read(self, proc: subprocess.Popen[bytes]) -> None:
+        rest = b""
+        try:
+            fd = proc.stdout.fileno() if proc.stdout is not None else -1
+            while chunk := os.read(fd, _READ_SIZE):
+                lines = (rest + chunk).split(b"\n")
+                rest = lines.pop()
+                self._add(lines)
+        except (OSError, ValueError):
+            rest = b"?"  # cut short: not a whole listing
+        finally:
+            code = proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+            with self._changed:
+                self._done = True
+                self._ok = code == 0 and not rest
+                self._changed.notify_all()
+
+    def _add(self, lines: list[bytes]) -> None:
         blobs: list[tuple[str, int]] = []
         trees: list[str] = []
         commits = 0
-        for line in out.split(b"\n"):
+        for line in lines:
             parts = line.split(b" ")
             if len(parts) != 3:
                 continue
@@ -116,13 +133,55 @@ class Listing:
                 trees.append(parts[0].decode("ascii"))
             elif kind == b"commit":
                 commits += 1
-        return ObjectListing(blobs, trees, commits)
+        with self._changed:
+            self.blobs.extend(blobs)
+            self.trees.extend(trees)
+            self._commits += commits
+            self._changed.notify_all()
+
+    @property
+    def complete(self) -> bool:
+        """Whether git has ended (the listing is whole, or all there will be)."""
+        return self._done
+
+    def has(self, blobs: int) -> bool:
+        """Whether the store has at least ``blobs`` blobs: waits until git has listed that many, or
+        has ended; False when git could not list every object and ended with fewer."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._done or len(self.blobs) >= blobs)
+            return (self._ok or not self._done) and len(self.blobs) >= blobs
+
+    def iter_blobs(self) -> Iterator[tuple[str, int]]:
+        """The blobs in pack order as git lists them, until the listing ends."""
+        return self._follow(self.blobs)
+
+    def iter_trees(self) -> Iterator[str]:
+        """The trees in pack order as git lists them, until the listing ends."""
+        return self._follow(self.trees)
+
+    def _follow(self, items: list[T]) -> Iterator[T]:
+        taken = 0
+        while True:
+            with self._changed:
+                while not self._done and len(items) <= taken:
+                    self._changed.wait()
+                batch, done = items[taken:], self._done
+            taken += len(batch)
+            yield from batch
+            if done and taken >= len(items):
+                return
+
+    def result(self) -> ObjectListing | None:
+        """The whole listing, or None when git is not there or could not list every object."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._done)
+            return ObjectListing(self.blobs, self.trees, self._commits) if self._ok else None
 
     def close(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.kill()
-            self._proc.wait()
-        self._out.close()
+        """Stop git if it is still listing."""
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.kill()
 
 
 class BlobReader:
@@ -203,7 +262,7 @@ class TreeStream:
     from a thread) and handed out by id: each tree is asked for once, so it is dropped when taken.
     A tree the stream never delivers (missing, damaged) is None."""
 
-    def __init__(self, git_dir: str, trees: Sequence[str]) -> None:
+    def __init__(self, git_dir: str, trees: Iterable[str]) -> None:
         self._held: dict[bytes, bytes] = {}
         self._done = False
         self._buffer, self._at = b"", 0  # git's output read so far, and where the next record starts
@@ -222,13 +281,18 @@ class TreeStream:
         self._feeder = threading.Thread(target=self._feed, args=(trees,), daemon=True)
         self._feeder.start()
 
-    def _feed(self, trees: Sequence[str]) -> None:
+    def _feed(self, trees: Iterable[str]) -> None:
         stdin = self._proc.stdin if self._proc is not None else None
         if stdin is None:
             return
         try:
-            for start in range(0, len(trees), MAX_REQUEST):
-                stdin.write("".join(f"{oid}\n" for oid in trees[start : start + MAX_REQUEST]).encode())
+            batch: list[str] = []
+            for oid in trees:
+                batch.append(f"{oid}\n")
+                if len(batch) >= MAX_REQUEST:
+                    stdin.write("".join(batch).encode())
+                    batch = []
+            stdin.write("".join(batch).encode())
             stdin.close()
         except (OSError, ValueError):
             pass
@@ -427,14 +491,6 @@ class RawTreeEnumerator:
         return BlobRef(oid, path)
 
 
-def in_pack_order(listing: ObjectListing, wanted: Iterable[str] | None = None) -> list[tuple[str, int]]:
-    """The listed blobs (all, or those in ``wanted``) in pack order, with their sizes."""
-    if wanted is None:
-        return listing.blobs
-    keep = set(wanted)
-    return [(oid, size) for oid, size in listing.blobs if oid in keep]
-
-
 # --------------------------------------------------------------------------- blobs in pack order
 
 CHUNK_BLOBS = 512
@@ -471,7 +527,7 @@ def _scan_chunk(state: _WorkerState, chunk: Chunk) -> ChunkResult:
     return plain, special
 
 
-def _chunks(blobs: Sequence[tuple[str, int]], max_size: int) -> Iterator[Chunk]:
+def _chunks(blobs: Iterable[tuple[str, int]], max_size: int) -> Iterator[Chunk]:
     """Consecutive runs of the pack order (deltas and their bases stay together), bounded in
     count and bytes; blobs over ``max_size`` are not read at all."""
     chunk: Chunk = []
@@ -501,12 +557,9 @@ class PackScan:
     interrupted: bool = False
 
 
-T = TypeVar("T")
-
-
 def scan_in_pack_order(
     git_dir: str,
-    blobs: Sequence[tuple[str, int]],
+    blobs: Iterable[tuple[str, int]],
     scan: Callable[[bytes], Any],
     max_size: int,
     workers: int,

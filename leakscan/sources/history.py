@@ -66,7 +66,6 @@ from leakscan.sources.git import (
 )
 from leakscan.sources.gitobjects import (
     Listing,
-    ObjectListing,
     RawTreeEnumerator,
     TreeStream,
     repo_dir,
@@ -258,12 +257,12 @@ def collect(
     scanner = BlobScanner(repo, examiner, options.max_file_size, options.scan_large_files)
     enumerator: TreeEnumerator | RawTreeEnumerator = TreeEnumerator(repo, paths)
     messages = MessageFindings(examiner, allowed)
-    listed = listing.result() if listing is not None else None
-    # A whole history with enough blobs is scanned in pack order; the commits are walked and read
-    # there, while the workers scan. A whole walk has no base: every parent it can read is walked
-    # (had the walk broken off, the commits it did not reach are no base to hide blobs behind).
+    # A whole history with enough blobs is scanned in pack order (from the first blobs git lists,
+    # while it lists the rest); the commits are walked and read there, while the workers scan. A
+    # whole walk has no base: every parent it can read is walked (had the walk broken off, the
+    # commits it did not reach are no base to hide blobs behind).
     walked = Walked(messages, tips or Tips())
-    pack_order = listed is not None and len(listed.blobs) >= PACK_ORDER_MIN_BLOBS
+    pack_order = listing is not None and listing.has(PACK_ORDER_MIN_BLOBS)
     base: frozenset[Oid] = frozenset()
     if not pack_order:
         walked.tips = tips = tips or _record_tips(_tips(repo, history), result)
@@ -279,11 +278,11 @@ def collect(
     trees = walked.trees
     targets: dict[Oid, tuple[Match, ...]] = {}
     try:
-        if pack_order and listed is not None:
+        if pack_order and listing is not None:
             raw = RawTreeEnumerator(repo)
             enumerator = raw
             workers = history.workers or _cores()
-            outcomes = _pack_order_outcomes(scanner, listed, raw, walked, tips is None, workers, progress)
+            outcomes = _pack_order_outcomes(scanner, listing, raw, walked, tips is None, workers, progress)
             _fold(outcomes.walked, result)
             _scan_blobs(scanner, outcomes.pairs, allowed, targets, result, progress, outcomes.stopped)
             result.interrupted = outcomes.interrupted
@@ -302,6 +301,9 @@ def collect(
     except KeyboardInterrupt:
         # The blobs scanned so far keep their findings: they are attributed and reported.
         result.interrupted = True
+    finally:
+        if listing is not None:
+            listing.close()
     tips = walked.tips
     for tag in tips.tag_messages.values():
         messages.scan_tag(tag.name, tag.message, tag.tag, result)
@@ -494,7 +496,7 @@ class PackOrderOutcomes:
 
 def _pack_order_outcomes(
     scanner: BlobScanner,
-    listed: ObjectListing,
+    listing: Listing,
     enumerator: RawTreeEnumerator,
     history: Walked,
     read_tips: bool,
@@ -512,7 +514,7 @@ def _pack_order_outcomes(
 
     def walk(cancel: threading.Event) -> list[BlobRef]:
         enumerator.cancel = cancel
-        enumerator.stream = stream = TreeStream(git_dir, listed.trees)
+        enumerator.stream = stream = TreeStream(git_dir, listing.iter_trees())
         try:
             if read_tips:  # every ref: nothing here can be a usage error
                 history.tips = _record_tips(default_tips(scanner.repo), walked)
@@ -524,16 +526,14 @@ def _pack_order_outcomes(
         finally:
             stream.close()
 
-    total = len(listed.blobs)
-
     def report(done: int) -> None:
-        if progress is not None:
-            progress(Progress(done, total, 0))
+        if progress is not None:  # the total known so far: git may still be listing
+            progress(Progress(done, max(done, len(listing.blobs)), 0, listing.complete))
 
     found, refs = scan_in_pack_order(
-        git_dir, listed.blobs, scanner.notable, scanner.max_size, workers, walk, report
+        git_dir, listing.iter_blobs(), scanner.notable, scanner.max_size, workers, walk, report
     )
-    sizes = dict(listed.blobs)
+    sizes = dict(listing.blobs)
     pairs: list[tuple[BlobRef, Outcome]] = []
     for ref in refs:
         oid = str(ref.oid)

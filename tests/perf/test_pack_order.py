@@ -142,6 +142,22 @@ def test_raw_tree_walk_yields_what_the_tree_enumerator_yields(
     assert len(walks[0]) > 10
 
 
+def test_listing_streams_what_it_lists_and_says_when_it_could_not_list(
+    make_repo: MakeRepo, tokens: TokenGenerator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(gitobjects, "_READ_SIZE", 50)  # lines cut across reads
+    repo = _busy_repo(make_repo, tokens)
+    streamed = Listing(str(repo.path / ".git"))
+    blobs, trees = list(streamed.iter_blobs()), list(streamed.iter_trees())
+    whole = Listing(str(repo.path / ".git")).result()
+    assert whole is not None and streamed.complete
+    assert (blobs, trees) == (whole.blobs, whole.trees) and len(blobs) > 10
+    assert streamed.has(len(blobs)) and not streamed.has(len(blobs) + 1)
+    assert whole.commits == 13
+    broken = Listing(str(tmp_path / "not-a-repository"))
+    assert not broken.has(1) and broken.result() is None and list(broken.iter_blobs()) == []
+
+
 def test_tree_stream_hands_out_trees_in_any_order_and_none_for_what_git_lacks(
     make_repo: MakeRepo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
