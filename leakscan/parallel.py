@@ -9,6 +9,7 @@ so the run ends with what it has, never hangs. Ctrl-C and SIGTERM stop every wor
 
 from __future__ import annotations
 
+import gc
 import os
 import queue
 import signal
@@ -54,6 +55,7 @@ def _worker_main(conn: Connection, function: Callable[[Any, Any], Any], state: A
     """Worker loop: receive (index, batch), send (index, ok, result or error text) until None."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops the pool on Ctrl-C
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    gc.enable()  # the parent may have paused cyclic collection for its own bookkeeping
     while True:
         try:
             task = conn.recv()

@@ -177,3 +177,50 @@ def test_history_keeps_its_report_when_a_worker_is_killed(
     assert errors["<worker>"].startswith("worker process died: blob scan stopped")
     assert [(f.path, f.secret.value) for f in result.findings] == [("<commit message>", token)]
     assert not result.complete and not result.interrupted
+
+
+def _collects(state: None, batch: list[int]) -> list[bool]:
+    import gc
+
+    return [gc.isenabled() for _ in batch]
+
+
+def test_workers_collect_cycles_even_when_the_parent_paused_collection() -> None:
+    import gc
+
+    gc.disable()
+    try:
+        results = list(map_batches(_collects, None, iter([[1, 2], [3], [4]]), 2))
+    finally:
+        gc.enable()
+    assert results == [[True, True], [True], [True]]
+
+
+def test_a_pack_order_history_scan_leaves_collection_as_it_found_it(
+    make_repo: MakeRepo, tokens: TokenGenerator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    from leakscan.history import HistoryOptions, scan_history
+    from leakscan.sources import history as history_module
+
+    monkeypatch.setattr(history_module, "PACK_ORDER_MIN_BLOBS", 0)
+    repo = make_repo()
+    repo.commit({"a.env": f"SONAR_TOKEN={tokens.sqco()}\n"})
+    paused: list[bool] = []
+    original = history_module._pack_order_outcomes
+
+    def spy(*args: object, **kwargs: object) -> object:
+        paused.append(not gc.isenabled())
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(history_module, "_pack_order_outcomes", spy)
+    for enabled in (True, False):
+        (gc.enable if enabled else gc.disable)()
+        try:
+            result = scan_history(ScanOptions(), HistoryOptions(repo=str(repo.path)))
+            assert gc.isenabled() is enabled
+        finally:
+            gc.enable()
+        assert len(result.findings) == 1
+    assert paused == [True, True]
