@@ -146,7 +146,7 @@ class Listing:
 
     def has(self, blobs: int) -> bool:
         """Whether the store has at least ``blobs`` blobs: waits until git has listed that many, or
-        has ended; False when git could not list every object and ended with fewer."""
+        has ended; False when it ended with fewer, or failed (not every object listed)."""
         with self._changed:
             self._changed.wait_for(lambda: self._done or len(self.blobs) >= blobs)
             return (self._ok or not self._done) and len(self.blobs) >= blobs
