@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import subprocess
 import sys
@@ -32,20 +33,21 @@ from common import (  # noqa: E402
 
 from leakscan.synthetic import TokenGenerator  # noqa: E402
 
+STAGED = "src/pkg07/module0007.py"  # the one file changed and staged
+
 
 def clean_index(repo: Path) -> str:
     """A second index file beside the repository's: the same staged file, changed without a
     token (the common commit); ``GIT_INDEX_FILE`` selects it. Returns its path."""
     index = repo / ".git" / "index-clean"
     git = ["git", "-C", str(repo)]
-    path = "src/pkg07/module0007.py"
-    base = subprocess.run([*git, "show", f"HEAD:{path}"], capture_output=True, check=True).stdout
-    changed = base + b"\nLIMIT = 10\n"
-    hashed = subprocess.run([*git, "hash-object", "-w", "--stdin"], input=changed, capture_output=True)
-    blob = hashed.stdout.decode().strip()
-    env = {"GIT_INDEX_FILE": str(index), "PATH": "/usr/bin:/bin"}
+    base = subprocess.run([*git, "show", f"HEAD:{STAGED}"], capture_output=True, check=True).stdout
+    write = [*git, "hash-object", "-w", "--stdin"]
+    blob = subprocess.run(write, input=base + b"\nLIMIT = 10\n", capture_output=True, check=True)
+    env = {**os.environ, "GIT_INDEX_FILE": str(index)}
     subprocess.run([*git, "read-tree", "HEAD"], env=env, check=True)
-    subprocess.run([*git, "update-index", "--cacheinfo", f"100644,{blob},{path}"], env=env, check=True)
+    entry = f"100644,{blob.stdout.decode().strip()},{STAGED}"
+    subprocess.run([*git, "update-index", "--cacheinfo", entry], env=env, check=True)
     return str(index)
 
 
@@ -66,7 +68,7 @@ def generate(path: Path, files: int, seed: int = 5) -> None:
     git = ["git", "-C", str(path), "-c", "user.name=Bench", "-c", "user.email=bench@example.com"]
     subprocess.run([*git, "add", "-A"], check=True)
     subprocess.run([*git, "commit", "-qm", "initial"], check=True)
-    changed = path / "src/pkg07/module0007.py"
+    changed = path / STAGED
     token = TokenGenerator(seed).sqco()
     changed.write_text(changed.read_text() + f'\nSONAR_TOKEN = "{token}"\n')
     subprocess.run([*git, "add", str(changed)], check=True)

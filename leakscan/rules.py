@@ -350,14 +350,14 @@ def _compile_rule(entry: object, where: str, source: str, problems: list[str], l
     checksum = _parse_checksum(entry.get("checksum", {}), where, problems)
     plausibility = _parse_plausibility(entry.get("plausibility", {}), where, problems)
     deny = []
-    if entry.get("deny"):
-        import regex
     for value in entry.get("deny", []):
         if not isinstance(value, str):
             problems.append(f"{where}: field 'deny': expected strings, got {value!r}")
         elif (bound := _too_costly(value)) is not None:
             problems.append(f"{where}: field 'deny': regex {value[:80]!r}: {bound}")
         else:
+            import regex
+
             try:
                 deny.append(regex.compile(value))
             except regex.error as exc:
