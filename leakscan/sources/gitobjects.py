@@ -58,24 +58,14 @@ def _env() -> dict[str, str]:
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
-class ObjectListing:
-    """The blobs of the object store (hex id, size), in pack order; trees and commits counted."""
-
-    blobs: list[tuple[str, int]]
-    trees: list[str]
-    commits: int
-
-
 class Listing:
     """``git cat-file --batch-all-objects --unordered --batch-check``, started at once and read by
     a thread as git writes (so git never waits on a full pipe): the blobs and trees listed so far
-    can be taken while git is still listing, and ``result()`` waits for the whole listing."""
+    can be taken while git is still listing."""
 
     def __init__(self, git_dir: str) -> None:
         self.blobs: list[tuple[str, int]] = []  # (hex id, size), in pack order; only ever grows
         self.trees: list[str] = []
-        self._commits = 0
         self._done = False
         self._ok = False
         self._changed = threading.Condition()
@@ -121,7 +111,6 @@ class Listing:
     def _add(self, lines: list[bytes]) -> None:
         blobs: list[tuple[str, int]] = []
         trees: list[str] = []
-        commits = 0
         for line in lines:
             parts = line.split(b" ")
             if len(parts) != 3:
@@ -131,12 +120,9 @@ class Listing:
                 blobs.append((parts[0].decode("ascii"), int(parts[2])))
             elif kind == b"tree":
                 trees.append(parts[0].decode("ascii"))
-            elif kind == b"commit":
-                commits += 1
         with self._changed:
             self.blobs.extend(blobs)
             self.trees.extend(trees)
-            self._commits += commits
             self._changed.notify_all()
 
     @property
@@ -170,12 +156,6 @@ class Listing:
             yield from batch
             if done and taken >= len(items):
                 return
-
-    def result(self) -> ObjectListing | None:
-        """The whole listing, or None when git is not there or could not list every object."""
-        with self._changed:
-            self._changed.wait_for(lambda: self._done)
-            return ObjectListing(self.blobs, self.trees, self._commits) if self._ok else None
 
     def close(self) -> None:
         """Stop git if it is still listing."""
