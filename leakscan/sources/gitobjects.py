@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -507,9 +508,9 @@ def _scan_chunk(state: _WorkerState, chunk: Chunk) -> ChunkResult:
     return plain, special
 
 
-def _chunks(blobs: Iterable[tuple[str, int]], max_size: int) -> Iterator[Chunk]:
+def _chunks(blobs: Iterable[tuple[str, int]], max_size: int) -> Iterator[tuple[Chunk, int]]:
     """Consecutive runs of the pack order (deltas and their bases stay together), bounded in
-    count and bytes; blobs over ``max_size`` are not read at all."""
+    count and bytes, each with its bytes; blobs over ``max_size`` are not read at all."""
     chunk: Chunk = []
     size = 0
     for oid, length in blobs:
@@ -518,10 +519,10 @@ def _chunks(blobs: Iterable[tuple[str, int]], max_size: int) -> Iterator[Chunk]:
         chunk.append(oid)
         size += length
         if len(chunk) >= CHUNK_BLOBS or size >= CHUNK_BYTES:
-            yield chunk
+            yield chunk, size
             chunk, size = [], 0
     if chunk:
-        yield chunk
+        yield chunk, size
 
 
 @dataclass(slots=True)
@@ -544,13 +545,14 @@ def scan_in_pack_order(
     max_size: int,
     workers: int,
     alongside: Callable[[threading.Event], T],
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[PackScan, T]:
     """Scan ``blobs`` (hex id, size; pack order) in the worker pool, each worker reading through
     its own ``git cat-file --batch``, while ``alongside`` (the tree walk) runs in a thread of this
     process, started once the workers are forked. ``scan(data)`` returns None for a blob with
     nothing to report, else a picklable outcome: only ids and outcomes cross processes.
-    ``alongside`` gets an event that is set when the scan is interrupted; it should then return."""
+    ``alongside`` gets an event that is set when the scan is interrupted; it should then return.
+    ``progress`` gets the blobs and bytes done after each chunk."""
     from leakscan.parallel import Lost, map_batches
 
     found = PackScan()
@@ -565,13 +567,17 @@ def scan_in_pack_order(
         except BaseException as exc:  # re-raised in the calling thread
             box["error"] = exc
 
+    sizes: deque[int] = deque()  # the bytes of each chunk sent: results come in the same order
+
     def chunks() -> Iterator[Chunk]:
         thread = threading.Thread(target=run_alongside, name="tree walk", daemon=True)
         threads.append(thread)
         thread.start()
-        yield from _chunks(blobs, max_size)
+        for chunk, size in _chunks(blobs, max_size):
+            sizes.append(size)
+            yield chunk
 
-    done = 0
+    done = done_bytes = 0
     try:
         for item in map_batches(_scan_chunk, state, chunks(), workers):
             if isinstance(item, Lost):
@@ -583,8 +589,9 @@ def scan_in_pack_order(
                 found.plain.update(plain)
                 found.outcomes.update(special)
                 done += len(plain) + len(special)
+            done_bytes += sizes.popleft()
             if progress is not None:
-                progress(done)
+                progress(done, done_bytes)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the pool is stopped; the walk ends early
         found.interrupted = True
         cancel.set()

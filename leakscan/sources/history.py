@@ -548,9 +548,9 @@ def _pack_order_outcomes(
         finally:
             stream.close()
 
-    def report(done: int) -> None:
+    def report(done: int, done_bytes: int) -> None:
         if progress is not None:  # the total known so far: git may still be listing
-            progress(Progress(done, max(done, len(listing.blobs)), 0, listing.complete))
+            progress(Progress(done, max(done, len(listing.blobs)), done_bytes, listing.complete))
 
     found, refs = scan_in_pack_order(
         git_dir, listing.iter_blobs(), scanner.notable, scanner.max_size, workers, walk, report

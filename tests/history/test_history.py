@@ -468,3 +468,21 @@ def test_progress_shows_a_spinner_until_the_total_is_known(make_repo: MakeRepo) 
     ProgressBar(walking)(Progress(64, 64, 2048, total_known=False))
     assert walking.getvalue().startswith("\r[/] 64 blobs, still walking trees, 2.0 KiB, ")
     assert "64/64" not in walking.getvalue()
+
+
+def test_pack_order_progress_counts_bytes_as_chunks_finish(
+    make_repo: MakeRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from leakscan.sources import gitobjects
+    from leakscan.sources import history as history_module
+
+    monkeypatch.setattr(history_module, "PACK_ORDER_MIN_BLOBS", 0)
+    monkeypatch.setattr(gitobjects, "CHUNK_BLOBS", 16)
+    repo = make_repo()
+    for batch in range(4):
+        repo.commit({f"d{batch}/f{n}.txt": f"file {batch} {n}\n" * (n + 1) for n in range(50)})
+    seen: list[Progress] = []
+    result = scan_history(ScanOptions(), HistoryOptions(repo=str(repo.path)), progress=seen.append)
+    during = [p.bytes_done for p in seen if p.blobs_done < 200]
+    assert during and during == sorted(during) and during[-1] > 0  # not 0 B until the end
+    assert seen[-1].bytes_done == result.stats.bytes_scanned
