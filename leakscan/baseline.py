@@ -12,9 +12,10 @@ import os
 import re
 import stat
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct
 
 from leakscan.errors import BaselineError
 from leakscan.models import Finding
@@ -27,8 +28,7 @@ _FINGERPRINT = re.compile(r"^[0-9a-f]{32}$")
 _ENTRY_FIELDS: dict[str, type] = {"rule_id": str, "path": str, "line": int, "fingerprint": str}
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class BaselineEntry:
+class BaselineEntry(Struct, frozen=True, order=True):
     """One accepted finding. Field order is the sort order of the file."""
 
     path: str
@@ -37,8 +37,7 @@ class BaselineEntry:
     fingerprint: str
 
 
-@dataclass(frozen=True, slots=True)
-class Baseline:
+class Baseline(Struct, frozen=True):
     """The accepted findings, and where they were read from (for messages)."""
 
     entries: tuple[BaselineEntry, ...]
@@ -49,8 +48,7 @@ class Baseline:
         return frozenset(entry.fingerprint for entry in self.entries)
 
 
-@dataclass(frozen=True, slots=True)
-class BaselineSplit:
+class BaselineSplit(Struct, frozen=True):
     """Findings split by a baseline: new ones, suppressed ones, and entries nothing matched."""
 
     new: list[Finding]

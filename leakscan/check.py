@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from msgspec import Struct
 
 from leakscan.detect import Detector
 from leakscan.models import Liveness, Secret, Validation
@@ -17,8 +18,7 @@ if TYPE_CHECKING:
 LEGACY_CONTEXT = "sonar.token="
 
 
-@dataclass(frozen=True, slots=True)
-class TokenCheck:
+class TokenCheck(Struct, frozen=True):
     """One given token: the rule it was recognised by (None: not recognised) and the outcome."""
 
     secret: Secret

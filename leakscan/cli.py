@@ -757,7 +757,7 @@ def baseline_create(ctx: click.Context, /, paths: tuple[str, ...], **params: Any
 def baseline_prune(ctx: click.Context, /, paths: tuple[str, ...], **params: Any) -> None:
     """Scan PATHS (default '.') and remove baseline entries that no longer match a finding."""
     outcome_pending()
-    from dataclasses import replace
+    from msgspec.structs import replace
 
     from leakscan.baseline import prune_baseline
     from leakscan.errors import UsageError

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct
 
 from leakscan.errors import ConfigError, UsageError
 from leakscan.models import REPORT_FORMATS as FORMATS
@@ -39,8 +40,7 @@ KEYS = (
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
-@dataclass(frozen=True, slots=True)
-class Config:
+class Config(Struct, frozen=True):
     """What a configuration file says; None means the key is not set."""
 
     source: Path | None = None

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any
+
+from msgspec import Struct, field
 
 from leakscan import hscache
 from leakscan.judge import KNOWN_EXAMPLE, judge
@@ -29,8 +30,7 @@ PIECE = 64 * 1024
 REGEX_TIMEOUT_S = 2.0
 
 
-@dataclass(slots=True)
-class Detection:
+class Detection(Struct):
     """What one buffer yielded: kept matches, rejected candidates (with reasons), regex errors."""
 
     matches: list[Match] = field(default_factory=list)

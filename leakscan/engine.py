@@ -14,7 +14,8 @@ import bisect
 import hashlib
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from leakscan.baseline import Baseline, split_findings
 from leakscan.content import SNIFF_BYTES, Kind, decoded_reader, sniff, to_scannable
@@ -89,8 +90,7 @@ def prepare(data: bytes) -> bytes | Kind:
     return to_scannable(data, kind)
 
 
-@dataclass(frozen=True, slots=True)
-class Allowed:
+class Allowed(Struct, frozen=True):
     """The allow-list: secrets (by SHA-256) that are never findings."""
 
     hashes: frozenset[str]

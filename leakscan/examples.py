@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 from leakscan.detect import Detector
 from leakscan.errors import RuleFileError
 from leakscan.rules import Example, Rule, iter_builtin_rule_files, load_rules
 
 
-@dataclass(frozen=True, slots=True)
-class ExampleOutcome:
+class ExampleOutcome(Struct, frozen=True):
     """One example's result; ``case_id`` reads like ``rule-id/example-2``."""
 
     case_id: str

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
 
 import pygit2
+from msgspec.structs import replace
 
 from leakscan.models import CommitInfo, Exposure, Finding
 from leakscan.sources.git import Oid, blob_at, commit_info, load_commit, parent_ids, tree_id

@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 import operator
 from collections import Counter
-from dataclasses import dataclass, replace
+
+from msgspec import Struct
+from msgspec.structs import replace
 
 from leakscan.checksums import SCHEMES
 from leakscan.models import ChecksumStatus
@@ -22,8 +24,7 @@ _STEP_TRIGRAMS = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(Struct, frozen=True):
     """Whether a candidate is kept, why not if not, and its checksum status."""
 
     keep: bool

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from leakscan.content import Kind, sniff, to_scannable
 from leakscan.detect import ALLOW_MARKER, Detection, Detector
@@ -22,8 +24,7 @@ from leakscan.models import LayerStep, Match
 from leakscan.rules import Rule
 
 
-@dataclass(frozen=True, slots=True)
-class LayerMatch:
+class LayerMatch(Struct, frozen=True):
     """A match inside a layer: its position is within the layer's bytes; ``outer`` is the
     (line, column) of the encoded region in the nearest container, where that is known, and
     ``outer_steps`` how many leading steps lead to that container (0: the input itself)."""
@@ -38,8 +39,7 @@ class LayerMatch:
         return replace(self.match, layer=layer_steps(self.steps, self.outer, self.outer_steps))
 
 
-@dataclass(slots=True)
-class Expansion:
+class Expansion(Struct):
     """What detection over an input's layers gave (the input itself is not included)."""
 
     matches: list[LayerMatch] = field(default_factory=list)
@@ -51,8 +51,7 @@ class Expansion:
     known_examples: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class _Candidate:
+class _Candidate(Struct, frozen=True):
     """A match in a layer before the one-report-per-secret rule: where it is placed, and whether
     an allow marker on its line in the container drops it."""
 
@@ -63,8 +62,7 @@ class _Candidate:
     outer_steps: int
 
 
-@dataclass(slots=True)
-class _Tally:
+class _Tally(Struct):
     """What detection in a run of layers gave, in walk order."""
 
     found: list[_Candidate] = field(default_factory=list)
@@ -92,8 +90,7 @@ CACHE_MIN_BYTES = 512  # below this, scanning a layer costs less than hashing an
 _Key = tuple[bytes, bool, StepKind, int]
 
 
-@dataclass(frozen=True, slots=True)
-class _Entry:
+class _Entry(Struct, frozen=True):
     """What detection in and below one layer gave, with steps relative to that layer, and what
     it took from the budget."""
 
@@ -202,8 +199,7 @@ class SubtreeCache:
         )
 
 
-@dataclass(slots=True)
-class Examined:
+class Examined(Struct):
     """One input through content policy, detection and the extract stage: every match (those in
     layers carry their steps), regex errors, and what a limit or damage left closed, as
     (path suffix such as ``!inner.zip (gzip)``, reason)."""

@@ -6,9 +6,11 @@ import hashlib
 import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
+
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 if TYPE_CHECKING:
     from leakscan.rules import Rule
@@ -45,8 +47,7 @@ class ChecksumStatus(StrEnum):
     NONE = "none"
 
 
-@dataclass(frozen=True, slots=True)
-class Secret:
+class Secret(Struct, frozen=True):
     """A raw secret value whose repr and str are masked."""
 
     value: str
@@ -74,8 +75,7 @@ STDIN_PATH = "<stdin>"
 COMMIT_MESSAGE = "<commit message>"
 
 
-@dataclass(frozen=True, slots=True)
-class FileOrigin:
+class FileOrigin(Struct, frozen=True):
     """A file on disk: ``path`` as shown (as the scan reached it), ``key_path`` repo-relative."""
 
     path: str
@@ -90,8 +90,7 @@ class FileOrigin:
         return self.path
 
 
-@dataclass(frozen=True, slots=True)
-class StdinOrigin:
+class StdinOrigin(Struct, frozen=True):
     """Standard input."""
 
     path: str = STDIN_PATH
@@ -104,8 +103,7 @@ class StdinOrigin:
         return self.path
 
 
-@dataclass(frozen=True, slots=True)
-class StagedOrigin:
+class StagedOrigin(Struct, frozen=True):
     """A file as staged in the index; ``added``: the byte ranges the staged change adds or
     modifies (None: the whole file counts, e.g. a new file or --whole-files)."""
 
@@ -120,8 +118,7 @@ class StagedOrigin:
         return self.path
 
 
-@dataclass(frozen=True, slots=True)
-class GitBlobOrigin:
+class GitBlobOrigin(Struct, frozen=True):
     """A blob of a repository's history, at the first path it was seen at; ``commits``: the
     commits known to hold it (filled by attribution, empty before)."""
 
@@ -137,8 +134,7 @@ class GitBlobOrigin:
         return self.path
 
 
-@dataclass(frozen=True, slots=True)
-class CommitMessageOrigin:
+class CommitMessageOrigin(Struct, frozen=True):
     """The message of one commit."""
 
     commit: str
@@ -155,8 +151,7 @@ class CommitMessageOrigin:
         return COMMIT_MESSAGE
 
 
-@dataclass(frozen=True, slots=True)
-class TagMessageOrigin:
+class TagMessageOrigin(Struct, frozen=True):
     """The message of one annotated tag."""
 
     tag: str
@@ -173,8 +168,7 @@ class TagMessageOrigin:
         return self.path
 
 
-@dataclass(frozen=True, slots=True)
-class LayerStep:
+class LayerStep(Struct, frozen=True):
     """One step from an input into content inside it: an archive ``member`` or an ``encoding``
     (base64, gzip, strings, …); ``line``/``column``: where a decoded region starts in the
     content it was found in, where that is known."""
@@ -185,8 +179,7 @@ class LayerStep:
     column: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class LayerOrigin:
+class LayerOrigin(Struct, frozen=True):
     """Content found inside another origin: an archive ``member`` (``outer.zip!inner/file``)
     and/or a decoded ``encoding`` (``file.yaml (base64)``); ``line``/``column``: where the
     decoded region starts in ``outer``, where that is known."""
@@ -286,8 +279,7 @@ class Reader(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class Blob:
+class Blob(Struct, frozen=True):
     """Bytes to scan and where they come from: held (``data``), or read on demand by ``reader``
     (where they are scanned, and in pieces when over the size limit)."""
 
@@ -319,8 +311,7 @@ class Blob:
             return Skipped(self.path, problem.reason) if problem.skip else Failed(self.path, problem.reason)
 
 
-@dataclass(frozen=True, slots=True)
-class Match:
+class Match(Struct, frozen=True):
     """One occurrence of a rule's pattern that passed the offline checks."""
 
     rule: Rule
@@ -340,8 +331,7 @@ class Match:
     layer: tuple[LayerStep, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class MatchRecord:
+class MatchRecord(Struct, frozen=True):
     """A match with its rule named by id: the form that crosses process boundaries cheaply."""
 
     rule_id: str
@@ -391,8 +381,7 @@ class MatchRecord:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(Struct, frozen=True):
     """What scanning one blob gave, without its origin (it may come back from a worker process:
     there, ``portable`` matches name their rule by id). ``skipped``/``failed``: why it was not
     scanned; ``skips``: the layers inside it a limit kept closed, as (path suffix, reason);
@@ -419,8 +408,7 @@ class Outcome:
         return replace(self, matches=records)
 
 
-@dataclass(frozen=True, slots=True)
-class CommitInfo:
+class CommitInfo(Struct, frozen=True):
     """The commit that introduced a finding into history."""
 
     commit: str
@@ -429,8 +417,7 @@ class CommitInfo:
     date: str
 
 
-@dataclass(frozen=True, slots=True)
-class Exposure:
+class Exposure(Struct, frozen=True):
     """How long a history finding has been exposed (computed by ``leakscan/exposure.py``).
 
     ``refs``: branch and tag names whose history holds the introducing commit;
@@ -446,8 +433,7 @@ class Exposure:
     days_exposed: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class Evidence:
+class Evidence(Struct, frozen=True):
     """One request of a live check: where it went, with which token, and what came back.
 
     ``token`` is ``candidate`` (the found secret) or ``control`` (a random token of the same
@@ -461,8 +447,7 @@ class Evidence:
     meaning: str
 
 
-@dataclass(frozen=True, slots=True)
-class Validation:
+class Validation(Struct, frozen=True):
     """The outcome of a live check against the SonarQube API, with the requests behind it."""
 
     status: Liveness
@@ -475,8 +460,7 @@ class Validation:
 NOT_CHECKED = Validation(Liveness.NOT_CHECKED, reason="validation off")
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
+class Finding(Struct, frozen=True):
     """A match after plausibility, allow-lists and (optionally) liveness."""
 
     match: Match
@@ -508,24 +492,21 @@ class Finding:
         return self.match.secret
 
 
-@dataclass(frozen=True, slots=True)
-class Skipped:
+class Skipped(Struct, frozen=True):
     """An input that was deliberately not scanned, and why."""
 
     path: str
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class Failed:
+class Failed(Struct, frozen=True):
     """An input that could not be read or scanned, and the error."""
 
     path: str
     error: str
 
 
-@dataclass(slots=True)
-class Stats:
+class Stats(Struct):
     """Counters filled while scanning."""
 
     files_scanned: int = 0
@@ -539,8 +520,7 @@ class Stats:
 KNOWN_EXAMPLES_KEY = "suppressed_known_example"
 
 
-@dataclass(slots=True)
-class ScanResult:
+class ScanResult(Struct):
     """Everything a reporter needs: findings, what was skipped or failed, and counters."""
 
     findings: list[Finding] = field(default_factory=list)

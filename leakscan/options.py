@@ -5,10 +5,12 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable, Container
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+from msgspec import Struct, field
+from msgspec.structs import force_setattr
 
 from leakscan.errors import UsageError
 
@@ -25,8 +27,7 @@ _USER_INFO = re.compile(r"^(\s*(?:[^:/?#]*://)?)([^/?#@]*:[^/?#]*)@")
 CLOUD_URLS = ("https://sonarcloud.io", "https://sonarqube.us")
 
 
-@dataclass(frozen=True, slots=True)
-class ValidationConfig:
+class ValidationConfig(Struct, frozen=True):
     """Settings of the live check (``leakscan/validate.py``); its presence turns validation on.
 
     ``cloud_urls`` are tried in order for SonarQube Cloud tokens, ``sonar_urls`` for SonarQube
@@ -46,11 +47,11 @@ class ValidationConfig:
     max_retry_after: float = 30.0
     max_requests: int = 500
     deadline: float = 120.0
-    progress: Callable[[int, int], None] | None = field(default=None, compare=False)
+    progress: Callable[[int, int], None] | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "cloud_urls", tuple(check_base_url(u) for u in self.cloud_urls))
-        object.__setattr__(self, "sonar_urls", tuple(check_base_url(u) for u in self.sonar_urls))
+        force_setattr(self, "cloud_urls", tuple(check_base_url(u) for u in self.cloud_urls))
+        force_setattr(self, "sonar_urls", tuple(check_base_url(u) for u in self.sonar_urls))
         for name in ("timeout", "rate", "deadline"):
             if not getattr(self, name) > 0:
                 raise UsageError(f"validation {name} must be > 0, not {getattr(self, name)!r}")
@@ -58,8 +59,7 @@ class ValidationConfig:
             raise UsageError("validation concurrency must be >= 1, retries and max requests >= 0")
 
 
-@dataclass(frozen=True, slots=True)
-class ScanOptions:
+class ScanOptions(Struct, frozen=True):
     """What to scan and how. Paths may include '-' for standard input; workers 0 = one per core."""
 
     paths: tuple[str, ...] = (".",)
@@ -76,8 +76,7 @@ class ScanOptions:
     baseline: Baseline | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class HistoryOptions:
+class HistoryOptions(Struct, frozen=True):
     """What part of a repository's history to scan. ``workers`` 0 means automatic.
 
     ``skip_blobs``: raw 20-byte ids of blobs not to scan again (an incremental audit's blobs
@@ -89,7 +88,7 @@ class HistoryOptions:
     since_commit: str | None = None
     max_commits: int | None = None
     workers: int = 0
-    skip_blobs: Container[bytes] | None = field(default=None, compare=False)
+    skip_blobs: Container[bytes] | None = None
 
 
 def parse_size(text: str) -> int:

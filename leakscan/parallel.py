@@ -16,8 +16,9 @@ import signal
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from msgspec import Struct, field
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -39,8 +40,7 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-@dataclass(frozen=True, slots=True)
-class Lost(Generic[T]):
+class Lost(Struct, Generic[T], frozen=True):
     """A batch whose worker died or failed before returning a result, and why."""
 
     batch: T
@@ -71,8 +71,7 @@ def _worker_main(conn: Connection, function: Callable[[Any, Any], Any], state: A
         conn.send(reply)
 
 
-@dataclass(slots=True)
-class _Worker:
+class _Worker(Struct):
     """One worker process, the indices of its batches in flight (oldest first), and the thread
     that sends it batches (so this process never blocks on a full pipe while results wait)."""
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 _QUANTIFIER = re.compile(r"\{(\d*)(?:(,)(\d*))?\}")
 _HEX_ESCAPES = {"x": 2, "u": 4, "U": 8}
 
 
-@dataclass(frozen=True, slots=True)
-class PatternSize:
+class PatternSize(Struct, frozen=True):
     """``size``: atoms after expanding counted repeats by their lower bound; ``depth``: deepest
     group nesting; ``longest``: most bytes one match can span (``math.inf`` if unbounded)."""
 
@@ -27,8 +27,7 @@ class PatternSize:
     longest: float
 
 
-@dataclass(slots=True)
-class _Frame:
+class _Frame(Struct):
     zero_width: bool = False
     size: int = 0
     width: float = 0.0

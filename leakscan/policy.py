@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from leakscan.errors import ExitCode, UsageError
 from leakscan.models import Finding, Liveness, ScanResult, Severity
@@ -20,8 +21,7 @@ FLAGS = ("info",)
 UNCHECKED = (Liveness.UNKNOWN, Liveness.NOT_CHECKED)
 
 
-@dataclass(frozen=True, slots=True)
-class FailOn:
+class FailOn(Struct, frozen=True):
     """A parsed ``--fail-on`` value."""
 
     level: str = "any"

@@ -8,10 +8,11 @@ import math
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from msgspec import Struct
 
 from leakscan import hscache
 from leakscan.checksums import SCHEMES
@@ -33,8 +34,7 @@ MAX_PATTERN_NESTING = 50
 MAX_WINDOW = 1024 * 1024
 
 
-@dataclass(frozen=True, slots=True)
-class Checksum:
+class Checksum(Struct, frozen=True):
     """A checksum scheme and its parameters (``crc32-base62``: body = random part + checksum)."""
 
     scheme: str = "none"
@@ -42,8 +42,7 @@ class Checksum:
     checksum_length: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class Plausibility:
+class Plausibility(Struct, frozen=True):
     """Offline thresholds below which a token body is not what a random generator makes."""
 
     min_entropy: float = 0.0
@@ -54,8 +53,7 @@ class Plausibility:
     max_steps: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class Example:
+class Example(Struct, frozen=True):
     """A rule example: positive ones carry the exact secret that must be found."""
 
     text: str
@@ -97,8 +95,7 @@ class LazyPattern:
         return self.compiled().finditer(string, pos=pos, endpos=endpos, timeout=timeout)
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Rule:
+class Rule(Struct, frozen=True, eq=False):
     """A compiled rule, ready for the detector."""
 
     id: str

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
+
+from msgspec import Struct
 
 from leakscan.config import Config, config_location, discover_config, hosts_from_config
 from leakscan.errors import ConfigError, UsageError
@@ -42,8 +43,7 @@ __all__ = [
 V = TypeVar("V")
 
 
-@dataclass(frozen=True, slots=True)
-class Overrides:
+class Overrides(Struct, frozen=True):
     """What the caller sets. ``None`` means not given: the configuration file decides, else the
     default. ``validate`` None: this kind of run never validates (whatever ``fail_on`` says);
     ``read_baseline`` False: the configured baseline is not read (``baseline create`` writes it).
@@ -79,8 +79,7 @@ class Overrides:
     sonar_urls_given: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
+class Settings(Struct, frozen=True):
     """A run's options merged with the configuration file."""
 
     options: ScanOptions

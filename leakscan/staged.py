@@ -4,7 +4,7 @@ asked for)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from msgspec.structs import replace
 
 from leakscan.engine import Engine, prepare, run
 from leakscan.examples import load_checked_rules

@@ -9,9 +9,10 @@ changes is named in a note of the report.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct
 
 from leakscan.config import CONFIG_FILE, PYPROJECT, Config, parse_config
 from leakscan.errors import ConfigError
@@ -20,8 +21,7 @@ IGNORE_FILE = ".leakscanignore"
 MAX_CONFIG_BYTES = 1024 * 1024
 
 
-@dataclass(frozen=True, slots=True)
-class BaseConfig:
+class BaseConfig(Struct, frozen=True):
     """The configuration at the base revision, and notes on what the range changes."""
 
     config: Config

@@ -35,7 +35,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import Enum
 from types import TracebackType
@@ -44,6 +43,8 @@ from urllib.parse import urlsplit
 
 import httpcore
 import httpx
+from msgspec import Struct
+from msgspec.structs import replace
 
 from leakscan import __version__
 from leakscan.errors import UsageError
@@ -62,8 +63,7 @@ _HEADER_SAFE = re.compile(r"^[\x21-\x7e]+$")
 _EXPIRED = re.compile(r"token expired on [^\"<>]{1,60}", re.IGNORECASE)
 
 
-@dataclass(frozen=True, slots=True)
-class ValidatorSpec:
+class ValidatorSpec(Struct, frozen=True):
     """Which configured hosts a validator tries, and what to say when there are none."""
 
     hosts: Callable[[ValidationConfig], tuple[str, ...]]
@@ -89,8 +89,7 @@ class Signal(Enum):
     FAILED = "failed"
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
+class Reading(Struct, frozen=True):
     """One endpoint's answer for one token: the signal, its evidence, and an expiry notice."""
 
     signal: Signal
@@ -102,8 +101,7 @@ class Reading:
         return self.evidence.meaning
 
 
-@dataclass(frozen=True, slots=True)
-class HostVerdict:
+class HostVerdict(Struct, frozen=True):
     """What one host's answers prove about one token."""
 
     status: Liveness

@@ -11,9 +11,10 @@ import csv
 import importlib
 import io
 import json
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
+
+from msgspec.structs import replace
 
 from leakscan.audit.store import Store, StoredFinding
 from leakscan.errors import UsageError

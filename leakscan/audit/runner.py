@@ -19,12 +19,13 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 import pygit2
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from leakscan.audit.scan_repo import (
     BlobSet,
@@ -45,8 +46,7 @@ LOCAL_POOL_RESUBMITS = 1
 DASK_TASK_RETRIES = 1
 
 
-@dataclass(frozen=True, slots=True)
-class AuditOptions:
+class AuditOptions(Struct, frozen=True):
     """How to run an audit. ``scheduler``: None = local pool, ``local`` = a LocalCluster, else the
     address of a Dask scheduler. ``workers`` 0 = one per core (local pool / LocalCluster)."""
 
@@ -59,8 +59,7 @@ class AuditOptions:
     validation: ValidationConfig | None = None
 
 
-@dataclass(slots=True)
-class AuditSummary:
+class AuditSummary(Struct):
     """Counters of one audit, filled as repositories finish."""
 
     total: int

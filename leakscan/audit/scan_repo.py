@@ -13,10 +13,10 @@ import bisect
 import hashlib
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pygit2
+from msgspec import Struct, field
 
 from leakscan import __version__
 from leakscan.audit.mirror import MirrorError, mirror
@@ -29,8 +29,7 @@ OID_SIZE = 20
 MAX_ERRORS_SHOWN = 3
 
 
-@dataclass(frozen=True, slots=True)
-class RepoTask:
+class RepoTask(Struct, frozen=True):
     """One repository to audit. ``url`` is shown and stored (no credentials); ``fetch_url`` is
     what git is given; ``local`` repositories are scanned in place, others mirrored into
     ``cache``. ``previous_tips``: the ref tips of the last audit under the same rules."""
@@ -48,8 +47,7 @@ class RepoTask:
     workers: int = 1
 
 
-@dataclass(frozen=True, slots=True)
-class FindingRecord:
+class FindingRecord(Struct, frozen=True):
     """A history finding in compact, picklable form (rule named by id)."""
 
     match: MatchRecord
@@ -65,8 +63,7 @@ class FindingRecord:
         return self.origin.path
 
 
-@dataclass(frozen=True, slots=True)
-class RepoOutcome:
+class RepoOutcome(Struct, frozen=True):
     """What auditing one repository gave. ``status``: ok, unchanged (tips as last time) or error."""
 
     name: str

@@ -13,9 +13,11 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct
+from msgspec.structs import asdict, fields
 
 from leakscan.audit.scan_repo import FindingRecord, RepoOutcome
 from leakscan.errors import InputError
@@ -100,8 +102,7 @@ CREATE TABLE IF NOT EXISTS audits (
 """
 
 
-@dataclass(frozen=True, slots=True)
-class RepoState:
+class RepoState(Struct, frozen=True):
     """What the store knows of a repository from its last audit."""
 
     tips: dict[str, str]
@@ -109,8 +110,7 @@ class RepoState:
     status: str
 
 
-@dataclass(frozen=True, slots=True)
-class StoredFinding:
+class StoredFinding(Struct, frozen=True):
     """A finding as stored, with its repository and history."""
 
     repository: str
@@ -123,8 +123,7 @@ class StoredFinding:
     validation: Validation | None
 
 
-@dataclass(frozen=True, slots=True)
-class StoredRepository:
+class StoredRepository(Struct, frozen=True):
     name: str
     url: str
     status: str
@@ -419,7 +418,7 @@ def parse_origin(data: dict[str, Any]) -> Origin:
 
 
 def _match_fields(match: MatchRecord) -> dict[str, Any]:
-    return {name: getattr(match, name) for name in MatchRecord.__slots__}
+    return {name: getattr(match, name) for name in MatchRecord.__struct_fields__}
 
 
 def _commit_fields(commit: CommitInfo) -> dict[str, str]:

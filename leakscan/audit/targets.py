@@ -6,12 +6,12 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
+from msgspec import Struct
 
 from leakscan.audit.mirror import strip_credentials
 from leakscan.errors import InputError, LeakscanError, UsageError
@@ -28,8 +28,7 @@ class ListingError(LeakscanError):
     """A GitHub/GitLab listing that failed (bad group, bad token, server error)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
+class Target(Struct, frozen=True):
     """One repository: ``url`` as stored and shown (no credentials), ``fetch_url`` as git gets it."""
 
     name: str

@@ -17,8 +17,9 @@ import marshal
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from leakscan import hscache
 from leakscan.extract.layer import StepKind
@@ -285,8 +286,7 @@ class _HyperscanLiterals:
         return bool(seen)
 
 
-@dataclass(frozen=True, slots=True)
-class Region:
+class Region(Struct, frozen=True):
     """An encoded run of a parent buffer and what it decodes to."""
 
     kind: StepKind

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
 from enum import StrEnum
+
+from msgspec import Struct, field
 
 MIB = 1024 * 1024
 
@@ -39,8 +40,7 @@ _DECODERS = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
+class Step(Struct, frozen=True):
     """One step from a parent layer to a child: a decoded region, an archive member, a stream."""
 
     kind: StepKind
@@ -67,8 +67,7 @@ def describe(path: str, steps: tuple[Step, ...]) -> str:
     return "".join(parts)
 
 
-@dataclass(frozen=True, slots=True)
-class Layer:
+class Layer(Struct, frozen=True):
     """Bytes obtained from an input through ``steps`` (outermost first).
 
     ``text`` is False for layers that are not mostly text (strings pulled out of a binary file, a
@@ -124,16 +123,14 @@ class Layer:
         return index, mapped
 
 
-@dataclass(frozen=True, slots=True)
-class Skip:
+class Skip(Struct, frozen=True):
     """Something inside an input that was not opened or decoded, and why (a counted skip)."""
 
     steps: tuple[Step, ...]
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class Limits:
+class Limits(Struct, frozen=True):
     """Bounds on what one input may expand to; a limit hit is a Skip with its reason."""
 
     depth: int = 3  # steps from the input to the deepest layer; 0 turns the stage off
@@ -144,8 +141,7 @@ class Limits:
     min_string: int = 8  # shortest printable run taken from a binary file
 
 
-@dataclass(slots=True)
-class Budget:
+class Budget(Struct):
     """What is left of the limits while one input is expanded."""
 
     limits: Limits

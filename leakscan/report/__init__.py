@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
+
+from msgspec import Struct
 
 from leakscan.models import REPORT_FORMATS, ScanResult
 
 FORMATS = REPORT_FORMATS
 
 
-@dataclass(frozen=True, slots=True)
-class ReportContext:
+class ReportContext(Struct, frozen=True):
     """How to render: whether secrets are shown whole, whether to colour, the tool version.
 
     ``verbosity`` matters to the text report only. ``information_uri`` is the project's home

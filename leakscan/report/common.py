@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from leakscan.models import Finding, LayerOrigin, Liveness, Severity
 from leakscan.rules import Rule
@@ -67,8 +68,7 @@ def validation_sentence(finding: Finding) -> str:
     return text + "."
 
 
-@dataclass(frozen=True, slots=True)
-class Place:
+class Place(Struct, frozen=True):
     """Where a CI format points: a real file and a region in it. For a finding inside an archive
     member or a decoded region, the outer file (at the encoded region where that is known, else
     line 1), with ``inside`` naming the member and encoding and the position there."""

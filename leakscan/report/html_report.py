@@ -15,7 +15,6 @@ import base64
 import hashlib
 import json
 from collections import Counter
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 
 import jinja2
 from markupsafe import Markup
+from msgspec import Struct, field
 
 from leakscan.models import Liveness, Secret
 from leakscan.report import ReportContext
@@ -44,8 +44,7 @@ _COUNTER_LABELS = {
 _HIDDEN_COUNTERS = {"findings", "duration_s"}
 
 
-@dataclass(frozen=True, slots=True)
-class FindingView:
+class FindingView(Struct, frozen=True):
     """One finding, with every value from scanned content made displayable."""
 
     anchor: str
@@ -90,8 +89,7 @@ class FindingView:
         return bool(self.present_at_head or self.present_at_default_branch or self.refs)
 
 
-@dataclass(frozen=True, slots=True)
-class Bar:
+class Bar(Struct, frozen=True):
     """One finding's exposure window in the timeline."""
 
     anchor: str
@@ -106,8 +104,7 @@ class Bar:
     label: str
 
 
-@dataclass(slots=True)
-class Timeline:
+class Timeline(Struct):
     """The SVG geometry: a band per repository, one bar per dated finding."""
 
     width: int

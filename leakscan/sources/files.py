@@ -6,8 +6,9 @@ import os
 import stat
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 from leakscan.models import Blob, Failed, FileOrigin, Skipped, Unreadable
 from leakscan.paths import find_repo_root
@@ -19,15 +20,13 @@ READ_CHUNK = 1 << 20
 GIT_LS_FILES_TIMEOUT = 60
 
 
-@dataclass(frozen=True, slots=True)
-class _Level:
+class _Level(Struct, frozen=True):
     base: str
     matcher: IgnoreMatcher
     git: bool = True  # a git ignore file (a tracked path is still scanned), else .leakscanignore
 
 
-@dataclass(frozen=True, slots=True)
-class _Folder:
+class _Folder(Struct, frozen=True):
     """A folder to list: where it is, how it is shown, the ignore levels above it, and whether
     a git ignore rule matched it (it is entered only for the tracked files below it)."""
 
@@ -302,8 +301,7 @@ def _rel_base(anchor: Path, folder: Path) -> str:
     return "" if rel == "." else rel + "/"
 
 
-@dataclass(frozen=True, slots=True)
-class FileReader:
+class FileReader(Struct, frozen=True):
     """Reads one listed file where it is scanned, never following a FIFO or device swapped in
     since it was listed (its content is not judged here: the engine applies the content policy)."""
 

@@ -8,11 +8,11 @@ import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pygit2
+from msgspec import Struct, field
 from pygit2.enums import DiffOption, FileMode, ObjectType, SortMode
 
 from leakscan.errors import InputError, UsageError
@@ -97,8 +97,7 @@ def commit_info(commit: pygit2.Commit) -> CommitInfo:
     return _signed(commit, commit.author, b"author")
 
 
-@dataclass(frozen=True, slots=True)
-class RefObject:
+class RefObject(Struct, frozen=True):
     """A blob or tree a ref points to (directly or through annotated tags), shown at path
     ``name``; ``tag`` is the annotated tag the ref points to, None for a lightweight ref."""
 
@@ -108,8 +107,7 @@ class RefObject:
     tag: CommitInfo | None
 
 
-@dataclass(frozen=True, slots=True)
-class TagMessage:
+class TagMessage(Struct, frozen=True):
     """The message of an annotated tag, with the tag as its commit information."""
 
     name: str
@@ -117,8 +115,7 @@ class TagMessage:
     tag: CommitInfo
 
 
-@dataclass(slots=True)
-class Tips:
+class Tips(Struct):
     """Commits to start the walk from, blobs and trees refs point to, annotated-tag messages, and
     refs that could not be used."""
 
@@ -127,7 +124,7 @@ class Tips:
     tag_messages: dict[Oid, TagMessage] = field(default_factory=dict)
     skipped: list[Skipped] = field(default_factory=list)
     errors: list[Failed] = field(default_factory=list)
-    _listed: set[Oid] = field(default_factory=set, repr=False)  # ``commits``, looked up by thousands of refs
+    _listed: set[Oid] = field(default_factory=set)  # ``commits``, looked up by thousands of refs
 
     def add_commit(self, oid: Oid) -> None:
         """Start the walk from ``oid`` too (once however many refs name it)."""
@@ -261,8 +258,7 @@ def resolve_commit(repo: pygit2.Repository, rev: str, option: str) -> Oid:
     return commit.id
 
 
-@dataclass(slots=True)
-class CommitWalk:
+class CommitWalk(Struct):
     """The commits to scan, oldest first in topological order, and what limited the walk."""
 
     commits: list[Oid]
@@ -338,8 +334,7 @@ def load_tree(repo: pygit2.Repository, oid: Oid) -> pygit2.Tree | None:
 # --------------------------------------------------------------------------- trees and blobs
 
 
-@dataclass(frozen=True, slots=True)
-class BlobRef:
+class BlobRef(Struct, frozen=True):
     """A blob to scan and the first path it was seen at."""
 
     oid: Oid
@@ -491,8 +486,7 @@ def read_blob(repo: pygit2.Repository, oid: Oid, max_size: int) -> bytes | int:
     return bytes(data)
 
 
-@dataclass(frozen=True, slots=True)
-class OdbReader:
+class OdbReader(Struct, frozen=True):
     """A blob of the object store by id, through libgit2 (its size is known once it is read)."""
 
     repo: pygit2.Repository

@@ -15,10 +15,10 @@ import subprocess
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import pygit2
+from msgspec import Struct, field
 
 from leakscan.models import Failed, Skipped
 from leakscan.sources.git import BlobRef
@@ -481,8 +481,7 @@ Chunk = list[str]
 ChunkResult = tuple[list[str], list[tuple[str, Any]]]
 
 
-@dataclass(slots=True)
-class _WorkerState:
+class _WorkerState(Struct):
     git_dir: str
     scan: Callable[[bytes], Any]
     reader: BlobReader | None = None
@@ -525,8 +524,7 @@ def _chunks(blobs: Iterable[tuple[str, int]], max_size: int) -> Iterator[tuple[C
         yield chunk, size
 
 
-@dataclass(slots=True)
-class PackScan:
+class PackScan(Struct):
     """What the workers gave: ids scanned with nothing to report, (id → outcome) for the others,
     ids of chunks whose worker died (→ why), whether the scan stopped early (a worker died: the
     chunks not yet sent were not scanned), and whether it was interrupted."""

@@ -21,10 +21,10 @@ import threading
 from collections import deque
 from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Protocol
 
 import pygit2
+from msgspec import Struct, field
 
 from leakscan.models import (
     COMMIT_MESSAGE,
@@ -84,8 +84,7 @@ WORKER_DIED = "worker process died"
 SHALLOW_NOTE = "history truncated (shallow clone): commits before the shallow boundary are missing"
 
 
-@dataclass(frozen=True, slots=True)
-class Progress:
+class Progress(Struct, frozen=True):
     """How far the blob scan has got."""
 
     blobs_done: int
@@ -146,8 +145,7 @@ class BlobScanner:
         return [self.scan(pygit2.Oid(hex=oid), path).portable() for oid, path in refs]
 
 
-@dataclass(slots=True)
-class WorkerScan:
+class WorkerScan(Struct):
     """What a worker needs to scan blobs (reaches it through fork); each worker opens the
     repository itself, on its first batch."""
 
@@ -208,8 +206,7 @@ Key = tuple[str, str, str]  # rule id, secret, path
 Located = tuple[Key, Origin, CommitInfo | None, Match]
 
 
-@dataclass(slots=True)
-class Collected:
+class Collected(Struct):
     """What the history source gave: the blobs with matches (``targets``), the message findings,
     and what attribution needs to credit them to commits."""
 
@@ -476,8 +473,7 @@ def _scan_copies(
     return targets
 
 
-@dataclass(slots=True)
-class Walked:
+class Walked(Struct):
     """The tips, the commit walk from them, each commit's root tree (``trees``) and the findings
     in their messages: made before the blob scan, or (a whole history in pack order) beside it."""
 
@@ -487,8 +483,7 @@ class Walked:
     trees: dict[Oid, Oid] = field(default_factory=dict)
 
 
-@dataclass(slots=True)
-class PackOrderOutcomes:
+class PackOrderOutcomes(Struct):
     """Each walked blob with its outcome (walk order), what the walk recorded (unreadable
     commits, message counts, submodules, missing trees), and how the pack-order scan ended."""
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from leakscan.errors import UsageError
 
@@ -23,8 +24,7 @@ class PatternError(ValueError):
     """A pattern git would not accept (or one that can match nothing)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Pattern:
+class Pattern(Struct, frozen=True):
     """One parsed line: regex body (full match), whether it negates, and how it is anchored."""
 
     index: int
@@ -196,8 +196,7 @@ def _posix_class(name: str) -> str:
     return _POSIX[name]
 
 
-@dataclass(slots=True)
-class _Lookup:
+class _Lookup(Struct):
     """Last pattern index per key, for files (any pattern) and folders (dir-only ones too)."""
 
     any: dict[str, int] = field(default_factory=dict)

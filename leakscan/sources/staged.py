@@ -10,7 +10,8 @@ import os
 import subprocess
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from leakscan.errors import InputError
 from leakscan.models import Blob, Failed, Skipped, StagedOrigin, Unreadable
@@ -21,8 +22,7 @@ GITLINK = "160000"
 _NO_FILE = "000000"
 
 
-@dataclass(frozen=True, slots=True)
-class Previous:
+class Previous(Struct, frozen=True):
     """The HEAD version of a modified staged file (what its added lines are found against)."""
 
     data: bytes
@@ -30,8 +30,7 @@ class Previous:
     new_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class StagedRepo:
+class StagedRepo(Struct, frozen=True):
     """A repository with a work tree, and the index file git is to read (None: its own)."""
 
     git_dir: str
@@ -98,8 +97,7 @@ def index_file_path() -> str | None:
     return path
 
 
-@dataclass(frozen=True, slots=True)
-class _Change:
+class _Change(Struct, frozen=True):
     status: str
     path: str
     new_mode: str
@@ -230,8 +228,7 @@ class StagedSource:
                 yield Blob(StagedOrigin(change.path), data)
 
 
-@dataclass(frozen=True, slots=True)
-class GitBlobReader:
+class GitBlobReader(Struct, frozen=True):
     """A blob of the object store by id, read through ``git cat-file blob`` (streamed: a staged
     file over the size limit is never held)."""
 

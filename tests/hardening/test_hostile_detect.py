@@ -6,13 +6,13 @@ benchmarks/hostile.py)."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import random
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec.structs
 import pytest
 import regex
 
@@ -49,7 +49,7 @@ class CountingPattern:
 
 def counting(rule: Rule) -> tuple[Rule, CountingPattern]:
     counter = CountingPattern(rule.pattern)
-    return dataclasses.replace(rule, pattern=counter), counter  # type: ignore[arg-type]
+    return msgspec.structs.replace(rule, pattern=counter), counter  # type: ignore[arg-type]
 
 
 def quadratic_case(size: int) -> bytes:

@@ -6,13 +6,13 @@ import json
 import os
 import subprocess
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
+from msgspec.structs import replace
 
 from leakscan.models import CommitInfo, Finding, Liveness, ScanResult, Validation
 from leakscan.options import ScanOptions

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from msgspec.structs import replace
 
 from leakscan.models import Failed, Liveness, Validation
 from leakscan.policy import exit_code_for

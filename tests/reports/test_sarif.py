@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 import jsonschema
 import pytest
+from msgspec.structs import replace
 
 from leakscan.models import Failed, Liveness, Skipped, Validation
 from leakscan.synthetic import TokenGenerator
