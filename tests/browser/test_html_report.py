@@ -160,7 +160,11 @@ def test_table_filters_by_rule_author_head_and_date(browser: Any, history_report
     removed = expect(lambda f: not f["present_at_head"])
     assert len(removed) == 1 and set(visible_rows(browser)) == removed
     browser.find_element(BY_ID, "reset-filters").click()
-    assert len(visible_rows(browser)) == HISTORY_FINDINGS
+    # The form's reset event redraws on the next task (setTimeout 0), after the click returns.
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    WebDriverWait(browser, 5).until(lambda b: len(visible_rows(b)) == HISTORY_FINDINGS)
+    assert browser.find_element(BY_ID, "shown-count").text == "4 of 4 shown"
     set_filter(browser, "from", "2030-01-01")
     assert visible_rows(browser) == []
     set_filter(browser, "from", "2024-03-01")
