@@ -9,6 +9,7 @@ the caller reads it the usual way (libgit2), so missing or damaged objects are d
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import subprocess
@@ -29,6 +30,10 @@ GIT_OPTIONS = ("-c", "core.packedGitWindowSize=32m", "-c", "core.packedGitLimit=
 # waits for the answers to be read.
 MAX_REQUEST = 1000
 _READ_SIZE = 1 << 18  # bytes asked of git's output at a time
+# A reader's pipe from git holds this much (Linux; the default is 64 KiB): git inflates further
+# ahead, and each blob crosses in fewer, larger copies (on mypy's 5.85 GB, reading every blob
+# into Python took 11.5 CPU seconds through 64 KiB and 10.7 through 1 MiB).
+PIPE_BYTES = 1 << 20
 
 _TREE_MODE = 0o040000
 _GITLINK_MODE = 0o160000
@@ -47,6 +52,18 @@ def repo_dir(repo: pygit2.Repository) -> str:
 
 def _git(git_dir: str, *args: str) -> list[str]:
     return ["git", *GIT_OPTIONS, f"--git-dir={git_dir}", *args]
+
+
+def _widen(proc: subprocess.Popen[bytes]) -> None:
+    """Make the pipe from ``proc`` hold ``PIPE_BYTES`` where the system allows it (not Linux, or
+    over the user's pipe quota: the pipe keeps its size, which only costs speed)."""
+    setsize = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if setsize is None or proc.stdout is None:
+        return
+    try:
+        fcntl.fcntl(proc.stdout.fileno(), setsize, PIPE_BYTES)
+    except OSError:
+        pass
 
 
 def _env() -> dict[str, str]:
@@ -185,6 +202,8 @@ class BlobReader:
                 )
             except OSError:
                 self._proc = None
+            else:
+                _widen(self._proc)
         return self._proc
 
     def read(self, ids: Sequence[str]) -> Iterator[tuple[str, bytes | None]]:
@@ -259,6 +278,7 @@ class TreeStream:
         except OSError:
             self._done = True
             return
+        _widen(self._proc)
         self._feeder = threading.Thread(target=self._feed, args=(trees,), daemon=True)
         self._feeder.start()
 
