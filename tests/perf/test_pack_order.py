@@ -3,6 +3,7 @@ the in-process scan gives: findings, first paths of skipped blobs, errors, notes
 
 from __future__ import annotations
 
+import fcntl
 from pathlib import Path
 
 import pytest
@@ -233,3 +234,32 @@ def test_a_killed_worker_ends_the_pack_order_scan_with_its_blobs_failed(
     assert errors["<worker>"].startswith("worker process died: blob scan stopped")
     assert [(f.path, f.secret.value) for f in result.findings] == [("<commit message>", token)]
     assert not result.complete and not result.interrupted
+
+
+@pytest.mark.skipif(not hasattr(fcntl, "F_GETPIPE_SZ"), reason="pipe sizes are a Linux setting")
+@pytest.mark.parametrize("refused", [False, True])
+def test_blob_reader_widens_its_pipe_where_allowed_and_reads_the_same_either_way(
+    make_repo: MakeRepo, monkeypatch: pytest.MonkeyPatch, refused: bool
+) -> None:
+    big = bytes(range(256)) * (3 * 4096 + 7)  # three times the wide pipe, and some
+    repo = make_repo()
+    repo.commit({"big.bin": big, "small.txt": "s\n"})
+    ids = [repo.git("rev-parse", "HEAD:big.bin"), repo.git("rev-parse", "HEAD:small.txt")]
+    if refused:  # over the user's pipe quota, say: the pipe keeps its size
+        real = fcntl.fcntl
+
+        def refuse(fd: int, op: int, arg: int = 0) -> object:
+            if op == fcntl.F_SETPIPE_SZ:
+                raise PermissionError("pipe quota")
+            return real(fd, op, arg)
+
+        monkeypatch.setattr(gitobjects.fcntl, "fcntl", refuse)
+    reader = BlobReader(str(repo.path / ".git"))
+    try:
+        assert list(reader.read(ids)) == [(ids[0], big), (ids[1], b"s\n")]
+        proc = reader._proc
+        assert proc is not None and proc.stdout is not None
+        size = fcntl.fcntl(proc.stdout.fileno(), fcntl.F_GETPIPE_SZ)
+        assert (size < gitobjects.PIPE_BYTES) if refused else (size == gitobjects.PIPE_BYTES)
+    finally:
+        reader.close()
