@@ -1,26 +1,35 @@
-"""The floor with delivery: every object of a store inflated once by git and read into this
-process (what any scanner outside git pays on top of the decompression floor: each byte crosses
-a pipe). Reads through a 1 MiB pipe into one reused buffer, so nothing here but the crossing costs.
+"""The floor with delivery: every object of a store inflated by git and read into this process,
+what any scanner outside git pays on top of the decompression floor (each byte crosses a pipe).
+Reads through 1 MiB pipes into reused buffers, so nothing here costs but the crossing.
 
-Usage: python benchmarks/deliver.py REPO   (prints the bytes read)
+Usage:
+  python benchmarks/deliver.py REPO               # git cat-file --batch-all-objects --batch
+  python benchmarks/deliver.py REPO --readers 2   # the blobs only, in pack order, in runs of 512
+                                                  # dealt out to 2 git readers (as leakscan's workers)
+Prints the bytes read.
 """
 
 from __future__ import annotations
 
+import argparse
 import fcntl
 import os
 import subprocess
-import sys
+import tempfile
+import threading
 
 PIPE_BYTES = 1 << 20
+RUN = 512  # blobs per run handed to one reader, as leakscan's chunks
 
 
-def main() -> None:
+def _drain(argv: list[str], ids: str | None, counts: list[int]) -> None:
+    """Run ``argv`` (its input: the file ``ids``, if any) with its output read through a wide
+    pipe; add the bytes to ``counts``."""
     read_end, write_end = os.pipe()
     if hasattr(fcntl, "F_SETPIPE_SZ"):
         fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-    git = ["git", "-C", sys.argv[1], "cat-file", "--batch-all-objects", "--batch", "--unordered"]
-    proc = subprocess.Popen(git, stdin=subprocess.DEVNULL, stdout=write_end)
+    with open(ids or os.devnull, "rb") as stdin:
+        proc = subprocess.Popen(argv, stdin=stdin, stdout=write_end)
     os.close(write_end)
     buffer = memoryview(bytearray(PIPE_BYTES))
     total = 0
@@ -28,8 +37,51 @@ def main() -> None:
         total += got
     os.close(read_end)
     if proc.wait() != 0:
-        sys.exit(f"git cat-file failed with exit code {proc.returncode}")
-    print(total)
+        raise SystemExit(f"{' '.join(argv)}: exit code {proc.returncode}")
+    counts.append(total)
+
+
+def _blobs_in_pack_order(repo: str) -> list[bytes]:
+    listing = subprocess.run(
+        ["git", "-C", repo, "cat-file", "--batch-all-objects", "--unordered", "--batch-check"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    return [line.split()[0] for line in listing.splitlines() if line.split()[1] == b"blob"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("repo")
+    parser.add_argument("--readers", type=int, default=1)
+    args = parser.parse_args()
+    counts: list[int] = []
+    if args.readers <= 1:
+        git = ["git", "-C", args.repo, "cat-file", "--batch-all-objects", "--batch", "--unordered"]
+        _drain(git, None, counts)
+        print(sum(counts))
+        return
+    blobs = _blobs_in_pack_order(args.repo)
+    with tempfile.TemporaryDirectory() as folder:
+        threads = []
+        for reader in range(args.readers):
+            mine = [
+                oid
+                for start in range(reader * RUN, len(blobs), args.readers * RUN)
+                for oid in blobs[start : start + RUN]
+            ]
+            path = os.path.join(folder, f"ids-{reader}")
+            with open(path, "wb") as ids:
+                ids.write(b"".join(oid + b"\n" for oid in mine))
+            git = ["git", "-C", args.repo, "cat-file", "--batch"]
+            threads.append(threading.Thread(target=_drain, args=(git, path, counts)))
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    print(sum(counts))
 
 
 if __name__ == "__main__":

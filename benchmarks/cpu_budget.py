@@ -1,0 +1,103 @@
+"""Where a history scan's CPU goes, against what reading the objects costs at least (Linux).
+
+Wall time and the CPU seconds the whole machine spent (``/proc/stat``, so git children and
+worker processes are counted too) for, interleaved, medians:
+  - the floor: ``git cat-file --batch-all-objects --batch --unordered`` to /dev/null;
+  - the floor delivered: the same, every byte read into a process (``deliver.py``);
+  - the blobs delivered to 2 readers as leakscan's workers read them (``deliver.py --readers 2``);
+  - ``leakscan history``.
+leakscan's CPU beyond the 2-reader delivery is its own work (scanning, the tree walk, the rest).
+On a machine whose cores are all busy during the scan, wall time is CPU seconds / cores, so that
+remainder is what stands between leakscan and the floor. Run it on an otherwise idle machine.
+
+Usage: python benchmarks/cpu_budget.py REPO [--runs 3] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import CHILD_ENV, compile_bytecode, leakscan_cmd  # noqa: E402
+
+_BUSY_FIELDS = (0, 1, 2, 5, 6, 7)  # user nice system irq softirq steal: time not idle or waiting
+
+
+def busy_seconds() -> float:
+    """CPU seconds the machine has spent busy since boot, all cores together."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    return sum(int(fields[i]) for i in _BUSY_FIELDS) / 100  # USER_HZ is 100 on Linux
+
+
+def measure(argv: list[str]) -> tuple[float, float]:
+    """(wall seconds, busy CPU seconds of the machine) of one run of ``argv``."""
+    cpu, start = busy_seconds(), time.perf_counter()
+    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=CHILD_ENV, check=False)
+    return time.perf_counter() - start, busy_seconds() - cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("repo")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    compile_bytecode()
+    deliver = [sys.executable, str(Path(__file__).resolve().parent / "deliver.py"), args.repo]
+    commands = {
+        "floor (git to /dev/null)": [
+            "git",
+            "-C",
+            args.repo,
+            "cat-file",
+            "--batch-all-objects",
+            "--batch",
+            "--unordered",
+        ],
+        "floor delivered (1 reader)": deliver,
+        f"blobs delivered ({args.workers} readers)": [*deliver, "--readers", str(args.workers)],
+        "leakscan history": [
+            *leakscan_cmd(),
+            "history",
+            "--no-progress",
+            "--workers",
+            str(args.workers),
+            "--format",
+            "json",
+            "-o",
+            "/dev/null",
+            args.repo,
+        ],
+    }
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
+    for argv in commands.values():
+        measure(argv)  # warm-up: the page cache
+    for _ in range(args.runs):
+        for name, argv in commands.items():
+            runs[name].append(measure(argv))
+    print(f"{'command':<30}{'wall s':>8}{'CPU s':>8}{'cores':>7}")
+    medians: dict[str, tuple[float, float]] = {}
+    for name, pairs in runs.items():
+        wall = statistics.median(w for w, _ in pairs)
+        cpu = statistics.median(c for _, c in pairs)
+        medians[name] = (wall, cpu)
+        print(f"{name:<30}{wall:>8.2f}{cpu:>8.2f}{cpu / wall:>7.2f}")
+    floor_wall, floor_cpu = medians["floor (git to /dev/null)"]
+    delivered = medians[f"blobs delivered ({args.workers} readers)"][1]
+    wall, cpu = medians["leakscan history"]
+    print(f"crossing into a process: {medians['floor delivered (1 reader)'][1] - floor_cpu:.2f} CPU s")
+    print(
+        f"leakscan: {wall / floor_wall:.2f}x the floor's wall time; {cpu:.2f} CPU s = {delivered:.2f} "
+        f"delivering the blobs + {cpu - delivered:.2f} its own work (scanning, walking the trees, the rest)"
+    )
+
+
+if __name__ == "__main__":
+    main()
