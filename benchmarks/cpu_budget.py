@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import CHILD_ENV, compile_bytecode, leakscan_cmd  # noqa: E402
 
-_BUSY_FIELDS = (0, 1, 2, 5, 6, 7)  # user nice system irq softirq steal: time not idle or waiting
+_BUSY_FIELDS = (0, 1, 2, 5, 6)  # user nice system irq softirq: time not idle, waiting or stolen
 
 
 def busy_seconds() -> float:
