@@ -9,7 +9,6 @@ the caller reads it the usual way (libgit2), so missing or damaged objects are d
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 import subprocess
@@ -57,6 +56,10 @@ def _git(git_dir: str, *args: str) -> list[str]:
 def _widen(proc: subprocess.Popen[bytes]) -> None:
     """Make the pipe from ``proc`` hold ``PIPE_BYTES`` where the system allows it (not Linux, or
     over the user's pipe quota: the pipe keeps its size, which only costs speed)."""
+    try:
+        import fcntl  # not on Windows
+    except ImportError:
+        return
     setsize = getattr(fcntl, "F_SETPIPE_SZ", None)
     if setsize is None or proc.stdout is None:
         return

@@ -253,7 +253,7 @@ def test_blob_reader_widens_its_pipe_where_allowed_and_reads_the_same_either_way
                 raise PermissionError("pipe quota")
             return real(fd, op, arg)
 
-        monkeypatch.setattr(gitobjects.fcntl, "fcntl", refuse)
+        monkeypatch.setattr(fcntl, "fcntl", refuse)
     reader = BlobReader(str(repo.path / ".git"))
     try:
         assert list(reader.read(ids)) == [(ids[0], big), (ids[1], b"s\n")]
