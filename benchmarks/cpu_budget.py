@@ -35,10 +35,15 @@ def busy_seconds() -> float:
 
 
 def measure(argv: list[str]) -> tuple[float, float]:
-    """(wall seconds, busy CPU seconds of the machine) of one run of ``argv``."""
+    """(wall seconds, busy CPU seconds of the machine) of one run of ``argv``; a run that fails
+    (leakscan: exit code over 2, which are its results) ends the benchmark, naming the command."""
     cpu, start = busy_seconds(), time.perf_counter()
-    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=CHILD_ENV, check=False)
-    return time.perf_counter() - start, busy_seconds() - cpu
+    proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=CHILD_ENV, check=False)
+    wall, busy = time.perf_counter() - start, busy_seconds() - cpu
+    if proc.returncode > (2 if "history" in argv else 0) or proc.returncode < 0:
+        last = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
+        raise SystemExit(f"{' '.join(argv)}: exit code {proc.returncode}: {last[0]}")
+    return wall, busy
 
 
 def main() -> None:
