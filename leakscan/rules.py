@@ -64,7 +64,8 @@ class Example(Struct, frozen=True):
 
 class LazyPattern:
     """A built-in rule's regex, compiled the first time it is used (when one of its keywords
-    first hits): a scan pays only for the rules its input needs. The built-in rule files are
+    first hits; from ``leakscan.regexcache`` after the first run): a scan pays only for the rules
+    its input needs. The built-in rule files are
     checked by the test suite; rule files a user gives are compiled (and checked) as they load."""
 
     __slots__ = ("_compiled", "pattern")
@@ -75,9 +76,9 @@ class LazyPattern:
 
     def compiled(self) -> regex.Pattern[bytes]:
         if self._compiled is None:
-            import regex
+            from leakscan.regexcache import compile_cached
 
-            self._compiled = regex.compile(self.pattern)
+            self._compiled = compile_cached(self.pattern)
         return self._compiled
 
     @property
