@@ -154,9 +154,7 @@ def test_a_second_process_builds_its_patterns_without_the_regex_parser(
     assert second == [sorted([token, legacy]), False]
 
 
-def test_the_cli_reports_the_same_from_stored_programs(
-    tmp_path: Path, tokens: TokenGenerator
-) -> None:
+def test_the_cli_reports_the_same_from_stored_programs(tmp_path: Path, tokens: TokenGenerator) -> None:
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "xdg")}
     target = tmp_path / "conf.env"
     target.write_text(f"SONAR_TOKEN={tokens.sqco()}\nsonar.login={tokens.hex40()}\nSONAR_HOST=x\n")
