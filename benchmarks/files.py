@@ -16,12 +16,14 @@ import argparse
 import json
 import random
 import re
+import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     WORK,
+    Timings,
     compile_bytecode,
     interleave,
     leakscan_cmd,
@@ -35,6 +37,9 @@ from common import (  # noqa: E402
 from leakscan.synthetic import TokenGenerator  # noqa: E402
 
 RG_PATTERN = r"\bsqco_[A-Za-z0-9]{59}\b"
+PYFLOOR = Path(__file__).resolve().parent / "pyfloor.py"
+PYFLOOR_DB = WORK / "pyfloor-keywords.db"
+PYFLOOR_ROW = "python floor (pyfloor.py)"
 WORDS = (
     "def class return import from self value config token project build test main "
     "string number list dict result error request response server client user name path "
@@ -102,6 +107,8 @@ def _commands(
             str(root),
         ],
         "leakscan scan": [*leakscan_cmd(), "scan", *flags, "--format", "json", "--show-secrets", str(root)],
+        # The interpreter, leakscan's keyword database, and every file read and scanned once.
+        PYFLOOR_ROW: [sys.executable, str(PYFLOOR), str(PYFLOOR_DB), str(root), "--workers", "2"],
     }
     # One worker against the default (two once there are 64 MiB to scan): what the pool buys.
     commands["leakscan scan --workers 1"] = [*commands["leakscan scan"], "--workers", "1"]
@@ -131,6 +138,11 @@ def _check(commands: dict[str, list[str]], planted: list[str] | None) -> None:
         sys.exit("MISMATCH: the tools did not find exactly the planted tokens")
 
 
+def _print_floor_ratio(results: dict[str, Timings]) -> None:
+    floor = results[PYFLOOR_ROW].median
+    print(f"leakscan scan: {results['leakscan scan'].median / floor:.2f}x the Python floor ({floor:.3f} s)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("path", nargs="?", type=Path, help="a real tree (default: generated trees)")
@@ -145,12 +157,15 @@ def main() -> None:
     args = parser.parse_args()
     compile_bytecode()
     rg = require("rg")
+    subprocess.run([sys.executable, str(PYFLOOR), "--write-db", str(PYFLOOR_DB)], check=True)
     if args.path is not None:
         files = sum(1 for p in args.path.rglob("*") if p.is_file() and ".git" not in p.parts)
         print(f"tree: {args.path} ({files} files outside .git; ignore files honoured by both tools)")
         commands = _commands(args.path, rg, False, args.peers_dir, args.ref)
         _check(commands, None)
-        print_table(interleave(commands, args.runs), "rg (sqco_ pattern)", {"leakscan scan": 3.0})
+        results = interleave(commands, args.runs)
+        print_table(results, "rg (sqco_ pattern)", {"leakscan scan": 3.0})
+        _print_floor_ratio(results)
         return
     medians = []
     for scale, target in ((1, 4.0), (args.growth, 3.0)):
@@ -166,6 +181,7 @@ def main() -> None:
         _check(commands, planted)
         results = interleave(commands, args.runs)
         print_table(results, "rg (sqco_ pattern)", {"leakscan scan": target})
+        _print_floor_ratio(results)
         medians.append((results["leakscan scan"].median, results["rg (sqco_ pattern)"].median))
     (small, rg_small), (large, rg_large) = medians
     print(
