@@ -59,9 +59,13 @@ def _compile_recording(pattern: bytes) -> tuple[regex.Pattern[bytes], tuple[Any,
     """Compile with ``regex`` and record the arguments its C engine was built from (None when
     the engine was not called, e.g. the pattern came from ``regex``'s own cache)."""
     import regex
-    from regex import _main
 
-    real = _main._regex  # type: ignore[attr-defined]
+    try:
+        from regex import _main
+
+        real = _main._regex  # type: ignore[attr-defined]
+    except (ImportError, AttributeError):  # a layout this does not know: compiled, not kept
+        return regex.compile(pattern), None
     calls: list[tuple[Any, ...]] = []
 
     class Recorder:

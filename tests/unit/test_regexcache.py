@@ -174,3 +174,13 @@ def test_the_cli_reports_the_same_from_stored_programs(tmp_path: Path, tokens: T
     assert list((tmp_path / "xdg" / "leakscan").glob("regex-*.bin"))
     assert scan() == cold
     assert len(cold) == 2
+
+
+def test_a_regex_layout_without_its_engine_hook_is_compiled_and_not_kept(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delattr(regex, "_main")
+    monkeypatch.setitem(sys.modules, "regex._main", None)  # `from regex import _main` fails
+    compiled = regexcache.compile_cached(rb"(?P<secret>sqp_[0-9a-f]{40})")
+    assert compiled.search(b"sqp_" + b"ab" * 20) is not None
+    assert not list(cache.glob("regex-*.bin"))
