@@ -5,8 +5,11 @@ worker processes are counted too) for, interleaved, medians:
   - the floor: ``git cat-file --batch-all-objects --batch --unordered`` to /dev/null;
   - the floor delivered: the same, every byte read into a process (``deliver.py``);
   - the blobs delivered to 2 readers as leakscan's workers read them (``deliver.py --readers 2``);
+  - the same with leakscan's keyword pass over every byte, in 2 processes (``--scan``): the Python
+    floor of a history scan with leakscan's detector;
   - ``leakscan history``.
-leakscan's CPU beyond the 2-reader delivery is its own work (scanning, the tree walk, the rest).
+leakscan's CPU beyond the 2-reader delivery is its own work (scanning, the tree walk, the rest);
+beyond the Python floor, what it adds to the keyword pass (decoding, archives, the walk, the rest).
 On a machine whose cores are all busy during the scan, wall time is CPU seconds / cores, so that
 remainder is what stands between leakscan and the floor. Run it on an otherwise idle machine.
 
@@ -23,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import CHILD_ENV, compile_bytecode, leakscan_cmd  # noqa: E402
+from common import CHILD_ENV, WORK, compile_bytecode, leakscan_cmd  # noqa: E402
 
 _BUSY_FIELDS = (0, 1, 2, 5, 6)  # user nice system irq softirq: time not idle, waiting or stolen
 
@@ -55,7 +58,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     compile_bytecode()
-    deliver = [sys.executable, str(Path(__file__).resolve().parent / "deliver.py"), args.repo]
+    here = Path(__file__).resolve().parent
+    database = WORK / "pyfloor-keywords.db"
+    WORK.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, str(here / "pyfloor.py"), "--write-db", str(database)], check=True)
+    deliver = [sys.executable, str(here / "deliver.py"), args.repo]
+    scanned = f"blobs delivered+scanned ({args.workers})"
     commands = {
         "floor (git to /dev/null)": [
             "git",
@@ -68,6 +76,7 @@ def main() -> None:
         ],
         "floor delivered (1 reader)": deliver,
         f"blobs delivered ({args.workers} readers)": [*deliver, "--readers", str(args.workers)],
+        scanned: [*deliver, "--readers", str(args.workers), "--scan", str(database)],
         "leakscan history": [
             *leakscan_cmd(),
             "history",
@@ -101,6 +110,11 @@ def main() -> None:
     print(
         f"leakscan: {wall / floor_wall:.2f}x the floor's wall time; {cpu:.2f} CPU s = {delivered:.2f} "
         f"delivering the blobs + {cpu - delivered:.2f} its own work (scanning, walking the trees, the rest)"
+    )
+    floor_wall_py, floor_cpu_py = medians[scanned]
+    print(
+        f"leakscan: {wall / floor_wall_py:.2f}x the Python floor's wall time, "
+        f"{cpu - floor_cpu_py:.2f} CPU s beyond it (decoding and opening, the tree walk, the rest)"
     )
 
 

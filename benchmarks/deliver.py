@@ -6,7 +6,10 @@ Usage:
   python benchmarks/deliver.py REPO               # git cat-file --batch-all-objects --batch
   python benchmarks/deliver.py REPO --readers 2   # the blobs only, in pack order, in runs of 512
                                                   # dealt out to 2 git readers (as leakscan's workers)
-Prints the bytes read.
+  python benchmarks/deliver.py REPO --readers 2 --scan DB
+        # the same, each reader a process that also runs leakscan's keyword pass (Hyperscan, the
+        # database pyfloor.py --write-db writes) over what it reads: the Python floor of history
+Prints the bytes read (and the keyword hits).
 """
 
 from __future__ import annotations
@@ -17,14 +20,17 @@ import os
 import subprocess
 import tempfile
 import threading
+from typing import Any
 
 PIPE_BYTES = 1 << 20
 RUN = 512  # blobs per run handed to one reader, as leakscan's chunks
 
 
-def _drain(argv: list[str], ids: str | None, counts: list[int]) -> None:
+def _drain(argv: list[str], ids: str | None, counts: list[int], db_path: str | None = None) -> int:
     """Run ``argv`` (its input: the file ``ids``, if any) with its output read through a wide
-    pipe; add the bytes to ``counts``."""
+    pipe; add the bytes to ``counts``; with ``db_path``, scan each read with that Hyperscan
+    database and return the hits."""
+    on_read = _scanner(db_path) if db_path else None
     read_end, write_end = os.pipe()
     if hasattr(fcntl, "F_SETPIPE_SZ"):
         fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
@@ -35,10 +41,59 @@ def _drain(argv: list[str], ids: str | None, counts: list[int]) -> None:
     total = 0
     while got := os.readv(read_end, [buffer]):
         total += got
+        if on_read is not None:
+            on_read(buffer[:got])
     os.close(read_end)
     if proc.wait() != 0:
         raise SystemExit(f"{' '.join(argv)}: exit code {proc.returncode}")
     counts.append(total)
+    return on_read.hits if on_read is not None else 0
+
+
+class _Scan:
+    """Leakscan's keyword pass over each read (the hits only counted)."""
+
+    def __init__(self, db: Any, scratch: Any) -> None:
+        self.db, self.scratch, self.hits = db, scratch, 0
+
+    def _hit(self, index: int, start: int, end: int, flags: int, context: object) -> None:
+        self.hits += 1
+
+    def __call__(self, data: memoryview) -> None:
+        self.db.scan(data, match_event_handler=self._hit, scratch=self.scratch)
+
+
+def _scanner(db_path: str) -> _Scan:
+    import hyperscan
+
+    with open(db_path, "rb") as file:
+        db = hyperscan.loadb(file.read(), hyperscan.HS_MODE_BLOCK)
+    return _Scan(db, hyperscan.Scratch(db))
+
+
+def _in_processes(jobs: list[tuple[list[str], str]], db_path: str) -> tuple[int, int]:
+    """Each (git command, ids file) drained and scanned in a forked process: (bytes, hits)."""
+    children = []
+    for argv, ids in jobs:
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read)
+            counts: list[int] = []
+            hits = _drain(argv, ids, counts, db_path)
+            os.write(write, f"{counts[0]} {hits}".encode())
+            os._exit(0)
+        os.close(write)
+        children.append((pid, read))
+    total = hits = 0
+    for pid, read in children:
+        answer = os.read(read, 64).split()
+        os.close(read)
+        _, status = os.waitpid(pid, 0)
+        if status != 0 or len(answer) != 2:
+            raise SystemExit("a scanning reader failed")
+        total, hits = total + int(answer[0]), hits + int(answer[1])
+    return total, hits
 
 
 def _blobs_in_pack_order(repo: str) -> list[bytes]:
@@ -56,6 +111,7 @@ def main() -> None:
     )
     parser.add_argument("repo")
     parser.add_argument("--readers", type=int, default=1)
+    parser.add_argument("--scan", metavar="DB", help="a Hyperscan database (pyfloor.py --write-db)")
     args = parser.parse_args()
     counts: list[int] = []
     if args.readers <= 1:
@@ -66,6 +122,7 @@ def main() -> None:
     blobs = _blobs_in_pack_order(args.repo)
     with tempfile.TemporaryDirectory() as folder:
         threads = []
+        jobs = []
         for reader in range(args.readers):
             mine = [
                 oid
@@ -76,7 +133,12 @@ def main() -> None:
             with open(path, "wb") as ids:
                 ids.write(b"".join(oid + b"\n" for oid in mine))
             git = ["git", "-C", args.repo, "cat-file", "--batch"]
+            jobs.append((git, path))
             threads.append(threading.Thread(target=_drain, args=(git, path, counts)))
+        if args.scan:
+            total, hits = _in_processes(jobs, args.scan)
+            print(total, hits)
+            return
         for thread in threads:
             thread.start()
         for thread in threads:
