@@ -56,8 +56,8 @@ def compile_cached(pattern: bytes) -> regex.Pattern[bytes]:
 
 
 def _compile_recording(pattern: bytes) -> tuple[regex.Pattern[bytes], tuple[Any, ...] | None]:
-    """Compile with ``regex`` and record the arguments its C engine was built from (None when
-    the engine was not called, e.g. the pattern came from ``regex``'s own cache)."""
+    """Compile with ``regex`` and record the arguments its C engine was built from; None when
+    this ``regex`` builds patterns some other way, or the program depends on the locale."""
     import regex
 
     try:
@@ -85,7 +85,7 @@ def _compile_recording(pattern: bytes) -> tuple[regex.Pattern[bytes], tuple[Any,
             _main._regex = real  # type: ignore[attr-defined]
     recorded = [args for args in calls if args and args[0] == pattern]
     if len(recorded) != 1 or recorded[0][1] & regex.LOCALE:
-        return compiled, None  # a locale-dependent program is not kept
+        return compiled, None
     # Flags come as ``RegexFlag``: kept as the ints they are, so marshal can store them.
     return compiled, tuple(int(arg) if isinstance(arg, regex.RegexFlag) else arg for arg in recorded[0])
 

@@ -64,9 +64,9 @@ class Example(Struct, frozen=True):
 
 class LazyPattern:
     """A built-in rule's regex, compiled the first time it is used (when one of its keywords
-    first hits; from ``leakscan.regexcache`` after the first run): a scan pays only for the rules
-    its input needs. The built-in rule files are
-    checked by the test suite; rule files a user gives are compiled (and checked) as they load."""
+    first hits; built from its cached program after the first run, ``leakscan.regexcache``): a
+    scan pays only for the rules its input needs. The built-in rule files are checked by the test
+    suite; rule files a user gives are compiled (and checked) as they load."""
 
     __slots__ = ("_compiled", "pattern")
 
