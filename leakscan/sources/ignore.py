@@ -196,6 +196,10 @@ def _posix_class(name: str) -> str:
     return _POSIX[name]
 
 
+# Names whose unanchored decision a matcher remembers at most (then it starts afresh).
+MAX_NAMES_KEPT = 1 << 16
+
+
 class _Lookup(Struct):
     """Last pattern index per key, for files (any pattern) and folders (dir-only ones too)."""
 
@@ -231,6 +235,7 @@ class IgnoreMatcher:
                 (paths_re if pattern.anchored else names_re).append(pattern)
         self._names_re = _combine(names_re)
         self._paths_re = _combine(paths_re)
+        self._by_name: dict[tuple[str, bool], int] = {}
 
     def __bool__(self) -> bool:
         return bool(self.patterns)
@@ -242,12 +247,28 @@ class IgnoreMatcher:
     def decide(self, path: str, is_dir: bool) -> bool | None:
         """True if ``path`` (relative to the ignore file's folder) is ignored, False if a
         ``!pattern`` re-includes it, None when no pattern matches."""
-        # Runs for every entry of a walk below an ignore file: the lookups are written out.
+        # Runs for every entry of a walk below an ignore file: the lookups are written out, and
+        # what the unanchored patterns say of a name is remembered (names repeat across folders).
         name = path[path.rfind("/") + 1 :]
-        names, paths = self._names, self._paths
-        best = max(names.any.get(name, -1), paths.any.get(path, -1))
+        named = self._by_name.get((name, is_dir))
+        if named is None:
+            named = self._by_name[(name, is_dir)] = self._name_match(name, is_dir)
+            if len(self._by_name) > MAX_NAMES_KEPT:
+                self._by_name.clear()
+        paths = self._paths
+        best = max(named, paths.any.get(path, -1))
         if is_dir:
-            best = max(best, names.dirs.get(name, -1), paths.dirs.get(path, -1))
+            best = max(best, paths.dirs.get(path, -1))
+        if self._paths_re is not None:
+            best = max(best, self._paths_re.last_match(path + "/" if is_dir else path))
+        return None if best < 0 else not self.patterns[best].negate
+
+    def _name_match(self, name: str, is_dir: bool) -> int:
+        """The index of the last unanchored pattern (a name, ``*.ext``, a glob) matching ``name``."""
+        names = self._names
+        best = names.any.get(name, -1)
+        if is_dir:
+            best = max(best, names.dirs.get(name, -1))
         if self._suffix_lengths:
             suffixes = self._suffixes
             for length in self._suffix_lengths:
@@ -255,9 +276,7 @@ class IgnoreMatcher:
                     best = max(best, suffixes.get(name[-length:], is_dir))
         if self._names_re is not None:
             best = max(best, self._names_re.last_match(name + "/" if is_dir else name))
-        if self._paths_re is not None:
-            best = max(best, self._paths_re.last_match(path + "/" if is_dir else path))
-        return None if best < 0 else not self.patterns[best].negate
+        return best
 
     def ignored(self, path: str, is_dir: bool) -> bool:
         """Whether ``path`` itself matches (a ``!`` pattern matching last means no)."""

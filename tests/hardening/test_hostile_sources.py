@@ -111,6 +111,27 @@ def test_matcher_follows_gitignore_semantics() -> None:
     assert {case: matcher.decide(*case) for case in cases} == cases
 
 
+@pytest.mark.parametrize("kept", [2, 1 << 16])
+def test_a_name_decided_once_is_decided_the_same_in_every_folder(
+    monkeypatch: pytest.MonkeyPatch, kept: int
+) -> None:
+    """Unanchored patterns' answers are remembered per name (and forgotten past the bound); the
+    anchored patterns still see each whole path."""
+    import leakscan.sources.ignore as ignore
+
+    monkeypatch.setattr(ignore, "MAX_NAMES_KEPT", kept)
+    lines = ["*.pyc", "build/", "!keep.pyc", "/top/keep.pyc", "docs/*.md", "x?y", "tmp"]
+    names = ["a.pyc", "keep.pyc", "build", "README.md", "xzy", "tmp", "other"]
+    paths = [f"{folder}{name}" for folder in ("", "top/", "docs/", "s/docs/", "a/b/") for name in names]
+    walked, _ = compile_lines(lines, "t")
+    answers = [(path, is_dir, walked.decide(path, is_dir)) for path in paths * 2 for is_dir in (False, True)]
+    for path, is_dir, answer in answers:
+        fresh, _ = compile_lines(lines, "t")
+        assert fresh.decide(path, is_dir) == answer, (path, is_dir)
+    assert ("top/keep.pyc", False, True) in answers and ("a/b/keep.pyc", False, False) in answers
+    assert ("docs/README.md", False, True) in answers and ("s/docs/README.md", False, None) in answers
+
+
 def test_last_matching_pattern_decides_across_kinds() -> None:
     matcher, _ = compile_lines(["*.log", "!debug.log", "debug.*", "!debug.l?g"], "t")
     assert matcher.decide("debug.log", False) is False
