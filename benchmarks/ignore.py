@@ -17,7 +17,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import WORK  # noqa: E402
 
-from leakscan.sources.files import FileRef, FileWalker  # noqa: E402
+from leakscan.models import Blob  # noqa: E402
+from leakscan.sources.files import FileWalker  # noqa: E402
 
 
 def build_tree(root: Path, files: int) -> None:
@@ -47,7 +48,7 @@ def walk_seconds(root: Path, lines: list[str], runs: int) -> tuple[float, int]:
     found = 0
     for _ in range(runs):
         start = time.perf_counter()
-        found = sum(isinstance(item, FileRef) for item in FileWalker([str(root)]))
+        found = sum(isinstance(item, Blob) for item in FileWalker([str(root)]))
         times.append(time.perf_counter() - start)
     return statistics.median(times), found
 
