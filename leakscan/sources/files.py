@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from bisect import bisect_left
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -80,19 +81,24 @@ class TrackedPaths:
         self.repo = repo
         self.notes = notes
         self._files: set[str] | None = None
-        self._dirs: set[str] = set()
+        self._in_order: list[str] = []  # the same paths sorted: a folder is a prefix search
         self._unknown = False
 
     def has(self, key: str, is_dir: bool) -> bool:
         """Whether git tracks this file, or (for a folder) any file below it."""
         if self._files is None:
-            self._files = self._load()
-            self._dirs = _folders_of(self._files)
+            listed = self._load()
+            self._in_order = sorted(listed)  # git lists them sorted already: a linear pass
+            self._files = set(listed)
         if self._unknown:
             return True
-        return key + "/" in self._dirs if is_dir else key in self._files
+        if not is_dir:
+            return key in self._files
+        folder = key + "/"
+        at = bisect_left(self._in_order, folder)
+        return at < len(self._in_order) and self._in_order[at].startswith(folder)
 
-    def _load(self) -> set[str]:
+    def _load(self) -> list[str]:
         """``git ls-files`` first (a process start costs less than importing libgit2), then
         libgit2; the note names both problems when neither can read the index."""
         import subprocess  # ~2 ms to import: only for a tree inside a git work tree
@@ -104,23 +110,23 @@ class TrackedPaths:
                 check=True,
                 timeout=GIT_LS_FILES_TIMEOUT,
             ).stdout
-            return {os.fsdecode(path) for path in listed.split(b"\0") if path}
+            return [path for path in os.fsdecode(listed).split("\0") if path]
         except (OSError, subprocess.SubprocessError) as exc:
             git_problem = f"git ls-files: {exc}"
         import pygit2
 
         try:
-            return {entry.path for entry in pygit2.Repository(str(self.repo)).index}
+            return [entry.path for entry in pygit2.Repository(str(self.repo)).index]
         except (pygit2.GitError, OSError, ValueError) as exc:
             problem = str(exc)
         if not self._has_index():
-            return set()  # no index at all (no commit yet, or a stray .git folder): nothing tracked
+            return []  # no index at all (no commit yet, or a stray .git folder): nothing tracked
         self._unknown = True
         self.notes.append(
             f"{self.repo}: cannot read the git index ({problem}; {git_problem}): "
             "files the ignore rules match are scanned"
         )
-        return set()
+        return []
 
     def _has_index(self) -> bool:
         dot_git = self.repo / ".git"
@@ -280,20 +286,6 @@ class FileWalker:
         elif (st.st_dev, st.st_ino) not in self.seen:  # named twice (`scan d d/sub`): once
             self.seen.add((st.st_dev, st.st_ino))
             yield file_blob(fs_path, shown, key, st.st_size)
-
-
-def _folders_of(paths: set[str]) -> set[str]:
-    """Every folder (``"a/"``, ``"a/b/"``) that holds one of ``paths``."""
-    folders: set[str] = set()
-    for path in paths:
-        at = path.rfind("/")
-        while at >= 0:
-            folder = path[: at + 1]
-            if folder in folders:
-                break
-            folders.add(folder)
-            at = path.rfind("/", 0, at)
-    return folders
 
 
 def _rel_base(anchor: Path, folder: Path) -> str:

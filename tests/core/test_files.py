@@ -13,7 +13,7 @@ import pytest
 from leakscan.content import Kind
 from leakscan.engine import prepare
 from leakscan.models import Blob, Failed, Skipped, StdinOrigin
-from leakscan.sources.files import FileWalker, file_blob, find_repo_root
+from leakscan.sources.files import FileWalker, TrackedPaths, file_blob, find_repo_root
 from leakscan.sources.stdin import STDIN_PATH, StdinSource
 
 GIT_ENV = {
@@ -139,6 +139,24 @@ def test_tracked_files_are_scanned_even_when_ignored(repo: Path) -> None:
     assert found == expected
     assert "build/out.txt" in found and "debug.log" in found
     assert "build/other.txt" not in found and "src/a.tmp" not in found
+
+
+def test_a_folder_is_tracked_when_a_tracked_path_lies_below_it(tmp_path: Path) -> None:
+    """Folders whose names share a prefix ("a", "a-b", "ab", "a.b") are told apart; a file is
+    not a folder; names that are not UTF-8 are looked up as the walk shows them."""
+    repo = tmp_path / "r"
+    for path in ("a/b.txt", "a-b/c.txt", "ab/x/y.txt", "a.b", "z\udce9/f.txt"):
+        target = repo / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text("x\n")
+    git(repo.parent, "init", "-q", str(repo))
+    git(repo, "add", "-A")
+    tracked = TrackedPaths(repo, [])
+    folders = {"a": True, "a-b": True, "ab": True, "ab/x": True, "a.b": False, "a/b": False}
+    folders |= {"z\udce9": True, "b": False, "a/b.txt": False}
+    assert {key: tracked.has(key, True) for key in folders} == folders
+    assert tracked.has("a.b", False) and tracked.has("z\udce9/f.txt", False)
+    assert not tracked.has("a", False) and not tracked.has("ab/x/y", False)
 
 
 def test_no_ignore_scans_everything_but_dot_git(repo: Path) -> None:
