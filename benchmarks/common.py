@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 WORK = Path(__file__).resolve().parent / ".work"
+# leakscan's keyword database for the Python floors (pyfloor.py --write-db writes it).
+KEYWORD_DB = WORK / "pyfloor-keywords.db"
 # Measure leakscan as installed: a pip install compiles bytecode, so byte-compiling every module on
 # every run (what PYTHONDONTWRITEBYTECODE=1 causes) is not part of what users pay.
 CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import CHILD_ENV, WORK, compile_bytecode, leakscan_cmd  # noqa: E402
+from common import CHILD_ENV, KEYWORD_DB, compile_bytecode, leakscan_cmd  # noqa: E402
 
 _BUSY_FIELDS = (0, 1, 2, 5, 6)  # user nice system irq softirq: time not idle, waiting or stolen
 
@@ -59,9 +59,7 @@ def main() -> None:
     args = parser.parse_args()
     compile_bytecode()
     here = Path(__file__).resolve().parent
-    database = WORK / "pyfloor-keywords.db"
-    WORK.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, str(here / "pyfloor.py"), "--write-db", str(database)], check=True)
+    subprocess.run([sys.executable, str(here / "pyfloor.py"), "--write-db", str(KEYWORD_DB)], check=True)
     deliver = [sys.executable, str(here / "deliver.py"), args.repo]
     scanned = f"blobs delivered+scanned ({args.workers})"
     commands = {
@@ -76,7 +74,7 @@ def main() -> None:
         ],
         "floor delivered (1 reader)": deliver,
         f"blobs delivered ({args.workers} readers)": [*deliver, "--readers", str(args.workers)],
-        scanned: [*deliver, "--readers", str(args.workers), "--scan", str(database)],
+        scanned: [*deliver, "--readers", str(args.workers), "--scan", str(KEYWORD_DB)],
         "leakscan history": [
             *leakscan_cmd(),
             "history",

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import functools
 import os
 import subprocess
 import tempfile
 import threading
-from typing import Any
+
+from pyfloor import KeywordCount, gather_forked
 
 PIPE_BYTES = 1 << 20
 RUN = 512  # blobs per run handed to one reader, as leakscan's chunks
@@ -30,7 +32,7 @@ def _drain(argv: list[str], ids: str | None, counts: list[int], db_path: str | N
     """Run ``argv`` (its input: the file ``ids``, if any) with its output read through a wide
     pipe; add the bytes to ``counts``; with ``db_path``, scan each read with that Hyperscan
     database and return the hits."""
-    on_read = _scanner(db_path) if db_path else None
+    on_read = KeywordCount(db_path) if db_path else None
     read_end, write_end = os.pipe()
     if hasattr(fcntl, "F_SETPIPE_SZ"):
         fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
@@ -50,50 +52,10 @@ def _drain(argv: list[str], ids: str | None, counts: list[int], db_path: str | N
     return on_read.hits if on_read is not None else 0
 
 
-class _Scan:
-    """Leakscan's keyword pass over each read (the hits only counted)."""
-
-    def __init__(self, db: Any, scratch: Any) -> None:
-        self.db, self.scratch, self.hits = db, scratch, 0
-
-    def _hit(self, index: int, start: int, end: int, flags: int, context: object) -> None:
-        self.hits += 1
-
-    def __call__(self, data: memoryview) -> None:
-        self.db.scan(data, match_event_handler=self._hit, scratch=self.scratch)
-
-
-def _scanner(db_path: str) -> _Scan:
-    import hyperscan
-
-    with open(db_path, "rb") as file:
-        db = hyperscan.loadb(file.read(), hyperscan.HS_MODE_BLOCK)
-    return _Scan(db, hyperscan.Scratch(db))
-
-
-def _in_processes(jobs: list[tuple[list[str], str]], db_path: str) -> tuple[int, int]:
-    """Each (git command, ids file) drained and scanned in a forked process: (bytes, hits)."""
-    children = []
-    for argv, ids in jobs:
-        read, write = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            os.close(read)
-            counts: list[int] = []
-            hits = _drain(argv, ids, counts, db_path)
-            os.write(write, f"{counts[0]} {hits}".encode())
-            os._exit(0)
-        os.close(write)
-        children.append((pid, read))
-    total = hits = 0
-    for pid, read in children:
-        answer = os.read(read, 64).split()
-        os.close(read)
-        _, status = os.waitpid(pid, 0)
-        if status != 0 or len(answer) != 2:
-            raise SystemExit("a scanning reader failed")
-        total, hits = total + int(answer[0]), hits + int(answer[1])
-    return total, hits
+def _drained_and_scanned(argv: list[str], ids: str, db_path: str) -> tuple[int, int]:
+    counts: list[int] = []
+    hits = _drain(argv, ids, counts, db_path)
+    return counts[0], hits
 
 
 def _blobs_in_pack_order(repo: str) -> list[bytes]:
@@ -135,9 +97,9 @@ def main() -> None:
             git = ["git", "-C", args.repo, "cat-file", "--batch"]
             jobs.append((git, path))
             threads.append(threading.Thread(target=_drain, args=(git, path, counts)))
-        if args.scan:
-            total, hits = _in_processes(jobs, args.scan)
-            print(total, hits)
+        if args.scan:  # each reader in its own process, so the scans run in parallel
+            scans = [functools.partial(_drained_and_scanned, argv, ids, args.scan) for argv, ids in jobs]
+            print(*gather_forked(scans))
             return
         for thread in threads:
             thread.start()

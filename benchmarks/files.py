@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
+    KEYWORD_DB,
     WORK,
     Timings,
     compile_bytecode,
@@ -38,7 +39,6 @@ from leakscan.synthetic import TokenGenerator  # noqa: E402
 
 RG_PATTERN = r"\bsqco_[A-Za-z0-9]{59}\b"
 PYFLOOR = Path(__file__).resolve().parent / "pyfloor.py"
-PYFLOOR_DB = WORK / "pyfloor-keywords.db"
 PYFLOOR_ROW = "python floor (pyfloor.py)"
 WORDS = (
     "def class return import from self value config token project build test main "
@@ -108,7 +108,7 @@ def _commands(
         ],
         "leakscan scan": [*leakscan_cmd(), "scan", *flags, "--format", "json", "--show-secrets", str(root)],
         # The interpreter, leakscan's keyword database, and every file read and scanned once.
-        PYFLOOR_ROW: [sys.executable, str(PYFLOOR), str(PYFLOOR_DB), str(root), "--workers", "2"],
+        PYFLOOR_ROW: [sys.executable, str(PYFLOOR), str(KEYWORD_DB), str(root), "--workers", "2"],
     }
     # One worker against the default (two once there are 64 MiB to scan): what the pool buys.
     commands["leakscan scan --workers 1"] = [*commands["leakscan scan"], "--workers", "1"]
@@ -157,7 +157,7 @@ def main() -> None:
     args = parser.parse_args()
     compile_bytecode()
     rg = require("rg")
-    subprocess.run([sys.executable, str(PYFLOOR), "--write-db", str(PYFLOOR_DB)], check=True)
+    subprocess.run([sys.executable, str(PYFLOOR), "--write-db", str(KEYWORD_DB)], check=True)
     if args.path is not None:
         files = sum(1 for p in args.path.rglob("*") if p.is_file() and ".git" not in p.parts)
         print(f"tree: {args.path} ({files} files outside .git; ignore files honoured by both tools)")

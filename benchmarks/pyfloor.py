@@ -12,8 +12,11 @@ Prints the files, bytes and keyword hits it saw.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
+from collections.abc import Callable, Sequence
+from typing import Any
 
 
 def write_db(path: str) -> None:
@@ -26,6 +29,7 @@ def write_db(path: str) -> None:
 
     keywords = Engine(ScanOptions()).layered.detector.keywords._keywords
     db = hscache.database(hyperscan, [(literal, caseless) for literal, caseless, _ in keywords])
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "wb") as file:
         file.write(hyperscan.dumpb(db))
 
@@ -45,18 +49,53 @@ def files_under(root: str) -> list[str]:
     return found
 
 
+class KeywordCount:
+    """Leakscan's keyword pass (a serialized Hyperscan database) over each buffer given; the hits
+    are only counted."""
+
+    def __init__(self, db_path: str) -> None:
+        import hyperscan
+
+        with open(db_path, "rb") as file:
+            self.db: Any = hyperscan.loadb(file.read(), hyperscan.HS_MODE_BLOCK)
+        self.scratch = hyperscan.Scratch(self.db)
+        self.hits = 0
+
+    def _hit(self, index: int, start: int, end: int, flags: int, context: object) -> None:
+        self.hits += 1
+
+    def __call__(self, data: bytes | memoryview) -> None:
+        self.db.scan(data, match_event_handler=self._hit, scratch=self.scratch)
+
+
+def gather_forked(jobs: Sequence[Callable[[], tuple[int, int]]]) -> tuple[int, int]:
+    """Run the first job here and each other one in a forked process, at once; the sums of what
+    they return (bytes, hits). A child that fails ends the benchmark."""
+    children = []
+    for job in jobs[1:]:
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read)
+            done, hits = job()
+            os.write(write, f"{done} {hits}".encode())
+            os._exit(0)
+        os.close(write)
+        children.append((pid, read))
+    total, hits = jobs[0]() if jobs else (0, 0)
+    for pid, read in children:
+        answer = os.read(read, 64).split()
+        os.close(read)
+        _, status = os.waitpid(pid, 0)
+        if status != 0 or len(answer) != 2:
+            raise SystemExit("a forked job failed")
+        total, hits = total + int(answer[0]), hits + int(answer[1])
+    return total, hits
+
+
 def scan(db_path: str, paths: list[str]) -> tuple[int, int]:
     """Bytes read and keyword hits over ``paths``."""
-    import hyperscan
-
-    with open(db_path, "rb") as file:
-        db = hyperscan.loadb(file.read(), hyperscan.HS_MODE_BLOCK)
-    scratch = hyperscan.Scratch(db)
-    hits = [0]
-
-    def on_match(index: int, start: int, end: int, flags: int, context: object) -> None:
-        hits[0] += 1
-
+    count = KeywordCount(db_path)
     total = 0
     for path in paths:
         fd = os.open(path, os.O_RDONLY)
@@ -65,8 +104,8 @@ def scan(db_path: str, paths: list[str]) -> tuple[int, int]:
         finally:
             os.close(fd)
         total += len(data)
-        db.scan(data, match_event_handler=on_match, scratch=scratch)
-    return total, hits[0]
+        count(data)
+    return total, count.hits
 
 
 def main() -> None:
@@ -82,23 +121,10 @@ def main() -> None:
     if not args.db or not args.tree:
         parser.error("DB and TREE are needed (or --write-db DB)")
     paths = files_under(args.tree)
-    children = []
-    for worker in range(1, args.workers):
-        read, write = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            os.close(read)
-            total, hits = scan(args.db, paths[worker :: args.workers])
-            os.write(write, f"{total} {hits}".encode())
-            os._exit(0)
-        os.close(write)
-        children.append((pid, read))
-    total, hits = scan(args.db, paths[0 :: args.workers])
-    for pid, read in children:
-        child_total, child_hits = map(int, os.read(read, 64).split())
-        os.close(read)
-        os.waitpid(pid, 0)
-        total, hits = total + child_total, hits + child_hits
+    workers = max(1, args.workers)
+    total, hits = gather_forked(
+        [functools.partial(scan, args.db, paths[worker::workers]) for worker in range(workers)]
+    )
     sys.stdout.write(f"{len(paths)} files, {total} bytes, {hits} keyword hits\n")
 
 
