@@ -92,7 +92,8 @@ def _compile_recording(pattern: bytes) -> tuple[regex.Pattern[bytes], tuple[Any,
 
 @cache
 def _installation() -> tuple[str, bytes] | None:
-    """The folder of the ``regex`` package and a fingerprint of its files, without importing it."""
+    """The path of ``regex``'s C engine and a fingerprint of the package's files, found without
+    importing it."""
     try:
         spec = importlib.util.find_spec("regex")
     except (ImportError, ValueError):
@@ -100,14 +101,15 @@ def _installation() -> tuple[str, bytes] | None:
     if spec is None or spec.origin is None:
         return None
     folder = os.path.dirname(spec.origin)
+    engine = f"_regex{importlib.machinery.EXTENSION_SUFFIXES[0]}"
     parts = []
-    for file in (f"_regex{importlib.machinery.EXTENSION_SUFFIXES[0]}", *_FILES):
+    for file in (engine, *_FILES):
         try:
             stat = os.stat(os.path.join(folder, file))
         except OSError:
             return None
         parts.append(b"%s:%d:%d" % (file.encode(), stat.st_size, stat.st_mtime_ns))
-    return folder, b"\0".join(parts)
+    return os.path.join(folder, engine), b"\0".join(parts)
 
 
 def _cache_name(pattern: bytes) -> str | None:
@@ -126,8 +128,7 @@ def _engine() -> Any:
     installation = _installation()
     if installation is None:
         return None
-    path = os.path.join(installation[0], f"_regex{importlib.machinery.EXTENSION_SUFFIXES[0]}")
-    spec = importlib.util.spec_from_file_location(ENGINE, path)
+    spec = importlib.util.spec_from_file_location(ENGINE, installation[0])
     if spec is None or spec.loader is None:
         return None
     try:
