@@ -80,23 +80,19 @@ class TrackedPaths:
     def __init__(self, repo: Path, notes: list[str]) -> None:
         self.repo = repo
         self.notes = notes
-        self._files: set[str] | None = None
-        self._in_order: list[str] = []  # the same paths sorted: a folder is a prefix search
+        self._files: list[str] | None = None  # sorted: a folder is a prefix search
         self._unknown = False
 
     def has(self, key: str, is_dir: bool) -> bool:
         """Whether git tracks this file, or (for a folder) any file below it."""
         if self._files is None:
-            listed = self._load()
-            self._in_order = sorted(listed)  # git lists them sorted already: a linear pass
-            self._files = set(listed)
+            self._files = sorted(self._load())  # git lists them sorted already: a linear pass
         if self._unknown:
             return True
-        if not is_dir:
-            return key in self._files
-        folder = key + "/"
-        at = bisect_left(self._in_order, folder)
-        return at < len(self._in_order) and self._in_order[at].startswith(folder)
+        files = self._files
+        wanted = key + "/" if is_dir else key
+        at = bisect_left(files, wanted)
+        return at < len(files) and (files[at].startswith(wanted) if is_dir else files[at] == key)
 
     def _load(self) -> list[str]:
         """``git ls-files`` first (a process start costs less than importing libgit2), then
