@@ -3,7 +3,6 @@ windows around keyword hits, then the offline checks. Bytes in, matches out."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -140,32 +139,26 @@ class KeywordIndex:
 
 class _HyperscanKeywords:
     """One Hyperscan block-mode database of all keywords (cached on disk: ``leakscan.hscache``);
-    scratch space made per process."""
+    scratch space made per thread and process."""
 
     def __init__(self, module: Any, keywords: list[tuple[bytes, bool, tuple[Rule, ...]]]) -> None:
-        self._hs = module
         self._lengths = [len(keyword) for keyword, _, _ in keywords]
         self._db = hscache.database(module, [(keyword, caseless) for keyword, caseless, _ in keywords])
-        self._scratch: Any = None
-        self._pid = -1
+        self._scratch = hscache.Scratch(module, self._db)
 
     def scan(self, data: bytes, found: list[tuple[int, int]]) -> None:
-        if self._pid != os.getpid():
-            self._scratch, self._pid = self._hs.Scratch(self._db), os.getpid()
         lengths = self._lengths
 
         def on_match(index: int, start: int, end: int, flags: int, context: object) -> None:
             found.append((index, end - lengths[index]))
 
-        self._db.scan(data, match_event_handler=on_match, scratch=self._scratch)
+        self._db.scan(data, match_event_handler=on_match, scratch=self._scratch.get())
 
     def runs(
         self, data: bytes, gaps: list[int], literals_from: int, literal_hits: list[tuple[int, int]] | None
     ) -> list[list[tuple[int, int]]]:
         """Keyword runs (for the first ``literals_from`` patterns); the other patterns' hits go
         to ``literal_hits`` as (offset, index among them)."""
-        if self._pid != os.getpid():
-            self._scratch, self._pid = self._hs.Scratch(self._db), os.getpid()
         lengths = self._lengths
         runs: list[list[tuple[int, int]]] = [[] for _ in range(literals_from)]
         first = [-1] * literals_from
@@ -183,7 +176,7 @@ class _HyperscanKeywords:
                 first[index] = at
             last[index] = at
 
-        self._db.scan(data, match_event_handler=on_match, scratch=self._scratch)
+        self._db.scan(data, match_event_handler=on_match, scratch=self._scratch.get())
         for index, start in enumerate(first):
             if start >= 0:
                 runs[index].append((start, last[index]))

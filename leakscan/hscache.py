@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,6 +31,24 @@ def cache_folder() -> str | None:
             return None
         base = os.path.join(home, ".cache")
     return os.path.join(base, "leakscan")
+
+
+class Scratch:
+    """Hyperscan scratch space for one database, made per thread and per process: a scratch is
+    used by one scan at a time (two threads sharing one fail with ``ScratchInUseError``), and
+    forked workers make their own."""
+
+    def __init__(self, module: Any, db: Any) -> None:
+        self._module = module
+        self._db = db
+        self._local = threading.local()
+
+    def get(self) -> Any:
+        """This thread's scratch (made on its first use in this process)."""
+        local = self._local
+        if getattr(local, "pid", -1) != os.getpid():
+            local.scratch, local.pid = self._module.Scratch(self._db), os.getpid()
+        return local.scratch
 
 
 def database(module: Any, literals: Sequence[tuple[bytes, bool]]) -> Any:

@@ -14,7 +14,6 @@ import base64
 import binascii
 import hashlib
 import marshal
-import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
@@ -247,8 +246,7 @@ class _HyperscanLiterals:
             elements=len(literals),
             flags=[0] * len(literals),
         )
-        self._scratch: Any = None
-        self._pid = -1
+        self._scratch = hscache.Scratch(module, self._db)
 
     @classmethod
     def build(cls, literals: Sequence[bytes]) -> _HyperscanLiterals | None:
@@ -261,18 +259,14 @@ class _HyperscanLiterals:
         return cls(hyperscan, literals)
 
     def scan(self, data: bytes, found: list[tuple[int, int]]) -> None:
-        if self._pid != os.getpid():  # scratch space is per process (workers fork)
-            self._scratch, self._pid = self._hs.Scratch(self._db), os.getpid()
         lengths = self._lengths
 
         def on_match(index: int, start: int, end: int, flags: int, context: object) -> None:
             found.append((index, end - lengths[index]))
 
-        self._db.scan(data, match_event_handler=on_match, scratch=self._scratch)
+        self._db.scan(data, match_event_handler=on_match, scratch=self._scratch.get())
 
     def any(self, data: bytes) -> bool:
-        if self._pid != os.getpid():
-            self._scratch, self._pid = self._hs.Scratch(self._db), os.getpid()
         seen: list[bool] = []
 
         def on_match(index: int, start: int, end: int, flags: int, context: object) -> bool:
@@ -280,7 +274,7 @@ class _HyperscanLiterals:
             return True  # stop scanning
 
         try:
-            self._db.scan(data, match_event_handler=on_match, scratch=self._scratch)
+            self._db.scan(data, match_event_handler=on_match, scratch=self._scratch.get())
         except self._hs.ScanTerminated:
             pass
         return bool(seen)

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import hashlib
 import marshal
+import threading
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from leakscan import hscache
 from leakscan import rules as rulefiles
-from leakscan.detect import Detector
+from leakscan.detect import Detector, KeywordIndex
 from leakscan.extract import decode
 from leakscan.extract.layer import StepKind
 from leakscan.rules import load_rules
@@ -227,3 +229,49 @@ def test_a_rule_file_marshal_cannot_hold_is_parsed_every_time(cache: Path) -> No
     text = "version = 1\nwhen = 2024-01-01\n"
     assert rulefiles._toml_cached(text) == tomllib.loads(text)
     assert not list(cache.glob("rules-*.bin"))
+
+
+class _ScanElsewhereOnFirstHit(list[tuple[int, int]]):
+    """A hit list whose first append runs ``scan`` in another thread and waits for it: a second
+    scan while the first is still inside Hyperscan, as a walk thread and the blob scan do."""
+
+    def __init__(self, scan: Callable[[], object]) -> None:
+        super().__init__()
+        self._scan = scan
+        self.other: list[object] = []
+
+    def append(self, item: tuple[int, int]) -> None:
+        if not self.other:
+            self.other.append(None)
+            thread = threading.Thread(target=lambda: self.other.append(self._scan()))
+            thread.start()
+            thread.join()
+        super().append(item)
+
+
+def test_scratch_space_is_one_per_thread() -> None:
+    scratch = hscache.Scratch(hyperscan, hscache.database(hyperscan, LITERALS))
+    mine = scratch.get()
+    theirs: list[object] = []
+    thread = threading.Thread(target=lambda: theirs.append(scratch.get()))
+    thread.start()
+    thread.join()
+    assert scratch.get() is mine and theirs[0] is not mine
+
+
+@pytest.mark.usefixtures("cache")
+def test_two_threads_scan_with_one_keyword_index_at_the_same_time() -> None:
+    index = KeywordIndex(load_rules(), literals=[b"PK\x03\x04"])
+    keywords = index._hyperscan  # the Hyperscan pass itself: a hit list can reach inside it
+    assert keywords is not None
+    hits = _ScanElsewhereOnFirstHit(lambda: index.offsets(DATA))
+    keywords.scan(DATA, hits)
+    assert sorted(hits.other[1]) == sorted(at for _, at in hits)  # type: ignore[arg-type]
+
+
+def test_two_threads_scan_with_one_trigger_index_at_the_same_time() -> None:
+    literals = decode._HyperscanLiterals.build([b"sqco_", b"PK\x03\x04"])
+    assert literals is not None
+    hits = _ScanElsewhereOnFirstHit(lambda: literals.any(DATA))
+    literals.scan(DATA, hits)
+    assert hits.other[1] is True and len(hits) == 3
