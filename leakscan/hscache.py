@@ -7,6 +7,8 @@ named by a hash of everything it is made from (a database: its literals, their f
 Hyperscan module's version and the machine type), with a SHA-256 of its bytes in front. A file
 that is missing, damaged, or made by another Hyperscan build is ignored and rewritten; a folder
 that cannot be written only means compiling every time. Nothing here ever fails a scan.
+
+Beside them, ``Scratch``: the scratch space a database is scanned with, kept per thread.
 """
 
 from __future__ import annotations
