@@ -1,7 +1,8 @@
 """The staged changes through the git command line, without libgit2 (a pre-commit hook pays for
 every import): ``git diff --cached --raw`` for what the next commit adds or modifies (renames
 followed as ``diff.renames`` says, as libgit2's ``find_similar`` does), ``git ls-files`` for the
-staged ``.leakscanignore`` files, and one ``git cat-file --batch-command`` for sizes and contents.
+staged ``.leakscanignore`` files, and ``git cat-file --batch-check`` then ``--batch`` for sizes and
+contents.
 The files, skips and errors are the ones ``sources.git.iter_staged`` gives (libgit2), as blobs."""
 
 from __future__ import annotations
@@ -128,7 +129,8 @@ def staged_changes(repo: StagedRepo) -> list[_Change]:
 
 
 class ObjectReader:
-    """Sizes and contents of objects by id, through one ``git cat-file --batch-command``."""
+    """Sizes and contents of objects by id: ``git cat-file --batch-check`` for all, then
+    ``--batch`` for the blobs within the size limit."""
 
     def __init__(self, repo: StagedRepo) -> None:
         self.repo = repo
