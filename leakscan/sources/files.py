@@ -37,6 +37,10 @@ class _Folder(Struct, frozen=True):
     ignored: bool
 
 
+# A listed folder being walked: its entries left, the folder, its key prefix, its shown prefix.
+_Frame = tuple[Iterator[os.DirEntry[str]], _Folder, str, str]
+
+
 def _load_matcher(folder: str, names: Sequence[str], notes: list[str]) -> IgnoreMatcher | None:
     """The patterns of the ignore files ``names`` in ``folder``; invalid lines become notes."""
     files: list[tuple[str, list[str]]] = []
@@ -182,7 +186,9 @@ class FileWalker:
         else:
             # A file named on the command line is scanned even if an ignore file lists it.
             key = absolute.relative_to(anchor).as_posix()
-            yield from self._classify(str(absolute), root, key, st)
+            item = self._classify(str(absolute), root, key, st)
+            if item is not None:
+                yield item
 
     def _ancestor_levels(self, anchor: Path, target: Path, repo: Path | None) -> list[_Level]:
         """Ignore files from the repository root down to (not including) the scanned folder."""
@@ -211,77 +217,87 @@ class FileWalker:
     def _walk_tree(
         self, top: _Folder, anchor: Path, tracked: TrackedPaths | None
     ) -> Iterator[Blob | Skipped | Failed]:
-        """Depth first in name order, with an explicit stack (no recursion over path depth)."""
-        stack: list[Iterator[tuple[os.DirEntry[str], _Folder, str] | Failed]] = [self._entries(top, anchor)]
+        """Depth first in name order, with an explicit stack of listed folders (no recursion over
+        path depth). Runs for every entry of a tree: a folder's entries are taken in one inner
+        loop, and only files are stat'ed (the listing says what is a folder or a symlink)."""
+        frame = self._list(top, _rel_base(anchor, Path(top.fs_path)))
+        if isinstance(frame, Failed):
+            yield frame
+            return
+        stack = [frame]
+        exclude = self.exclude
         while stack:
-            step = next(stack[-1], None)
-            if step is None:
-                stack.pop()
-                continue
-            if isinstance(step, Failed):
-                yield step
-                continue
-            entry, folder, base = step
-            shown = os.path.join(folder.shown, entry.name)
-            key = base + entry.name
-            try:
-                st = entry.stat(follow_symlinks=False)
-            except OSError as exc:
-                yield Failed(shown, f"cannot stat: {exc.strerror or exc}")
-                continue
-            is_dir = stat.S_ISDIR(st.st_mode)
-            ignored, left_out = _decisions(folder.levels, key, is_dir) if folder.levels else (False, False)
-            ignored = ignored or folder.ignored
-            if left_out or (ignored and (tracked is None or not tracked.has(key, is_dir))):
+            entries, folder, base, shown_prefix = stack[-1]
+            levels = folder.levels
+            for entry in entries:
+                name = entry.name
+                key = base + name
+                is_dir = entry.is_dir(follow_symlinks=False)
+                ignored, left_out = _decisions(levels, key, is_dir) if levels else (False, False)
+                ignored = ignored or folder.ignored
+                if left_out or (ignored and (tracked is None or not tracked.has(key, is_dir))):
+                    if is_dir:
+                        self.ignored_folders += 1
+                    else:
+                        self.ignored_files += 1
+                    continue
+                if exclude is not None and exclude.ignored(key, is_dir):
+                    continue
                 if is_dir:
-                    self.ignored_folders += 1
-                else:
-                    self.ignored_files += 1
-                continue
-            if self.exclude is not None and self.exclude.ignored(key, is_dir):
-                continue
-            if is_dir:
-                stack.append(
-                    self._entries(_Folder(entry.path, shown, folder.levels, ignored), anchor, key + "/")
-                )
+                    below = self._list(_Folder(entry.path, shown_prefix + name, levels, ignored), key + "/")
+                    if isinstance(below, Failed):
+                        yield below
+                        continue
+                    stack.append(below)
+                    break  # the folder's entries first; this loop resumes where it stopped
+                if entry.is_symlink():
+                    yield Skipped(shown_prefix + name, "symlink")
+                    continue
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError as exc:
+                    yield Failed(shown_prefix + name, f"cannot stat: {exc.strerror or exc}")
+                    continue
+                item = self._classify(entry.path, shown_prefix + name, key, st)
+                if item is not None:
+                    yield item
             else:
-                yield from self._classify(entry.path, shown, key, st)
+                stack.pop()
 
-    def _entries(
-        self, folder: _Folder, anchor: Path, base: str | None = None
-    ) -> Iterator[tuple[os.DirEntry[str], _Folder, str] | Failed]:
-        """The entries of one folder in name order, with the ignore levels that apply in it. Only
-        the ignore files the listing shows are opened."""
-        if base is None:
-            base = _rel_base(anchor, Path(folder.fs_path))
+    def _list(self, folder: _Folder, base: str) -> _Frame | Failed:
+        """One folder's entries in name order (``.git`` left out), with the ignore levels that
+        apply in it. Only the ignore files the listing shows are opened."""
         try:
             with os.scandir(folder.fs_path) as scanner:
-                entries = sorted(scanner, key=lambda e: e.name)
+                entries = sorted(scanner, key=_name)
         except OSError as exc:
             if self.use_ignore_files:  # notes on its ignore files, as when it can be listed
                 self._folder_levels(folder.fs_path, base)
-            yield Failed(folder.shown, f"cannot list folder: {exc.strerror or exc}")
-            return
+            return Failed(folder.shown, f"cannot list folder: {exc.strerror or exc}")
         if self.use_ignore_files:
             added = self._folder_levels(folder.fs_path, base, {entry.name for entry in entries})
             if added:
                 folder = _Folder(folder.fs_path, folder.shown, [*folder.levels, *added], folder.ignored)
-        for entry in entries:
-            if entry.name != ".git":
-                yield entry, folder, base
+        shown = folder.shown
+        prefix = shown if not shown or shown.endswith("/") else shown + "/"  # as os.path.join
+        return iter([entry for entry in entries if entry.name != ".git"]), folder, base, prefix
 
-    def _classify(
-        self, fs_path: str, shown: str, key: str, st: os.stat_result
-    ) -> Iterator[Blob | Skipped | Failed]:
+    def _classify(self, fs_path: str, shown: str, key: str, st: os.stat_result) -> Blob | Skipped | None:
+        """A file as a blob to read, or why it is passed over (None: already found, ``scan d d/sub``)."""
         if stat.S_ISLNK(st.st_mode):
-            yield Skipped(shown, "symlink")
-        elif not stat.S_ISREG(st.st_mode):
-            yield Skipped(shown, "not a regular file")
-        elif st.st_size > self.max_file_size and not self.scan_large_files:
-            yield Skipped(shown, f"too large ({st.st_size} bytes > {self.max_file_size})")
-        elif (st.st_dev, st.st_ino) not in self.seen:  # named twice (`scan d d/sub`): once
-            self.seen.add((st.st_dev, st.st_ino))
-            yield file_blob(fs_path, shown, key, st.st_size)
+            return Skipped(shown, "symlink")
+        if not stat.S_ISREG(st.st_mode):
+            return Skipped(shown, "not a regular file")
+        if st.st_size > self.max_file_size and not self.scan_large_files:
+            return Skipped(shown, f"too large ({st.st_size} bytes > {self.max_file_size})")
+        if (st.st_dev, st.st_ino) in self.seen:
+            return None
+        self.seen.add((st.st_dev, st.st_ino))
+        return file_blob(fs_path, shown, key, st.st_size)
+
+
+def _name(entry: os.DirEntry[str]) -> str:
+    return entry.name
 
 
 def _rel_base(anchor: Path, folder: Path) -> str:
