@@ -50,6 +50,9 @@ STREAM_CHUNK = 8 * 1024 * 1024
 STREAM_OVERLAP = 64 * 1024
 # What the content policy skips, whatever the source.
 NOT_SCANNED = (Kind.BINARY, Kind.LFS_POINTER)
+# ``examine_many`` takes the keyword pass over files up to this size together; a larger file
+# mostly holds a keyword somewhere, and would be scanned twice.
+GROUPED_MAX_BYTES = 64 * 1024
 
 
 def fingerprint(rule_id: str, stable_path: str, secret_sha256: str) -> str:
@@ -142,6 +145,27 @@ class Engine:
         if isinstance(loaded, Failed):
             return Outcome(failed=loaded.error)
         return self.examine_bytes(loaded.data)
+
+    def examine_many(self, blobs: Sequence[Blob]) -> Iterator[Outcome]:
+        """``examine`` for each blob, in order. The small ones are read first, and one keyword
+        pass over their texts (``may_hold``) picks those that can hold anything; the others are
+        plain text without a keyword or trigger, only counted (~2.5 us a file less)."""
+        limit = self.options.max_file_size
+        grouped = min(limit, GROUPED_MAX_BYTES)
+        held = [blob.load(limit) if blob.size <= grouped else None for blob in blobs]
+        texts = [(index, item.data) for index, item in enumerate(held) if isinstance(item, Blob)]
+        kept = {texts[at][0] for at in self.may_hold([data for _, data in texts])}
+        for index, (blob, item) in enumerate(zip(blobs, held, strict=True)):
+            if item is None:
+                yield self.examine(blob)
+            elif isinstance(item, Skipped):
+                yield Outcome(skipped=item.reason)
+            elif isinstance(item, Failed):
+                yield Outcome(failed=item.error)
+            elif index in kept:
+                yield self.examine_bytes(item.data)
+            else:
+                yield Outcome(scanned_bytes=len(item.data), size=len(item.data))
 
     def examine_bytes(self, data: bytes) -> Outcome:
         """``examine`` for bytes already held."""

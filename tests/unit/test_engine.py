@@ -178,3 +178,43 @@ def test_may_hold_keeps_every_buffer_that_examines_to_something(
             assert index in kept, data
     assert len(kept) < len(buffers)  # the plain messages were left out
     assert engine.may_hold([]) == [] and engine.may_hold([b"plain"]) == []
+
+
+@pytest.mark.parametrize("max_file_size", [50 * 1024 * 1024, 1000])
+def test_examine_many_gives_what_examine_gives_blob_by_blob(tokens: TokenGenerator, max_file_size: int) -> None:
+    import base64
+    import gzip
+    import random
+
+    engine = Engine(ScanOptions(max_file_size=max_file_size))
+    rng = random.Random(11)
+    token = tokens.sqco()
+    contents: list[bytes] = [
+        b"def main():\n    return 0\n",
+        f"SONAR_TOKEN={token}\n".encode(),
+        b"x = '" + base64.b64encode(f"sonar.token={token}".encode()) + b"'\n",
+        "\ufeffSONAR_TOKEN=".encode("utf-16-le") + token.encode("utf-16-le"),
+        b"\x00\x01binary\x00" + token.encode(),
+        gzip.compress(f"sonar.token={token}\n".encode(), mtime=0),
+        b"version https://git-lfs.github.com/spec/v1\noid sha256:" + b"0" * 64 + b"\nsize 12\n",
+        b"",
+        f"token {token} # leakscan:allow\n".encode(),
+        b"plain text " * 8000 + f"\nsonar.token={token}\n".encode(),  # over the grouped size
+        b"plain text " * 8000,
+    ]
+    problems = [Unreadable("cannot open: gone"), Unreadable("not a regular file", skip=True)]
+    blobs: list[Blob] = []
+    for n in range(300):
+        origin = FileOrigin(f"f{n}.txt", f"f{n}.txt")
+        choice = rng.randrange(len(contents) + len(problems))
+        if choice >= len(contents):
+            blobs.append(Blob(origin, reader=MemoryReader(b"abc", problem=problems[choice - len(contents)])))
+        elif rng.random() < 0.5:
+            blobs.append(Blob(origin, contents[choice]))
+        else:
+            blobs.append(Blob(origin, reader=MemoryReader(contents[choice])))
+    one_by_one = [engine.examine(blob) for blob in blobs]
+    assert list(engine.examine_many(blobs)) == one_by_one
+    assert {o.skipped for o in one_by_one} >= {None, "not a regular file"}
+    assert any(o.failed for o in one_by_one) and any(o.matches for o in one_by_one)
+    assert list(engine.examine_many([])) == []
