@@ -181,7 +181,9 @@ def test_may_hold_keeps_every_buffer_that_examines_to_something(
 
 
 @pytest.mark.parametrize("max_file_size", [50 * 1024 * 1024, 1000])
-def test_examine_many_gives_what_examine_gives_blob_by_blob(tokens: TokenGenerator, max_file_size: int) -> None:
+def test_examine_many_gives_what_examine_gives_blob_by_blob(
+    tokens: TokenGenerator, max_file_size: int
+) -> None:
     import base64
     import gzip
     import random
