@@ -233,6 +233,7 @@ class IgnoreMatcher:
                 self._suffix_lengths.add(len(pattern.suffix))
             else:
                 (paths_re if pattern.anchored else names_re).append(pattern)
+        self._suffix_any = (*self._suffixes.any, *self._suffixes.dirs)
         self._names_re = _combine(names_re)
         self._paths_re = _combine(paths_re)
         self._by_name: dict[tuple[str, bool], int] = {}
@@ -269,7 +270,7 @@ class IgnoreMatcher:
         best = names.any.get(name, -1)
         if is_dir:
             best = max(best, names.dirs.get(name, -1))
-        if self._suffix_lengths:
+        if self._suffix_lengths and name.endswith(self._suffix_any):  # most names end otherwise
             suffixes = self._suffixes
             for length in self._suffix_lengths:
                 if length < len(name):

@@ -97,17 +97,17 @@ import leakscan.engine as engine_module
 import leakscan.scan as scan_module
 from leakscan.cli import main
 
-real = engine_module.Engine.examine
+real = engine_module.Engine.examine_many
 
-def slow(engine, blob):
-    out = real(engine, blob)
-    if blob.path.endswith("f01.txt"):
-        print("READY", file=sys.stderr, flush=True)
-    if not blob.path.endswith("f00.txt"):
-        time.sleep(60)
-    return out
+def slow(engine, blobs):
+    for blob, out in zip(blobs, real(engine, blobs)):
+        if blob.path.endswith("f01.txt"):
+            print("READY", file=sys.stderr, flush=True)
+        if not blob.path.endswith("f00.txt"):
+            time.sleep(60)
+        yield out
 
-engine_module.Engine.examine = slow
+engine_module.Engine.examine_many = slow
 if "--workers" in sys.argv and sys.argv[sys.argv.index("--workers") + 1] != "1":
     scan_module.PARALLEL_MIN_BYTES = 1  # the worker pool, even for this small tree
     scan_module.BATCH_BYTES = 1  # one file per batch
