@@ -150,22 +150,30 @@ class Engine:
         """``examine`` for each blob, in order. The small ones are read first, and one keyword
         pass over their texts (``may_hold``) picks those that can hold anything; the others are
         plain text without a keyword or trigger, only counted (~2.5 us a file less)."""
-        limit = self.options.max_file_size
-        grouped = min(limit, GROUPED_MAX_BYTES)
-        held = [blob.load(limit) if blob.size <= grouped else None for blob in blobs]
-        texts = [(index, item.data) for index, item in enumerate(held) if isinstance(item, Blob)]
+        grouped = min(self.options.max_file_size, GROUPED_MAX_BYTES)
+        held = [self._held(blob, grouped) if blob.size <= grouped else None for blob in blobs]
+        texts = [(index, item) for index, item in enumerate(held) if isinstance(item, bytes)]
         kept = {texts[at][0] for at in self.may_hold([data for _, data in texts])}
         for index, (blob, item) in enumerate(zip(blobs, held, strict=True)):
             if item is None:
                 yield self.examine(blob)
-            elif isinstance(item, Skipped):
-                yield Outcome(skipped=item.reason)
-            elif isinstance(item, Failed):
-                yield Outcome(failed=item.error)
+            elif isinstance(item, Outcome):
+                yield item
             elif index in kept:
-                yield self.examine_bytes(item.data)
+                yield self.examine_bytes(item)
             else:
-                yield Outcome(scanned_bytes=len(item.data), size=len(item.data))
+                yield Outcome(scanned_bytes=len(item), size=len(item))
+
+    def _held(self, blob: Blob, grouped: int) -> bytes | Outcome:
+        """A small blob's bytes, or its outcome when it cannot be read, or when it grew past
+        ``grouped`` since it was listed (examined at once: a batch never holds more than its
+        listed sizes)."""
+        loaded = blob.load(self.options.max_file_size)
+        if isinstance(loaded, Skipped):
+            return Outcome(skipped=loaded.reason)
+        if isinstance(loaded, Failed):
+            return Outcome(failed=loaded.error)
+        return loaded.data if len(loaded.data) <= grouped else self.examine_bytes(loaded.data)
 
     def examine_bytes(self, data: bytes) -> Outcome:
         """``examine`` for bytes already held."""

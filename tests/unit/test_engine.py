@@ -4,13 +4,13 @@ becomes a Skipped or a Failed naming the blob."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
 
-from leakscan.engine import STREAM_CHUNK, Engine
+from leakscan.engine import GROUPED_MAX_BYTES, STREAM_CHUNK, Engine
 from leakscan.models import Blob, Failed, FileOrigin, ScanResult, Skipped, StdinOrigin, Unreadable
 from leakscan.options import ScanOptions
 from leakscan.synthetic import TokenGenerator
@@ -51,6 +51,17 @@ class MemoryReader:
             return piece
 
         yield read
+
+
+@dataclass(frozen=True)
+class GrownReader(MemoryReader):
+    """A file that grew after it was listed: its listed size is smaller than what is read."""
+
+    listed: int = 0
+
+    @property
+    def size(self) -> int:
+        return self.listed
 
 
 def _scan(engine: Engine, *blobs: Blob) -> ScanResult:
@@ -215,8 +226,19 @@ def test_examine_many_gives_what_examine_gives_blob_by_blob(
             blobs.append(Blob(origin, contents[choice]))
         else:
             blobs.append(Blob(origin, reader=MemoryReader(contents[choice])))
+    grown = contents[9]  # listed at 10 bytes, over 64 KiB when read: examined, not held
+    blobs.append(Blob(FileOrigin("grown.txt", "grown.txt"), reader=GrownReader(grown, listed=10)))
     one_by_one = [engine.examine(blob) for blob in blobs]
+    joined: list[int] = []
+    may_hold = engine.may_hold
+
+    def spy(buffers: Sequence[bytes]) -> list[int]:
+        joined.extend(len(data) for data in buffers)
+        return may_hold(buffers)
+
+    engine.may_hold = spy  # type: ignore[method-assign]
     assert list(engine.examine_many(blobs)) == one_by_one
+    assert joined and max(joined) <= GROUPED_MAX_BYTES  # what a batch holds: its listed sizes
     assert {o.skipped for o in one_by_one} >= {None, "not a regular file"}
     assert any(o.failed for o in one_by_one) and any(o.matches for o in one_by_one)
     assert list(engine.examine_many([])) == []
