@@ -270,7 +270,7 @@ class IgnoreMatcher:
         best = names.any.get(name, -1)
         if is_dir:
             best = max(best, names.dirs.get(name, -1))
-        if self._suffix_lengths and name.endswith(self._suffix_any):  # most names end otherwise
+        if name.endswith(self._suffix_any):  # most names end with none of them (or there are none)
             suffixes = self._suffixes
             for length in self._suffix_lengths:
                 if length < len(name):
