@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 from leakscan.engine import Engine, fingerprint, run
@@ -26,20 +26,28 @@ LOCAL_BATCH_BYTES = 1024 * 1024  # in this process: what a Ctrl-C may leave unex
 WORKER_LOST = "<worker>"
 
 
-def _iter_batches(
-    blobs: list[Blob], more: Iterator[Blob], batch_bytes: int
-) -> Iterator[list[tuple[int, Blob]]]:
-    """Batches of about ``batch_bytes``: first of ``blobs``, then of ``more`` (appended to blobs)."""
-    batch: list[tuple[int, Blob]] = []
+def _batches(blobs: Iterable[Blob], batch_bytes: int) -> Iterator[list[Blob]]:
+    """Consecutive runs of ``blobs`` of about ``batch_bytes`` (a file weighs its size + 4 KiB)."""
+    batch: list[Blob] = []
     weight = 0
-    for index, blob in enumerate(itertools.chain(list(blobs), _appending(blobs, more))):
-        batch.append((index, blob))
+    for blob in blobs:
+        batch.append(blob)
         weight += blob.size + 4096
         if weight >= batch_bytes:
             yield batch
             batch, weight = [], 0
     if batch:
         yield batch
+
+
+def _iter_batches(
+    blobs: list[Blob], more: Iterator[Blob], batch_bytes: int
+) -> Iterator[list[tuple[int, Blob]]]:
+    """Batches of about ``batch_bytes``: first of ``blobs``, then of ``more`` (appended to blobs,
+    so each index names its blob when the outcomes come back)."""
+    index = itertools.count()
+    for batch in _batches(itertools.chain(list(blobs), _appending(blobs, more)), batch_bytes):
+        yield [(next(index), blob) for blob in batch]
 
 
 def _appending(blobs: list[Blob], more: Iterator[Blob]) -> Iterator[Blob]:
@@ -71,8 +79,7 @@ class Scanner(Engine):
         if pending < PARALLEL_MIN_BYTES or workers <= 1:
             # In this process, a batch at a time (one keyword pass over its small files), each
             # file's findings kept as soon as it is examined: Ctrl-C still reports them.
-            for batch in _iter_batches(blobs, walked, LOCAL_BATCH_BYTES):
-                group = [blob for _, blob in batch]
+            for group in _batches(itertools.chain(blobs, walked), LOCAL_BATCH_BYTES):
                 for blob, outcome in zip(group, self.examine_many(group), strict=True):
                     self.add_outcome(outcome, blob.origin, result)
             return
