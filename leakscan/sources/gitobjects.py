@@ -9,6 +9,7 @@ the caller reads it the usual way (libgit2), so missing or damaged objects are d
 
 from __future__ import annotations
 
+import binascii
 import os
 import re
 import subprocess
@@ -282,24 +283,8 @@ class TreeStream:
             self._done = True
             return
         _widen(self._proc)
-        self._feeder = threading.Thread(target=self._feed, args=(trees,), daemon=True)
+        self._feeder = threading.Thread(target=_feed, args=(self._proc, trees), daemon=True)
         self._feeder.start()
-
-    def _feed(self, trees: Iterable[str]) -> None:
-        stdin = self._proc.stdin if self._proc is not None else None
-        if stdin is None:
-            return
-        try:
-            batch: list[str] = []
-            for oid in trees:
-                batch.append(f"{oid}\n")
-                if len(batch) >= MAX_REQUEST:
-                    stdin.write("".join(batch).encode())
-                    batch = []
-            stdin.write("".join(batch).encode())
-            stdin.close()
-        except (OSError, ValueError):
-            pass
 
     def take(self, oid: bytes) -> bytes | None:
         """The raw tree ``oid`` (20-byte id), or None when the stream does not have it."""
@@ -378,6 +363,127 @@ class TreeStream:
                     pass
 
 
+def _feed(proc: subprocess.Popen[bytes], lines: Iterable[str]) -> None:
+    """Write ``lines`` to git's input (from a thread: git's output is read meanwhile), then close it."""
+    stdin = proc.stdin
+    if stdin is None:
+        return
+    try:
+        batch: list[str] = []
+        for line in lines:
+            batch.append(f"{line}\n")
+            if len(batch) >= MAX_REQUEST:
+                stdin.write("".join(batch).encode())
+                batch = []
+        stdin.write("".join(batch).encode())
+        stdin.close()
+    except (OSError, ValueError):
+        pass
+
+
+class ChangesUnavailable(Exception):
+    """git could not say what a commit changed (a missing or damaged object, output not understood)."""
+
+
+# One tree entry as the walk takes it: mode, name, 20-byte id, and b"" (``_ENTRY``'s groups).
+Entry = tuple[bytes, bytes, bytes, bytes]
+# What one commit changed: its changed folders ("" the root, else "a/b/") with their new entries in
+# tree order (subtrees included), and the submodule entries among them (folder, name).
+Changes = tuple[dict[str, list[Entry]], list[tuple[str, bytes]]]
+
+
+class ChangeStream:
+    """What each commit changed against its first parent (a root commit: everything), from one
+    ``git diff-tree --stdin -r -t`` run fed ``commit parent`` lines in walk order; iterated, one
+    ``Changes`` per commit given, in that order. Raises ``ChangesUnavailable`` when git cannot say
+    it for every commit, or says it in a form not understood."""
+
+    def __init__(self, git_dir: str, commits: Sequence[tuple[str, str | None]]) -> None:
+        self._expected = [commit for commit, _ in commits]
+        self._roots = {commit for commit, parent in commits if parent is None}
+        args = ("diff-tree", "--stdin", "-r", "-t", "--raw", "-z", "--no-abbrev", "--no-renames", "--root")
+        # Every submodule change shown, and in tree order (no order file), whatever the config says.
+        options = ("--always", "--ignore-submodules=none", f"-O{os.devnull}")
+        try:
+            self._proc = subprocess.Popen(
+                _git(git_dir, *args, *options),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env=_env(),
+            )
+        except OSError as exc:
+            raise ChangesUnavailable(f"git diff-tree: {exc}") from exc
+        _widen(self._proc)
+        lines = (commit if parent is None else f"{commit} {parent}" for commit, parent in commits)
+        threading.Thread(target=_feed, args=(self._proc, lines), daemon=True).start()
+
+    def __iter__(self) -> Iterator[Changes]:
+        fd = self._proc.stdout.fileno() if self._proc.stdout is not None else -1
+        expected = iter(self._expected)
+        commit: str | None = None
+        changes: Changes = ({}, [])
+        meta: bytes | None = None
+        rest = b""
+        while chunk := os.read(fd, _READ_SIZE):
+            tokens = (rest + chunk).split(b"\0")
+            rest = tokens.pop()
+            for token in tokens:
+                if meta is not None:
+                    self._add(changes, meta, token, commit in self._roots)
+                    meta = None
+                elif token[:1] == b":":
+                    meta = token
+                else:
+                    if commit is not None:
+                        yield changes
+                    commit, changes = token.decode("ascii", "replace"), ({}, [])
+                    if commit != next(expected, None):
+                        raise ChangesUnavailable(f"git diff-tree: unexpected output {token[:80]!r}")
+        if commit is not None:
+            yield changes
+        if self._proc.wait() != 0 or rest or meta is not None or next(expected, None) is not None:
+            raise ChangesUnavailable("git diff-tree did not describe every commit")
+
+    @staticmethod
+    def _add(changes: Changes, meta: bytes, path: bytes, root: bool) -> None:
+        """One ``:old-mode new-mode old-id new-id status`` line and its path; a deleted entry is
+        left out. A root commit's lines must all be additions (git saw no parent either)."""
+        width = (len(meta) - 18) // 2  # the length of an id in hex
+        if width < 40 or len(meta) != 18 + 2 * width or meta[-2:-1] != b" ":
+            raise ChangesUnavailable(f"git diff-tree: unexpected line {meta[:120]!r}")
+        if root and meta[-1:] != b"A":
+            raise ChangesUnavailable("git diff-tree: a root commit has a parent for git")
+        mode = meta[8:14]
+        if mode == b"000000":
+            return
+        slash = path.rfind(b"/")
+        folder = path[: slash + 1].decode("utf-8", "surrogateescape")
+        name = path[slash + 1 :]
+        if mode == b"040000":
+            mode = b"40000"  # as a tree object spells it
+        elif mode == b"160000":
+            changes[1].append((folder, name))
+        entry = (mode, name, binascii.unhexlify(meta[16 + width : 16 + 2 * width]), b"")
+        folders = changes[0]
+        entries = folders.get(folder)
+        if entries is None:
+            folders[folder] = [entry]
+        else:
+            entries.append(entry)
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.wait()
+        for pipe in (self._proc.stdin, self._proc.stdout):
+            if pipe is not None:
+                try:
+                    pipe.close()
+                except OSError:
+                    pass
+
+
 class RawTreeEnumerator:
     """``TreeEnumerator`` without a path filter, parsing raw tree objects: the same blobs with the
     same first paths in the same order, the same submodules and missing trees. A tree object the
@@ -396,7 +502,18 @@ class RawTreeEnumerator:
         self._paths: dict[str, str] = {}
         self._seen: set[bytes] = set()  # trees and blobs (their ids never collide)
         self._blobs: list[bytes] = []
+        # Submodule entries a commit's changes showed, not yet reported: folder -> names.
+        self._unreported: dict[str, set[bytes]] = {}
         self._read = repo.odb.read
+
+    def forget(self) -> None:
+        """Start again from nothing seen (a walk by changes that git could not finish)."""
+        self.revisited.clear()
+        self.submodules.clear()
+        self._paths.clear()
+        self._seen.clear()
+        self._blobs.clear()
+        self._unreported.clear()
 
     @property
     def seen_blobs(self) -> frozenset[pygit2.Oid]:
@@ -424,6 +541,45 @@ class RawTreeEnumerator:
                 yield Failed(prefix.rstrip("/") or "/", f"missing tree object {pygit2.Oid(raw=oid)}")
                 continue
             yield from self._visit(entries, prefix, stack)
+
+    def iter_changed(self, root: pygit2.Oid, changes: Changes) -> Iterator[BlobRef | Skipped | Failed]:
+        """``iter_new(root)`` for a commit whose first parent's tree was walked before (or that has
+        none), from only the entries the commit changed (``ChangeStream``): every other entry is
+        the parent's, so already seen, and ``iter_new`` would leave it out. A folder that holds a
+        submodule not yet reported is read whole, as ``iter_new`` reads it: the submodule's entry
+        may be unchanged there, and reported at the new path of a copied folder."""
+        folders, submodules = changes
+        unreported = self._unreported
+        for folder, name in submodules:
+            if folder + name.decode("utf-8", "surrogateescape") not in self.submodules:
+                unreported.setdefault(folder, set()).add(name)
+        seen = self._seen
+        if root.raw in seen:
+            return
+        seen.add(root.raw)
+        stack: list[tuple[bytes, str]] = [(root.raw, "")]
+        cancel = self.cancel
+        while stack:
+            if cancel is not None and cancel.is_set():
+                return
+            oid, prefix = stack.pop()
+            if prefix not in unreported:
+                yield from self._visit(folders.get(prefix, []), prefix, stack)
+                continue
+            entries = self._entries(oid)
+            if entries is None:
+                yield Failed(prefix.rstrip("/") or "/", f"missing tree object {pygit2.Oid(raw=oid)}")
+                continue
+            yield from self._visit(entries, prefix, stack)
+            left = {
+                name
+                for name in unreported[prefix]
+                if prefix + name.decode("utf-8", "surrogateescape") not in self.submodules
+            }
+            if left:
+                unreported[prefix] = left
+            else:
+                del unreported[prefix]
 
     def _visit(
         self, entries: list[tuple[bytes, bytes, bytes, bytes]], prefix: str, stack: list[tuple[bytes, str]]

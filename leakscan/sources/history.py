@@ -67,6 +67,8 @@ from leakscan.sources.git import (
     walk_commits,
 )
 from leakscan.sources.gitobjects import (
+    ChangeStream,
+    ChangesUnavailable,
     Listing,
     RawTreeEnumerator,
     TreeStream,
@@ -288,7 +290,8 @@ def collect(
                 _scan_blobs(scanner, outcomes.pairs, allowed, targets, result, progress, outcomes.stopped)
             result.interrupted = outcomes.interrupted
         else:
-            new_blobs = _iter_new_blobs(enumerator, walked.walk.commits, trees, walked.tips.objects, result)
+            from_commits = _from_commits(enumerator, walked.walk.commits, trees)
+            new_blobs = _iter_new_blobs(enumerator, from_commits, walked.tips.objects, result)
             if history.skip_blobs is not None:
                 new_blobs = _unless_known(new_blobs, history.skip_blobs, result)
             pending = PendingBlobs(new_blobs)
@@ -399,20 +402,70 @@ class PendingBlobs:
         self.complete = True
 
 
+def _from_commits(
+    enumerator: TreeEnumerator | RawTreeEnumerator, commits: Sequence[Oid], trees: dict[Oid, Oid]
+) -> Iterator[BlobRef | Skipped | Failed]:
+    """What the walk meets in the commits' trees, commit by commit."""
+    for oid in commits:
+        if oid in trees:
+            yield from enumerator.iter_new(trees[oid])
+
+
+def _change_stream(git_dir: str, walk: CommitWalk) -> ChangeStream | None:
+    """What each walked commit changed, asked of git as soon as the commits are known (git works
+    while they are read); None when the walk is incomplete (a parent may not be walked)."""
+    if walk.errors or walk.truncated:
+        return None
+    try:
+        parents = walk.first_parents
+        commits = [(str(oid), None if parents[oid] is None else str(parents[oid])) for oid in walk.commits]
+        return ChangeStream(git_dir, commits)
+    except ChangesUnavailable:
+        return None
+
+
+def _walk_changes(
+    enumerator: RawTreeEnumerator, changes: ChangeStream, walked: Walked
+) -> list[BlobRef | Skipped | Failed] | None:
+    """The walk of every commit's tree (``_from_commits``) from what each commit changed against
+    its first parent, which the walk order (parents first) has walked before: git compares the
+    trees in C, and only changed entries are looked at here. None, with nothing walked, when git
+    cannot say it for some commit, or a commit or its first parent was not read."""
+    trees, parents = walked.trees, walked.walk.first_parents
+    items: list[BlobRef | Skipped | Failed] = []
+    try:
+        stream = iter(changes)
+        cancel = enumerator.cancel
+        for oid in walked.walk.commits:
+            if cancel is not None and cancel.is_set():
+                return items  # as far as it went, as the whole walk stops
+            parent = parents.get(oid)
+            if oid not in trees or (parent is not None and parent not in trees):
+                raise ChangesUnavailable(f"commit {oid} or its parent not read")
+            items.extend(enumerator.iter_changed(trees[oid], next(stream)))
+        if next(stream, None) is not None:
+            raise ChangesUnavailable("git diff-tree described more commits than asked")
+    except (ChangesUnavailable, StopIteration):
+        enumerator.forget()
+        return None
+    finally:
+        changes.close()  # git's work is not needed past here, or past a problem
+    return items
+
+
 def _iter_new_blobs(
     enumerator: TreeEnumerator | RawTreeEnumerator,
-    commits: Sequence[Oid],
-    trees: dict[Oid, Oid],
+    from_commits: Iterable[BlobRef | Skipped | Failed],
     objects: Sequence[RefObject],
     result: ScanResult,
 ) -> Iterator[BlobRef]:
-    """Each blob not seen before, from the commits' trees, then from refs to trees and blobs;
-    skipped entries (submodules) and unreadable trees go to ``result``."""
-    for item in itertools.chain.from_iterable(
-        [
-            *(enumerator.iter_new(trees[oid]) for oid in commits if oid in trees),
-            *(enumerator.iter_new(ref.oid, ref.name + "/") for ref in objects if ref.is_tree),
-        ]
+    """Each blob not seen before, from the commits' trees (``from_commits``), then from refs to
+    trees and blobs; skipped entries (submodules) and unreadable trees go to ``result``."""
+    for item in itertools.chain(
+        from_commits,
+        itertools.chain.from_iterable(
+            enumerator.iter_new(ref.oid, ref.name + "/") for ref in objects if ref.is_tree
+        ),
     ):
         if isinstance(item, BlobRef):
             yield item
@@ -531,17 +584,27 @@ def _pack_order_outcomes(
 
     def walk(cancel: threading.Event) -> list[BlobRef]:
         enumerator.cancel = cancel
-        enumerator.stream = stream = TreeStream(git_dir, listing.iter_trees())
+        stream: TreeStream | None = None
+        changes: ChangeStream | None = None
         try:
             if read_tips:  # every ref: nothing here can be a usage error
                 history.tips = _record_tips(default_tips(scanner.repo), walked)
             history.walk = walk_commits(scanner.repo, history.tips.commits, (), None)
             walked.errors.extend(history.walk.errors)
+            changes = _change_stream(git_dir, history.walk)
             _read_commits(scanner.repo, history, walked, cancel)
-            commits, trees = history.walk.commits, history.trees
-            return list(_iter_new_blobs(enumerator, commits, trees, history.tips.objects, walked))
+            changed = _walk_changes(enumerator, changes, history) if changes is not None else None
+            items: Iterable[BlobRef | Skipped | Failed]
+            if changed is None:  # git could not say what each commit changed: whole trees are read
+                enumerator.stream = stream = TreeStream(git_dir, listing.iter_trees())
+                items = _from_commits(enumerator, history.walk.commits, history.trees)
+            else:
+                items = changed
+            return list(_iter_new_blobs(enumerator, items, history.tips.objects, walked))
         finally:
-            stream.close()
+            for child in (changes, stream):
+                if child is not None:
+                    child.close()
 
     def report(done: int, done_bytes: int) -> None:
         if progress is not None:  # the total known so far: git may still be listing

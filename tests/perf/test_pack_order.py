@@ -9,12 +9,19 @@ from pathlib import Path
 import pytest
 
 from leakscan.history import HistoryOptions, scan_history
-from leakscan.models import ScanResult
+from leakscan.models import Failed, ScanResult, Skipped
 from leakscan.options import ScanOptions
 from leakscan.sources import gitobjects
 from leakscan.sources import history as history_module
-from leakscan.sources.git import TreeEnumerator, open_repo
-from leakscan.sources.gitobjects import BlobReader, Listing, RawTreeEnumerator, TreeStream
+from leakscan.sources.git import BlobRef, TreeEnumerator, default_tips, open_repo, walk_commits
+from leakscan.sources.gitobjects import (
+    BlobReader,
+    ChangeStream,
+    ChangesUnavailable,
+    Listing,
+    RawTreeEnumerator,
+    TreeStream,
+)
 from leakscan.synthetic import TokenGenerator
 from tests.gitrepo import GitRepo, MakeRepo
 
@@ -139,6 +146,97 @@ def test_raw_tree_walk_yields_what_the_tree_enumerator_yields(
     stream.close()
     assert walks[0] == walks[1] == walks[2]
     assert len(walks[0]) > 10
+
+
+GITLINK = "160000,0123456789abcdef0123456789abcdef01234567,{}"
+
+
+def _tricky_repo(make_repo: MakeRepo) -> GitRepo:
+    """Histories where what a commit changed is not the whole story: a submodule in a folder copied
+    whole (its tree already seen) and changed later, merges, two root commits, a file that becomes
+    a folder, folders and files with the same content twice, names git would quote."""
+    repo = make_repo()
+    repo.commit({"a/x.txt": "x\n", "a/y.txt": "y\n", "t": "a file\n"}, "one")
+    repo.git("update-index", "--add", "--cacheinfo", GITLINK.format("a/sub"))
+    repo.commit(message="submodule in a")
+    repo.git("update-index", "--add", "--cacheinfo", GITLINK.format("b/sub"))
+    repo.commit({"b/x.txt": "x\n", "b/y.txt": "y\n"}, "b: a copy of a, tree and all")
+    repo.commit({"b/x.txt": "x changed\n"}, "b changes; its submodule does not")
+    repo.checkout("side", create=True)
+    repo.commit({"t": None, "t/inner.txt": "now a folder\n", "d1/f": "same\n", "d2/f": "same\n"}, "side")
+    repo.checkout("main")
+    repo.commit({"a/x.txt": "main's x\n", "dup/1": "twin\n", "dup/2": "twin\n"}, "main")
+    repo.merge("side")
+    repo.commit({"new\nline.txt": "newline name\n", "caf\udce9.txt": "latin-1 name\n"}, "odd names")
+    repo.git("checkout", "-q", "--orphan", "other")
+    repo.git("rm", "-rqf", ".")
+    repo.commit({"a/x.txt": "x\n", "other.txt": "a second root\n"}, "another root")
+    repo.checkout("main")
+    return repo
+
+
+def _walks(repo: GitRepo) -> tuple[list[object], list[object] | None, RawTreeEnumerator]:
+    """The commits' trees walked whole, and from what each commit changed (None: not possible)."""
+    opened = open_repo(repo.path)
+    tips = default_tips(opened)
+    walk = walk_commits(opened, tips.commits, (), None)
+    walked = history_module.Walked(history_module.MessageFindings(None, frozenset()), tips, walk)  # type: ignore[arg-type]
+    for oid in walk.commits:
+        walked.trees[oid] = opened[oid].tree_id
+    whole = RawTreeEnumerator(opened)
+    expected = list(history_module._from_commits(whole, walk.commits, walked.trees))
+    by_changes = RawTreeEnumerator(opened)
+    changes = history_module._change_stream(opened.path, walk)
+    assert changes is not None
+    got = history_module._walk_changes(by_changes, changes, walked)
+    if got is not None:
+        assert by_changes.submodules == whole.submodules
+        assert by_changes.seen_blobs == whole.seen_blobs
+    return expected, got, by_changes
+
+
+def test_the_walk_by_changes_meets_what_the_whole_walk_meets(make_repo: MakeRepo) -> None:
+    repo = _tricky_repo(make_repo)
+    whole, by_changes, _ = _walks(repo)
+    assert by_changes == whole
+    skipped = {item.path for item in whole if isinstance(item, Skipped)}
+    assert skipped == {"a/sub", "b/sub"}  # b/sub only once b's tree is new
+    paths = [item.path for item in whole if isinstance(item, BlobRef)]
+    assert {"t/inner.txt", "new\nline.txt", "caf\udce9.txt", "d1/f", "dup/1"} <= set(paths)
+    assert not {"d2/f", "dup/2"} & set(paths)  # the same blob, met first at the other name
+
+
+def test_the_walk_by_changes_gives_way_to_the_whole_walk_when_git_cannot_say(
+    make_repo: MakeRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = _tricky_repo(make_repo)
+    repo.commit({"lib/deep.txt": "deep\n"}, "a tree that goes missing")
+    sha = repo.git("rev-parse", "HEAD:lib")
+    loose = repo.path / ".git" / "objects" / sha[:2] / sha[2:]
+    loose.chmod(0o644)
+    loose.unlink()
+    whole, by_changes, enumerator = _walks(repo)
+    assert by_changes is None and not enumerator.seen_blobs and not enumerator.submodules
+    assert any(isinstance(item, Failed) and item.path == "lib" for item in whole)
+    in_process, pack_order = _both(repo, monkeypatch)
+    assert _snapshot(in_process) == _snapshot(pack_order)
+
+
+def test_change_stream_says_when_git_cannot_describe_a_commit(make_repo: MakeRepo) -> None:
+    repo = make_repo()
+    first = repo.commit({"a.txt": "a\n"}, "one")
+    second = repo.commit({"a.txt": "b\n", "b/c.txt": "c\n"}, "two")
+    git_dir = open_repo(repo.path).path
+    stream = ChangeStream(git_dir, [(first, None), (second, first)])
+    changes = list(stream)
+    stream.close()
+    assert [sorted(folders) for folders, _ in changes] == [[""], ["", "b/"]]
+    assert [entry[:2] for entry in changes[1][0][""]] == [(b"100644", b"a.txt"), (b"40000", b"b")]
+    for asked in ([(first, None), ("0" * 40, first)], [(second, None)]):  # unknown; not a root for git
+        stream = ChangeStream(git_dir, asked)
+        with pytest.raises(ChangesUnavailable):
+            list(stream)
+        stream.close()
 
 
 def test_listing_streams_what_it_lists_and_says_when_it_could_not_list(
