@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
@@ -40,26 +41,22 @@ def _batches(blobs: Iterable[Blob], batch_bytes: int) -> Iterator[list[Blob]]:
         yield batch
 
 
-def _iter_batches(
-    blobs: list[Blob], more: Iterator[Blob], batch_bytes: int
-) -> Iterator[list[tuple[int, Blob]]]:
-    """Batches of about ``batch_bytes``: first of ``blobs``, then of ``more`` (appended to blobs,
-    so each index names its blob when the outcomes come back)."""
-    index = itertools.count()
-    for batch in _batches(itertools.chain(list(blobs), _appending(blobs, more)), batch_bytes):
-        yield [(next(index), blob) for blob in batch]
+def _drained(blobs: deque[Blob]) -> Iterator[Blob]:
+    """The blobs listed so far, each let go of once taken."""
+    while blobs:
+        yield blobs.popleft()
 
 
-def _appending(blobs: list[Blob], more: Iterator[Blob]) -> Iterator[Blob]:
-    for blob in more:
-        blobs.append(blob)
-        yield blob
+def _remembered(batches: Iterator[list[Blob]], sent: deque[list[Blob]]) -> Iterator[list[Blob]]:
+    """``batches``, each kept in ``sent`` as it is handed to the pool."""
+    for batch in batches:
+        sent.append(batch)
+        yield batch
 
 
-def examine_batch(engine: Engine, batch: list[tuple[int, Blob]]) -> list[tuple[int, Outcome]]:
+def examine_batch(engine: Engine, batch: list[Blob]) -> list[Outcome]:
     """Read and examine each file of a batch in a worker process (matches sent back by rule id)."""
-    outcomes = engine.examine_many([blob for _, blob in batch])
-    return [(index, outcome.portable()) for (index, _), outcome in zip(batch, outcomes, strict=True)]
+    return [outcome.portable() for outcome in engine.examine_many(batch)]
 
 
 class Scanner(Engine):
@@ -67,7 +64,7 @@ class Scanner(Engine):
 
     def scan_files(self, walker: FileWalker, result: ScanResult) -> None:
         """Read and detect while walking; fork workers once there is enough data to pay off."""
-        blobs: list[Blob] = []
+        blobs: deque[Blob] = deque()
         walked = self._iter_blobs(walker, result)
         pending = 0
         for blob in walked:
@@ -79,21 +76,26 @@ class Scanner(Engine):
         if pending < PARALLEL_MIN_BYTES or workers <= 1:
             # In this process, a batch at a time (one keyword pass over its small files), each
             # file's findings kept as soon as it is examined: Ctrl-C still reports them.
-            for group in _batches(itertools.chain(blobs, walked), LOCAL_BATCH_BYTES):
+            for group in _batches(itertools.chain(_drained(blobs), walked), LOCAL_BATCH_BYTES):
                 for blob, outcome in zip(group, self.examine_many(group), strict=True):
                     self.add_outcome(outcome, blob.origin, result)
             return
-        for outcomes in map_batches(examine_batch, self, _iter_batches(blobs, walked, BATCH_BYTES), workers):
+        # The pool answers in batch order: each answer is for the oldest batch sent. Only the
+        # batches in flight are held here, not a record of every file.
+        sent: deque[list[Blob]] = deque()
+        batches = _batches(itertools.chain(_drained(blobs), walked), BATCH_BYTES)
+        for outcomes in map_batches(examine_batch, self, _remembered(batches, sent), workers):
+            batch = sent.popleft()
             if isinstance(outcomes, Lost):
                 self._lost(outcomes, result)
                 continue
-            for index, outcome in outcomes:
-                self.add_outcome(outcome, blobs[index].origin, result)
+            for blob, outcome in zip(batch, outcomes, strict=True):
+                self.add_outcome(outcome, blob.origin, result)
 
     @staticmethod
-    def _lost(lost: Lost[list[tuple[int, Blob]]], result: ScanResult) -> None:
+    def _lost(lost: Lost[list[Blob]], result: ScanResult) -> None:
         """A worker died: its files failed, and the scan stopped (files not reached are unscanned)."""
-        result.errors.extend(Failed(blob.path, lost.reason) for _, blob in lost.batch)
+        result.errors.extend(Failed(blob.path, lost.reason) for blob in lost.batch)
         if not any(e.path == WORKER_LOST for e in result.errors):
             result.errors.append(Failed(WORKER_LOST, f"{lost.reason}: scan stopped, later files not scanned"))
 

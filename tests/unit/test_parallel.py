@@ -74,8 +74,8 @@ def test_file_scan_reports_the_files_of_a_killed_worker(
     monkeypatch.setattr(scan_module, "BATCH_BYTES", 1_000_000)
     real = scan_module.examine_batch
 
-    def dying(engine: Engine, batch: list[tuple[int, Blob]]) -> list[tuple[int, Outcome]]:
-        if any(index == 20 for index, _ in batch):
+    def dying(engine: Engine, batch: list[Blob]) -> list[Outcome]:
+        if any(blob.path.endswith("f20.txt") for blob in batch):
             os.kill(os.getpid(), signal.SIGKILL)
         return real(engine, batch)
 
