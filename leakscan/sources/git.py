@@ -259,13 +259,13 @@ def resolve_commit(repo: pygit2.Repository, rev: str, option: str) -> Oid:
 
 
 class CommitWalk(Struct):
-    """The commits to scan, oldest first in topological order, each one's first parent (None for
-    none), and what limited the walk."""
+    """The commits to scan, oldest first in topological order, each one's parents, and what
+    limited the walk."""
 
     commits: list[Oid]
     errors: list[Failed]
     truncated: bool
-    first_parents: dict[Oid, Oid | None] = field(default_factory=dict)
+    parents: dict[Oid, list[Oid]] = field(default_factory=dict)
 
 
 def walk_commits(
@@ -275,7 +275,7 @@ def walk_commits(
     topological order, returned oldest first (parents before children)."""
     errors: list[Failed] = []
     newest_first: list[Oid] = []
-    first_parents: dict[Oid, Oid | None] = {}
+    parents: dict[Oid, list[Oid]] = {}
     truncated = False
     if tips:
         walker = repo.walk(None, SortMode.TOPOLOGICAL)
@@ -289,12 +289,11 @@ def walk_commits(
                     truncated = True
                     break
                 newest_first.append(commit.id)
-                parents = commit.parent_ids
-                first_parents[commit.id] = parents[0] if parents else None
+                parents[commit.id] = commit.parent_ids
         except (KeyError, ValueError, pygit2.GitError) as exc:
             errors.append(Failed("<commit graph>", f"cannot walk commits: {exc}"))
     newest_first.reverse()
-    return CommitWalk(newest_first, errors, truncated, first_parents)
+    return CommitWalk(newest_first, errors, truncated, parents)
 
 
 def load_commit(repo: pygit2.Repository, oid: Oid) -> pygit2.Commit | None:

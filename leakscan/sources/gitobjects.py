@@ -393,15 +393,26 @@ Changes = tuple[dict[str, list[Entry]], list[tuple[str, bytes]]]
 
 
 class ChangeStream:
-    """What each commit changed against its first parent (a root commit: everything), from one
-    ``git diff-tree --stdin -r -t`` run fed ``commit parent`` lines in walk order; iterated, one
-    ``Changes`` per commit given, in that order. Raises ``ChangesUnavailable`` when git cannot say
-    it for every commit, or says it in a form not understood."""
+    """What each commit changed against its parents (a root commit: everything; a merge: only
+    what differs from every parent, git's combined diff), from one ``git diff-tree --stdin -r -t
+    -c`` run fed ``commit parent...`` lines in walk order; iterated, one ``Changes`` per commit
+    given, in that order. Raises ``ChangesUnavailable`` when git cannot say it for every commit,
+    or says it in a form not understood."""
 
-    def __init__(self, git_dir: str, commits: Sequence[tuple[str, str | None]]) -> None:
-        self._expected = [commit for commit, _ in commits]
-        self._roots = {commit for commit, parent in commits if parent is None}
-        args = ("diff-tree", "--stdin", "-r", "-t", "--raw", "-z", "--no-abbrev", "--no-renames", "--root")
+    def __init__(self, git_dir: str, commits: Sequence[tuple[str, Sequence[str]]]) -> None:
+        self._expected = [(commit, len(parents)) for commit, parents in commits]
+        args = (
+            "diff-tree",
+            "--stdin",
+            "-r",
+            "-t",
+            "-c",
+            "--raw",
+            "-z",
+            "--no-abbrev",
+            "--no-renames",
+            "--root",
+        )
         # Every submodule change shown, and in tree order (no order file), whatever the config says.
         options = ("--always", "--ignore-submodules=none", f"-O{os.devnull}")
         try:
@@ -415,13 +426,14 @@ class ChangeStream:
         except OSError as exc:
             raise ChangesUnavailable(f"git diff-tree: {exc}") from exc
         _widen(self._proc)
-        lines = (commit if parent is None else f"{commit} {parent}" for commit, parent in commits)
+        lines = (" ".join((commit, *parents)) for commit, parents in commits)
         threading.Thread(target=_feed, args=(self._proc, lines), daemon=True).start()
 
     def __iter__(self) -> Iterator[Changes]:
         fd = self._proc.stdout.fileno() if self._proc.stdout is not None else -1
         expected = iter(self._expected)
         commit: str | None = None
+        parents = 0
         changes: Changes = ({}, [])
         meta: bytes | None = None
         rest = b""
@@ -430,7 +442,7 @@ class ChangeStream:
             rest = tokens.pop()
             for token in tokens:
                 if meta is not None:
-                    self._add(changes, meta, token, commit in self._roots)
+                    self._add(changes, meta, token, parents)
                     meta = None
                 elif token[:1] == b":":
                     meta = token
@@ -438,7 +450,8 @@ class ChangeStream:
                     if commit is not None:
                         yield changes
                     commit, changes = token.decode("ascii", "replace"), ({}, [])
-                    if commit != next(expected, None):
+                    asked, parents = next(expected, (None, 0))
+                    if commit != asked:
                         raise ChangesUnavailable(f"git diff-tree: unexpected output {token[:80]!r}")
         if commit is not None:
             yield changes
@@ -446,15 +459,24 @@ class ChangeStream:
             raise ChangesUnavailable("git diff-tree did not describe every commit")
 
     @staticmethod
-    def _add(changes: Changes, meta: bytes, path: bytes, root: bool) -> None:
-        """One ``:old-mode new-mode old-id new-id status`` line and its path; a deleted entry is
-        left out. A root commit's lines must all be additions (git saw no parent either)."""
-        width = (len(meta) - 18) // 2  # the length of an id in hex
-        if width < 40 or len(meta) != 18 + 2 * width or meta[-2:-1] != b" ":
+    def _add(changes: Changes, meta: bytes, path: bytes, parents: int) -> None:
+        """One ``:old-mode new-mode old-id new-id status`` line and its path (for a merge of n
+        parents, n colons, modes, ids and status letters, then the merge's own mode and id); a
+        deleted entry is left out. A root commit's lines must all be additions (git saw no
+        parent either)."""
+        n = max(parents, 1)
+        width = (len(meta) - 2 * n) // (n + 1) - 8  # the length of an id in hex
+        if (
+            width < 40
+            or len(meta) != 2 * n + (n + 1) * (8 + width)
+            or meta[:n] != b":" * n
+            or meta[n : n + 1] == b":"
+            or meta[-n - 1 : -n] != b" "
+        ):
             raise ChangesUnavailable(f"git diff-tree: unexpected line {meta[:120]!r}")
-        if root and meta[-1:] != b"A":
+        if not parents and meta[-1:] != b"A":
             raise ChangesUnavailable("git diff-tree: a root commit has a parent for git")
-        mode = meta[8:14]
+        mode = meta[8 * n : 8 * n + 6]
         if mode == b"000000":
             return
         slash = path.rfind(b"/")
@@ -464,7 +486,8 @@ class ChangeStream:
             mode = b"40000"  # as a tree object spells it
         elif mode == b"160000":
             changes[1].append((folder, name))
-        entry = (mode, name, binascii.unhexlify(meta[16 + width : 16 + 2 * width]), b"")
+        start = (9 + width) * n + 7
+        entry = (mode, name, binascii.unhexlify(meta[start : start + width]), b"")
         folders = changes[0]
         entries = folders.get(folder)
         if entries is None:
@@ -543,9 +566,9 @@ class RawTreeEnumerator:
             yield from self._visit(entries, prefix, stack)
 
     def iter_changed(self, root: pygit2.Oid, changes: Changes) -> Iterator[BlobRef | Skipped | Failed]:
-        """``iter_new(root)`` for a commit whose first parent's tree was walked before (or that has
-        none), from only the entries the commit changed (``ChangeStream``): every other entry is
-        the parent's, so already seen, and ``iter_new`` would leave it out. A folder that holds a
+        """``iter_new(root)`` for a commit whose parents' trees were walked before (or that has
+        none), from only the entries that differ from every parent (``ChangeStream``): every other
+        entry is a parent's, so already seen, and ``iter_new`` would leave it out. A folder that holds a
         submodule not yet reported is read whole, as ``iter_new`` reads it: the submodule's entry
         may be unchanged there, and reported at the new path of a copied folder."""
         folders, submodules = changes

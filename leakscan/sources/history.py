@@ -417,9 +417,8 @@ def _change_stream(git_dir: str, walk: CommitWalk) -> ChangeStream | None:
     if walk.errors or walk.truncated:
         return None
     try:
-        parents = walk.first_parents
-        commits = [(str(oid), None if parents[oid] is None else str(parents[oid])) for oid in walk.commits]
-        return ChangeStream(git_dir, commits)
+        parents = walk.parents
+        return ChangeStream(git_dir, [(str(oid), [str(p) for p in parents[oid]]) for oid in walk.commits])
     except ChangesUnavailable:
         return None
 
@@ -428,10 +427,10 @@ def _walk_changes(
     enumerator: RawTreeEnumerator, changes: ChangeStream, walked: Walked
 ) -> list[BlobRef | Skipped | Failed] | None:
     """The walk of every commit's tree (``_from_commits``) from what each commit changed against
-    its first parent, which the walk order (parents first) has walked before: git compares the
-    trees in C, and only changed entries are looked at here. None, with nothing walked, when git
-    cannot say it for some commit, or a commit or its first parent was not read."""
-    trees, parents = walked.trees, walked.walk.first_parents
+    its parents, which the walk order (parents first) has walked before: git compares the trees
+    in C, and only changed entries are looked at here. None, with nothing walked, when git cannot
+    say it for some commit, or a commit or one of its parents was not read."""
+    trees, parents = walked.trees, walked.walk.parents
     items: list[BlobRef | Skipped | Failed] = []
     try:
         stream = iter(changes)
@@ -439,9 +438,8 @@ def _walk_changes(
         for oid in walked.walk.commits:
             if cancel is not None and cancel.is_set():
                 return items  # as far as it went, as the whole walk stops
-            parent = parents.get(oid)
-            if oid not in trees or (parent is not None and parent not in trees):
-                raise ChangesUnavailable(f"commit {oid} or its parent not read")
+            if oid not in trees or any(parent not in trees for parent in parents.get(oid, ())):
+                raise ChangesUnavailable(f"commit {oid} or one of its parents not read")
             items.extend(enumerator.iter_changed(trees[oid], next(stream)))
         if next(stream, None) is not None:
             raise ChangesUnavailable("git diff-tree described more commits than asked")

@@ -153,8 +153,9 @@ GITLINK = "160000,0123456789abcdef0123456789abcdef01234567,{}"
 
 def _tricky_repo(make_repo: MakeRepo) -> GitRepo:
     """Histories where what a commit changed is not the whole story: a submodule in a folder copied
-    whole (its tree already seen) and changed later, merges, two root commits, a file that becomes
-    a folder, folders and files with the same content twice, names git would quote."""
+    whole (its tree already seen) and changed later, merges (one that changes files itself, an
+    octopus merge bringing a submodule), two root commits, a file that becomes a folder, folders
+    and files with the same content twice, names git would quote."""
     repo = make_repo()
     repo.commit({"a/x.txt": "x\n", "a/y.txt": "y\n", "t": "a file\n"}, "one")
     repo.git("update-index", "--add", "--cacheinfo", GITLINK.format("a/sub"))
@@ -168,6 +169,21 @@ def _tricky_repo(make_repo: MakeRepo) -> GitRepo:
     repo.commit({"a/x.txt": "main's x\n", "dup/1": "twin\n", "dup/2": "twin\n"}, "main")
     repo.merge("side")
     repo.commit({"new\nline.txt": "newline name\n", "caf\udce9.txt": "latin-1 name\n"}, "odd names")
+    repo.checkout("evil", create=True)
+    repo.commit({"e/x.txt": "evil side\n"}, "evil side")
+    repo.checkout("main")
+    repo.merge("evil", commit=False)
+    repo.commit({"e/y.txt": "only in the merge\n", "e/x.txt": "changed in the merge\n"}, "evil merge")
+    for side in ("left", "right"):
+        repo.checkout(side, create=True)
+        repo.commit({f"m/{side}.txt": f"{side}\n", f"{side}.txt": "a side\n"}, side)
+        repo.checkout("main")
+    repo.checkout("right")
+    repo.git("update-index", "--add", "--cacheinfo", GITLINK.format("m/sub"))
+    repo.commit(message="submodule on the right")
+    repo.checkout("main")
+    repo.commit({"m/main.txt": "main\n"}, "main again")
+    repo.git("merge", "-q", "--no-ff", "-m", "octopus", "left", "right")
     repo.git("checkout", "-q", "--orphan", "other")
     repo.git("rm", "-rqf", ".")
     repo.commit({"a/x.txt": "x\n", "other.txt": "a second root\n"}, "another root")
@@ -200,9 +216,10 @@ def test_the_walk_by_changes_meets_what_the_whole_walk_meets(make_repo: MakeRepo
     whole, by_changes, _ = _walks(repo)
     assert by_changes == whole
     skipped = {item.path for item in whole if isinstance(item, Skipped)}
-    assert skipped == {"a/sub", "b/sub"}  # b/sub only once b's tree is new
+    assert skipped == {"a/sub", "b/sub", "m/sub"}  # b/sub only once b's tree is new
     paths = [item.path for item in whole if isinstance(item, BlobRef)]
-    assert {"t/inner.txt", "new\nline.txt", "caf\udce9.txt", "d1/f", "dup/1"} <= set(paths)
+    assert {"t/inner.txt", "new\nline.txt", "caf\udce9.txt", "d1/f", "dup/1", "e/y.txt"} <= set(paths)
+    assert paths.count("e/x.txt") == 2  # the side's, then the merge's own
     assert not {"d2/f", "dup/2"} & set(paths)  # the same blob, met first at the other name
 
 
@@ -227,16 +244,41 @@ def test_change_stream_says_when_git_cannot_describe_a_commit(make_repo: MakeRep
     first = repo.commit({"a.txt": "a\n"}, "one")
     second = repo.commit({"a.txt": "b\n", "b/c.txt": "c\n"}, "two")
     git_dir = open_repo(repo.path).path
-    stream = ChangeStream(git_dir, [(first, None), (second, first)])
+    stream = ChangeStream(git_dir, [(first, []), (second, [first])])
     changes = list(stream)
     stream.close()
     assert [sorted(folders) for folders, _ in changes] == [[""], ["", "b/"]]
     assert [entry[:2] for entry in changes[1][0][""]] == [(b"100644", b"a.txt"), (b"40000", b"b")]
-    for asked in ([(first, None), ("0" * 40, first)], [(second, None)]):  # unknown; not a root for git
+    for asked in ([(first, []), ("0" * 40, [first])], [(second, [])]):  # unknown; not a root for git
         stream = ChangeStream(git_dir, asked)
         with pytest.raises(ChangesUnavailable):
             list(stream)
         stream.close()
+
+
+def test_change_stream_shows_of_a_merge_only_what_differs_from_every_parent(make_repo: MakeRepo) -> None:
+    repo = make_repo()
+    base = repo.commit({"a.txt": "a\n"}, "base")
+    repo.checkout("side", create=True)
+    side = repo.commit({"s/s.txt": "side\n"}, "side")
+    repo.checkout("main")
+    main = repo.commit({"m.txt": "main\n"}, "main")
+    repo.merge("side", commit=False)
+    merge = repo.commit({"own.txt": "the merge's own\n"}, "merge")
+    git_dir = open_repo(repo.path).path
+    asked = [(base, []), (side, [base]), (main, [base]), (merge, [main, side])]
+    stream = ChangeStream(git_dir, asked)
+    changes = list(stream)
+    stream.close()
+    assert [[entry[1] for entry in entries] for entries in changes[3][0].values()] == [[b"own.txt"]]
+    stream = ChangeStream(git_dir, [*asked[:3], (merge, [main])])  # against the first parent only
+    against_first = list(stream)[3][0]
+    stream.close()
+    assert sorted(entry[1] for entries in against_first.values() for entry in entries) == [
+        b"own.txt",
+        b"s",
+        b"s.txt",
+    ]
 
 
 def test_listing_streams_what_it_lists_and_says_when_it_could_not_list(
