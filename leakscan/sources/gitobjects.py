@@ -392,6 +392,10 @@ Entry = tuple[bytes, bytes, bytes, bytes]
 Changes = tuple[dict[str, list[Entry]], list[tuple[str, bytes]]]
 
 
+# Every changed entry (-r), changed trees too (-t), merges by combined diff (-c), ids whole.
+DIFF_TREE = ("diff-tree", "--stdin", "-r", "-t", "-c", "--raw", "-z", "--no-abbrev", "--no-renames", "--root")
+
+
 class ChangeStream:
     """What each commit changed against its parents (a root commit: everything; a merge: only
     what differs from every parent, git's combined diff), from one ``git diff-tree --stdin -r -t
@@ -401,23 +405,11 @@ class ChangeStream:
 
     def __init__(self, git_dir: str, commits: Sequence[tuple[str, Sequence[str]]]) -> None:
         self._expected = [(commit, len(parents)) for commit, parents in commits]
-        args = (
-            "diff-tree",
-            "--stdin",
-            "-r",
-            "-t",
-            "-c",
-            "--raw",
-            "-z",
-            "--no-abbrev",
-            "--no-renames",
-            "--root",
-        )
         # Every submodule change shown, and in tree order (no order file), whatever the config says.
         options = ("--always", "--ignore-submodules=none", f"-O{os.devnull}")
         try:
             self._proc = subprocess.Popen(
-                _git(git_dir, *args, *options),
+                _git(git_dir, *DIFF_TREE, *options),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
@@ -448,13 +440,13 @@ class ChangeStream:
                     meta = token
                 else:
                     if commit is not None:
-                        yield changes
+                        yield _trees_listed(changes)
                     commit, changes = token.decode("ascii", "replace"), ({}, [])
                     asked, parents = next(expected, (None, 0))
                     if commit != asked:
                         raise ChangesUnavailable(f"git diff-tree: unexpected output {token[:80]!r}")
         if commit is not None:
-            yield changes
+            yield _trees_listed(changes)
         if self._proc.wait() != 0 or rest or meta is not None or next(expected, None) is not None:
             raise ChangesUnavailable("git diff-tree did not describe every commit")
 
@@ -505,6 +497,21 @@ class ChangeStream:
                     pipe.close()
                 except OSError:
                     pass
+
+
+def _trees_listed(changes: Changes) -> Changes:
+    """``changes``, once each changed folder is among its parent folder's changed entries as a
+    tree (git's ``-t``); else ``ChangesUnavailable``: the walk would never enter that folder."""
+    folders = changes[0]
+    listed = {
+        folder + entry[1].decode("utf-8", "surrogateescape") + "/"
+        for folder, entries in folders.items()
+        for entry in entries
+        if entry[0] == b"40000"
+    }
+    if any(folder and folder not in listed for folder in folders):
+        raise ChangesUnavailable("git diff-tree did not list the trees of the folders it changed")
+    return changes
 
 
 class RawTreeEnumerator:

@@ -239,6 +239,17 @@ def test_the_walk_by_changes_gives_way_to_the_whole_walk_when_git_cannot_say(
     assert _snapshot(in_process) == _snapshot(pack_order)
 
 
+def test_the_walk_by_changes_gives_way_when_git_does_not_list_changed_trees(
+    make_repo: MakeRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = _tricky_repo(make_repo)
+    monkeypatch.setattr(gitobjects, "DIFF_TREE", tuple(arg for arg in gitobjects.DIFF_TREE if arg != "-t"))
+    _, by_changes, enumerator = _walks(repo)
+    assert by_changes is None and not enumerator.seen_blobs  # folders never entered: not trusted
+    in_process, pack_order = _both(repo, monkeypatch)
+    assert _snapshot(in_process) == _snapshot(pack_order)
+
+
 def test_change_stream_says_when_git_cannot_describe_a_commit(make_repo: MakeRepo) -> None:
     repo = make_repo()
     first = repo.commit({"a.txt": "a\n"}, "one")
