@@ -259,13 +259,20 @@ def resolve_commit(repo: pygit2.Repository, rev: str, option: str) -> Oid:
 
 
 class CommitWalk(Struct):
-    """The commits to scan, oldest first in topological order, each one's parents, and what
-    limited the walk."""
+    """The commits to scan, oldest first in topological order, each one's parents (in line with
+    ``commits``: their raw ids joined, b"" for none; ~60 bytes a commit), and what limited the
+    walk."""
 
     commits: list[Oid]
     errors: list[Failed]
     truncated: bool
-    parents: dict[Oid, list[Oid]] = field(default_factory=dict)
+    parents: list[bytes] = field(default_factory=list)
+
+
+def parents_of(joined: bytes, commit: Oid) -> list[Oid]:
+    """The parents of ``commit`` from their ids as ``CommitWalk.parents`` joins them."""
+    width = len(commit.raw)
+    return [Oid(raw=joined[at : at + width]) for at in range(0, len(joined), width)]
 
 
 def walk_commits(
@@ -275,7 +282,7 @@ def walk_commits(
     topological order, returned oldest first (parents before children)."""
     errors: list[Failed] = []
     newest_first: list[Oid] = []
-    parents: dict[Oid, list[Oid]] = {}
+    parents: list[bytes] = []
     truncated = False
     if tips:
         walker = repo.walk(None, SortMode.TOPOLOGICAL)
@@ -289,10 +296,11 @@ def walk_commits(
                     truncated = True
                     break
                 newest_first.append(commit.id)
-                parents[commit.id] = commit.parent_ids
+                parents.append(b"".join(parent.raw for parent in commit.parent_ids))
         except (KeyError, ValueError, pygit2.GitError) as exc:
             errors.append(Failed("<commit graph>", f"cannot walk commits: {exc}"))
     newest_first.reverse()
+    parents.reverse()
     return CommitWalk(newest_first, errors, truncated, parents)
 
 

@@ -22,7 +22,7 @@ import pygit2
 from msgspec import Struct, field
 
 from leakscan.models import Failed, Skipped
-from leakscan.sources.git import BlobRef
+from leakscan.sources.git import BlobRef, parents_of
 
 # Every git child: no pager, no prompt, and a bounded pack mapping (counted in resident memory).
 GIT_OPTIONS = ("-c", "core.packedGitWindowSize=32m", "-c", "core.packedGitLimit=256m")
@@ -399,12 +399,15 @@ DIFF_TREE = ("diff-tree", "--stdin", "-r", "-t", "-c", "--raw", "-z", "--no-abbr
 class ChangeStream:
     """What each commit changed against its parents (a root commit: everything; a merge: only
     what differs from every parent, git's combined diff), from one ``git diff-tree --stdin -r -t
-    -c`` run fed ``commit parent...`` lines in walk order; iterated, one ``Changes`` per commit
+    -c`` run fed ``commit parent...`` lines in walk order (``commits``, with ``parents`` as
+    ``CommitWalk.parents`` holds them; neither is copied); iterated, one ``Changes`` per commit
     given, in that order. Raises ``ChangesUnavailable`` when git cannot say it for every commit,
     or says it in a form not understood."""
 
-    def __init__(self, git_dir: str, commits: Sequence[tuple[str, Sequence[str]]]) -> None:
-        self._expected = [(commit, len(parents)) for commit, parents in commits]
+    def __init__(self, git_dir: str, commits: Sequence[pygit2.Oid], parents: Sequence[bytes]) -> None:
+        if len(commits) != len(parents):
+            raise ValueError("one parents entry per commit")
+        self._commits, self._parents = commits, parents
         # Every submodule change shown, and in tree order (no order file), whatever the config says.
         options = ("--always", "--ignore-submodules=none", f"-O{os.devnull}")
         try:
@@ -418,12 +421,12 @@ class ChangeStream:
         except OSError as exc:
             raise ChangesUnavailable(f"git diff-tree: {exc}") from exc
         _widen(self._proc)
-        lines = (" ".join((commit, *parents)) for commit, parents in commits)
+        lines = (_stdin_line(commit, ids) for commit, ids in zip(commits, parents, strict=True))
         threading.Thread(target=_feed, args=(self._proc, lines), daemon=True).start()
 
     def __iter__(self) -> Iterator[Changes]:
         fd = self._proc.stdout.fileno() if self._proc.stdout is not None else -1
-        expected = iter(self._expected)
+        expected = zip(self._commits, self._parents, strict=True)
         commit: str | None = None
         parents = 0
         changes: Changes = ({}, [])
@@ -442,9 +445,10 @@ class ChangeStream:
                     if commit is not None:
                         yield _trees_listed(changes)
                     commit, changes = token.decode("ascii", "replace"), ({}, [])
-                    asked, parents = next(expected, (None, 0))
-                    if commit != asked:
+                    asked, ids = next(expected, (None, b""))
+                    if asked is None or commit != str(asked):
                         raise ChangesUnavailable(f"git diff-tree: unexpected output {token[:80]!r}")
+                    parents = len(ids) // len(asked.raw)
         if commit is not None:
             yield _trees_listed(changes)
         if self._proc.wait() != 0 or rest or meta is not None or next(expected, None) is not None:
@@ -497,6 +501,11 @@ class ChangeStream:
                     pipe.close()
                 except OSError:
                     pass
+
+
+def _stdin_line(commit: pygit2.Oid, parents: bytes) -> str:
+    """``commit parent...`` in hex, as ``git diff-tree --stdin`` reads a commit and its parents."""
+    return " ".join([str(commit), *(str(parent) for parent in parents_of(parents, commit))])
 
 
 def _trees_listed(changes: Changes) -> Changes:

@@ -62,6 +62,7 @@ from leakscan.sources.git import (
     named_tips,
     object_problem,
     parent_ids,
+    parents_of,
     resolve_commit,
     tree_id,
     walk_commits,
@@ -417,8 +418,7 @@ def _change_stream(git_dir: str, walk: CommitWalk) -> ChangeStream | None:
     if walk.errors or walk.truncated:
         return None
     try:
-        parents = walk.parents
-        return ChangeStream(git_dir, [(str(oid), [str(p) for p in parents[oid]]) for oid in walk.commits])
+        return ChangeStream(git_dir, walk.commits, walk.parents)
     except ChangesUnavailable:
         return None
 
@@ -435,10 +435,10 @@ def _walk_changes(
     try:
         stream = iter(changes)
         cancel = enumerator.cancel
-        for oid in walked.walk.commits:
+        for oid, ids in zip(walked.walk.commits, parents, strict=True):
             if cancel is not None and cancel.is_set():
                 return items  # as far as it went, as the whole walk stops
-            if oid not in trees or any(parent not in trees for parent in parents.get(oid, ())):
+            if oid not in trees or any(parent not in trees for parent in parents_of(ids, oid)):
                 raise ChangesUnavailable(f"commit {oid} or one of its parents not read")
             items.extend(enumerator.iter_changed(trees[oid], next(stream)))
         if next(stream, None) is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import fcntl
 from pathlib import Path
 
+import pygit2
 import pytest
 
 from leakscan.history import HistoryOptions, scan_history
@@ -250,18 +251,25 @@ def test_the_walk_by_changes_gives_way_when_git_does_not_list_changed_trees(
     assert _snapshot(in_process) == _snapshot(pack_order)
 
 
+def _changes(git_dir: str, asked: list[tuple[str, list[str]]]) -> ChangeStream:
+    """A change stream for (commit, parents) in hex, given as ``CommitWalk`` holds them."""
+    commits = [pygit2.Oid(hex=commit) for commit, _ in asked]
+    joined = [b"".join(pygit2.Oid(hex=parent).raw for parent in parents) for _, parents in asked]
+    return ChangeStream(git_dir, commits, joined)
+
+
 def test_change_stream_says_when_git_cannot_describe_a_commit(make_repo: MakeRepo) -> None:
     repo = make_repo()
     first = repo.commit({"a.txt": "a\n"}, "one")
     second = repo.commit({"a.txt": "b\n", "b/c.txt": "c\n"}, "two")
     git_dir = open_repo(repo.path).path
-    stream = ChangeStream(git_dir, [(first, []), (second, [first])])
+    stream = _changes(git_dir, [(first, []), (second, [first])])
     changes = list(stream)
     stream.close()
     assert [sorted(folders) for folders, _ in changes] == [[""], ["", "b/"]]
     assert [entry[:2] for entry in changes[1][0][""]] == [(b"100644", b"a.txt"), (b"40000", b"b")]
     for asked in ([(first, []), ("0" * 40, [first])], [(second, [])]):  # unknown; not a root for git
-        stream = ChangeStream(git_dir, asked)
+        stream = _changes(git_dir, asked)
         with pytest.raises(ChangesUnavailable):
             list(stream)
         stream.close()
@@ -278,11 +286,11 @@ def test_change_stream_shows_of_a_merge_only_what_differs_from_every_parent(make
     merge = repo.commit({"own.txt": "the merge's own\n"}, "merge")
     git_dir = open_repo(repo.path).path
     asked = [(base, []), (side, [base]), (main, [base]), (merge, [main, side])]
-    stream = ChangeStream(git_dir, asked)
+    stream = _changes(git_dir, asked)
     changes = list(stream)
     stream.close()
     assert [[entry[1] for entry in entries] for entries in changes[3][0].values()] == [[b"own.txt"]]
-    stream = ChangeStream(git_dir, [*asked[:3], (merge, [main])])  # against the first parent only
+    stream = _changes(git_dir, [*asked[:3], (merge, [main])])  # against the first parent only
     against_first = list(stream)[3][0]
     stream.close()
     assert sorted(entry[1] for entries in against_first.values() for entry in entries) == [
