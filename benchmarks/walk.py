@@ -57,7 +57,7 @@ def main() -> None:
         return blobs(enumerator, items)
 
     def whole_trees() -> Walk:
-        listing = Listing(git_dir)
+        listing = Listing(git_dir, blobs=False, trees=True)
         enumerator = RawTreeEnumerator(repo, TreeStream(git_dir, listing.iter_trees()))
         try:
             return blobs(enumerator, history._from_commits(enumerator, walked.walk.commits, walked.trees))

@@ -584,6 +584,7 @@ def _pack_order_outcomes(
         enumerator.cancel = cancel
         stream: TreeStream | None = None
         changes: ChangeStream | None = None
+        trees: Listing | None = None
         try:
             if read_tips:  # every ref: nothing here can be a usage error
                 history.tips = _record_tips(default_tips(scanner.repo), walked)
@@ -594,13 +595,14 @@ def _pack_order_outcomes(
             changed = _walk_changes(enumerator, changes, history) if changes is not None else None
             items: Iterable[BlobRef | Skipped | Failed]
             if changed is None:  # git could not say what each commit changed: whole trees are read
-                enumerator.stream = stream = TreeStream(git_dir, listing.iter_trees())
+                trees = Listing(git_dir, blobs=False, trees=True)
+                enumerator.stream = stream = TreeStream(git_dir, trees.iter_trees())
                 items = _from_commits(enumerator, history.walk.commits, history.trees)
             else:
                 items = changed
             return list(_iter_new_blobs(enumerator, items, history.tips.objects, walked))
         finally:
-            for child in (changes, stream):
+            for child in (changes, stream, trees):
                 if child is not None:
                     child.close()
 

@@ -140,7 +140,7 @@ def test_raw_tree_walk_yields_what_the_tree_enumerator_yields(
     repo = _busy_repo(make_repo, tokens)
     opened = open_repo(repo.path)
     roots = [opened.revparse_single(f"HEAD~{n}").tree_id for n in range(12, -1, -1)]
-    stream = TreeStream(opened.path, Listing(opened.path).iter_trees())
+    stream = TreeStream(opened.path, Listing(opened.path, trees=True).iter_trees())
     walks = []
     for enumerator in (TreeEnumerator(opened), RawTreeEnumerator(opened), RawTreeEnumerator(opened, stream)):
         walks.append([item for root in roots for item in enumerator.iter_new(root)])
@@ -305,8 +305,14 @@ def test_listing_streams_what_it_lists_and_says_when_it_could_not_list(
 ) -> None:
     monkeypatch.setattr(gitobjects, "_READ_SIZE", 50)  # lines cut across reads
     repo = _busy_repo(make_repo, tokens)
-    streamed = Listing(str(repo.path / ".git"))
+    streamed = Listing(str(repo.path / ".git"), trees=True)
     blobs, trees = list(streamed.iter_blobs()), list(streamed.iter_trees())
+    only_blobs, only_trees = (
+        Listing(str(repo.path / ".git")),
+        Listing(str(repo.path / ".git"), blobs=False, trees=True),
+    )
+    assert list(only_blobs.iter_blobs()) == blobs and list(only_blobs.iter_trees()) == []  # trees not kept
+    assert list(only_trees.iter_trees()) == trees and list(only_trees.iter_blobs()) == []
     check = "--batch-check=%(objectname) %(objecttype) %(objectsize)"
     listed = repo.git("cat-file", "--batch-all-objects", "--unordered", check).split()
     rows = list(zip(listed[0::3], listed[1::3], listed[2::3], strict=True))
