@@ -583,12 +583,16 @@ class RawTreeEnumerator:
                 continue
             yield from self._visit(entries, prefix, stack)
 
-    def iter_changed(self, root: pygit2.Oid, changes: Changes) -> Iterator[BlobRef | Skipped | Failed]:
+    def iter_changed(
+        self, root: pygit2.Oid, changes: Changes, parentless: bool = False
+    ) -> Iterator[BlobRef | Skipped | Failed]:
         """``iter_new(root)`` for a commit whose parents' trees were walked before (or that has
         none), from only the entries that differ from every parent (``ChangeStream``): every other
-        entry is a parent's, so already seen, and ``iter_new`` would leave it out. A folder that holds a
-        submodule not yet reported is read whole, as ``iter_new`` reads it: the submodule's entry
-        may be unchanged there, and reported at the new path of a copied folder."""
+        entry is a parent's, so already seen, and ``iter_new`` would leave it out. A folder that
+        holds a submodule not yet reported is read whole, as ``iter_new`` reads it: the submodule's
+        entry may be unchanged there, and reported at the new path of a copied folder. Raises
+        ``ChangesUnavailable`` when a ``parentless`` commit (for libgit2) shows no change and its
+        tree, not seen before, is not empty: git sees a parent there (a graft, say)."""
         folders, submodules = changes
         unreported = self._unreported
         for folder, name in submodules:
@@ -597,6 +601,8 @@ class RawTreeEnumerator:
         seen = self._seen
         if root.raw in seen:
             return
+        if parentless and not folders and self._entries(root.raw):
+            raise ChangesUnavailable(f"git shows no change for tree {root} of a root commit")
         seen.add(root.raw)
         stack: list[tuple[bytes, str]] = [(root.raw, "")]
         cancel = self.cancel

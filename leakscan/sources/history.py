@@ -440,7 +440,7 @@ def _walk_changes(
                 return items  # as far as it went, as the whole walk stops
             if oid not in trees or any(parent not in trees for parent in parents_of(ids, oid)):
                 raise ChangesUnavailable(f"commit {oid} or one of its parents not read")
-            items.extend(enumerator.iter_changed(trees[oid], next(stream)))
+            items.extend(enumerator.iter_changed(trees[oid], next(stream), parentless=not ids))
         if next(stream, None) is not None:
             raise ChangesUnavailable("git diff-tree described more commits than asked")
     except (ChangesUnavailable, StopIteration):

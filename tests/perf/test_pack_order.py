@@ -251,6 +251,26 @@ def test_the_walk_by_changes_gives_way_when_git_does_not_list_changed_trees(
     assert _snapshot(in_process) == _snapshot(pack_order)
 
 
+def test_the_walk_by_changes_gives_way_when_git_sees_a_parent_libgit2_does_not(
+    make_repo: MakeRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = make_repo()
+    root = repo.commit({"a.txt": "a\n", "d/b.txt": "b\n"}, "one")
+    repo.commit({"a.txt": "changed\n"}, "two")
+    back = repo.commit({"a.txt": "a\n"}, "back to the first tree")
+    real = gitobjects._stdin_line
+
+    def grafted(commit: pygit2.Oid, parents: bytes) -> str:  # git told of a parent with the same tree
+        return f"{commit} {back}" if str(commit) == root else real(commit, parents)
+
+    monkeypatch.setattr(gitobjects, "_stdin_line", grafted)
+    whole, by_changes, enumerator = _walks(repo)
+    assert by_changes is None and not enumerator.seen_blobs
+    assert {item.path for item in whole if isinstance(item, BlobRef)} == {"a.txt", "d/b.txt"}
+    in_process, pack_order = _both(repo, monkeypatch)
+    assert _snapshot(in_process) == _snapshot(pack_order)
+
+
 def _changes(git_dir: str, asked: list[tuple[str, list[str]]]) -> ChangeStream:
     """A change stream for (commit, parents) in hex, given as ``CommitWalk`` holds them."""
     commits = [pygit2.Oid(hex=commit) for commit, _ in asked]
