@@ -594,12 +594,12 @@ def _pack_order_outcomes(
             _read_commits(scanner.repo, history, walked, cancel)
             changed = _walk_changes(enumerator, changes, history) if changes is not None else None
             items: Iterable[BlobRef | Skipped | Failed]
-            if changed is None:  # git could not say what each commit changed: whole trees are read
+            if changed is None and not cancel.is_set():  # git could not say: whole trees are read
                 trees = Listing(git_dir, blobs=False, trees=True)
                 enumerator.stream = stream = TreeStream(git_dir, trees.iter_trees())
                 items = _from_commits(enumerator, history.walk.commits, history.trees)
-            else:
-                items = changed
+            else:  # what git said; nothing more once the scan is stopped (git may have died of it)
+                items = changed or []
             return list(_iter_new_blobs(enumerator, items, history.tips.objects, walked))
         finally:
             for child in (changes, stream, trees):

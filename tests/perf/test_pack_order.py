@@ -271,6 +271,23 @@ def test_the_walk_by_changes_gives_way_when_git_sees_a_parent_libgit2_does_not(
     assert _snapshot(in_process) == _snapshot(pack_order)
 
 
+def test_a_stopped_scan_does_not_start_the_whole_tree_walk(
+    make_repo: MakeRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = _tricky_repo(make_repo)
+    started: list[object] = []
+
+    def stopped(enumerator: RawTreeEnumerator, changes: ChangeStream, walked: object) -> None:
+        changes.close()  # as when Ctrl-C reaches git too: git could not say, and the scan is stopping
+        assert enumerator.cancel is not None
+        enumerator.cancel.set()
+
+    monkeypatch.setattr(history_module, "_walk_changes", stopped)
+    monkeypatch.setattr(history_module, "TreeStream", lambda *args: started.append(args))
+    _both(repo, monkeypatch)
+    assert started == []
+
+
 def _changes(git_dir: str, asked: list[tuple[str, list[str]]]) -> ChangeStream:
     """A change stream for (commit, parents) in hex, given as ``CommitWalk`` holds them."""
     commits = [pygit2.Oid(hex=commit) for commit, _ in asked]
