@@ -212,6 +212,16 @@ def _walks(repo: GitRepo) -> tuple[list[object], list[object] | None, RawTreeEnu
     return expected, got, by_changes
 
 
+def _gives_way(repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> tuple[list[object], RawTreeEnumerator]:
+    """Asserts that the walk by changes gave way, keeping nothing, and that the scan that then
+    walks whole trees gives what the in-process scan gives; the whole walk and the enumerator."""
+    whole, by_changes, enumerator = _walks(repo)
+    assert by_changes is None and not enumerator.seen_blobs
+    in_process, pack_order = _both(repo, monkeypatch)
+    assert _snapshot(in_process) == _snapshot(pack_order)
+    return whole, enumerator
+
+
 def test_the_walk_by_changes_meets_what_the_whole_walk_meets(make_repo: MakeRepo) -> None:
     repo = _tricky_repo(make_repo)
     whole, by_changes, _ = _walks(repo)
@@ -233,11 +243,9 @@ def test_the_walk_by_changes_gives_way_to_the_whole_walk_when_git_cannot_say(
     loose = repo.path / ".git" / "objects" / sha[:2] / sha[2:]
     loose.chmod(0o644)
     loose.unlink()
-    whole, by_changes, enumerator = _walks(repo)
-    assert by_changes is None and not enumerator.seen_blobs and not enumerator.submodules
+    whole, enumerator = _gives_way(repo, monkeypatch)
+    assert not enumerator.submodules
     assert any(isinstance(item, Failed) and item.path == "lib" for item in whole)
-    in_process, pack_order = _both(repo, monkeypatch)
-    assert _snapshot(in_process) == _snapshot(pack_order)
 
 
 def test_the_walk_by_changes_gives_way_when_git_does_not_list_changed_trees(
@@ -245,10 +253,7 @@ def test_the_walk_by_changes_gives_way_when_git_does_not_list_changed_trees(
 ) -> None:
     repo = _tricky_repo(make_repo)
     monkeypatch.setattr(gitobjects, "DIFF_TREE", tuple(arg for arg in gitobjects.DIFF_TREE if arg != "-t"))
-    _, by_changes, enumerator = _walks(repo)
-    assert by_changes is None and not enumerator.seen_blobs  # folders never entered: not trusted
-    in_process, pack_order = _both(repo, monkeypatch)
-    assert _snapshot(in_process) == _snapshot(pack_order)
+    _gives_way(repo, monkeypatch)  # folders never entered: not trusted
 
 
 def test_the_walk_by_changes_gives_way_when_git_sees_a_parent_libgit2_does_not(
@@ -264,11 +269,8 @@ def test_the_walk_by_changes_gives_way_when_git_sees_a_parent_libgit2_does_not(
         return f"{commit} {back}" if str(commit) == root else real(commit, parents)
 
     monkeypatch.setattr(gitobjects, "_stdin_line", grafted)
-    whole, by_changes, enumerator = _walks(repo)
-    assert by_changes is None and not enumerator.seen_blobs
+    whole, _ = _gives_way(repo, monkeypatch)
     assert {item.path for item in whole if isinstance(item, BlobRef)} == {"a.txt", "d/b.txt"}
-    in_process, pack_order = _both(repo, monkeypatch)
-    assert _snapshot(in_process) == _snapshot(pack_order)
 
 
 def test_a_stopped_scan_does_not_start_the_whole_tree_walk(
