@@ -59,10 +59,11 @@ def parse_line(line: str, index: int = 0) -> Pattern | None:
     if not text:
         raise PatternError("empty pattern")
     body, literal, suffix = _translate(text)
-    try:
-        re.compile(body)
-    except (re.error, RecursionError, OverflowError) as exc:
-        raise PatternError(str(exc)) from exc
+    if "[" in text:  # only a character class can give a body the regex compiler refuses
+        try:
+            re.compile(body)
+        except (re.error, RecursionError, OverflowError) as exc:
+            raise PatternError(str(exc)) from exc
     return Pattern(index, body, negate, dir_only, anchored, literal, suffix)
 
 
