@@ -158,25 +158,36 @@ def _class_end(text: str, start: int) -> int:
 
 
 def _char_class(inner: str) -> str:
+    """A bracket expression as a regex class: ranges, escapes and POSIX classes; ``!`` or ``^``
+    negates (never matching ``/``). Each character is escaped, so none of them (``-``, ``&``,
+    ``~``, ``|``, ``[``) can read as a set operation to the regex compiler."""
     negate = inner[:1] in ("!", "^")
     if negate:
         inner = inner[1:]
     parts: list[str] = []
     i = 0
     while i < len(inner):
-        c = inner[i]
-        if c == "\\" and i + 1 < len(inner):
-            i += 1
-            c = inner[i]
-        if c == "[" and inner.startswith("[:", i):
-            close = inner.find(":]", i + 2)
-            if close > 0:
-                parts.append(_posix_class(inner[i + 2 : close]))
-                i = close + 2
-                continue
-        parts.append("-" if c == "-" and 0 < i < len(inner) - 1 else re.escape(c))
-        i += 1
+        if inner.startswith("[:", i) and (close := inner.find(":]", i + 2)) > 0:
+            parts.append(_posix_class(inner[i + 2 : close]))
+            i = close + 2
+            continue
+        low, i = _class_char(inner, i)
+        if i + 1 < len(inner) and inner[i] == "-":  # a range, unless the hyphen ends the class
+            high, i = _class_char(inner, i + 1)
+            if low > high:
+                raise PatternError(f"bad character range {low}-{high}")
+            parts.append(f"{re.escape(low)}-{re.escape(high)}")
+        else:
+            parts.append(re.escape(low))
     return ("[^/" if negate else "[") + "".join(parts) + "]" if parts else "(?!)"
+
+
+def _class_char(inner: str, at: int) -> tuple[str, int]:
+    """The character at ``at`` in a bracket expression (a backslash escapes the next one), and
+    where the one after it starts."""
+    if inner[at] == "\\" and at + 1 < len(inner):
+        return inner[at + 1], at + 2
+    return inner[at], at + 1
 
 
 _POSIX = {
@@ -229,22 +240,23 @@ class IgnoreMatcher:
         for pattern in self.patterns:
             if pattern.literal is not None:
                 (self._paths if pattern.anchored else self._names).add(pattern.literal, pattern)
-            elif pattern.suffix is not None:
+            elif pattern.suffix is not None and not pattern.anchored:  # `/*.ext` is the root's only
                 self._suffixes.add(pattern.suffix, pattern)
                 self._suffix_lengths.add(len(pattern.suffix))
             else:
                 (paths_re if pattern.anchored else names_re).append(pattern)
         self._suffix_any = (*self._suffixes.any, *self._suffixes.dirs)
-        self._names_re = _combine(names_re)
-        self._paths_re = _combine(paths_re)
+        self._name_globs = _Globs.of(names_re)
+        self._path_globs = _Globs.of(paths_re)
         self._by_name: dict[tuple[str, bool], int] = {}
 
     def __bool__(self) -> bool:
         return bool(self.patterns)
 
     def combined_regexes(self) -> int:
-        """How many regexes a match runs (0 to 2, whatever the number of patterns)."""
-        return (self._names_re is not None) + (self._paths_re is not None)
+        """How many combined regexes there are (0 to 4: names and paths, for any entry and for
+        folders only), whatever the number of patterns."""
+        return sum(globs.regexes() for globs in (self._name_globs, self._path_globs) if globs is not None)
 
     def decide(self, path: str, is_dir: bool) -> bool | None:
         """True if ``path`` (relative to the ignore file's folder) is ignored, False if a
@@ -261,8 +273,8 @@ class IgnoreMatcher:
         best = max(named, paths.any.get(path, -1))
         if is_dir:
             best = max(best, paths.dirs.get(path, -1))
-        if self._paths_re is not None:
-            best = max(best, self._paths_re.last_match(path + "/" if is_dir else path))
+        if self._path_globs is not None:
+            best = max(best, self._path_globs.last_match(path, is_dir))
         return None if best < 0 else not self.patterns[best].negate
 
     def _name_match(self, name: str, is_dir: bool) -> int:
@@ -274,10 +286,10 @@ class IgnoreMatcher:
         if name.endswith(self._suffix_any):  # most names end with none of them (or there are none)
             suffixes = self._suffixes
             for length in self._suffix_lengths:
-                if length < len(name):
+                if length <= len(name):  # `*` matches the empty string too
                     best = max(best, suffixes.get(name[-length:], is_dir))
-        if self._names_re is not None:
-            best = max(best, self._names_re.last_match(name + "/" if is_dir else name))
+        if self._name_globs is not None:
+            best = max(best, self._name_globs.last_match(name, is_dir))
         return best
 
     def ignored(self, path: str, is_dir: bool) -> bool:
@@ -293,8 +305,7 @@ class _Combined:
     def __init__(self, patterns: Sequence[Pattern]) -> None:
         newest_first = sorted(patterns, key=lambda p: -p.index)
         self.order = tuple(p.index for p in newest_first)
-        # A folder is matched with a trailing "/", which only dir-only patterns require.
-        self.bodies = tuple(f"{p.body}{'/' if p.dir_only else '/?'}" for p in newest_first)
+        self.bodies = tuple(p.body for p in newest_first)
         self._nodes: dict[tuple[int, int], re.Pattern[str]] = {}
         self.root = self._node(0, len(self.bodies))
 
@@ -320,6 +331,31 @@ class _Combined:
 
 def _combine(patterns: Sequence[Pattern]) -> _Combined | None:
     return _Combined(patterns) if patterns else None
+
+
+class _Globs:
+    """The glob patterns of one kind (names or anchored paths): those for any entry and the
+    folder-only ones (``pattern/``) as one combined regex each. A file never runs the second;
+    a folder runs both (its path is matched as it is: a folder ``a`` is no match for ``a/*``)."""
+
+    def __init__(self, patterns: Sequence[Pattern]) -> None:
+        self.any = _combine([pattern for pattern in patterns if not pattern.dir_only])
+        self.dirs = _combine([pattern for pattern in patterns if pattern.dir_only])
+
+    @classmethod
+    def of(cls, patterns: Sequence[Pattern]) -> _Globs | None:
+        return cls(patterns) if patterns else None
+
+    def regexes(self) -> int:
+        return (self.any is not None) + (self.dirs is not None)
+
+    def last_match(self, text: str, is_dir: bool) -> int:
+        """The index of the last pattern matching ``text`` in full (folder-only ones only when
+        it is a folder), or -1."""
+        best = -1 if self.any is None else self.any.last_match(text)
+        if is_dir and self.dirs is not None:
+            best = max(best, self.dirs.last_match(text))
+        return best
 
 
 def compile_lines(lines: Iterable[str], source: str) -> tuple[IgnoreMatcher, list[str]]:

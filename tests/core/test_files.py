@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import io
 import os
+import random
 import subprocess
 from pathlib import Path
 
@@ -125,6 +126,55 @@ def test_ignore_files_match_git(repo: Path) -> None:
         "src/main.py",
         "src/secret.env",
     ]
+
+
+def _untracked_as_git_lists_them(root: Path) -> list[str]:
+    return sorted(git(root, "ls-files", "-z", "--others", "--exclude-standard").split("\0")[:-1])
+
+
+def _walked(root: Path) -> list[str]:
+    return sorted(Path(p).relative_to(root).as_posix() for p in blob_paths(root))
+
+
+def test_anchored_globs_match_in_their_own_folder_only(tmp_path: Path) -> None:
+    """`/*.env` ignores the root's .env files, not those of subfolders (as `*.env` would), and
+    `/vendor/*` ignores what `vendor` holds, not `vendor` itself: `!/vendor/keep.txt` re-includes."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q")
+    ignore = "/*.env\nsub/*.tmp\n/vendor/*\n!/vendor/keep.txt\n"
+    files = {".gitignore": ignore, "top.env": "x", "sub/app.env": "x", "sub/a.tmp": "x"}
+    write(root, {**files, "sub/deeper/b.tmp": "x", "vendor/keep.txt": "x", "vendor/drop.txt": "x"})
+    assert _walked(root) == _untracked_as_git_lists_them(root)
+    assert _walked(root) == [".gitignore", "sub/app.env", "sub/deeper/b.tmp", "vendor/keep.txt"]
+
+
+_GLOB_PARTS = ["a", "b", "ab", "*", "?", "a*", "*b", "[ab]", "[a-b]", "[!a]", "**", "*.log"]
+_NAMES = ["a", "b", "ab", "ba", "x.log", "ab.log"]
+
+
+def _random_glob(rng: random.Random) -> str:
+    parts = "/".join(rng.choice(_GLOB_PARTS) for _ in range(rng.randint(1, 3)))
+    return f"{rng.choice(['', '', '!'])}{rng.choice(['', '/'])}{parts}{rng.choice(['', '', '/'])}"
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_random_ignore_files_decide_as_git_does(tmp_path: Path, seed: int) -> None:
+    """Random globs (anchored or not, negated, folders only, `**`) in the root's and a
+    subfolder's .gitignore, over a random tree: the walker keeps exactly git's untracked files."""
+    rng = random.Random(seed)
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q")
+    tree = {"/".join(rng.choice(_NAMES) for _ in range(rng.randint(1, 3))) + ".txt": "x" for _ in range(30)}
+    write(root, tree)
+    write(root, {".gitignore": "\n".join(_random_glob(rng) for _ in range(5)) + "\n"})
+    folders = sorted({p.parent for p in root.rglob("*.txt") if p.parent != root})
+    if folders:
+        write(
+            root, {f"{rng.choice(folders).relative_to(root).as_posix()}/.gitignore": _random_glob(rng) + "\n"}
+        )
+    assert _walked(root) == _untracked_as_git_lists_them(root)
 
 
 def test_tracked_files_are_scanned_even_when_ignored(repo: Path) -> None:

@@ -149,6 +149,45 @@ def test_a_pattern_is_refused_or_its_regex_compiles(line: str) -> None:
         compile_lines([line, "x*y", "/a/**/b"], "t")[0].decide("a/x/b", False)
 
 
+_GLOB_PARTS = st.sampled_from(
+    ["a", "b", "ab", "*", "?", "a*", "*b", "[ab]", "[a-b]", "[!b]", "**", "\\*", "a?b"]
+)
+_GLOBS = st.builds(
+    lambda lead, parts, dir_only, negate: f"{'!' if negate else ''}{lead}{'/'.join(parts)}{dir_only}",
+    st.sampled_from(["", "/"]),
+    st.lists(_GLOB_PARTS, min_size=1, max_size=4),
+    st.sampled_from(["", "/"]),
+    st.booleans(),
+)
+_PATHS = st.lists(st.sampled_from(["a", "b", "ab", "ba", "a*b", "aab"]), min_size=1, max_size=5)
+
+
+def _one_by_one(lines: list[str], path: str, is_dir: bool) -> bool | None:
+    """What the last pattern whose own regex matches says: the matcher's answer, without its
+    dictionaries, combined regexes or remembered names."""
+    decision = None
+    for pattern in (parse_line(line) for line in lines):
+        if pattern is None:
+            continue
+        subject = path if pattern.anchored else path.rsplit("/", 1)[-1]
+        if (is_dir or not pattern.dir_only) and re.fullmatch(pattern.body, subject):
+            decision = not pattern.negate
+    return decision
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_GLOBS, min_size=1, max_size=6), st.lists(st.tuples(_PATHS, st.booleans()), max_size=12))
+def test_the_matcher_decides_as_its_patterns_one_by_one(
+    lines: list[str], paths: list[tuple[list[str], bool]]
+) -> None:
+    """Every shortcut of the matcher (names and paths in dictionaries, ``*.ext`` suffixes, one
+    regex for many globs) gives the answer of trying each pattern's own regex in turn."""
+    matcher, _ = compile_lines(lines, "t")
+    for parts, is_dir in paths:
+        path = "/".join(parts)
+        assert matcher.decide(path, is_dir) == _one_by_one(lines, path, is_dir), (lines, path, is_dir)
+
+
 def test_last_matching_pattern_decides_across_kinds() -> None:
     matcher, _ = compile_lines(["*.log", "!debug.log", "debug.*", "!debug.l?g"], "t")
     assert matcher.decide("debug.log", False) is False
