@@ -34,6 +34,7 @@ class Pattern(Struct, frozen=True):
     anchored: bool
     literal: str | None  # the whole pattern when it has no wildcard
     suffix: str | None  # for ``*.ext``-style patterns: the literal after the star
+    prefix: str = ""  # the literal text before the first wildcard: every match starts with it
 
 
 def parse_line(line: str, index: int = 0) -> Pattern | None:
@@ -58,13 +59,13 @@ def parse_line(line: str, index: int = 0) -> Pattern | None:
     text = text.lstrip("/")
     if not text:
         raise PatternError("empty pattern")
-    body, literal, suffix = _translate(text)
+    body, literal, suffix, prefix = _translate(text)
     if "[" in text:  # only a character class can give a body the regex compiler refuses
         try:
             re.compile(body)
         except (re.error, RecursionError, OverflowError) as exc:
             raise PatternError(str(exc)) from exc
-    return Pattern(index, body, negate, dir_only, anchored, literal, suffix)
+    return Pattern(index, body, negate, dir_only, anchored, literal, suffix, prefix)
 
 
 def _strip_trailing_spaces(text: str) -> str:
@@ -81,11 +82,13 @@ def _escaped(text: str, at: int) -> bool:
     return backslashes % 2 == 1
 
 
-def _translate(text: str) -> tuple[str, str | None, str | None]:
-    """Regex body for a gitignore glob (wildmatch with FNM_PATHNAME), and its literal forms."""
+def _translate(text: str) -> tuple[str, str | None, str | None, str]:
+    """Regex body for a gitignore glob (wildmatch with FNM_PATHNAME), its literal forms, and
+    the literal text before its first wildcard."""
     out: list[str] = []
     plain: list[str] = []
     wild = False
+    prefix: str | None = None
     star_prefix = text.startswith("*") and not text.startswith("**")
     i, n = 0, len(text)
     while i < n:
@@ -97,6 +100,7 @@ def _translate(text: str) -> tuple[str, str | None, str | None]:
             out.append(re.escape(text[i]))
             plain.append(text[i])
         elif c == "*":
+            prefix = "".join(plain) if prefix is None else prefix
             wild = True
             j = i
             while j < n and text[j] == "*":
@@ -115,12 +119,14 @@ def _translate(text: str) -> tuple[str, str | None, str | None]:
             i = j
             continue
         elif c == "?":
+            prefix = "".join(plain) if prefix is None else prefix
             wild = True
             out.append("[^/]")
         elif c == "[":
             end = _class_end(text, i)
             if end < 0:
                 raise PatternError("unclosed [ (git never matches such a pattern)")
+            prefix = "".join(plain) if prefix is None else prefix
             wild = True
             out.append(_char_class(text[i + 1 : end]))
             i = end
@@ -135,7 +141,7 @@ def _translate(text: str) -> tuple[str, str | None, str | None]:
         rest = text[1:]
         if rest and not any(ch in rest for ch in "*?[\\"):
             suffix = rest
-    return body, literal, suffix
+    return body, literal, suffix, "".join(plain) if prefix is None else prefix
 
 
 def _class_end(text: str, start: int) -> int:
@@ -248,6 +254,9 @@ class IgnoreMatcher:
         self._suffix_any = (*self._suffixes.any, *self._suffixes.dirs)
         self._name_globs = _Globs.of(names_re)
         self._path_globs = _Globs.of(paths_re)
+        # A path can match an anchored glob only if it starts with that glob's literal prefix
+        # (most paths of a tree start with none of them; an empty prefix lets every path in).
+        self._path_prefixes = tuple({pattern.prefix for pattern in paths_re})
         self._by_name: dict[tuple[str, bool], int] = {}
 
     def __bool__(self) -> bool:
@@ -273,7 +282,7 @@ class IgnoreMatcher:
         best = max(named, paths.any.get(path, -1))
         if is_dir:
             best = max(best, paths.dirs.get(path, -1))
-        if self._path_globs is not None:
+        if self._path_globs is not None and path.startswith(self._path_prefixes):
             best = max(best, self._path_globs.last_match(path, is_dir))
         return None if best < 0 else not self.patterns[best].negate
 

@@ -164,7 +164,7 @@ _PATHS = st.lists(st.sampled_from(["a", "b", "ab", "ba", "a*b", "aab"]), min_siz
 
 def _one_by_one(lines: list[str], path: str, is_dir: bool) -> bool | None:
     """What the last pattern whose own regex matches says: the matcher's answer, without its
-    dictionaries, combined regexes or remembered names."""
+    dictionaries, combined regexes, remembered names or prefix checks."""
     decision = None
     for pattern in (parse_line(line) for line in lines):
         if pattern is None:
@@ -181,7 +181,8 @@ def test_the_matcher_decides_as_its_patterns_one_by_one(
     lines: list[str], paths: list[tuple[list[str], bool]]
 ) -> None:
     """Every shortcut of the matcher (names and paths in dictionaries, ``*.ext`` suffixes, one
-    regex for many globs) gives the answer of trying each pattern's own regex in turn."""
+    regex for many globs, anchored globs tried only for paths starting with their literal
+    prefix) gives the answer of trying each pattern's own regex in turn."""
     matcher, _ = compile_lines(lines, "t")
     for parts, is_dir in paths:
         path = "/".join(parts)
