@@ -247,9 +247,12 @@ class Engine:
         if outcome.failed is not None:
             result.errors.append(Failed(origin.path, outcome.failed))
             return
-        result.stats.files_scanned += 1
-        result.stats.bytes_scanned += outcome.scanned_bytes
-        result.stats.suppressed += outcome.suppressed
+        stats = result.stats
+        stats.files_scanned += 1
+        stats.bytes_scanned += outcome.scanned_bytes
+        if not outcome.notable:  # most files: nothing else to keep
+            return
+        stats.suppressed += outcome.suppressed
         result.count_known_examples(outcome.known_examples)
         result.errors.extend(Failed(origin.path, error) for error in outcome.errors)
         result.skipped.extend(Skipped(origin.path + where, reason) for where, reason in outcome.skips)
