@@ -8,6 +8,8 @@ Usage:
 A generated tree (made deterministically, once, under benchmarks/.work) has a few planted tokens;
 both tools must find exactly those. Prints medians, min-max, the ratio to ripgrep (and its
 min-max over rounds), peak memory, the target ratio, and how leakscan's cost grows with the data.
+leakscan and the Python floor also run on an empty folder: what each pays before any tree, and
+so what a target leaves for the tree itself.
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ from leakscan.synthetic import TokenGenerator  # noqa: E402
 RG_PATTERN = r"\bsqco_[A-Za-z0-9]{59}\b"
 PYFLOOR = Path(__file__).resolve().parent / "pyfloor.py"
 PYFLOOR_ROW = "python floor (pyfloor.py)"
+STARTUP_ROW = "leakscan start-up (empty folder)"
+PYFLOOR_STARTUP_ROW = "python floor (empty folder)"
+EMPTY = WORK / "empty-folder"
 WORDS = (
     "def class return import from self value config token project build test main "
     "string number list dict result error request response server client user name path "
@@ -112,6 +117,10 @@ def _commands(
     }
     # One worker against the default (two once there are 64 MiB to scan): what the pool buys.
     commands["leakscan scan --workers 1"] = [*commands["leakscan scan"], "--workers", "1"]
+    # What each pays before any tree: the same commands on an empty folder.
+    EMPTY.mkdir(parents=True, exist_ok=True)
+    commands[STARTUP_ROW] = [*commands["leakscan scan"][:-1], str(EMPTY)]
+    commands[PYFLOOR_STARTUP_ROW] = [*commands[PYFLOOR_ROW][:-3], str(EMPTY), "--workers", "2"]
     if ref:
         commands.update(ref_rows("leakscan scan", commands["leakscan scan"][len(leakscan_cmd()) :], ref))
     if kingfisher := peer("kingfisher", peers_dir):
@@ -138,9 +147,20 @@ def _check(commands: dict[str, list[str]], planted: list[str] | None) -> None:
         sys.exit("MISMATCH: the tools did not find exactly the planted tokens")
 
 
-def _print_floor_ratio(results: dict[str, Timings]) -> None:
+def _print_floor_ratio(results: dict[str, Timings], target: float) -> None:
+    """leakscan against the Python floor, and what the target leaves for the tree once
+    leakscan has started, against what the floor itself spends on the tree."""
     floor = results[PYFLOOR_ROW].median
+    rg = results["rg (sqco_ pattern)"].median
+    startup = results[STARTUP_ROW].median
+    floor_tree = floor - results[PYFLOOR_STARTUP_ROW].median
     print(f"leakscan scan: {results['leakscan scan'].median / floor:.2f}x the Python floor ({floor:.3f} s)")
+    print(
+        f"leakscan's start-up alone: {startup:.3f} s = {startup / rg:.2f}x rg's whole run; the target "
+        f"({target:g}x rg = {target * rg:.3f} s) leaves {target * rg - startup:.3f} s for the tree, "
+        f"where the Python floor spends {floor_tree:.3f} s on it (its run less its own start-up) and "
+        f"leakscan {results['leakscan scan'].median - startup:.3f} s"
+    )
 
 
 def main() -> None:
@@ -165,7 +185,7 @@ def main() -> None:
         _check(commands, None)
         results = interleave(commands, args.runs)
         print_table(results, "rg (sqco_ pattern)", {"leakscan scan": 3.0})
-        _print_floor_ratio(results)
+        _print_floor_ratio(results, 3.0)
         return
     medians = []
     for scale, target in ((1, 4.0), (args.growth, 3.0)):
@@ -181,7 +201,7 @@ def main() -> None:
         _check(commands, planted)
         results = interleave(commands, args.runs)
         print_table(results, "rg (sqco_ pattern)", {"leakscan scan": target})
-        _print_floor_ratio(results)
+        _print_floor_ratio(results, target)
         medians.append((results["leakscan scan"].median, results["rg (sqco_ pattern)"].median))
     (small, rg_small), (large, rg_large) = medians
     print(
