@@ -158,23 +158,30 @@ def _random_glob(rng: random.Random) -> str:
     return f"{rng.choice(['', '', '!'])}{rng.choice(['', '/'])}{parts}{rng.choice(['', '', '/'])}"
 
 
-@pytest.mark.parametrize("seed", range(25))
+@pytest.mark.parametrize("seed", range(30))
 def test_random_ignore_files_decide_as_git_does(tmp_path: Path, seed: int) -> None:
-    """Random globs (anchored or not, negated, folders only, `**`) in the root's and a
-    subfolder's .gitignore, over a random tree: the walker keeps exactly git's untracked files."""
+    """Random globs (anchored or not, negated, folders only, `**`, classes) in the root's and a
+    subfolder's .gitignore and in .git/info/exclude, over a random tree of which some files are
+    tracked (odd seeds): the walker keeps exactly the files git lists as tracked or untracked
+    and not ignored."""
     rng = random.Random(seed)
     root = tmp_path / "repo"
     root.mkdir()
     git(root, "init", "-q")
     tree = {"/".join(rng.choice(_NAMES) for _ in range(rng.randint(1, 3))) + ".txt": "x" for _ in range(30)}
     write(root, tree)
+    if seed % 2:
+        git(root, "add", *rng.sample(sorted(tree), 5))
     write(root, {".gitignore": "\n".join(_random_glob(rng) for _ in range(5)) + "\n"})
+    (root / ".git" / "info").mkdir(exist_ok=True)
+    (root / ".git" / "info" / "exclude").write_text(_random_glob(rng) + "\n")
     folders = sorted({p.parent for p in root.rglob("*.txt") if p.parent != root})
     if folders:
         write(
             root, {f"{rng.choice(folders).relative_to(root).as_posix()}/.gitignore": _random_glob(rng) + "\n"}
         )
-    assert _walked(root) == _untracked_as_git_lists_them(root)
+    listed = git(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    assert _walked(root) == sorted(set(listed.split("\0")[:-1]))
 
 
 def test_tracked_files_are_scanned_even_when_ignored(repo: Path) -> None:
