@@ -47,7 +47,8 @@ def _load_matcher(folder: str, names: Sequence[str], notes: list[str]) -> Ignore
     for name in names:
         path = os.path.join(folder, name)
         try:
-            with open(path, encoding="utf-8", errors="replace") as handle:
+            # Bytes that are not UTF-8 stay as the walk decodes names, so a pattern matches them.
+            with open(path, encoding="utf-8", errors="surrogateescape") as handle:
                 files.append((path, handle.read().splitlines()))
         except OSError:
             continue

@@ -378,6 +378,8 @@ def compile_files(files: Iterable[tuple[str, Iterable[str]]]) -> tuple[IgnoreMat
     notes: list[str] = []
     for source, lines in files:
         for number, line in enumerate(lines, 1):
+            if number == 1:
+                line = line.removeprefix("\ufeff")  # git skips a UTF-8 byte order mark
             try:
                 pattern = parse_line(line, len(patterns))
             except PatternError as exc:

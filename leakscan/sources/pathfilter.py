@@ -75,7 +75,7 @@ class PathFilter:
         if levels is None:
             levels = above
             if self.ignore_file is not None and (data := self.ignore_file(base)):
-                lines = data.decode("utf-8", errors="replace").splitlines()
+                lines = data.decode("utf-8", errors="surrogateescape").splitlines()  # as paths are
                 matcher, notes = compile_lines(lines, base + IGNORE_FILE)
                 self.notes.extend(notes)
                 if matcher:

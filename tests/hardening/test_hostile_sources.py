@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from leakscan.cli import cli, main
 from leakscan.models import Blob, Skipped
 from leakscan.sources.git import PathFilter
-from leakscan.sources.ignore import IgnoreMatcher, PatternError, compile_lines, parse_line
+from leakscan.sources.ignore import IgnoreMatcher, PatternError, compile_files, compile_lines, parse_line
 from leakscan.synthetic import TokenGenerator
 from tests.conftest import RunCli
 from tests.gitrepo import MakeRepo, run_git
@@ -187,6 +187,15 @@ def test_the_matcher_decides_as_its_patterns_one_by_one(
     for parts, is_dir in paths:
         path = "/".join(parts)
         assert matcher.decide(path, is_dir) == _one_by_one(lines, path, is_dir), (lines, path, is_dir)
+
+
+def test_a_byte_order_mark_starts_no_pattern() -> None:
+    """Only the first line of each file may start with one (an ignore file read from the index
+    or a commit is decoded the same way); elsewhere it is part of the pattern, as in git."""
+    matcher, notes = compile_files([("a", ["\ufeff*.log", "\ufeffx"]), ("b", ["\ufeff/top"])])
+    assert notes == []
+    assert matcher.decide("d/a.log", False) is True and matcher.decide("top", False) is True
+    assert matcher.decide("x", False) is None and matcher.decide("\ufeffx", False) is True
 
 
 def test_last_matching_pattern_decides_across_kinds() -> None:
