@@ -149,21 +149,33 @@ def test_anchored_globs_match_in_their_own_folder_only(tmp_path: Path) -> None:
     assert _walked(root) == [".gitignore", "sub/app.env", "sub/deeper/b.tmp", "vendor/keep.txt"]
 
 
-_GLOB_PARTS = ["a", "b", "ab", "*", "?", "a*", "*b", "[ab]", "[a-b]", "[!a]", "**", "*.log"]
-_NAMES = ["a", "b", "ab", "ba", "x.log", "ab.log"]
+def test_ignore_files_are_read_as_git_reads_them(tmp_path: Path) -> None:
+    """A UTF-8 byte order mark before the first pattern is skipped, and a pattern in bytes that
+    are not UTF-8 matches the names spelt in those bytes, as in git."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q")
+    (root / ".gitignore").write_bytes(b"\xef\xbb\xbf*.log\ncaf\xe9*\n")
+    write(root, {"a.log": "x", "b.txt": "x", os.fsdecode(b"caf\xe9.txt"): "x", "cafe.txt": "x"})
+    assert _walked(root) == _untracked_as_git_lists_them(root) == [".gitignore", "b.txt", "cafe.txt"]
+
+
+_GLOB_PARTS = ["a", "b", "ab", "*", "?", "a*", "*b", "[ab]", "[a-b]", "[!a]", "**", "*.log", "***"]
+_GLOB_PARTS += ["\\#a", "\\!a", "a b", "x\\*", "[]a]", "[!]a]", "[[:alpha:]]", "a/**/b"]
+_NAMES = ["a", "b", "ab", "ba", "x.log", "ab.log", "#a", "!a", "a b", "x*", "a]"]
 
 
 def _random_glob(rng: random.Random) -> str:
     parts = "/".join(rng.choice(_GLOB_PARTS) for _ in range(rng.randint(1, 3)))
-    return f"{rng.choice(['', '', '!'])}{rng.choice(['', '/'])}{parts}{rng.choice(['', '', '/'])}"
+    return f"{rng.choice(['', '', '!'])}{rng.choice(['', '/'])}{parts}{rng.choice(['', '', '/', ' '])}"
 
 
 @pytest.mark.parametrize("seed", range(30))
 def test_random_ignore_files_decide_as_git_does(tmp_path: Path, seed: int) -> None:
-    """Random globs (anchored or not, negated, folders only, `**`, classes) in the root's and a
-    subfolder's .gitignore and in .git/info/exclude, over a random tree of which some files are
-    tracked (odd seeds): the walker keeps exactly the files git lists as tracked or untracked
-    and not ignored."""
+    """Random globs (anchored or not, negated, folders only, `**`, classes, escapes, a trailing
+    space) in the root's and a subfolder's .gitignore and in .git/info/exclude, over a random
+    tree of which some files are tracked (odd seeds): the walker keeps exactly the files git
+    lists as tracked or untracked and not ignored."""
     rng = random.Random(seed)
     root = tmp_path / "repo"
     root.mkdir()
