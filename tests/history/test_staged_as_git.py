@@ -64,3 +64,36 @@ def test_staged_scan_reports_the_tokens_git_diff_cached_adds(
     proc = run_cli("scan", "--staged", "--format", "json", "--show-secrets", str(root))
     assert proc.returncode == (1 if expected else 0), proc.stderr
     assert {finding["secret"] for finding in json.loads(proc.stdout)["findings"]} == expected
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_leakscanignore_leaves_out_the_same_files_staged_and_in_the_work_tree(
+    tmp_path: Path, run_cli: RunCli, seed: int
+) -> None:
+    """Random `.leakscanignore` files (the root's and a subfolder's) over a random tree, all of it
+    staged: `scan --staged --whole-files` (the index, ignore files read from it) and `scan` (the
+    work tree, walked) report the same tokens."""
+    from tests.core.test_files import _NAMES, _random_glob
+
+    rng = random.Random(seed)
+    tokens = TokenGenerator(seed)
+    root = tmp_path / "repo"
+    root.mkdir()
+    run_git(root, "init", "-q", "-b", "main")
+    for _ in range(25):
+        path = root / ("/".join(rng.choice(_NAMES) for _ in range(rng.randint(1, 3))) + ".txt")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"sonar.token={tokens.sqco()}\n")
+    (root / ".leakscanignore").write_text("\n".join(_random_glob(rng) for _ in range(4)) + "\n")
+    folders = sorted({path.parent for path in root.rglob("*.txt") if path.parent != root})
+    (rng.choice(folders) / ".leakscanignore").write_text(_random_glob(rng) + "\n")
+    run_git(root, "add", "-A")
+
+    def secrets(*args: str) -> set[str]:
+        proc = run_cli(*args, "--format", "json", "--show-secrets", str(root))
+        assert proc.returncode in (0, 1), proc.stderr
+        return {finding["secret"] for finding in json.loads(proc.stdout)["findings"]}
+
+    staged = secrets("scan", "--staged", "--whole-files")
+    assert staged == secrets("scan")
+    assert staged  # the root's four patterns never leave out all 25 files in these seeds
