@@ -144,3 +144,42 @@ def test_history_finds_the_tokens_of_every_blob_git_reaches(
     report = json.loads(proc.stdout)
     assert {finding["secret"] for finding in report["findings"]} == repo.reachable_tokens()
     assert report["stats"]["errors"] == [] and report["stats"]["complete"] is True
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_each_finding_names_a_commit_git_log_s_names(tmp_path: Path, run_cli: RunCli, seed: int) -> None:
+    """A linear history where a few tokens are added, removed and added again across files: each
+    token is reported at the first commit `git log --reverse -S TOKEN` names, and every commit
+    reported for it is one that changed how often it occurs."""
+    rng = random.Random(seed)
+    root = tmp_path / "repo"
+    root.mkdir()
+    run_git(root, "init", "-q", "-b", "main")
+    generator = TokenGenerator(seed)
+    pool = [generator.sqco() for _ in range(5)]
+    for number in range(rng.randint(4, 10)):
+        for _ in range(rng.randint(1, 2)):
+            path = root / rng.choice(PATHS)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            lines = path.read_text().splitlines() if path.exists() else []
+            if lines and rng.random() < 0.4:
+                lines.pop(rng.randrange(len(lines)))
+            else:
+                lines.insert(
+                    rng.randint(0, len(lines)), rng.choice([f"sonar.token={rng.choice(pool)}", "plain"])
+                )
+            path.write_text("\n".join(lines) + "\n")
+        stamp = f"{1_700_000_000 + number * 3600} +0000"
+        run_git(root, "add", "-A")
+        run_git(root, "commit", "-q", "--allow-empty", "-m", f"c{number}", env={"GIT_COMMITTER_DATE": stamp})
+    proc = run_cli("history", "--format", "json", "--show-secrets", str(root))
+    assert proc.returncode in (0, 1), proc.stderr
+    reported: dict[str, set[str]] = {}
+    for finding in json.loads(proc.stdout)["findings"]:
+        reported.setdefault(finding["secret"], set()).add(finding["commit"])
+    for token in pool:
+        changed = run_git(root, "log", "--reverse", "--format=%H", "-S", token).split()
+        if not changed:
+            assert token not in reported
+            continue
+        assert changed[0] in reported[token] and reported[token] <= set(changed), token
