@@ -88,11 +88,13 @@ def _translate(text: str) -> tuple[str, str | None, str | None, str]:
     out: list[str] = []
     plain: list[str] = []
     wild = False
-    prefix: str | None = None
+    prefix = ""
     star_prefix = text.startswith("*") and not text.startswith("**")
     i, n = 0, len(text)
     while i < n:
         c = text[i]
+        if not wild and c in "*?[":  # the first wildcard: what came before is every match's start
+            prefix = "".join(plain)
         if c == "\\":
             i += 1
             if i == n:
@@ -100,7 +102,6 @@ def _translate(text: str) -> tuple[str, str | None, str | None, str]:
             out.append(re.escape(text[i]))
             plain.append(text[i])
         elif c == "*":
-            prefix = "".join(plain) if prefix is None else prefix
             wild = True
             j = i
             while j < n and text[j] == "*":
@@ -119,14 +120,12 @@ def _translate(text: str) -> tuple[str, str | None, str | None, str]:
             i = j
             continue
         elif c == "?":
-            prefix = "".join(plain) if prefix is None else prefix
             wild = True
             out.append("[^/]")
         elif c == "[":
             end = _class_end(text, i)
             if end < 0:
                 raise PatternError("unclosed [ (git never matches such a pattern)")
-            prefix = "".join(plain) if prefix is None else prefix
             wild = True
             out.append(_char_class(text[i + 1 : end]))
             i = end
@@ -141,7 +140,7 @@ def _translate(text: str) -> tuple[str, str | None, str | None, str]:
         rest = text[1:]
         if rest and not any(ch in rest for ch in "*?[\\"):
             suffix = rest
-    return body, literal, suffix, "".join(plain) if prefix is None else prefix
+    return body, literal, suffix, prefix if wild else "".join(plain)
 
 
 def _class_end(text: str, start: int) -> int:
