@@ -17,6 +17,7 @@ from leakscan.engine import prepare
 from leakscan.models import Blob, Failed, Skipped, StdinOrigin
 from leakscan.sources.files import FileWalker, TrackedPaths, file_blob, find_repo_root
 from leakscan.sources.stdin import STDIN_PATH, StdinSource
+from tests.globs import NAMES, random_glob
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test",
@@ -161,16 +162,6 @@ def test_ignore_files_are_read_as_git_reads_them(tmp_path: Path) -> None:
     assert _walked(root) == _untracked_as_git_lists_them(root) == [".gitignore", "b.txt", "cafe.txt"]
 
 
-_GLOB_PARTS = ["a", "b", "ab", "*", "?", "a*", "*b", "[ab]", "[a-b]", "[!a]", "**", "*.log", "***"]
-_GLOB_PARTS += ["\\#a", "\\!a", "a b", "x\\*", "[]a]", "[!]a]", "[[:alpha:]]", "a/**/b"]
-_NAMES = ["a", "b", "ab", "ba", "x.log", "ab.log", "#a", "!a", "a b", "x*", "a]"]
-
-
-def _random_glob(rng: random.Random) -> str:
-    parts = "/".join(rng.choice(_GLOB_PARTS) for _ in range(rng.randint(1, 3)))
-    return f"{rng.choice(['', '', '!'])}{rng.choice(['', '/'])}{parts}{rng.choice(['', '', '/', ' '])}"
-
-
 @pytest.mark.parametrize("seed", range(30))
 def test_random_ignore_files_decide_as_git_does(tmp_path: Path, seed: int) -> None:
     """Random globs (anchored or not, negated, folders only, `**`, classes, escapes, a trailing
@@ -181,17 +172,17 @@ def test_random_ignore_files_decide_as_git_does(tmp_path: Path, seed: int) -> No
     root = tmp_path / "repo"
     root.mkdir()
     git(root, "init", "-q")
-    tree = {"/".join(rng.choice(_NAMES) for _ in range(rng.randint(1, 3))) + ".txt": "x" for _ in range(30)}
+    tree = {"/".join(rng.choice(NAMES) for _ in range(rng.randint(1, 3))) + ".txt": "x" for _ in range(30)}
     write(root, tree)
     if seed % 2:
         git(root, "add", *rng.sample(sorted(tree), 5))
-    write(root, {".gitignore": "\n".join(_random_glob(rng) for _ in range(5)) + "\n"})
+    write(root, {".gitignore": "\n".join(random_glob(rng) for _ in range(5)) + "\n"})
     (root / ".git" / "info").mkdir(exist_ok=True)
-    (root / ".git" / "info" / "exclude").write_text(_random_glob(rng) + "\n")
+    (root / ".git" / "info" / "exclude").write_text(random_glob(rng) + "\n")
     folders = sorted({p.parent for p in root.rglob("*.txt") if p.parent != root})
     if folders:
         write(
-            root, {f"{rng.choice(folders).relative_to(root).as_posix()}/.gitignore": _random_glob(rng) + "\n"}
+            root, {f"{rng.choice(folders).relative_to(root).as_posix()}/.gitignore": random_glob(rng) + "\n"}
         )
     listed = git(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
     assert _walked(root) == sorted(set(listed.split("\0")[:-1]))

@@ -13,6 +13,7 @@ import pytest
 from leakscan.synthetic import TokenGenerator
 from tests.conftest import RunCli
 from tests.gitrepo import run_git
+from tests.globs import NAMES, random_glob
 
 PATHS = ["a.env", "b.txt", "d/c.env", "d/e/f.yml", "g/h.properties", "z"]
 
@@ -73,20 +74,18 @@ def test_leakscanignore_leaves_out_the_same_files_staged_and_in_the_work_tree(
     """Random `.leakscanignore` files (the root's and a subfolder's) over a random tree, all of it
     staged: `scan --staged --whole-files` (the index, ignore files read from it) and `scan` (the
     work tree, walked) report the same tokens."""
-    from tests.core.test_files import _NAMES, _random_glob
-
     rng = random.Random(seed)
     tokens = TokenGenerator(seed)
     root = tmp_path / "repo"
     root.mkdir()
     run_git(root, "init", "-q", "-b", "main")
     for _ in range(25):
-        path = root / ("/".join(rng.choice(_NAMES) for _ in range(rng.randint(1, 3))) + ".txt")
+        path = root / ("/".join(rng.choice(NAMES) for _ in range(rng.randint(1, 3))) + ".txt")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(f"sonar.token={tokens.sqco()}\n")
-    (root / ".leakscanignore").write_text("\n".join(_random_glob(rng) for _ in range(4)) + "\n")
+    (root / ".leakscanignore").write_text("\n".join(random_glob(rng) for _ in range(4)) + "\n")
     folders = sorted({path.parent for path in root.rglob("*.txt") if path.parent != root})
-    (rng.choice(folders) / ".leakscanignore").write_text(_random_glob(rng) + "\n")
+    (rng.choice(folders) / ".leakscanignore").write_text(random_glob(rng) + "\n")
     run_git(root, "add", "-A")
 
     def secrets(*args: str) -> set[str]:
