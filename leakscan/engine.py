@@ -248,8 +248,7 @@ class Engine:
             result.errors.append(Failed(origin.path, outcome.failed))
             return
         stats = result.stats
-        stats.files_scanned += 1
-        stats.bytes_scanned += outcome.scanned_bytes
+        stats.count_scanned(outcome.scanned_bytes)
         if not outcome.notable:  # most files: nothing else to keep
             return
         stats.suppressed += outcome.suppressed

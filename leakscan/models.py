@@ -402,6 +402,11 @@ class Outcome(Struct, frozen=True):
         """Whether there is anything to report (most blobs: nothing)."""
         return bool(self.matches or self.errors or self.skips or self.suppressed or self.known_examples)
 
+    @property
+    def plain(self) -> bool:
+        """Scanned, with nothing to report: only its bytes count (most blobs)."""
+        return self.skipped is None and self.failed is None and not self.notable
+
     def portable(self) -> Outcome:
         """This outcome with its matches as MatchRecords (cheap to send to another process)."""
         records = tuple(MatchRecord.of(m) if isinstance(m, Match) else m for m in self.matches)
@@ -515,6 +520,11 @@ class Stats(Struct):
     duration_s: float = 0.0
     notes: list[str] = field(default_factory=list)
     extra: dict[str, int] = field(default_factory=dict)
+
+    def count_scanned(self, scanned_bytes: int) -> None:
+        """One more blob scanned."""
+        self.files_scanned += 1
+        self.bytes_scanned += scanned_bytes
 
 
 KNOWN_EXAMPLES_KEY = "suppressed_known_example"

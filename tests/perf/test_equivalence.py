@@ -74,3 +74,42 @@ def test_one_worker_and_two_agree(
         (f["path"], f["line"], f["column"], f["secret"]) for f in json.loads(outcome.stdout)["findings"]
     ]
     assert cli_found == results[1]
+
+
+def test_the_pool_reports_what_one_process_does(
+    tmp_path: Path, tokens: TokenGenerator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers send back only the bytes scanned for a file with nothing to report: the report
+    (findings, skips, suppressed counts, bytes scanned) is the same as without the pool."""
+    import base64
+    import gzip
+    import zipfile
+
+    monkeypatch.setattr(scan_module, "PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(scan_module, "BATCH_BYTES", 20_000)
+    for n in range(30):
+        (tmp_path / f"plain{n:02}.txt").write_text("nothing to see here\n" * (n + 1))
+    (tmp_path / "found.env").write_text(f"SONAR_TOKEN={tokens.sqco()}\n")
+    (tmp_path / "allowed.py").write_text(f"token = '{tokens.sqco()}'  # leakscan:allow\n")
+    (tmp_path / "wrapped.txt").write_text(base64.b64encode(f"t={tokens.sqco()}\n".encode()).decode() + "\n")
+    (tmp_path / "packed.gz").write_bytes(gzip.compress(f"sonar.token={tokens.sqco()}\n".encode()))
+    with zipfile.ZipFile(tmp_path / "bundle.zip", "w") as bundle:
+        bundle.writestr("conf/app.properties", f"sonar.token={tokens.sqco()}\n")
+    (tmp_path / "image.bin").write_bytes(bytes(range(256)) * 40)
+    (tmp_path / "big.log").write_text("x" * 50_000)
+    (tmp_path / "empty.txt").write_bytes(b"")
+    (tmp_path / "link.txt").symlink_to(tmp_path / "found.env")
+    reports = []
+    for workers in ("1", "2"):
+        outcome = CliRunner().invoke(
+            cli,
+            ["scan", "--workers", workers, "--max-file-size", "40000", "--format", "json", str(tmp_path)],
+        )
+        assert outcome.exit_code == 1, outcome.output
+        report = json.loads(outcome.stdout)
+        report["stats"].pop("duration_s", None)
+        reports.append(report)
+    assert reports[0] == reports[1]
+    assert len(reports[1]["findings"]) == 4
+    stats = reports[1]["stats"]
+    assert (stats["files_scanned"], stats["suppressed"], len(stats["skipped"])) == (37, 1, 2)

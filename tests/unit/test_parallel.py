@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from leakscan.engine import Engine
-from leakscan.models import Blob, Outcome, ScanResult
+from leakscan.models import Outcome, ScanResult
 from leakscan.options import ScanOptions
 from leakscan.parallel import Lost, map_batches
 from leakscan.scan import Scanner
@@ -74,8 +74,8 @@ def test_file_scan_reports_the_files_of_a_killed_worker(
     monkeypatch.setattr(scan_module, "BATCH_BYTES", 1_000_000)
     real = scan_module.examine_batch
 
-    def dying(engine: Engine, batch: list[Blob]) -> list[Outcome]:
-        if any(blob.path.endswith("f20.txt") for blob in batch):
+    def dying(engine: Engine, batch: list[tuple[str, int]]) -> list[Outcome | int]:
+        if any(path.endswith("f20.txt") for path, _ in batch):
             os.kill(os.getpid(), signal.SIGKILL)
         return real(engine, batch)
 
