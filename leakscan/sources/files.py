@@ -8,12 +8,16 @@ from bisect import bisect_left
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from msgspec import Struct
 
 from leakscan.models import Blob, Failed, FileOrigin, Skipped, Unreadable
 from leakscan.paths import find_repo_root
 from leakscan.sources.ignore import IgnoreMatcher, compile_exclude, compile_files
+
+if TYPE_CHECKING:
+    import subprocess
 
 GIT_IGNORE_FILES = (".gitignore",)  # defer to tracking, as git does
 SCAN_IGNORE_FILES = (".leakscanignore",)  # apply to tracked files too
@@ -76,17 +80,38 @@ def _decisions(levels: Sequence[_Level], rel_path: str, is_dir: bool) -> tuple[b
 
 
 class TrackedPaths:
-    """The paths in a repository's index, read on first use: git never ignores a tracked file,
-    whatever .gitignore says, so neither does the walker. Read only once an ignore rule would
-    skip something (most walks never need it). When libgit2 cannot read the index (a SHA-256
-    repository, a damaged index), ``git ls-files`` is asked; when that fails too, every file is
-    treated as tracked (scanned) and a note says why."""
+    """The paths in a repository's index: git never ignores a tracked file, whatever .gitignore
+    says, so neither does the walker. ``git ls-files`` is started with the walk (``start``: it
+    reads the index on another core while the walk lists folders) and read once an ignore rule
+    would skip something. When git cannot list them, libgit2 reads the index (a SHA-256
+    repository, no git installed); when that fails too, every file is treated as tracked
+    (scanned) and a note says why."""
 
     def __init__(self, repo: Path, notes: list[str]) -> None:
         self.repo = repo
         self.notes = notes
         self._files: list[str] | None = None  # sorted: a folder is a prefix search
         self._unknown = False
+        self._git: subprocess.Popen[bytes] | None = None
+        self._git_problem = ""
+
+    def start(self) -> None:
+        """Ask git for the list now, to have it at hand when first needed."""
+        import subprocess  # ~2 ms to import: only for a tree inside a git work tree
+
+        if self._git is None and self._files is None and not self._git_problem:
+            command = ["git", "-C", str(self.repo), "ls-files", "-z"]
+            try:
+                self._git = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            except OSError as exc:
+                self._git_problem = f"git ls-files: {exc}"
+
+    def close(self) -> None:
+        """Stop a listing nobody needed."""
+        if self._git is not None:
+            self._git.kill()
+            self._git.communicate()
+            self._git = None
 
     def has(self, key: str, is_dir: bool) -> bool:
         """Whether git tracks this file, or (for a folder) any file below it."""
@@ -100,20 +125,11 @@ class TrackedPaths:
         return at < len(files) and (files[at].startswith(wanted) if is_dir else files[at] == key)
 
     def _load(self) -> list[str]:
-        """``git ls-files`` first (a process start costs less than importing libgit2), then
+        """What ``git ls-files`` says (a process start costs less than importing libgit2), else
         libgit2; the note names both problems when neither can read the index."""
-        import subprocess  # ~2 ms to import: only for a tree inside a git work tree
-
-        try:
-            listed = subprocess.run(
-                ["git", "-C", str(self.repo), "ls-files", "-z"],
-                capture_output=True,
-                check=True,
-                timeout=GIT_LS_FILES_TIMEOUT,
-            ).stdout
-            return [path for path in os.fsdecode(listed).split("\0") if path]
-        except (OSError, subprocess.SubprocessError) as exc:
-            git_problem = f"git ls-files: {exc}"
+        listed = self._listed_by_git()
+        if listed is not None:
+            return listed
         import pygit2
 
         try:
@@ -124,10 +140,32 @@ class TrackedPaths:
             return []  # no index at all (no commit yet, or a stray .git folder): nothing tracked
         self._unknown = True
         self.notes.append(
-            f"{self.repo}: cannot read the git index ({problem}; {git_problem}): "
+            f"{self.repo}: cannot read the git index ({problem}; {self._git_problem}): "
             "files the ignore rules match are scanned"
         )
         return []
+
+    def _listed_by_git(self) -> list[str] | None:
+        import subprocess
+
+        self.start()
+        proc, self._git = self._git, None
+        if proc is None:
+            return None
+        try:
+            listed, errors = proc.communicate(timeout=GIT_LS_FILES_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            self._git_problem = f"git ls-files: no answer in {GIT_LS_FILES_TIMEOUT} s"
+            return None
+        if proc.returncode != 0:
+            said = os.fsdecode(errors).strip().splitlines()
+            self._git_problem = f"git ls-files: exit code {proc.returncode}" + (
+                f": {said[-1]}" if said else ""
+            )
+            return None
+        return [path for path in os.fsdecode(listed).split("\0") if path]
 
     def _has_index(self) -> bool:
         dot_git = self.repo / ".git"
@@ -182,8 +220,14 @@ class FileWalker:
         anchor = repo if repo is not None else (absolute if stat.S_ISDIR(st.st_mode) else absolute.parent)
         if stat.S_ISDIR(st.st_mode):
             levels = self._ancestor_levels(anchor, absolute, repo) if self.use_ignore_files else []
-            tracked = TrackedPaths(repo, self.notes) if repo is not None else None
-            yield from self._walk_tree(_Folder(str(absolute), root, levels, False), anchor, tracked)
+            tracked = TrackedPaths(repo, self.notes) if repo is not None and self.use_ignore_files else None
+            if tracked is not None:
+                tracked.start()
+            try:
+                yield from self._walk_tree(_Folder(str(absolute), root, levels, False), anchor, tracked)
+            finally:
+                if tracked is not None:
+                    tracked.close()
         else:
             # A file named on the command line is scanned even if an ignore file lists it.
             key = absolute.relative_to(anchor).as_posix()

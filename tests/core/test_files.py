@@ -220,6 +220,33 @@ def test_a_folder_is_tracked_when_a_tracked_path_lies_below_it(tmp_path: Path) -
     assert not tracked.has("a", False) and not tracked.has("ab/x/y", False)
 
 
+def test_a_damaged_index_is_named_with_what_git_said(tmp_path: Path) -> None:
+    """git ls-files runs while the walk lists folders; when it fails, and libgit2 cannot read
+    the index either, the note quotes git's own message and ignored files are scanned."""
+    repo = tmp_path / "r"
+    git(tmp_path, "init", "-q", str(repo))
+    (repo / ".gitignore").write_text("*.log\n")
+    (repo / "debug.log").write_text("x\n")
+    (repo / ".git" / "index").write_bytes(b"garbage")
+    walker = FileWalker([str(repo)])
+    found = sorted(Path(item.path).name for item in walker if isinstance(item, Blob))
+    assert found == [".gitignore", "debug.log"]
+    assert len(walker.notes) == 1
+    assert "cannot read the git index" in walker.notes[0]
+    assert "git ls-files: exit code 128: fatal:" in walker.notes[0]
+
+
+def test_a_listing_nobody_needed_is_stopped(tmp_path: Path) -> None:
+    repo = tmp_path / "r"
+    git(tmp_path, "init", "-q", str(repo))
+    tracked = TrackedPaths(repo, [])
+    tracked.start()
+    process = tracked._git
+    assert process is not None
+    tracked.close()
+    assert process.returncode is not None and tracked._git is None
+
+
 def test_no_ignore_scans_everything_but_dot_git(repo: Path) -> None:
     found = sorted(Path(p).relative_to(repo).as_posix() for p in blob_paths(repo, use_ignore_files=False))
     assert len(found) == 18
