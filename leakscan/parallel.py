@@ -1,7 +1,8 @@
 """The one worker pool: batches of work spread over forked processes, results in batch order.
 
 Every source uses it (files, git history). State reaches the workers through fork, not pickling,
-so it may hold compiled databases. A few batches per worker are in flight, so workers are busy
+so it may hold compiled databases. Batches come from an iterable, or from ``Lanes`` that make
+each worker's next batch for it. A few batches per worker are in flight, so workers are busy
 while this process makes the next ones (a lazy tree walk, say). A worker that dies (killed, out
 of memory) is noticed at once: its batches come back as ``Lost`` and no further batch is started,
 so the run ends with what it has, never hangs. Ctrl-C and SIGTERM stop every worker at once
@@ -16,7 +17,7 @@ import signal
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from msgspec import Struct, field
 
@@ -30,6 +31,15 @@ IN_FLIGHT_PER_WORKER = 3
 S = TypeVar("S")
 T = TypeVar("T")
 R = TypeVar("R")
+T_co = TypeVar("T_co", covariant=True)
+
+
+@runtime_checkable
+class Lanes(Protocol[T_co]):
+    """Batches made for one worker at a time, by its lane (its place in the pool: 0, 1, ...), for
+    work where which worker takes a batch changes what it costs; None once none are left."""
+
+    def take(self, lane: int) -> T_co | None: ...
 
 
 def default_workers() -> int:
@@ -72,9 +82,10 @@ def _worker_main(conn: Connection, function: Callable[[Any, Any], Any], state: A
 
 
 class _Worker(Struct):
-    """One worker process, the indices of its batches in flight (oldest first), and the thread
-    that sends it batches (so this process never blocks on a full pipe while results wait)."""
+    """One worker process, its lane, the indices of its batches in flight (oldest first), and the
+    thread that sends it batches (so this process never blocks on a full pipe while results wait)."""
 
+    lane: int
     process: BaseProcess
     conn: Connection
     outbox: queue.SimpleQueue[Any]
@@ -91,20 +102,31 @@ def _send_all(conn: Connection, outbox: queue.SimpleQueue[Any]) -> None:
 
 
 def map_batches(
-    function: Callable[[S, T], R], state: S, batches: Iterable[T], workers: int
+    function: Callable[[S, T], R], state: S, batches: Iterable[T] | Lanes[T], workers: int
 ) -> Iterator[R | Lost[T]]:
     """Yield ``function(state, batch)`` for each batch (``Lost`` for one whose worker died), in
-    batch order, computed in ``workers`` forked processes (in this process when 1 or no fork)."""
+    the order the batches were made, computed in ``workers`` forked processes (in this process
+    when 1 or no fork: lane 0 then gives every batch)."""
     if workers > 1:
         import multiprocessing  # only when it is used: start-up time matters
 
         if "fork" not in multiprocessing.get_all_start_methods():
             workers = 1
+    take = _taker(batches)
     if workers <= 1:
-        for batch in batches:
+        while (batch := take(0)) is not _END:
             yield function(state, batch)
         return
-    yield from _Pool(function, state, workers).run(iter(batches))
+    yield from _Pool(function, state, workers).run(take)
+
+
+def _taker(batches: Iterable[T] | Lanes[T]) -> Callable[[int], Any]:
+    """The next batch for a lane, or ``_END`` once there are none."""
+    if isinstance(batches, Lanes):
+        lanes: Lanes[T] = batches
+        return lambda lane: _END if (batch := lanes.take(lane)) is None else batch
+    items = iter(batches)
+    return lambda lane: next(items, _END)
 
 
 class _Pool(Generic[S, T, R]):
@@ -115,11 +137,11 @@ class _Pool(Generic[S, T, R]):
         self.workers: list[_Worker] = []
         self._gone: list[_Worker] = []
 
-    def run(self, batches: Iterator[T]) -> Iterator[R | Lost[T]]:
+    def run(self, take: Callable[[int], Any]) -> Iterator[R | Lost[T]]:
         previous = _on_sigterm()
         try:
             self._start()
-            yield from self._loop(batches)
+            yield from self._loop(take)
         finally:
             self._stop()
             if previous is not None:
@@ -129,18 +151,18 @@ class _Pool(Generic[S, T, R]):
         import multiprocessing
 
         context = multiprocessing.get_context("fork")
-        for _ in range(self.size):
+        for lane in range(self.size):
             parent, child = context.Pipe()
             args = (child, self.function, self.state)
             process = context.Process(target=_worker_main, args=args, daemon=True)
             process.start()
             child.close()
-            self.workers.append(_Worker(process, parent, queue.SimpleQueue(), threading.Thread()))
+            self.workers.append(_Worker(lane, process, parent, queue.SimpleQueue(), threading.Thread()))
         for worker in self.workers:  # threads only once every worker is forked
             worker.sender = threading.Thread(target=_send_all, args=(worker.conn, worker.outbox), daemon=True)
             worker.sender.start()
 
-    def _loop(self, batches: Iterator[T]) -> Iterator[R | Lost[T]]:
+    def _loop(self, take: Callable[[int], Any]) -> Iterator[R | Lost[T]]:
         from multiprocessing.connection import wait
 
         sent: dict[int, T] = {}
@@ -152,7 +174,7 @@ class _Pool(Generic[S, T, R]):
                 idle = min(self.workers, key=lambda w: len(w.tasks))
                 if len(idle.tasks) >= IN_FLIGHT_PER_WORKER:
                     break
-                batch = next(batches, _END)
+                batch = take(idle.lane)
                 if batch is _END:
                     exhausted = True
                     break

@@ -733,21 +733,59 @@ def _scan_chunk(state: _WorkerState, chunk: Chunk) -> ChunkResult:
     return plain, special
 
 
-def _chunks(blobs: Iterable[tuple[str, int]], max_size: int) -> Iterator[tuple[Chunk, int]]:
-    """Consecutive runs of the pack order (deltas and their bases stay together), bounded in
-    count and bytes, each with its bytes; blobs over ``max_size`` are not read at all."""
-    chunk: Chunk = []
-    size = 0
-    for oid, length in blobs:
-        if length > max_size:
-            continue
-        chunk.append(oid)
-        size += length
-        if len(chunk) >= CHUNK_BLOBS or size >= CHUNK_BYTES:
-            yield chunk, size
-            chunk, size = [], 0
-    if chunk:
-        yield chunk, size
+class _PackLanes:
+    """The chunks of a pack-order scan: consecutive runs of the listing (deltas and their bases
+    stay together), bounded in count and bytes; blobs over ``max_size`` are not read at all. Lane
+    1 takes them from the end backwards once git has listed every blob (from the front until
+    then), the other lanes from the front, until the two ends meet. Each git reader then goes
+    through one stretch of the packs, and one that goes backwards finds a delta's bases among
+    those it just inflated: mypy's blobs reached two processes in 5.2-5.5 s this way, against
+    6.2-6.3 s with consecutive chunks dealt to alternate readers. ``sizes`` holds the bytes of
+    each chunk given, in order. ``first`` runs before the first chunk is made."""
+
+    def __init__(self, listing: Listing, max_size: int, first: Callable[[], None]) -> None:
+        self.listing = listing
+        self.max_size = max_size
+        self.sizes: deque[int] = deque()
+        self._first: Callable[[], None] | None = first
+        self._listed = listing.iter_blobs()
+        self._front = 0  # blobs taken from the front
+        self._back: int | None = None  # where what the back lane took begins, once it began
+
+    def take(self, lane: int) -> Chunk | None:
+        first, self._first = self._first, None
+        if first is not None:
+            first()
+        backwards = lane == 1 and self.listing.complete
+        chunk: Chunk = []
+        size = 0
+        for oid, length in self._from_back() if backwards else self._from_front():
+            if length > self.max_size:
+                continue
+            chunk.append(oid)
+            size += length
+            if len(chunk) >= CHUNK_BLOBS or size >= CHUNK_BYTES:
+                break
+        if not chunk:
+            return None
+        self.sizes.append(size)
+        return chunk
+
+    def _from_front(self) -> Iterator[tuple[str, int]]:
+        while self._back is None or self._front < self._back:
+            item = next(self._listed, None)
+            if item is None:
+                return
+            self._front += 1
+            yield item
+
+    def _from_back(self) -> Iterator[tuple[str, int]]:
+        blobs = self.listing.blobs  # whole: git has ended
+        if self._back is None:
+            self._back = len(blobs)
+        while self._back > self._front:
+            self._back -= 1
+            yield blobs[self._back]
 
 
 class PackScan(Struct):
@@ -764,16 +802,17 @@ class PackScan(Struct):
 
 def scan_in_pack_order(
     git_dir: str,
-    blobs: Iterable[tuple[str, int]],
+    listing: Listing,
     scan: Callable[[bytes], Any],
     max_size: int,
     workers: int,
     alongside: Callable[[threading.Event], T],
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[PackScan, T]:
-    """Scan ``blobs`` (hex id, size; pack order) in the worker pool, each worker reading through
-    its own ``git cat-file --batch``, while ``alongside`` (the tree walk) runs in a thread of this
-    process, started once the workers are forked. ``scan(data)`` returns None for a blob with
+    """Scan the blobs ``listing`` gives (hex id, size; pack order) in the worker pool, each worker
+    reading through its own ``git cat-file --batch`` (chunks as ``_PackLanes`` deals them), while
+    ``alongside`` (the tree walk) runs in a thread of this process, started once the workers are
+    forked. ``scan(data)`` returns None for a blob with
     nothing to report, else a picklable outcome: only ids and outcomes cross processes.
     ``alongside`` gets an event that is set when the scan is interrupted; it should then return.
     ``progress`` gets the blobs and bytes done after each chunk."""
@@ -791,19 +830,16 @@ def scan_in_pack_order(
         except BaseException as exc:  # re-raised in the calling thread
             box["error"] = exc
 
-    sizes: deque[int] = deque()  # the bytes of each chunk sent: results come in the same order
-
-    def chunks() -> Iterator[Chunk]:
+    def start_alongside() -> None:
         thread = threading.Thread(target=run_alongside, name="tree walk", daemon=True)
         threads.append(thread)
         thread.start()
-        for chunk, size in _chunks(blobs, max_size):
-            sizes.append(size)
-            yield chunk
+
+    chunks = _PackLanes(listing, max_size, start_alongside)
 
     done = done_bytes = 0
     try:
-        for item in map_batches(_scan_chunk, state, chunks(), workers):
+        for item in map_batches(_scan_chunk, state, chunks, workers):
             if isinstance(item, Lost):
                 found.lost.update((oid, item.reason) for oid in item.batch)
                 found.stopped = True
@@ -813,7 +849,7 @@ def scan_in_pack_order(
                 found.plain.update(plain)
                 found.outcomes.update(special)
                 done += len(plain) + len(special)
-            done_bytes += sizes.popleft()
+            done_bytes += chunks.sizes.popleft()
             if progress is not None:
                 progress(done, done_bytes)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the pool is stopped; the walk ends early

@@ -611,7 +611,7 @@ def _pack_order_outcomes(
             progress(Progress(done, max(done, len(listing.blobs)), done_bytes, listing.complete))
 
     found, refs = scan_in_pack_order(
-        git_dir, listing.iter_blobs(), scanner.notable, scanner.max_size, workers, walk, report
+        git_dir, listing, scanner.notable, scanner.max_size, workers, walk, report
     )
     sizes = dict(listing.blobs)
     pairs: list[tuple[BlobRef, Outcome]] = []

@@ -4,6 +4,7 @@ the in-process scan gives: findings, first paths of skipped blobs, errors, notes
 from __future__ import annotations
 
 import fcntl
+from collections.abc import Iterator
 from pathlib import Path
 
 import pygit2
@@ -407,6 +408,39 @@ def test_blob_reader_reads_by_id_and_reports_what_git_does_not_deliver(
         assert list(reader.read(ids[:1])) == [(ids[0], b"alpha\n")]  # restarted after the commit
     finally:
         reader.close()
+
+
+class _Listed:
+    """What ``_PackLanes`` reads of a ``Listing``: the blobs so far and whether git has ended."""
+
+    def __init__(self, blobs: list[tuple[str, int]]) -> None:
+        self.blobs = blobs
+        self.complete = False
+
+    def iter_blobs(self) -> Iterator[tuple[str, int]]:
+        at = 0
+        while at < len(self.blobs):
+            at += 1
+            yield self.blobs[at - 1]
+
+
+def test_lane_one_takes_chunks_from_the_end_once_the_listing_is_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(gitobjects, "CHUNK_BLOBS", 3)
+    monkeypatch.setattr(gitobjects, "CHUNK_BYTES", 100)
+    blobs = [(f"b{n:02}", 10) for n in range(8)]
+    listing = _Listed(blobs)
+    started: list[bool] = []
+    lanes = gitobjects._PackLanes(listing, 50, lambda: started.append(True))  # type: ignore[arg-type]
+    assert lanes.take(1) == ["b00", "b01", "b02"] and started == [True]  # still listing: the front
+    blobs += [("big", 60), *((f"b{n:02}", 40) for n in range(8, 12))]
+    listing.complete = True
+    assert lanes.take(1) == ["b11", "b10", "b09"]  # from the end, backwards; 120 bytes
+    assert lanes.take(0) == ["b03", "b04", "b05"]
+    assert lanes.take(1) == ["b08", "b07", "b06"]  # "big" (over 50 bytes) is never read
+    assert lanes.take(0) is None and lanes.take(1) is None  # the ends met
+    assert list(lanes.sizes) == [30, 120, 30, 60] and started == [True]
 
 
 def test_a_killed_worker_ends_the_pack_order_scan_with_its_blobs_failed(

@@ -44,6 +44,38 @@ def test_results_come_back_in_batch_order(workers: int) -> None:
     assert list(map_batches(_square, 100, batches, workers)) == [[100 + n * n for n in b] for b in batches]
 
 
+def _pid(state: None, batch: tuple[int, int]) -> tuple[int, int, int]:
+    return (*batch, os.getpid())
+
+
+class _Counted:
+    """Lanes giving each lane its own numbered batches: (lane, n), ten in all."""
+
+    def __init__(self) -> None:
+        self.taken: list[tuple[int, int]] = []
+
+    def take(self, lane: int) -> tuple[int, int] | None:
+        if len(self.taken) >= 10:
+            return None
+        self.taken.append((lane, len(self.taken)))
+        return self.taken[-1]
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_lanes_make_each_workers_batches_and_results_come_in_the_order_made(workers: int) -> None:
+    lanes = _Counted()
+    results = list(map_batches(_pid, None, lanes, workers))
+    assert [(lane, n) for lane, n, _ in results] == lanes.taken  # the order they were made
+    assert {lane for lane, _ in lanes.taken} == set(range(workers))  # every worker asked
+    by_lane: dict[int, set[int]] = {}
+    for lane, _, pid in results:
+        by_lane.setdefault(lane, set()).add(pid)
+    # One process per lane, a different one for each (this one when there is a single lane).
+    assert all(len(pids) == 1 for pids in by_lane.values())
+    pids = [next(iter(by_lane[lane])) for lane in sorted(by_lane)]
+    assert len(set(pids)) == workers and (workers > 1 or pids == [os.getpid()])
+
+
 def test_a_killed_worker_loses_its_batch_and_ends_the_run() -> None:
     batches = [[n] for n in range(50)]
     results = list(map_batches(_die_on_seven, None, iter(batches), 2))
