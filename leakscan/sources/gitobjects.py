@@ -410,6 +410,7 @@ class ChangeStream:
         if len(commits) != len(parents):
             raise ValueError("one parents entry per commit")
         self._commits, self._parents = commits, parents
+        self._folders: dict[bytes, str] = {}  # each folder's path as git gives it, decoded once
         # Every submodule change shown, and in tree order (no order file), whatever the config says.
         options = ("--always", "--ignore-submodules=none", f"-O{os.devnull}")
         try:
@@ -456,36 +457,28 @@ class ChangeStream:
         if self._proc.wait() != 0 or rest or meta is not None or next(expected, None) is not None:
             raise ChangesUnavailable("git diff-tree did not describe every commit")
 
-    @staticmethod
-    def _add(changes: Changes, meta: bytes, path: bytes, parents: int) -> None:
+    def _add(self, changes: Changes, meta: bytes, path: bytes, parents: int) -> None:
         """One ``:old-mode new-mode old-id new-id status`` line and its path (for a merge of n
         parents, n colons, modes, ids and status letters, then the merge's own mode and id); a
         deleted entry is left out. A root commit's lines must all be additions (git saw no
         parent either)."""
-        n = max(parents, 1)
-        width = (len(meta) - 2 * n) // (n + 1) - 8  # the length of an id in hex
-        if (
-            width < 40
-            or len(meta) != 2 * n + (n + 1) * (8 + width)
-            or meta[:n] != b":" * n
-            or meta[n : n + 1] == b":"
-            or meta[-n - 1 : -n] != b" "
-        ):
-            raise ChangesUnavailable(f"git diff-tree: unexpected line {meta[:120]!r}")
-        if not parents and meta[-1:] != b"A":
-            raise ChangesUnavailable("git diff-tree: a root commit has a parent for git")
-        mode = meta[8 * n : 8 * n + 6]
+        if parents == 1 and len(meta) == 98 and meta[0] == 58 and meta[1] != 58 and meta[96] == 32:
+            mode, new = meta[8:14], meta[56:96]  # the usual line: one parent, 40-digit ids
+        else:
+            mode, new = _parsed(meta, parents)
         if mode == b"000000":
             return
         slash = path.rfind(b"/")
-        folder = path[: slash + 1].decode("utf-8", "surrogateescape")
+        raw = path[: slash + 1]
+        folder = self._folders.get(raw)
+        if folder is None:
+            folder = self._folders[raw] = raw.decode("utf-8", "surrogateescape")
         name = path[slash + 1 :]
         if mode == b"040000":
             mode = b"40000"  # as a tree object spells it
         elif mode == b"160000":
             changes[1].append((folder, name))
-        start = (9 + width) * n + 7
-        entry = (mode, name, binascii.unhexlify(meta[start : start + width]), b"")
+        entry = (mode, name, binascii.unhexlify(new), b"")
         folders = changes[0]
         entries = folders.get(folder)
         if entries is None:
@@ -503,6 +496,24 @@ class ChangeStream:
                     pipe.close()
                 except OSError:
                     pass
+
+
+def _parsed(meta: bytes, parents: int) -> tuple[bytes, bytes]:
+    """The new mode and new id (hex) of any ``git diff-tree --raw`` line, checked whole."""
+    n = max(parents, 1)
+    width = (len(meta) - 2 * n) // (n + 1) - 8  # the length of an id in hex
+    if (
+        width < 40
+        or len(meta) != 2 * n + (n + 1) * (8 + width)
+        or meta[:n] != b":" * n
+        or meta[n : n + 1] == b":"
+        or meta[-n - 1 : -n] != b" "
+    ):
+        raise ChangesUnavailable(f"git diff-tree: unexpected line {meta[:120]!r}")
+    if not parents and meta[-1:] != b"A":
+        raise ChangesUnavailable("git diff-tree: a root commit has a parent for git")
+    start = (9 + width) * n + 7
+    return meta[8 * n : 8 * n + 6], meta[start : start + width]
 
 
 def _stdin_line(commit: pygit2.Oid, parents: bytes) -> str:

@@ -315,6 +315,31 @@ def test_change_stream_says_when_git_cannot_describe_a_commit(make_repo: MakeRep
         stream.close()
 
 
+@pytest.mark.parametrize("width", [40, 64])  # SHA-1 ids (the usual line), SHA-256 ids
+def test_a_diff_tree_line_is_read_whole_or_refused(width: int) -> None:
+    stream = ChangeStream.__new__(ChangeStream)  # only its line parser: no git run
+    stream._folders = {}
+    old, new = "a" * width, "b" * width
+    changes: gitobjects.Changes = ({}, [])
+    for meta, path in [
+        (f":100644 100755 {old} {new} M", b"src/run.sh"),
+        (f":000000 160000 {'0' * width} {new} A", b"src/lib"),
+        (f":100644 000000 {old} {'0' * width} D", b"gone.txt"),  # deleted: left out
+    ]:
+        stream._add(changes, meta.encode(), path, 1)
+    entry_id = bytes.fromhex(new)
+    assert changes == (
+        {"src/": [(b"100755", b"run.sh", entry_id, b""), (b"160000", b"lib", entry_id, b"")]},
+        [("src/", b"lib")],
+    )
+    line = f":100644 100644 {old} {new} M".encode()
+    for bad in (line[:-3] + b"M", b"::" + line[2:], line.replace(b" M", b"xM"), line + b" "):
+        with pytest.raises(ChangesUnavailable):
+            stream._add(changes, bad, b"x.txt", 1)
+    with pytest.raises(ChangesUnavailable, match="a root commit has a parent"):
+        stream._add(changes, line, b"x.txt", 0)
+
+
 def test_change_stream_shows_of_a_merge_only_what_differs_from_every_parent(make_repo: MakeRepo) -> None:
     repo = make_repo()
     base = repo.commit({"a.txt": "a\n"}, "base")
