@@ -823,10 +823,10 @@ def scan_in_pack_order(
     """Scan the blobs ``listing`` gives (hex id, size; pack order) in the worker pool, each worker
     reading through its own ``git cat-file --batch`` (chunks as ``_PackLanes`` deals them), while
     ``alongside`` (the tree walk) runs in a thread of this process, started once the workers are
-    forked. ``scan(data)`` returns None for a blob with
-    nothing to report, else a picklable outcome: only ids and outcomes cross processes.
-    ``alongside`` gets an event that is set when the scan is interrupted; it should then return.
-    ``progress`` gets the blobs and bytes done after each chunk."""
+    forked. ``scan(data)`` returns None for a blob with nothing to report, else a picklable
+    outcome: only ids and outcomes cross processes. ``alongside`` gets an event that is set when
+    the scan is interrupted; it should then return. ``progress`` gets the blobs and bytes done
+    after each chunk."""
     from leakscan.parallel import Lost, map_batches
 
     found = PackScan()
