@@ -27,8 +27,7 @@ def write_db(path: str) -> None:
     from leakscan.engine import Engine
     from leakscan.options import ScanOptions
 
-    keywords = Engine(ScanOptions()).layered.detector.keywords._keywords
-    db = hscache.database(hyperscan, [(literal, caseless) for literal, caseless, _ in keywords])
+    db = hscache.database(hyperscan, Engine(ScanOptions()).layered.detector.keywords.in_pass)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "wb") as file:
         file.write(hyperscan.dumpb(db))

@@ -46,14 +46,20 @@ class Detection(Struct):
 
 class KeywordIndex:
     """Finds every rule keyword in a buffer in one pass (Hyperscan), or one pass per keyword
-    (``bytes.find``) where Hyperscan is not installed. Both give the same offsets."""
+    (``bytes.find``) where Hyperscan is not installed. Both give the same offsets.
+
+    ``literals`` are found in the same pass, owned by no rule (the extract stage's triggers); the
+    last ``near`` of them only within the windows of the other hits (a keyword's windows, or
+    ``WINDOW_BEFORE`` / ``WINDOW_AFTER`` around another literal), by ``bytes.find``: literals too
+    short or too common for the pass over every byte (a soft line break)."""
 
     def __init__(
         self,
         rules: Sequence[Rule],
         engine: str = "auto",
-        gap: Callable[[Rule], int] | None = None,
+        window: Callable[[Rule], tuple[int, int]] | None = None,
         literals: Sequence[bytes] = (),
+        near: int = 0,
     ) -> None:
         self._keywords: list[tuple[bytes, bool, tuple[Rule, ...]]] = []
         table: dict[tuple[bytes, bool], list[Rule]] = {}
@@ -62,32 +68,48 @@ class KeywordIndex:
                 table.setdefault((keyword, rule.keywords_ignore_case), []).append(rule)
         for (keyword, caseless), owners in table.items():
             self._keywords.append((keyword, caseless, tuple(owners)))
-        # Other literals found in the same pass (the extract stage's triggers), owned by no rule.
         self._first_literal = len(self._keywords)
         self._keywords.extend((literal, False, ()) for literal in literals)
-        self._hyperscan = _compile_hyperscan(self._keywords) if engine != "python" else None
+        self._first_near = len(self._keywords) - near
+        self._near = [
+            (index - self._first_literal, self._keywords[index][0])
+            for index in range(self._first_near, len(self._keywords))
+        ]
+        self._hyperscan = (
+            _compile_hyperscan(self._keywords[: self._first_near]) if engine != "python" else None
+        )
         if engine == "hyperscan" and self._hyperscan is None:
             raise RuntimeError("the hyperscan module is not installed")
         self.engine = "hyperscan" if self._hyperscan is not None else "python"
         # Hits of one keyword this close together fall in one window of every rule that owns it.
-        width = gap or (lambda rule: WINDOW_BEFORE + WINDOW_AFTER)
-        self._gaps = [min(map(width, owners), default=0) for _, _, owners in self._keywords]
+        width = window or (lambda rule: (WINDOW_BEFORE, WINDOW_AFTER))
+        owned = [[width(rule) for rule in owners] for _, _, owners in self._keywords[: self._first_literal]]
+        self._gaps = [min(before + after for before, after in windows) for windows in owned]
+        # Where a near literal counts around a keyword's hits: the widest window of its rules.
+        self._reach = [(max(w[0] for w in windows), max(w[1] for w in windows)) for windows in owned]
+
+    @property
+    def in_pass(self) -> list[tuple[bytes, bool]]:
+        """(literal, caseless) of each keyword and extra literal the pass over every byte seeks."""
+        return [(literal, caseless) for literal, caseless, _ in self._keywords[: self._first_near]]
 
     def _found(self, data: bytes) -> list[tuple[int, int]]:
-        """(index, start offset) of every hit of every keyword and extra literal, unordered."""
+        """(index, start offset) of every hit of every keyword and extra literal but the ``near``
+        ones, unordered."""
         found: list[tuple[int, int]] = []
         if self._hyperscan is not None:
             self._hyperscan.scan(data, found)
         else:
             lowered = b""
-            for index, (keyword, caseless, _) in enumerate(self._keywords):
+            for index, (keyword, caseless, _) in enumerate(self._keywords[: self._first_near]):
                 if caseless and not lowered:
                     lowered = data.lower()
                 found.extend((index, at) for at in _iter_find(lowered if caseless else data, keyword))
         return found
 
     def offsets(self, data: bytes) -> list[int]:
-        """Start offsets of the hits of every keyword and extra literal, unordered."""
+        """Start offsets of the hits of every keyword and extra literal (but the ``near`` ones,
+        which only count beside these), unordered."""
         return [at for _, at in self._found(data)]
 
     def hits(self, data: bytes) -> dict[Rule, list[int]]:
@@ -110,31 +132,59 @@ class KeywordIndex:
         Memory grows with the number of runs, not of hits: a file that is one keyword repeated
         is a single run.
         """
-        per_keyword: list[list[tuple[int, int]]]
+        per_keyword: dict[int, list[tuple[int, int]]]  # keyword index -> its runs, if any
         first_literal = self._first_literal
-        keywords = self._keywords[:first_literal]
+        given = len(literal_hits) if literal_hits is not None else 0
         if self._hyperscan is not None:
             per_keyword = self._hyperscan.runs(data, self._gaps, first_literal, literal_hits)
         else:
             lowered = b""
-            per_keyword = []
-            for (keyword, caseless, _), gap in zip(keywords, self._gaps, strict=False):
+            per_keyword = {}
+            for index, (keyword, caseless, _) in enumerate(self._keywords[:first_literal]):
                 if caseless and not lowered:
                     lowered = data.lower()
-                per_keyword.append(list(_iter_runs(lowered if caseless else data, keyword, gap)))
-            if literal_hits is not None:
-                for index, (literal, _, _) in enumerate(self._keywords[first_literal:]):
-                    literal_hits.extend((at, index) for at in _iter_find(data, literal))
-        runs: dict[Rule, list[tuple[int, int]]] = {}
-        if not any(per_keyword):  # most buffers: no keyword at all
-            return runs
-        for (_, _, owners), found in zip(keywords, per_keyword, strict=True):
-            for rule in owners:
+                found = list(_iter_runs(lowered if caseless else data, keyword, self._gaps[index]))
                 if found:
-                    runs.setdefault(rule, []).extend(found)
+                    per_keyword[index] = found
+            if literal_hits is not None:
+                for index, (literal, _, _) in enumerate(self._keywords[first_literal : self._first_near]):
+                    literal_hits.extend((at, index) for at in _iter_find(data, literal))
+        if self._near and literal_hits is not None and (per_keyword or len(literal_hits) > given):
+            literal_hits.extend(self._near_hits(data, per_keyword, literal_hits[given:]))
+        runs: dict[Rule, list[tuple[int, int]]] = {}
+        for index, found in sorted(per_keyword.items()):
+            for rule in self._keywords[index][2]:
+                runs.setdefault(rule, []).extend(found)
         for spans in runs.values():
             spans.sort()
         return runs
+
+    def _near_hits(
+        self, data: bytes, per_keyword: dict[int, list[tuple[int, int]]], literal_hits: list[tuple[int, int]]
+    ) -> list[tuple[int, int]]:
+        """(offset, index among the extra literals) of each ``near`` literal that starts in a
+        window of a keyword run or of another literal's hit."""
+        spans = [
+            (first - self._reach[index][0], last + self._reach[index][1])
+            for index, found in per_keyword.items()
+            for first, last in found
+        ]
+        spans.extend((at - WINDOW_BEFORE, at + WINDOW_AFTER) for at, _ in literal_hits)
+        if not spans:
+            return []
+        spans.sort()
+        merged = [list(spans[0])]
+        for start, end in spans[1:]:
+            if start <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end])
+        return [
+            (at, index)
+            for low, high in merged
+            for index, literal in self._near
+            for at in _iter_find(data, literal, max(low, 0), high + len(literal))
+        ]
 
 
 class _HyperscanKeywords:
@@ -156,13 +206,13 @@ class _HyperscanKeywords:
 
     def runs(
         self, data: bytes, gaps: list[int], literals_from: int, literal_hits: list[tuple[int, int]] | None
-    ) -> list[list[tuple[int, int]]]:
-        """Keyword runs (for the first ``literals_from`` patterns); the other patterns' hits go
-        to ``literal_hits`` as (offset, index among them)."""
+    ) -> dict[int, list[tuple[int, int]]]:
+        """Keyword runs by keyword index (for the first ``literals_from`` patterns; only those hit);
+        the other patterns' hits go to ``literal_hits`` as (offset, index among them)."""
         lengths = self._lengths
-        runs: list[list[tuple[int, int]]] = [[] for _ in range(literals_from)]
-        first = [-1] * literals_from
-        last = [-(1 << 62)] * literals_from
+        runs: dict[int, list[tuple[int, int]]] = {}
+        first: dict[int, int] = {}  # keyword index -> its open run's first and last hit
+        last: dict[int, int] = {}
 
         def on_match(index: int, start: int, end: int, flags: int, context: object) -> None:
             at = end - lengths[index]
@@ -170,16 +220,16 @@ class _HyperscanKeywords:
                 if literal_hits is not None:
                     literal_hits.append((at, index - literals_from))
                 return
-            if at - last[index] > gaps[index]:
-                if first[index] >= 0:
-                    runs[index].append((first[index], last[index]))
+            if index not in last:
+                first[index] = at
+            elif at - last[index] > gaps[index]:
+                runs.setdefault(index, []).append((first[index], last[index]))
                 first[index] = at
             last[index] = at
 
         self._db.scan(data, match_event_handler=on_match, scratch=self._scratch.get())
-        for index, start in enumerate(first):
-            if start >= 0:
-                runs[index].append((start, last[index]))
+        for index, start in first.items():
+            runs.setdefault(index, []).append((start, last[index]))
         return runs
 
 
@@ -205,11 +255,12 @@ class Detector:
         regex_timeout: float = REGEX_TIMEOUT_S,
         engine: str = "auto",
         literals: Sequence[bytes] = (),
+        near: int = 0,
     ) -> None:
         self.rules = tuple(rules)
         self.regex_timeout = regex_timeout
         self.windows = {rule: rule_window(rule) for rule in self.rules}
-        self.keywords = KeywordIndex(self.rules, engine, lambda rule: sum(self.windows[rule]), literals)
+        self.keywords = KeywordIndex(self.rules, engine, self.windows.__getitem__, literals, near)
 
     def keyword_hits(self, data: bytes) -> dict[Rule, list[int]]:
         """Offsets of every keyword occurrence, grouped by rule."""
@@ -411,12 +462,13 @@ def _marker_in(data: bytes, start: int, end: int) -> bytes | None:
     return next((m for m in ALLOW_MARKERS if data.find(m, start, end) >= 0), None)
 
 
-def _iter_find(buffer: bytes, needle: bytes) -> Iterator[int]:
+def _iter_find(buffer: bytes, needle: bytes, start: int = 0, end: int | None = None) -> Iterator[int]:
+    """Offsets of ``needle`` in ``buffer[start:end]``."""
     find = buffer.find
-    at = find(needle)
+    at = find(needle, start, end)
     while at >= 0:
         yield at
-        at = find(needle, at + 1)
+        at = find(needle, at + 1, end)
 
 
 def _iter_runs(buffer: bytes, needle: bytes, gap: int) -> Iterator[tuple[int, int]]:

@@ -282,7 +282,8 @@ class LayeredDetector:
         self.extractor = Extractor(keywords, limits)
         # The extractor's triggers are found in the detector's keyword pass: no second pass.
         # ``engine``: the keyword engine (``auto``, ``python``: see ``KeywordIndex``).
-        self.detector = Detector(rules, literals=self.extractor.index.literals, engine=engine)
+        index = self.extractor.index
+        self.detector = Detector(rules, literals=index.literals, near=index.near, engine=engine)
         self._engine = engine
         self._rules = tuple(rules)
         self._exact: Detector | None = None

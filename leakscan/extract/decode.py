@@ -27,6 +27,11 @@ TRUNCATE = 8  # triggers are prefixes of encoded keywords: shorter ones are guar
 MIN_TRIGGER = 4
 MAX_RUN = 64 * 1024 * 1024
 
+# Soft line breaks are everywhere in code (``x =`` at a line's end), and one 2-byte literal halves
+# the keyword pass's speed: they are looked for only near a keyword's or another trigger's hit
+# (``KeywordIndex``'s ``near`` literals), and a keyword a break splits is a trigger of its own.
+SOFT_BREAKS = (b"=\n", b"=\r\n")
+
 # What an encoded ``_``, ``=`` or ``:`` (inside a token or between key and value) looks like, and
 # the other markers that reveal an encoding whatever it holds.
 _GENERIC: dict[StepKind, tuple[bytes, ...]] = {
@@ -40,7 +45,7 @@ _GENERIC: dict[StepKind, tuple[bytes, ...]] = {
         b"/Td6WFo",  # xz
     ),
     StepKind.PERCENT: (b"%5F", b"%5f", b"%3D", b"%3d", b"%3A", b"%3a"),
-    StepKind.QUOTED_PRINTABLE: (b"=\n", b"=\r\n", b"=5F", b"=3D"),
+    StepKind.QUOTED_PRINTABLE: (*SOFT_BREAKS, b"=5F", b"=3D"),
     StepKind.ENTITIES: (
         b"&lowbar;",
         b"&UnderBar;",
@@ -106,6 +111,16 @@ def _quoted_printable(literal: bytes) -> set[bytes]:
     """Header-style quoted-printable also encodes ``_``; ``=`` always is."""
     encoded = literal.replace(b"=", b"=3D").replace(b"_", b"=5F")
     return {encoded} if encoded != literal else set()
+
+
+def _broken(literal: bytes) -> set[bytes]:
+    """``literal`` split by a soft line break after each of its characters but the last (kept up
+    to the character after the break, at least ``TRUNCATE`` bytes)."""
+    return {
+        (literal[:at] + soft + literal[at:])[: max(TRUNCATE, at + len(soft) + 1)]
+        for at in range(1, len(literal))
+        for soft in SOFT_BREAKS
+    }
 
 
 _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
@@ -181,7 +196,11 @@ def derive_triggers(keywords: Iterable[tuple[bytes, bool]], depth: int) -> dict[
     for kind, literals in _GENERIC.items():
         for literal in literals:
             triggers.setdefault(literal, kind)
-    seeds = keyword_forms(keywords) | {b"\x1f\x8b\x08", b"PK\x03\x04", b"ustar"}
+    forms = keyword_forms(keywords)
+    for form in sorted(forms):
+        for broken in sorted(_broken(form)):
+            triggers.setdefault(broken, StepKind.QUOTED_PRINTABLE)
+    seeds = forms | {b"\x1f\x8b\x08", b"PK\x03\x04", b"ustar"}
     level = set(seeds)
     for _ in range(depth):
         found: set[bytes] = set()
@@ -197,10 +216,14 @@ def derive_triggers(keywords: Iterable[tuple[bytes, bool]], depth: int) -> dict[
 
 
 class TriggerIndex:
-    """Finds trigger literals in a buffer: one Hyperscan pass, or ``bytes.find`` without it."""
+    """Finds trigger literals in a buffer: one Hyperscan pass, or ``bytes.find`` without it.
+    ``literals`` ends with the ``near`` soft line breaks (see ``SOFT_BREAKS``); ``hits`` finds
+    every trigger anywhere, the detector's keyword pass those only near another hit."""
 
     def __init__(self, triggers: dict[bytes, StepKind]) -> None:
-        self.literals = tuple(sorted(triggers))
+        near = tuple(sorted(literal for literal in triggers if literal in SOFT_BREAKS))
+        self.literals = tuple(sorted(literal for literal in triggers if literal not in near)) + near
+        self.near = len(near)
         self.kinds = tuple(triggers[literal] for literal in self.literals)
         # Compiled on first use: inputs that are plain text get their hits from the keyword pass.
         self._hyperscan: _HyperscanLiterals | None = None
@@ -320,14 +343,16 @@ def iter_regions(data: bytes, hits: Iterable[tuple[int, StepKind]]) -> Iterator[
 
 
 def _base64_region(data: bytes, at: int) -> Region | None:
-    if data.startswith((b"Basic ", b"basic ", b"BASIC "), at):
+    # After ``Basic `` the run starts where the value does (a space is not base64).
+    around = _run_at if data.startswith((b"Basic ", b"basic ", b"BASIC "), at) else _run_around
+    if around is _run_at:
         at += 6
-    start, end = _run_around(data, at, _B64_RUN)
+    start, end = around(data, at, _B64_RUN)
     if start < 0:
         return None
     run = data[start:end]
     if (b"+" in run or b"/" in run) and (b"-" in run or b"_" in run):
-        start, end = _run_around(data, at, _B64_STD_RUN)  # e.g. sha512-…: '-' ends the value
+        start, end = around(data, at, _B64_STD_RUN)  # e.g. sha512-…: '-' ends the value
         if start < 0:
             return None
     end = _wrapped_end(data, start, end)
@@ -395,6 +420,12 @@ def _run_around(data: bytes, at: int, pattern: re.Pattern[bytes]) -> tuple[int, 
         else:
             return -1, -1
         low = max(0, low - 16 * _WINDOW)
+
+
+def _run_at(data: bytes, at: int, pattern: re.Pattern[bytes]) -> tuple[int, int]:
+    """The run of ``pattern`` that starts at ``at`` (the byte before is not in it), or (-1, -1)."""
+    match = pattern.match(data, at)
+    return (at, match.end()) if match is not None else (-1, -1)
 
 
 def _percent_region(data: bytes, at: int) -> Region | None:

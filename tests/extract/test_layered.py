@@ -127,3 +127,68 @@ def test_allow_comment_on_the_encoded_line(tokens: TokenGenerator) -> None:
     value = base64.b64encode(f"SONAR_TOKEN={tokens.sqco()}".encode())
     assert layered().expand(b"env: " + value + b"  # leakscan:allow\n", text=True).matches == []
     assert len(layered().expand(b"# leakscan:allow\nenv: " + value + b"\n", text=True).matches) == 1
+
+
+# --- soft line breaks: looked for near a keyword's or another trigger's hit --------------------
+
+
+def _secrets(data: bytes) -> list[str]:
+    examined = layered().examine(data)
+    assert not isinstance(examined, StepKind)
+    return [match.secret.value for match in examined.matches]
+
+
+def _soft_broken(text: str, at: int, newline: str = "\n") -> str:
+    return text[:at] + "=" + newline + text[at:]
+
+
+def test_a_soft_break_inside_a_token_is_found_from_its_keyword(tokens: TokenGenerator) -> None:
+    token = tokens.sqco()
+    for newline in ("\n", "\r\n"):
+        for at in (len("sqco_") + 1, len(token) - 1):
+            mail = "Subject: ci\n\nYour token: " + _soft_broken(token, at, newline) + " keep it safe\n"
+            assert _secrets(mail.encode()) == [token], (newline, at)
+
+
+def test_a_soft_break_inside_a_keyword_is_a_trigger_of_its_own(tokens: TokenGenerator) -> None:
+    token, legacy = tokens.sqco(), tokens.hex40()
+    for at in range(1, len("sqco_")):
+        assert _secrets(("token: " + _soft_broken(token, at) + "\n").encode()) == [token], at
+    for at in range(1, len("sonar")):
+        for key in ("sonar.login", "SONAR.login"):
+            text = _soft_broken(f"{key}={legacy}", at, "\r\n").replace("login=", "login=3D")
+            assert _secrets(text.encode()) == [legacy], (key, at)
+
+
+def test_a_soft_break_near_an_encoded_keyword_decodes_the_line(tokens: TokenGenerator) -> None:
+    """Quoted-printable around base64: the base64 trigger's hit brings the soft break in."""
+    token = tokens.sqco()
+    value = base64.b64encode(f"SONAR_TOKEN={token}".encode()).decode()
+    line = "env: " + value
+    cut = line.index(value) + 40  # inside the base64 value, past its trigger
+    assert _secrets(_soft_broken(line, cut).encode() + b"\n") == [token]
+
+
+def test_a_soft_break_far_from_every_hit_decodes_nothing() -> None:
+    """Code is full of lines ending in ``=``; without a keyword or a trigger near, none is
+    decoded."""
+    code = b"total =\n    1 + 2\nname =\n    'x'\n" * 500
+    detector = layered().detector
+    hits: list[tuple[int, int]] = []
+    assert detector.detect(code, hits).matches == [] and hits == []
+    assert layered().expand(code, text=True, hits=[]).layers == 0
+
+
+def test_near_literals_are_found_only_in_windows_by_both_engines(tokens: TokenGenerator) -> None:
+    token = tokens.sqco()
+    far = b"x =\n" + b"." * 5000
+    data = far + f"t: {token} =\n".encode() + b"." * 5000 + b"y =\n c3Fjb19 =\n"
+    near_soft = data.index(b"=\n", len(far))
+    before, after = data.index(b"y =\n") + 2, data.rindex(b"=\n")  # around the trigger
+    for engine in ("python", "hyperscan"):
+        detector = Detector(RULES, engine=engine, literals=(b"c3Fj", b"=\n"), near=1)
+        hits: list[tuple[int, int]] = []
+        assert [m.secret.value for m in detector.detect(data, hits).matches] == [token]
+        assert sorted(hits) == [(near_soft, 1), (before, 1), (data.rindex(b"c3Fj"), 0), (after, 1)]
+        assert b"=\n" not in [data[at : at + 2] for at in detector.keywords.offsets(data)]
+        assert (b"=\n", False) not in detector.keywords.in_pass
