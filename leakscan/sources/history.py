@@ -665,6 +665,10 @@ def _scan_blobs(
             if kind not in skipped:
                 skipped.add(kind)
                 result.skipped.append(Skipped(ref.path, outcome.skipped))
+        elif not outcome.notable:  # most blobs: counted, nothing to report
+            stats.files_scanned += 1
+            stats.bytes_scanned += outcome.size
+            result.clean_blobs += ref.oid.raw
         else:
             stats.files_scanned += 1
             stats.bytes_scanned += outcome.size
