@@ -88,3 +88,23 @@ def test_engine_reports_it_once_with_its_chain(chain: list[str], seed: int) -> N
     ENGINE.scan_blob(Blob(FileOrigin("conf/x.yaml"), b"key: " + value + b"\n"), result)
     suffix = "".join(f" ({ENCODERS[name][0].value})" for name in reversed(chain))
     assert [(f.path, f.secret.value) for f in result.findings] == [("conf/x.yaml" + suffix, token)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    chain=st.lists(st.sampled_from(sorted(ENCODERS)), min_size=0, max_size=2),
+    seed=st.integers(0, 10_000),
+    prefix=st.sampled_from(["token: ", "SONAR_TOKEN=", '{"t": "', "<v>", "x" * 70 + " "]),
+)
+def test_engine_finds_it_in_a_quoted_printable_body(chain: list[str], seed: int, prefix: str) -> None:
+    """A mail body (quoted-printable, lines soft-broken at 76 columns) holding the token through
+    other encodings: the engine's keyword pass looks for soft breaks only near its hits."""
+    assume("quoted-printable" not in chain)
+    token = TokenGenerator(seed).sqco()
+    value = token.encode()
+    for name in chain:
+        value = ENCODERS[name][1](value)
+    body = binascii.b2a_qp(b"Hello,\n" + prefix.encode() + value + b" thanks\n")
+    result = ScanResult()
+    ENGINE.scan_blob(Blob(FileOrigin("mail.eml"), b"Subject: ci\n\n" + body), result)
+    assert token in [f.secret.value for f in result.findings], body
