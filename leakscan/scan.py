@@ -24,20 +24,35 @@ __all__ = ["Scanner", "fingerprint", "scan"]
 # 0.135 s, 48 MB 0.139 vs 0.143, 96 MB 0.170 vs 0.161, 544 MB 0.48 vs 0.35 (benchmarks/files.py);
 # ansible's folders lib (672 files) 0.132 vs 0.152, test/integration (3,290) 0.242 vs 0.235,
 # the whole tree (4,993) 0.306 vs 0.266.
+# A file whose name says it is compressed or an archive weighs PACKED_WEIGHT times its size:
+# opening one costs ~50 ns a byte (pip's tests/data/packages: a 2.35 MB wheel 118 ms, a 1.32 MB
+# tarball 57 ms), reading text ~1 ns. Its name only schedules it: what it holds is found by
+# content, whatever the name.
 PARALLEL_MIN_BYTES = 64 * 1024 * 1024
 FILE_WEIGHT = 20 * 1024
+PACKED_WEIGHT = 32
+PACKED_SUFFIXES = (
+    ".zip", ".whl", ".egg", ".jar", ".war", ".ear", ".apk", ".aar", ".nupkg",
+    ".gz", ".tgz", ".bz2", ".tbz2", ".xz", ".txz", ".tar", ".docx", ".xlsx", ".pptx", ".odt",
+)  # fmt: skip
 BATCH_BYTES = 4 * 1024 * 1024
 LOCAL_BATCH_BYTES = 1024 * 1024  # in this process: what a Ctrl-C may leave unexamined
 WORKER_LOST = "<worker>"
 
 
+def _work(blob: Blob) -> int:
+    """What examining ``blob`` costs, in bytes of text: its size, ``PACKED_WEIGHT`` times that
+    when its name says it is compressed or an archive."""
+    return blob.size * PACKED_WEIGHT if blob.path[-6:].lower().endswith(PACKED_SUFFIXES) else blob.size
+
+
 def _batches(blobs: Iterable[Blob], batch_bytes: int) -> Iterator[list[Blob]]:
-    """Consecutive runs of ``blobs`` of about ``batch_bytes`` (a file weighs its size + 4 KiB)."""
+    """Consecutive runs of ``blobs`` of about ``batch_bytes`` (a file weighs its ``_work`` + 4 KiB)."""
     batch: list[Blob] = []
     weight = 0
     for blob in blobs:
         batch.append(blob)
-        weight += blob.size + 4096
+        weight += _work(blob) + 4096
         if weight >= batch_bytes:
             yield batch
             batch, weight = [], 0
@@ -79,7 +94,7 @@ class Scanner(Engine):
         pending = 0
         for blob in walked:
             blobs.append(blob)
-            pending += blob.size + FILE_WEIGHT
+            pending += _work(blob) + FILE_WEIGHT
             if pending >= PARALLEL_MIN_BYTES:
                 break
         workers = self.options.workers or default_workers()

@@ -113,3 +113,35 @@ def test_the_pool_reports_what_one_process_does(
     assert len(reports[1]["findings"]) == 4
     stats = reports[1]["stats"]
     assert (stats["files_scanned"], stats["suppressed"], len(stats["skipped"])) == (37, 1, 2)
+
+
+@pytest.mark.parametrize("name", ["bundle.whl", "bundle.bin"])
+def test_an_archive_by_its_name_weighs_enough_for_the_pool(
+    tmp_path: Path, tokens: TokenGenerator, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """A file named as an archive weighs PACKED_WEIGHT times its size: with it the tree reaches
+    the pool's threshold, with another name it does not; what it holds is found either way."""
+    import io
+    import os
+    import zipfile
+
+    monkeypatch.setattr(scan_module, "PARALLEL_MIN_BYTES", 1024 * 1024)
+    token = tokens.sqco()
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("conf/app.env", f"SONAR_TOKEN={token}\n" + os.urandom(20_000).hex())
+    (tmp_path / name).write_bytes(packed.getvalue())
+    for n in range(10):
+        (tmp_path / f"f{n}.txt").write_text("plain text\n" * 100)
+    pools: list[int] = []
+    real = scan_module.map_batches
+
+    def counted(*args: object, **kwargs: object) -> object:
+        pools.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(scan_module, "map_batches", counted)
+    result = scan(ScanOptions(paths=(str(tmp_path),), workers=2))
+    assert [(f.path, f.secret.value) for f in result.findings] == [(f"{tmp_path / name}!conf/app.env", token)]
+    assert result.stats.files_scanned == 11
+    assert pools == ([1] if name.endswith(".whl") else [])
